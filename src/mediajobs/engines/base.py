@@ -1,0 +1,55 @@
+"""Engine interfaces: speech-to-text now; translation and text-to-speech fit beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Segment:
+    start: float  # seconds from the start of the audio
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Transcript:
+    language: str
+    duration: float  # seconds of audio
+    segments: tuple[Segment, ...] = field(default_factory=tuple)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TranscribeRequest:
+    audio: Path  # 16 kHz mono WAV
+    language: str | None = None  # None: detect
+    vad: bool = False
+    word_timestamps: bool = False
+
+
+SegmentCallback = Callable[[Segment], None]
+"""Called for each decoded segment as it is produced; may raise to stop the engine (cancellation)."""
+
+
+class SpeechToText(Protocol):
+    """Turns speech into timed text."""
+
+    name: str
+
+    def transcribe(self, request: TranscribeRequest, on_segment: SegmentCallback | None = None) -> Transcript: ...

@@ -1,0 +1,116 @@
+"""Every error mediajobs raises on purpose, under one root.
+
+MediaJobsError                  root; carries a machine-readable `code` and a human message
+├── ClientError                 the caller asked for something wrong (API maps to 4xx)
+│   ├── InvalidRequest          malformed source, options or pipeline name          -> 422
+│   ├── NotFound                no such job, upload or artifact (for this owner)    -> 404
+│   ├── Conflict                the resource is in the wrong state for the request  -> 409
+│   └── PayloadTooLarge         an upload over the configured limit                 -> 413
+├── StageError                  raised inside a stage; decides retry versus fail
+│   ├── RetryableError          transient: network, timeout, HTTP 429/5xx, lost connection
+│   └── PermanentError          will fail again: bad media, HTTP 4xx, unsupported input
+│       ├── UnsupportedMedia    the input is not audio/video ffmpeg can decode (`unsupported_media`)
+│       └── StageTimeout        the stage ran past its soft time limit (`timeout`)
+├── JobCancelled                the job was cancelled while a stage ran; the stage stops
+├── LeaseLost                   another runner took the stage over (fencing token moved on)
+└── NotMigrated                 the database schema is not at the head revision
+"""
+
+from __future__ import annotations
+
+
+class MediaJobsError(Exception):
+    """Root of all mediajobs errors."""
+
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ClientError(MediaJobsError):
+    """Raised when a request cannot be served because of what the caller sent."""
+
+    code = "bad_request"
+
+
+class InvalidRequest(ClientError):
+    """Raised when a job's pipeline, source or options are not acceptable."""
+
+    code = "invalid_request"
+
+
+class NotFound(ClientError):
+    """Raised when a job, upload or artifact does not exist or is not the caller's."""
+
+    code = "not_found"
+
+
+class Conflict(ClientError):
+    """Raised when the target is in a state that forbids the request (result of a running job...)."""
+
+    code = "conflict"
+
+
+class PayloadTooLarge(ClientError):
+    """Raised when an upload exceeds `MEDIAJOBS_UPLOAD_MAX_BYTES`."""
+
+    code = "payload_too_large"
+
+
+class StageError(MediaJobsError):
+    """Raised by a stage; its subclass tells the runner whether to try again."""
+
+    code = "stage_error"
+
+
+class RetryableError(StageError):
+    """Raised when the failure is likely transient; `retry_after` honours a server's Retry-After."""
+
+    code = "retryable_error"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class PermanentError(StageError):
+    """Raised when running the stage again cannot succeed; the job fails at once."""
+
+    code = "permanent_error"
+
+
+class UnsupportedMedia(PermanentError):
+    """Raised when the input is not audio or video that ffmpeg can decode."""
+
+    code = "unsupported_media"
+
+
+class StageTimeout(PermanentError):
+    """Raised when a stage runs past its soft time limit."""
+
+    code = "timeout"
+
+
+class JobCancelled(MediaJobsError):
+    """Raised inside a running stage once its job's cancellation is recorded."""
+
+    code = "cancelled"
+
+
+class LeaseLost(MediaJobsError):
+    """Raised when a runner's lease (fencing token) no longer matches: another runner owns the stage."""
+
+    code = "lease_lost"
+
+
+class NotMigrated(MediaJobsError):
+    """Raised at start-up when the database is not migrated to the head revision."""
+
+    code = "not_migrated"

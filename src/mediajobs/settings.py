@@ -1,0 +1,129 @@
+"""Configuration: one Settings class, read from the environment and an optional `.env`.
+
+Build it with `get_settings()` and pass it down; nothing imports a module-level settings object.
+
+With no database or broker configured, mediajobs runs embedded: SQLite and kombu's filesystem
+transport under `MEDIAJOBS_DATA_DIR`, so one machine needs no servers.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "mediajobs"
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class Settings(BaseSettings):
+    """Every knob of a mediajobs process (API, worker, beat, CLI)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, validation_alias="MEDIAJOBS_DATA_DIR")
+    database_url: str | None = Field(default=None, validation_alias="MEDIAJOBS_DATABASE_URL")
+    storage_dir: Path | None = Field(default=None, validation_alias="MEDIAJOBS_STORAGE_DIR")
+
+    broker_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("CELERY_BROKER_URL", "REDIS_URL")
+    )
+    result_backend: str | None = Field(default=None, validation_alias="CELERY_RESULT_BACKEND")
+    worker_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
+        default=4, validation_alias="CELERY_WORKER_CONCURRENCY"
+    )
+    log_level: LogLevel = Field(default="info", validation_alias="CELERY_LOG_LEVEL")
+    worker_max_tasks_per_child: Annotated[int, Field(ge=1)] = Field(
+        default=200, validation_alias="CELERY_WORKER_MAX_TASKS_PER_CHILD"
+    )
+    # Redis (and other key-value brokers) redeliver an unacked message after this many seconds.
+    # Leases, not this timeout, decide when work is re-run; it only bounds how long Redis holds on.
+    broker_visibility_timeout: Annotated[int, Field(ge=60)] = Field(
+        default=3900, validation_alias="MEDIAJOBS_BROKER_VISIBILITY_TIMEOUT"
+    )
+    # Prefix every queue name (isolates tenants or test runs sharing one broker).
+    queue_prefix: str = Field(default="", validation_alias="MEDIAJOBS_QUEUE_PREFIX")
+
+    stage_hard_time_limit: Annotated[int, Field(ge=1)] = Field(
+        default=3600, validation_alias="MEDIAJOBS_STAGE_HARD_TIME_LIMIT"
+    )
+    stage_soft_time_limit: Annotated[int, Field(ge=1)] = Field(
+        default=3300, validation_alias="MEDIAJOBS_STAGE_SOFT_TIME_LIMIT"
+    )
+
+    lease_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=30.0, validation_alias="MEDIAJOBS_LEASE_SECONDS"
+    )
+    heartbeat_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=1.0, validation_alias="MEDIAJOBS_HEARTBEAT_SECONDS"
+    )
+    maintenance_interval: Annotated[float, Field(gt=0)] = Field(
+        default=2.0, validation_alias="MEDIAJOBS_MAINTENANCE_INTERVAL"
+    )
+
+    max_retries: Annotated[int, Field(ge=0)] = Field(default=3, validation_alias="MEDIAJOBS_MAX_RETRIES")
+    retry_base_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=2.0, validation_alias="MEDIAJOBS_RETRY_BASE_SECONDS"
+    )
+    retry_cap_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=600.0, validation_alias="MEDIAJOBS_RETRY_CAP_SECONDS"
+    )
+
+    download_max_bytes: Annotated[int, Field(ge=1)] = Field(
+        default=2 * 1024**3, validation_alias="MEDIAJOBS_DOWNLOAD_MAX_BYTES"
+    )
+    download_timeout_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=30.0, validation_alias="MEDIAJOBS_DOWNLOAD_TIMEOUT"
+    )
+    upload_max_bytes: Annotated[int, Field(ge=1)] = Field(
+        default=2 * 1024**3, validation_alias="MEDIAJOBS_UPLOAD_MAX_BYTES"
+    )
+
+    whisper_model: str | None = Field(default=None, validation_alias="MEDIAJOBS_WHISPER_MODEL")
+    whisper_compute_type: str = Field(default="int8", validation_alias="MEDIAJOBS_WHISPER_COMPUTE_TYPE")
+    whisper_cpu_threads: Annotated[int, Field(ge=0)] = Field(
+        default=0, validation_alias="MEDIAJOBS_WHISPER_CPU_THREADS"
+    )
+
+    worker_name: str = Field(default_factory=socket.gethostname, validation_alias="MEDIAJOBS_WORKER_NAME")
+
+    @model_validator(mode="after")
+    def _soft_below_hard(self) -> Settings:
+        if self.stage_soft_time_limit >= self.stage_hard_time_limit:
+            raise ValueError("MEDIAJOBS_STAGE_SOFT_TIME_LIMIT must be below MEDIAJOBS_STAGE_HARD_TIME_LIMIT")
+        return self
+
+    # -- derived values -------------------------------------------------------------------------
+
+    @property
+    def embedded(self) -> bool:
+        """True when no broker is configured: the worker uses the server-less filesystem broker."""
+        return self.broker_url is None
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'mediajobs.sqlite3'}"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return self.storage_dir if self.storage_dir is not None else self.data_dir / "storage"
+
+    @property
+    def broker_dir(self) -> Path:
+        """Folder of the embedded filesystem broker."""
+        return self.data_dir / "broker"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url if self.broker_url is not None else "filesystem://"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and `.env`), with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,118 @@
+"""What a stage is given and what it returns. Stages know nothing of HTTP, Celery or the database."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from mediajobs.domain import JsonDict
+from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, StageTimeout
+
+if TYPE_CHECKING:
+    from mediajobs.engines import Engines
+    from mediajobs.settings import Settings
+    from mediajobs.storage import Storage
+
+
+class ProgressSink(Protocol):
+    """Where a stage reports how far it is. Cheap to call often: the runner throttles writes."""
+
+    def report(self, percent: float | None, message: str | None = None) -> None:
+        """`percent` of this stage, 0-100, or None when the stage cannot tell (indeterminate)."""
+        ...
+
+
+class NullProgress:
+    def report(self, percent: float | None, message: str | None = None) -> None:
+        return None
+
+
+class CancelToken:
+    """Set when a running stage must stop: its job was cancelled, its lease was lost, or it timed out.
+
+    Stages poll `raise_if_set()` between units of work; `run_process` polls it while a subprocess runs.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._error: MediaJobsError | None = None
+
+    def cancel(self, error: MediaJobsError | None = None) -> None:
+        if not self._event.is_set():
+            self._error = error or JobCancelled("the job was cancelled")
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+    @property
+    def error(self) -> MediaJobsError | None:
+        return self._error
+
+    def raise_if_set(self) -> None:
+        if self._event.is_set():
+            raise self._error or JobCancelled("the job was cancelled")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ArtifactFile:
+    """A finished result file the stage made; the runner moves it into the job's artifacts."""
+
+    name: str  # e.g. transcript.srt
+    path: Path  # where the stage wrote it (inside its work dir)
+    content_type: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StageResult:
+    """A stage's output: the checkpoint committed with the stage's success, and its artifacts."""
+
+    output: JsonDict
+    artifacts: Sequence[ArtifactFile] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageContext:
+    """Everything one attempt of one stage may use."""
+
+    job_id: uuid.UUID
+    stage: str
+    attempt: int
+    source: str
+    options: JsonDict
+    inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one needs, by stage name
+    work_dir: Path  # this stage's scratch folder (kept across attempts; clean what you leave half-done)
+    storage: Storage
+    settings: Settings
+    engines: Engines
+    progress: ProgressSink = field(default_factory=NullProgress)
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+StageFn = Callable[[StageContext], StageResult]
+
+
+class Stage(Protocol):
+    def __call__(self, ctx: StageContext) -> StageResult: ...
+
+
+__all__ = [
+    "ArtifactFile",
+    "CancelToken",
+    "JobCancelled",
+    "LeaseLost",
+    "NullProgress",
+    "ProgressSink",
+    "Stage",
+    "StageContext",
+    "StageFn",
+    "StageResult",
+    "StageTimeout",
+]

@@ -1,0 +1,99 @@
+"""Rows to domain records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from mediajobs.domain import (
+    Artifact,
+    Attempt,
+    ErrorInfo,
+    Job,
+    JobStatus,
+    StageRun,
+    StageStatus,
+    Upload,
+)
+
+
+def _error(code: str | None, message: str | None) -> ErrorInfo | None:
+    if code is None:
+        return None
+    return ErrorInfo(code=code, message=message or "")
+
+
+def stage_from_row(row: Any) -> StageRun:
+    return StageRun(
+        job_id=row.job_id,
+        name=row.name,
+        kind=row.kind,
+        status=StageStatus(row.status),
+        attempts=row.attempts,
+        output=row.output,
+        error=_error(row.error_code, row.error_message),
+        progress=row.progress,
+        fence=row.fence,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+        available_at=row.available_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def job_from_row(row: Any, stages: Iterable[Any] = ()) -> Job:
+    return Job(
+        id=row.id,
+        owner_id=row.owner_id,
+        pipeline=row.pipeline,
+        source=row.source,
+        options=dict(row.options or {}),
+        status=JobStatus(row.status),
+        current_stage=row.current_stage,
+        progress=row.progress,
+        error=_error(row.error_code, row.error_message),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        cancel_requested_at=row.cancel_requested_at,
+        stages=tuple(stage_from_row(s) for s in sorted(stages, key=lambda s: s.position)),
+    )
+
+
+def attempt_from_row(row: Any) -> Attempt:
+    return Attempt(
+        job_id=row.job_id,
+        stage=row.stage,
+        number=row.number,
+        worker=row.worker,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        outcome=row.outcome,
+        error=_error(row.error_code, row.error_message),
+    )
+
+
+def upload_from_row(row: Any) -> Upload:
+    return Upload(
+        id=row.id,
+        owner_id=row.owner_id,
+        filename=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.sha256,
+        path=row.path,
+        created_at=row.created_at,
+    )
+
+
+def artifact_from_row(row: Any) -> Artifact:
+    return Artifact(
+        job_id=row.job_id,
+        name=row.name,
+        content_type=row.content_type,
+        size=row.size,
+        path=row.path,
+        created_at=row.created_at,
+    )
