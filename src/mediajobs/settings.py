@@ -97,6 +97,17 @@ class Settings(BaseSettings):
             raise ValueError("MEDIAJOBS_STAGE_SOFT_TIME_LIMIT must be below MEDIAJOBS_STAGE_HARD_TIME_LIMIT")
         return self
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables, so a child process reads the same ones."""
+        env: dict[str, str] = {}
+        for name, info in type(self).model_fields.items():
+            alias = info.validation_alias
+            key = alias.choices[0] if isinstance(alias, AliasChoices) else alias
+            value = getattr(self, name)
+            if isinstance(key, str) and value is not None:
+                env[key] = str(value)
+        return env
+
     # -- derived values -------------------------------------------------------------------------
 
     @property

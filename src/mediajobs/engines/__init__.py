@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .base import Segment, SegmentCallback, SpeechToText, Transcript, TranscribeRequest, Word
+from .base import Segment, SegmentCallback, SpeechToText, TranscribeRequest, Transcript, Word
 
 
 @dataclass(kw_only=True)

@@ -52,4 +52,6 @@ class SpeechToText(Protocol):
 
     name: str
 
-    def transcribe(self, request: TranscribeRequest, on_segment: SegmentCallback | None = None) -> Transcript: ...
+    def transcribe(
+        self, request: TranscribeRequest, on_segment: SegmentCallback | None = None
+    ) -> Transcript: ...

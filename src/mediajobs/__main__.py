@@ -1,0 +1,3 @@
+from mediajobs.cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""Builds the FastAPI application."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from mediajobs import __version__
+from mediajobs.api.errors import install_error_handlers
+from mediajobs.api.routes import health, jobs, uploads
+from mediajobs.queue.maintenance import Maintenance
+from mediajobs.services import Services, build_services
+from mediajobs.settings import Settings
+
+
+def create_app(settings: Settings, services: Services | None = None, *, maintenance: bool = True) -> FastAPI:
+    """The API. Without `services` it builds its own (and checks the schema is migrated) at start-up.
+
+    `maintenance` runs the reaper and outbox relay in a background thread of this process.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = services is None
+        if services is None:
+            from mediajobs.queue.app import create_celery_app
+            from mediajobs.queue.publisher import CeleryPublisher
+
+            app.state.services = build_services(settings, CeleryPublisher(create_celery_app(settings)))
+        else:
+            app.state.services = services
+        stop = threading.Event()
+        thread = None
+        if maintenance:
+            svc: Services = app.state.services
+            thread = Maintenance(svc.store, svc.dispatcher, settings).start_thread(stop)
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=10)
+            if own:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="mediajobs",
+        version=__version__,
+        summary="Asynchronous media jobs: submit, follow, fetch results.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(jobs.router)
+    app.include_router(uploads.router)
+    return app

@@ -1,0 +1,198 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mediajobs.domain import Artifact, Attempt, ErrorInfo, Job, StageRun, Upload
+
+
+class ErrorPublic(BaseModel):
+    code: str = Field(description="Machine-readable error code, e.g. `unsupported_media`.")
+    message: str = Field(description="What went wrong, for humans.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorPublic
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pipeline: str = Field(examples=["transcribe"], max_length=64)
+    source: str = Field(
+        examples=["https://example.com/talk.mp3", "upload://6f1c..."],
+        max_length=4096,
+        description="An http(s) URL to fetch, or `upload://<id>` of a file sent to POST /api/v1/uploads.",
+    )
+    options: dict[str, Any] = Field(default_factory=dict, examples=[{"language": "en", "vad": True}])
+
+
+class Links(BaseModel):
+    self: str
+    result: str
+    artifacts: str
+    cancel: str
+
+
+class StagePublic(BaseModel):
+    name: str
+    kind: str
+    status: str
+    attempts: int
+    progress: float
+    error: ErrorPublic | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class AttemptPublic(BaseModel):
+    stage: str
+    number: int
+    worker: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    error: ErrorPublic | None
+
+
+class JobPublic(BaseModel):
+    id: uuid.UUID
+    pipeline: str
+    source: str
+    options: dict[str, Any]
+    status: str
+    current_stage: str | None
+    progress: float
+    error: ErrorPublic | None
+    cancel_requested: bool
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    stages: list[StagePublic]
+    attempts: list[AttemptPublic] | None = None
+    links: Links
+
+
+class JobAccepted(BaseModel):
+    id: uuid.UUID
+    status: str
+    links: Links
+
+
+class JobList(BaseModel):
+    jobs: list[JobPublic]
+    next_cursor: str | None
+
+
+class UploadPublic(BaseModel):
+    id: uuid.UUID
+    filename: str
+    content_type: str | None
+    size: int
+    sha256: str
+    source: str = Field(description="Pass this as a job's `source`.")
+    created_at: datetime
+
+
+class ArtifactPublic(BaseModel):
+    name: str
+    content_type: str
+    size: int
+    url: str
+    created_at: datetime
+
+
+class ArtifactList(BaseModel):
+    artifacts: list[ArtifactPublic]
+
+
+class Readiness(BaseModel):
+    status: str
+    database: str
+    broker: str
+
+
+# -- domain -> public --------------------------------------------------------------------------
+
+
+def error_public(error: ErrorInfo | None) -> ErrorPublic | None:
+    return None if error is None else ErrorPublic(code=error.code, message=error.message)
+
+
+def job_links(job_id: uuid.UUID) -> Links:
+    base = f"/api/v1/jobs/{job_id}"
+    return Links(self=base, result=f"{base}/result", artifacts=f"{base}/artifacts", cancel=f"{base}/cancel")
+
+
+def stage_public(run: StageRun) -> StagePublic:
+    return StagePublic(
+        name=run.name,
+        kind=run.kind,
+        status=run.status.value,
+        attempts=run.attempts,
+        progress=run.progress,
+        error=error_public(run.error),
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )
+
+
+def attempt_public(attempt: Attempt) -> AttemptPublic:
+    return AttemptPublic(
+        stage=attempt.stage,
+        number=attempt.number,
+        worker=attempt.worker,
+        started_at=attempt.started_at,
+        finished_at=attempt.finished_at,
+        outcome=attempt.outcome,
+        error=error_public(attempt.error),
+    )
+
+
+def job_public(job: Job, attempts: tuple[Attempt, ...] | None = None) -> JobPublic:
+    return JobPublic(
+        id=job.id,
+        pipeline=job.pipeline,
+        source=job.source,
+        options=job.options,
+        status=job.status.value,
+        current_stage=job.current_stage,
+        progress=job.progress,
+        error=error_public(job.error),
+        cancel_requested=job.cancel_requested_at is not None,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        stages=[stage_public(s) for s in job.stages],
+        attempts=None if attempts is None else [attempt_public(a) for a in attempts],
+        links=job_links(job.id),
+    )
+
+
+def upload_public(upload: Upload) -> UploadPublic:
+    return UploadPublic(
+        id=upload.id,
+        filename=upload.filename,
+        content_type=upload.content_type,
+        size=upload.size,
+        sha256=upload.sha256,
+        source=f"upload://{upload.id}",
+        created_at=upload.created_at,
+    )
+
+
+def artifact_public(artifact: Artifact) -> ArtifactPublic:
+    return ArtifactPublic(
+        name=artifact.name,
+        content_type=artifact.content_type,
+        size=artifact.size,
+        url=f"/api/v1/jobs/{artifact.job_id}/artifacts/{artifact.name}",
+        created_at=artifact.created_at,
+    )

@@ -1,0 +1,346 @@
+"""The `mediajobs` command: run the service (up, api, worker, beat, migrate) and use it (submit, ...)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mediajobs.client import ApiError, Client
+from mediajobs.errors import MediaJobsError
+from mediajobs.settings import get_settings
+
+app = typer.Typer(
+    help="mediajobs: asynchronous media jobs over HTTP.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+console = Console()
+err = Console(stderr=True)
+
+ApiUrl = Annotated[str, typer.Option("--api", envvar="MEDIAJOBS_API_URL", help="Base URL of the API.")]
+DEFAULT_API = "http://127.0.0.1:8000"
+
+DEMO_SCRIPT = (
+    "Welcome to media jobs. This short recording was made by a speech synthesizer. "
+    "The service turns speech into text on a background worker, "
+    "and writes subtitles with a time for every line."
+)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+# -- running the service -----------------------------------------------------------------------
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from mediajobs.launch import migrate_database
+
+    settings = get_settings()
+    revision = migrate_database(settings)
+    console.print(f"database migrated to revision [bold]{revision}[/bold]")
+
+
+@app.command()
+def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the HTTP API."""
+    from mediajobs.launch import run_api
+
+    settings = get_settings()
+    _logging(settings.log_level)
+    try:
+        run_api(settings, host=host, port=port)
+    except MediaJobsError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def worker(
+    queues: Annotated[str | None, typer.Option("-Q", "--queues", help="Comma-separated queues.")] = None,
+    concurrency: Annotated[int | None, typer.Option("-c", "--concurrency")] = None,
+    loglevel: Annotated[str | None, typer.Option("--loglevel", "-l")] = None,
+    pool: Annotated[str | None, typer.Option("--pool", help="prefork (default), threads or solo")] = None,
+) -> None:
+    """Run a Celery worker (all queues unless -Q is given)."""
+    from mediajobs.launch import run_worker
+
+    settings = get_settings()
+    try:
+        run_worker(
+            settings,
+            queues=queues.split(",") if queues else None,
+            concurrency=concurrency,
+            loglevel=loglevel,
+            pool=pool,
+        )
+    except MediaJobsError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def beat(loglevel: Annotated[str | None, typer.Option("--loglevel", "-l")] = None) -> None:
+    """Run Celery beat (periodic maintenance: lease reaper, outbox relay)."""
+    from mediajobs.launch import run_beat
+
+    try:
+        run_beat(get_settings(), loglevel=loglevel)
+    except MediaJobsError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def up(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    concurrency: Annotated[int | None, typer.Option("-c", "--concurrency")] = None,
+) -> None:
+    """Run API, worker and beat together (embedded SQLite + filesystem broker unless configured)."""
+    from mediajobs.launch import run_up
+
+    settings = get_settings()
+    _logging(settings.log_level)
+    mode = "embedded (SQLite, filesystem broker)" if settings.embedded else "configured broker"
+    err.print(f"mediajobs up: {mode}, data in {settings.data_dir}, API on http://{host}:{port}")
+    run_up(settings, host=host, port=port, concurrency=concurrency)
+
+
+# -- using the service -------------------------------------------------------------------------
+
+
+def _parse_option(pair: str) -> tuple[str, Any]:
+    if "=" not in pair:
+        raise typer.BadParameter(f"expected key=value, got {pair!r}")
+    key, raw = pair.split("=", 1)
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+@app.command()
+def submit(
+    source: Annotated[str, typer.Argument(help="A local file (uploaded), an http(s) URL or upload://<id>.")],
+    pipeline: str = "transcribe",
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="key=value, repeatable")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the job until it ends.")] = False,
+    api_url: ApiUrl = DEFAULT_API,
+) -> None:
+    """Submit a job and print its id."""
+    options = dict(_parse_option(p) for p in option or [])
+    target: str | Path = source
+    if not source.startswith(("http://", "https://", "upload://", "job://")):
+        target = Path(source)
+        if not target.is_file():
+            raise _fail(f"no such file: {source}")
+    with Client(api_url) as client:
+        try:
+            accepted = client.submit(target, pipeline=pipeline, options=options)
+        except ApiError as exc:
+            raise _fail(f"{exc.code}: {exc.message}") from None
+        console.print(accepted["id"])
+        if wait:
+            job = _follow(client, accepted["id"])
+            _print_outcome(job)
+            if job["status"] != "succeeded":
+                raise typer.Exit(1)
+
+
+def _follow(client: Client, job_id: str) -> dict[str, Any]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        bars: dict[str, Any] = {}
+        overall = progress.add_task("job", total=100)
+
+        def update(job: dict[str, Any]) -> None:
+            progress.update(overall, completed=job["progress"], description=f"job [{job['status']}]")
+            for stage in job["stages"]:
+                if stage["name"] not in bars:
+                    bars[stage["name"]] = progress.add_task(f"  {stage['name']}", total=100)
+                done = 100 if stage["status"] == "succeeded" else stage["progress"]
+                progress.update(
+                    bars[stage["name"]], completed=done, description=f"  {stage['name']} [{stage['status']}]"
+                )
+
+        return client.wait(job_id, on_update=update)
+
+
+def _print_outcome(job: dict[str, Any]) -> None:
+    if job["status"] == "succeeded":
+        console.print(f"[green]succeeded[/green] {job['id']}")
+    else:
+        error = job.get("error") or {}
+        console.print(f"[red]{job['status']}[/red] {job['id']}: {error.get('code')}: {error.get('message')}")
+
+
+@app.command()
+def status(job_id: str, api_url: ApiUrl = DEFAULT_API) -> None:
+    """Show a job's status and stages."""
+    with Client(api_url) as client:
+        try:
+            job = client.get(job_id)
+        except ApiError as exc:
+            raise _fail(f"{exc.code}: {exc.message}") from None
+    console.print(f"{job['id']}  [bold]{job['status']}[/bold]  {job['progress']:.1f}%  {job['pipeline']}")
+    if job.get("error"):
+        console.print(f"error: {job['error']['code']}: {job['error']['message']}")
+    table = Table("stage", "status", "attempts", "progress", "error")
+    for stage in job["stages"]:
+        error = stage.get("error") or {}
+        table.add_row(
+            stage["name"],
+            stage["status"],
+            str(stage["attempts"]),
+            f"{stage['progress']:.0f}%",
+            error.get("code") or "",
+        )
+    console.print(table)
+
+
+@app.command()
+def result(
+    job_id: str,
+    format: Annotated[str, typer.Option("--format", "-f", help="srt, vtt, txt or json")] = "json",
+    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    api_url: ApiUrl = DEFAULT_API,
+) -> None:
+    """Print (or save) a finished job's transcript."""
+    if format not in ("srt", "vtt", "txt", "json"):
+        raise _fail(f"unknown format {format!r}: choose srt, vtt, txt or json")
+    with Client(api_url) as client:
+        try:
+            data = client.artifact(job_id, f"transcript.{format}")
+        except ApiError as exc:
+            raise _fail(f"{exc.code}: {exc.message}") from None
+    if output is not None:
+        output.write_bytes(data)
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(data.decode("utf-8"))
+
+
+@app.command()
+def cancel(job_id: str, api_url: ApiUrl = DEFAULT_API) -> None:
+    """Cancel a job."""
+    with Client(api_url) as client:
+        try:
+            job = client.cancel(job_id)
+        except ApiError as exc:
+            raise _fail(f"{exc.code}: {exc.message}") from None
+    console.print(
+        f"{job['id']} {job['status']}" + (" (cancel requested)" if job["status"] == "running" else "")
+    )
+
+
+@app.command()
+def jobs(
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    pipeline: Annotated[str | None, typer.Option("--pipeline")] = None,
+    limit: int = 20,
+    api_url: ApiUrl = DEFAULT_API,
+) -> None:
+    """List recent jobs."""
+    with Client(api_url) as client:
+        try:
+            page = client.list(status=status, pipeline=pipeline, limit=limit)
+        except ApiError as exc:
+            raise _fail(f"{exc.code}: {exc.message}") from None
+    table = Table("id", "pipeline", "status", "progress", "created")
+    for job in page["jobs"]:
+        table.add_row(job["id"], job["pipeline"], job["status"], f"{job['progress']:.0f}%", job["created_at"])
+    console.print(table)
+
+
+@app.command()
+def demo(
+    port: int = 8765,
+    keep: Annotated[bool, typer.Option(help="Keep the demo's data folder.")] = False,
+) -> None:
+    """Start everything embedded, transcribe a generated speech clip, print the SRT, stop."""
+    if shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None:
+        raise _fail("the demo needs espeak-ng and ffmpeg (apt-get install espeak-ng ffmpeg)")
+    data_dir = Path(tempfile.mkdtemp(prefix="mediajobs-demo-"))
+    clip = data_dir / "demo.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(clip), DEMO_SCRIPT], check=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CELERY_BROKER_URL", "REDIS_URL", "MEDIAJOBS_DATABASE_URL")
+    }
+    env.update(MEDIAJOBS_DATA_DIR=str(data_dir), CELERY_WORKER_CONCURRENCY="1", CELERY_LOG_LEVEL="warning")
+    log_file = data_dir / "up.log"
+    with open(log_file, "wb") as log_out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mediajobs", "up", "--port", str(port)],
+            env=env,
+            stdout=log_out,
+            stderr=subprocess.STDOUT,
+        )
+    api_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(api_url, server, log_file)
+        with Client(api_url) as client:
+            accepted = client.submit(clip)
+            err.print(f"submitted job {accepted['id']}")
+            job = _follow(client, accepted["id"])
+            _print_outcome(job)
+            if job["status"] != "succeeded":
+                raise typer.Exit(1)
+            sys.stdout.write(client.artifact(accepted["id"], "transcript.srt").decode())
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if not keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _wait_ready(api_url: str, server: subprocess.Popen[bytes], log_file: Path, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise _fail(f"mediajobs up exited early:\n{log_file.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(f"{api_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)  # waiting for a server we started to listen
+    raise _fail(f"mediajobs up did not become ready in {timeout} s; see {log_file}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

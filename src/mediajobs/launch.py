@@ -1,0 +1,139 @@
+"""Starting mediajobs processes: API, worker, beat, and all three together (`up`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mediajobs.queue.routing import all_queues
+from mediajobs.settings import Settings
+from mediajobs.store import create_db_engine, ensure_migrated, migrate
+
+log = logging.getLogger(__name__)
+
+
+def migrate_database(settings: Settings) -> str:
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        return migrate(engine)
+    finally:
+        engine.dispose()
+
+
+def check_database(settings: Settings) -> None:
+    """Raise NotMigrated (with what to do) unless the schema is at head."""
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        ensure_migrated(engine)
+    finally:
+        engine.dispose()
+
+
+def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    import uvicorn
+
+    from mediajobs.api.app import create_app
+
+    check_database(settings)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+
+
+def worker_argv(
+    settings: Settings,
+    *,
+    queues: Sequence[str] | None = None,
+    concurrency: int | None = None,
+    loglevel: str | None = None,
+    pool: str | None = None,
+) -> list[str]:
+    argv = [
+        "worker",
+        "-Q",
+        ",".join(queues or all_queues(settings.queue_prefix)),
+        "-c",
+        str(concurrency or settings.worker_concurrency),
+        "--loglevel",
+        (loglevel or settings.log_level).upper(),
+        "-n",
+        f"mediajobs-{os.getpid()}@{socket.gethostname()}",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    if pool:
+        argv += ["--pool", pool]
+    return argv
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    queues: Sequence[str] | None = None,
+    concurrency: int | None = None,
+    loglevel: str | None = None,
+    pool: str | None = None,
+) -> None:
+    from mediajobs.queue.app import create_celery_app
+
+    check_database(settings)
+    app = create_celery_app(settings)
+    app.worker_main(
+        argv=worker_argv(settings, queues=queues, concurrency=concurrency, loglevel=loglevel, pool=pool)
+    )
+
+
+def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:
+    from mediajobs.queue.app import create_celery_app
+
+    check_database(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_celery_app(settings)
+    schedule = settings.data_dir / "celerybeat-schedule"
+    app.start(argv=["beat", "--loglevel", (loglevel or settings.log_level).upper(), "-s", str(schedule)])
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment that makes a child process read the same settings."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(settings.to_env())
+    return env
+
+
+def spawn(
+    args: Sequence[str], settings: Settings, *, log_file: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `python -m mediajobs <args>` as a child process with the same settings."""
+    out = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115 - owned by the child
+    return subprocess.Popen(
+        [sys.executable, "-m", "mediajobs", *args],
+        env=settings_env(settings),
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+    )
+
+
+def run_up(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, concurrency: int | None = None
+) -> None:
+    """API, worker and beat on this machine. Embedded (SQLite + filesystem broker) unless configured."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    revision = migrate_database(settings)
+    log.info("database at revision %s", revision)
+    worker_args = ["worker"] + (["-c", str(concurrency)] if concurrency else [])
+    children = [spawn(worker_args, settings), spawn(["beat"], settings)]
+    try:
+        run_api(settings, host=host, port=port)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()

@@ -1,0 +1,1 @@
+"""Celery side: app factory, routing, outbox dispatcher, maintenance (reaper + relay)."""

@@ -1,0 +1,56 @@
+"""Periodic upkeep: reap expired leases, then publish due outbox messages (retries, relays).
+
+Runs as a loop in API processes, as a beat-scheduled task, and once when a worker starts. Running in
+several places at once is safe: both steps are compare-and-set in the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from mediajobs.queue.dispatcher import Dispatcher
+from mediajobs.settings import Settings
+from mediajobs.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+class Maintenance:
+    def __init__(self, store: JobStore, dispatcher: Dispatcher, settings: Settings) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.settings = settings
+
+    @property
+    def max_attempts(self) -> int:
+        # a stage whose worker keeps dying (out of memory, a crashing codec) must not loop forever
+        return self.settings.max_retries + 1 + 3
+
+    def run_once(self) -> dict[str, int]:
+        reaped = self.store.reap_expired_leases(max_attempts=self.max_attempts)
+        for item in reaped:
+            log.warning(
+                "lease expired on %s/%s; %s",
+                item.job_id,
+                item.stage,
+                "re-queued" if item.requeued else "job ended",
+            )
+        sent = self.dispatcher.dispatch_due()
+        return {"reaped": len(reaped), "published": sent}
+
+    def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
+        every = interval if interval is not None else self.settings.maintenance_interval
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # database or broker away: try again next round
+                log.warning("maintenance round failed", exc_info=True)
+            stop.wait(every)
+
+    def start_thread(self, stop: threading.Event) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.run_forever, args=(stop,), name="mediajobs-maintenance", daemon=True
+        )
+        thread.start()
+        return thread

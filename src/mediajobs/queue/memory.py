@@ -1,0 +1,47 @@
+"""An in-memory broker for unit tests: collects published stage messages and drains them through a runner."""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mediajobs.store import OutboxMessage
+
+
+class BrokerDown(ConnectionError):
+    """Raised by InMemoryPublisher.publish while `down` is set (simulates a broker outage)."""
+
+
+@dataclass(kw_only=True)
+class InMemoryPublisher:
+    """Implements the dispatcher's Publisher port with a list; `down=True` makes every publish fail."""
+
+    down: bool = False
+    messages: deque[OutboxMessage] = field(default_factory=deque)
+    published: list[OutboxMessage] = field(default_factory=list)
+
+    def publish(self, message: OutboxMessage) -> None:
+        if self.down:
+            raise BrokerDown("in-memory broker is down")
+        self.messages.append(message)
+        self.published.append(message)
+
+    def ping(self) -> None:
+        if self.down:
+            raise BrokerDown("in-memory broker is down")
+
+    def queues(self) -> list[str]:
+        return [m.queue for m in self.messages]
+
+    def drain(self, run: Callable[[uuid.UUID, str], object], *, limit: int = 1000) -> int:
+        """Deliver queued messages one by one (as a worker would) until none are left."""
+        delivered = 0
+        while self.messages:
+            if delivered >= limit:
+                raise RuntimeError(f"drain did not settle after {limit} deliveries")
+            message = self.messages.popleft()
+            run(message.job_id, message.stage)
+            delivered += 1
+        return delivered

@@ -1,0 +1,200 @@
+"""Runs one stage of one job: claim it under a lease, execute it, checkpoint it, hand on.
+
+The runner is the only bridge between a delivered message and a stage. It knows nothing of Celery:
+the task that calls it passes the exception types its time limits raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from mediajobs.domain import ErrorInfo, Job, RetryPolicy
+from mediajobs.engines import Engines
+from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, RetryableError
+from mediajobs.settings import Settings
+from mediajobs.stages import StageContext, StageFn, StageResult
+from mediajobs.stages.base import CancelToken
+from mediajobs.storage import Storage
+from mediajobs.store import ArtifactRecord, Claim, JobStore, Refusal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunOutcome:
+    """What happened to one delivered stage message."""
+
+    outcome: str  # succeeded | retry | failed | cancelled | lease_lost | refused
+    job: Job | None = None
+    refusal: Refusal | None = None
+    error: ErrorInfo | None = None
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the lease while the stage runs, and trips the cancel token on cancel or lost lease."""
+
+    def __init__(
+        self, store: JobStore, claim: Claim, token: CancelToken, *, every: float, lease: float
+    ) -> None:
+        super().__init__(name=f"heartbeat-{claim.job.id}-{claim.stage.name}", daemon=True)
+        self._store, self._claim, self._token = store, claim, token
+        self._every, self._lease = every, lease
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self._every):
+            try:
+                if self._store.renew_lease(self._claim, self._lease):
+                    self._token.cancel(JobCancelled(f"job {self._claim.job.id} was cancelled"))
+            except LeaseLost as exc:
+                self._token.cancel(exc)
+                return
+            except Exception:  # database blip: keep trying until the lease itself runs out
+                log.warning("lease renewal failed for job %s", self._claim.job.id, exc_info=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+@dataclass(kw_only=True)
+class ThrottledProgress:
+    """Progress sink of one claim: writes at most every `min_interval` seconds, always the last 100%."""
+
+    store: JobStore
+    claim: Claim
+    token: CancelToken
+    min_interval: float = 0.5
+    listeners: list[Callable[[Claim, float | None, float, str | None], None]] = field(default_factory=list)
+    _last_write: float = field(default=0.0, init=False)
+    _last_percent: float = field(default=-1.0, init=False)
+
+    def report(self, percent: float | None, message: str | None = None) -> None:
+        now = time.monotonic()
+        final = percent is not None and percent >= 100.0
+        if not final and now - self._last_write < self.min_interval:
+            return
+        if percent is not None and percent == self._last_percent and not message:
+            return
+        self._last_write = now
+        try:
+            overall = self.store.report_progress(self.claim, percent if percent is not None else 0.0)
+        except LeaseLost as exc:
+            self.token.cancel(exc)
+            return
+        if percent is not None:
+            self._last_percent = percent
+        for listener in self.listeners:
+            listener(self.claim, percent, overall, message)
+
+
+@dataclass(kw_only=True)
+class Runner:
+    store: JobStore
+    storage: Storage
+    settings: Settings
+    engines: Engines
+    stages: Mapping[str, StageFn]
+    after_commit: Callable[[uuid.UUID], None] = lambda job_id: None  # publishes the job's outbox
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout_errors: tuple[type[BaseException], ...] = ()  # e.g. Celery's SoftTimeLimitExceeded
+    worker_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
+
+    def run(self, job_id: uuid.UUID, stage: str) -> RunOutcome:
+        claim = self.store.claim_stage(
+            job_id, stage, worker=self.worker_id, lease_seconds=self.settings.lease_seconds
+        )
+        if isinstance(claim, Refusal):
+            log.info("not running %s/%s: %s", job_id, stage, claim.value)
+            if claim is Refusal.CANCELLED:
+                self.after_commit(job_id)
+            return RunOutcome(outcome="refused", refusal=claim)
+        log.info("running %s/%s attempt %d (fence %d)", job_id, stage, claim.attempt, claim.fence)
+        token = CancelToken()
+        heartbeat = _Heartbeat(
+            self.store, claim, token, every=self.settings.heartbeat_seconds, lease=self.settings.lease_seconds
+        )
+        ctx = StageContext(
+            job_id=job_id,
+            stage=stage,
+            attempt=claim.attempt,
+            source=claim.job.source,
+            options=claim.job.options,
+            inputs=claim.inputs,
+            work_dir=self.storage.work_dir(job_id, stage),
+            storage=self.storage,
+            settings=self.settings,
+            engines=self.engines,
+            progress=ThrottledProgress(store=self.store, claim=claim, token=token),
+            cancel=token,
+        )
+        heartbeat.start()
+        try:
+            try:
+                result = self.stages[stage](ctx)
+                token.raise_if_set()
+            finally:
+                heartbeat.stop()
+            return self._succeed(claim, result)
+        except BaseException as exc:
+            return self._record_failure(claim, exc)
+
+    def _succeed(self, claim: Claim, result: StageResult) -> RunOutcome:
+        records = [
+            ArtifactRecord(
+                name=a.name,
+                content_type=a.content_type,
+                size=a.path.stat().st_size,
+                path=self.storage.put_artifact(claim.job.id, a.name, a.path),
+            )
+            for a in result.artifacts
+        ]
+        job = self.store.complete_stage(claim, result.output, records)
+        self.after_commit(claim.job.id)
+        log.info("stage %s/%s succeeded; job is %s", claim.job.id, claim.stage.name, job.status.value)
+        return RunOutcome(outcome="succeeded", job=job)
+
+    def _record_failure(self, claim: Claim, exc: BaseException) -> RunOutcome:
+        if isinstance(exc, LeaseLost):
+            log.warning("lost the lease on %s/%s; stopping", claim.job.id, claim.stage.name)
+            self.store.release_lost(claim)
+            return RunOutcome(outcome="lease_lost")
+        if isinstance(exc, JobCancelled):
+            job = self.store.cancel_stage(claim)
+            self.after_commit(claim.job.id)
+            return RunOutcome(outcome="cancelled", job=job)
+        retryable = isinstance(exc, RetryableError)
+        if isinstance(exc, self.timeout_errors):
+            error = ErrorInfo(
+                code="timeout", message=f"stage {claim.stage.name} exceeded its soft time limit"
+            )
+        elif isinstance(exc, MediaJobsError):
+            error = ErrorInfo(code=exc.code, message=exc.message)
+        elif isinstance(exc, Exception):
+            log.exception("stage %s/%s crashed", claim.job.id, claim.stage.name)
+            error = ErrorInfo(code="internal_error", message=f"{type(exc).__name__}: {exc}"[:2000])
+        else:  # KeyboardInterrupt, SystemExit: the process is going away; the lease path takes over
+            raise exc
+        retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
+        decision = self.retry_policy.decide(
+            attempt=claim.attempt, retryable=retryable, retry_after=retry_after
+        )
+        delay = decision.delay if decision.retry else None
+        if delay is None and retryable:
+            error = ErrorInfo(
+                code=error.code, message=f"{error.message} (gave up after {claim.attempt} attempts)"
+            )
+        job = self.store.fail_attempt(claim, error, retry_delay=delay)
+        self.after_commit(claim.job.id)
+        outcome = "retry" if delay is not None else "failed"
+        log.info("stage %s/%s %s: %s", claim.job.id, claim.stage.name, outcome, error.message)
+        return RunOutcome(outcome=outcome, job=job, error=error)
+
+
+__all__ = ["RunOutcome", "Runner", "ThrottledProgress"]

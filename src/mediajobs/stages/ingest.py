@@ -1,0 +1,332 @@
+"""The `ingest` stage: make the job's source available as one local media file in storage.
+
+`upload://<id>` sources are already on disk (the API wrote them), so they are used in place.
+`http(s)://` sources are streamed into the stage's work folder. Either way the file is hashed and its
+first bytes sniffed, so that obvious non-media (an HTML error page, a PDF, a ZIP) fails here with a clear
+`unsupported_media` instead of as a puzzling ffmpeg error one stage later.
+
+Download failures are classified for the runner: network trouble and HTTP 429/5xx are retryable
+(honouring Retry-After), other HTTP 4xx and oversize bodies are permanent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import hashlib
+import mimetypes
+import os
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+import httpx
+
+from mediajobs import __version__
+from mediajobs.errors import PermanentError, RetryableError, UnsupportedMedia
+
+from .base import StageContext, StageResult
+
+CHUNK_BYTES = 64 * 1024
+SNIFF_BYTES = 512
+MAX_REDIRECTS = 5
+USER_AGENT = f"mediajobs/{__version__}"
+
+MEDIA_CONTENT_TYPES = frozenset(
+    {"application/octet-stream", "binary/octet-stream", "application/ogg", "application/mp4"}
+)
+_SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Received:
+    path: Path
+    size: int
+    sha256: str
+    content_type: str | None
+
+
+# -- the stage ----------------------------------------------------------------------------------------
+
+
+def ingest(ctx: StageContext) -> StageResult:
+    """Resolve or download the source; the checkpoint points at the media file in storage."""
+    ctx.cancel.raise_if_set()
+    scheme = urlsplit(ctx.source).scheme.lower()
+    if scheme == "upload":
+        received = _from_upload(ctx)
+        origin = "upload"
+    elif scheme in ("http", "https"):
+        received = _download(ctx)
+        origin = "http"
+    else:
+        raise PermanentError(f"ingest cannot fetch source {ctx.source[:200]!r}", code="invalid_source")
+    ctx.progress.report(100.0, "source ready")
+    return StageResult(
+        output={
+            "media_path": ctx.storage.relative(received.path),
+            "size": received.size,
+            "sha256": received.sha256,
+            "content_type": received.content_type,
+            "origin": origin,
+        }
+    )
+
+
+# -- uploads ------------------------------------------------------------------------------------------
+
+
+def _from_upload(ctx: StageContext) -> _Received:
+    raw_id = urlsplit(ctx.source).netloc
+    try:
+        upload_id = uuid.UUID(raw_id)
+    except ValueError:
+        raise PermanentError(f"{raw_id!r} is not an upload id", code="upload_not_found") from None
+    folder = ctx.storage.upload_dir(upload_id)
+    # Dot-files are the API's in-flight temporary files, never the upload itself.
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise PermanentError(f"upload {upload_id} has no file", code="upload_not_found")
+    if len(files) > 1:
+        raise PermanentError(
+            f"upload {upload_id} holds {len(files)} files; expected exactly one", code="upload_invalid"
+        )
+    path = files[0]
+    total = path.stat().st_size
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as fh:
+        _reject_non_media(fh.read(SNIFF_BYTES), what=f"upload {path.name!r}")
+        fh.seek(0)
+        while chunk := fh.read(CHUNK_BYTES * 16):
+            ctx.cancel.raise_if_set()
+            digest.update(chunk)
+            done += len(chunk)
+            ctx.progress.report(_percent(done, total), "checking upload")
+    content_type, _ = mimetypes.guess_type(path.name)
+    return _Received(path=path, size=done, sha256=digest.hexdigest(), content_type=content_type)
+
+
+# -- downloads ----------------------------------------------------------------------------------------
+
+
+def _download(ctx: StageContext) -> _Received:
+    settings = ctx.settings
+    timeout = httpx.Timeout(settings.download_timeout_seconds)
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    _remove_partials(ctx.work_dir)
+    try:
+        with (
+            httpx.Client(
+                follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=timeout, headers=headers
+            ) as client,
+            client.stream("GET", ctx.source) as response,
+        ):
+            _check_status(response)
+            content_type = _check_content_type(response)
+            expected = _content_length(response)
+            if expected is not None and expected > settings.download_max_bytes:
+                raise _too_large(settings.download_max_bytes, f"the server announced {expected} bytes")
+            target = ctx.work_dir / f"source{_suffix(response, content_type)}"
+            size, sha256 = _stream_to(ctx, response, target, expected)
+    except httpx.TooManyRedirects as exc:
+        raise PermanentError(f"download failed: {exc}", code="download_failed") from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise PermanentError(f"cannot download {ctx.source[:200]!r}: {exc}", code="download_failed") from exc
+    except httpx.TransportError as exc:
+        raise RetryableError(f"download failed: {type(exc).__name__}: {exc}", code="download_failed") from exc
+    return _Received(path=target, size=size, sha256=sha256, content_type=content_type)
+
+
+def _stream_to(
+    ctx: StageContext, response: httpx.Response, target: Path, expected: int | None
+) -> tuple[int, str]:
+    """Write the body to a temp file beside `target`, then rename; a failed attempt leaves no file."""
+    limit = ctx.settings.download_max_bytes
+    digest = hashlib.sha256()
+    size = 0
+    fd, tmp_name = tempfile.mkstemp(prefix=".source.", suffix=".part", dir=ctx.work_dir)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            head = b""
+            for chunk in response.iter_bytes(CHUNK_BYTES):
+                ctx.cancel.raise_if_set()
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit, "the body went past it while streaming")
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[: SNIFF_BYTES - len(head)]
+                    if len(head) >= SNIFF_BYTES:
+                        _reject_non_media(head, what="the download")
+                digest.update(chunk)
+                fh.write(chunk)
+                ctx.progress.report(_percent(response.num_bytes_downloaded, expected), _received(size))
+            if len(head) < SNIFF_BYTES:
+                _reject_non_media(head, what="the download")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, target)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+    return size, digest.hexdigest()
+
+
+def _check_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    reason = f"HTTP {status} {response.reason_phrase}".strip()
+    if status == 429 or status >= 500:
+        raise RetryableError(
+            f"download failed: the server answered {reason}",
+            code="download_failed",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    raise PermanentError(f"download failed: the server answered {reason}", code="download_failed")
+
+
+def _check_content_type(response: httpx.Response) -> str | None:
+    """The declared media type, or None; a type that cannot be audio or video is refused up front."""
+    raw: str | None = response.headers.get("Content-Type")
+    if not raw:
+        return None
+    media_type = raw.split(";", 1)[0].strip().lower()
+    if not media_type:
+        return None
+    if media_type.startswith(("audio/", "video/")) or media_type in MEDIA_CONTENT_TYPES:
+        return media_type
+    raise UnsupportedMedia(f"the server sent {media_type!r}, not audio or video")
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    raw: str | None = response.headers.get("Content-Length")
+    if raw is None or not raw.strip().isdigit():
+        return None
+    return int(raw)
+
+
+def _suffix(response: httpx.Response, content_type: str | None) -> str:
+    """A file extension that helps ffmpeg guess the format: from the URL, else from the media type."""
+    suffix = PurePosixPath(response.url.path).suffix
+    if _SAFE_SUFFIX.match(suffix):
+        return suffix.lower()
+    if content_type and content_type not in MEDIA_CONTENT_TYPES:
+        guessed = mimetypes.guess_extension(content_type)
+        if guessed and _SAFE_SUFFIX.match(guessed):
+            return guessed
+    return ""
+
+
+def _remove_partials(work_dir: Path) -> None:
+    """Drop temp files of an earlier attempt that was killed before its own clean-up could run."""
+    for stale in work_dir.glob(".source.*.part"):
+        stale.unlink(missing_ok=True)
+
+
+def _too_large(limit: int, detail: str) -> PermanentError:
+    return PermanentError(
+        f"the source is larger than the {limit}-byte download limit ({detail})", code="too_large"
+    )
+
+
+def _percent(done: int, total: int | None) -> float | None:
+    if not total:
+        return None
+    return min(100.0, done * 100.0 / total)
+
+
+def _received(size: int) -> str:
+    return f"downloaded {size / 1_048_576:.1f} MiB"
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None when absent/bad."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    with contextlib.suppress(TypeError, ValueError, IndexError):
+        when = email.utils.parsedate_to_datetime(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        current = datetime.now(UTC).timestamp() if now is None else now
+        return max(0.0, when.timestamp() - current)
+    return None
+
+
+# -- content sniffing ---------------------------------------------------------------------------------
+
+_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an office document)"),
+    (b"PK\x05\x06", "an empty ZIP archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"\x7fELF", "an executable"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%!PS", "a PostScript document"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+)
+_TEXT_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"<!doctype html", "an HTML page"),
+    (b"<html", "an HTML page"),
+    (b"<head", "an HTML page"),
+    (b"<body", "an HTML page"),
+    (b"<?xml", "an XML document"),
+    (b"<svg", "an SVG image"),
+    (b"{", "a JSON document"),
+    (b"[", "a JSON document"),
+    (b"#extm3u", "a playlist, not media"),
+    (b"webvtt", "a subtitle file"),
+)
+_TEXT_CONTROLS = frozenset(b"\t\n\r\f")
+
+
+def describe_non_media(head: bytes) -> str | None:
+    """What the first bytes of a file obviously are when that is not audio or video, else None.
+
+    Only confident verdicts: anything that might be media is left for ffprobe to judge.
+    """
+    for signature, what in _BINARY_SIGNATURES:
+        if head.startswith(signature):
+            return what
+    if not head:
+        return "an empty file"
+    if not _looks_like_text(head):
+        return None
+    lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    for signature, what in _TEXT_SIGNATURES:
+        if lowered.startswith(signature):
+            return what
+    return "plain text"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    # A multi-byte character may be cut at the end of the sniffed window.
+    for cut in range(4):
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return all(ch.isprintable() or ord(ch) in _TEXT_CONTROLS for ch in text.lstrip("\ufeff"))
+    return False
+
+
+def _reject_non_media(head: bytes, *, what: str) -> None:
+    found = describe_non_media(head)
+    if found is not None:
+        raise UnsupportedMedia(f"{what} is {found}, not audio or video")
+
+
+__all__ = ["describe_non_media", "ingest", "parse_retry_after"]

@@ -1,0 +1,224 @@
+"""The `normalize` stage: turn whatever audio or video was ingested into 16 kHz mono 16-bit WAV.
+
+Every later stage (speech-to-text now, others later) reads one predictable format, so codec and container
+quirks are dealt with once, here. ffprobe runs first so that a file without sound fails with a message
+naming what *was* found, and so that ffmpeg's progress can be shown against the real duration.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mediajobs.errors import PermanentError, RetryableError, UnsupportedMedia
+
+from .base import StageContext, StageResult
+from .process import ProcessResult, run_process
+
+SAMPLE_RATE = 16_000
+OUTPUT_NAME = "audio.wav"
+PROBE_TIMEOUT_SECONDS = 120.0
+# Local files only: a crafted input (playlist, concat list) must not make ffmpeg fetch URLs.
+INPUT_PROTOCOLS = "file"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Probe:
+    """What ffprobe found in the input that matters for conversion."""
+
+    format_name: str
+    duration: float | None
+    audio_index: int | None  # index among the audio streams (ffmpeg's `0:a:N`) of the one to use
+    audio_codec: str | None
+    has_video: bool
+    stream_summary: str  # e.g. "video (h264), audio (aac)", for error messages
+
+
+def normalize(ctx: StageContext) -> StageResult:
+    """Probe the ingested media, then convert its audio to `audio.wav` in the work folder."""
+    source = ctx.storage.resolve(str(ctx.inputs["ingest"]["media_path"]))
+    _remove_partials(ctx.work_dir)
+    ctx.progress.report(0.0, "probing media")
+    probe = probe_media(ctx, source)
+    if probe.audio_index is None:
+        raise UnsupportedMedia(
+            f"no audio stream found: the file is {probe.format_name or 'unknown'} with "
+            f"{probe.stream_summary or 'no streams'}"
+        )
+    target = ctx.work_dir / OUTPUT_NAME
+    _convert(ctx, source, target, probe)
+    duration = wav_duration(target)
+    if duration <= 0:
+        target.unlink(missing_ok=True)
+        raise UnsupportedMedia(f"the audio stream ({probe.audio_codec or 'unknown codec'}) holds no samples")
+    ctx.progress.report(100.0, "audio ready")
+    return StageResult(
+        output={
+            "audio_path": ctx.storage.relative(target),
+            "duration": round(duration, 3),
+            "has_video": probe.has_video,
+            "format": probe.format_name,
+            "source_codec": probe.audio_codec,
+        }
+    )
+
+
+# -- probing ------------------------------------------------------------------------------------------
+
+
+def probe_media(ctx: StageContext, source: Path) -> Probe:
+    """Run ffprobe; a file it cannot read is unsupported media, not a crash."""
+    lines: list[str] = []
+    argv = [
+        "ffprobe", "-v", "error", "-protocol_whitelist", INPUT_PROTOCOLS,
+        "-print_format", "json", "-show_format", "-show_streams", f"file:{source}",
+    ]  # fmt: skip
+    result = _run(ctx, argv, on_line=lines.append, timeout=PROBE_TIMEOUT_SECONDS)
+    if not result.ok:
+        raise UnsupportedMedia(f"ffprobe cannot read the file: {_tail(result)}")
+    try:
+        data = json.loads("\n".join(lines))
+    except json.JSONDecodeError as exc:
+        raise UnsupportedMedia(f"ffprobe gave unreadable output: {exc}") from exc
+    return parse_probe(data)
+
+
+def parse_probe(data: dict[str, Any]) -> Probe:
+    """The parts of ffprobe's `-show_format -show_streams` JSON that conversion needs."""
+    fmt = data.get("format") or {}
+    streams: list[dict[str, Any]] = [s for s in data.get("streams") or [] if isinstance(s, dict)]
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    # Cover art in an MP3 or M4A is a one-frame "video" stream; it does not make the file a video.
+    video = [
+        s
+        for s in streams
+        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    ]
+    chosen = next(
+        (i for i, s in enumerate(audio) if (s.get("disposition") or {}).get("default")), 0 if audio else None
+    )
+    summary = ", ".join(f"{s.get('codec_type', 'unknown')} ({s.get('codec_name', '?')})" for s in streams)
+    return Probe(
+        format_name=str(fmt.get("format_name") or ""),
+        duration=_probe_duration(fmt, streams),
+        audio_index=chosen,
+        audio_codec=None if chosen is None else audio[chosen].get("codec_name"),
+        has_video=bool(video),
+        stream_summary=summary,
+    )
+
+
+def _probe_duration(fmt: dict[str, Any], streams: list[dict[str, Any]]) -> float | None:
+    """The container's duration, else the longest stream's; None when nothing says (live-style input)."""
+    container = _positive_float(fmt.get("duration"))
+    if container is not None:
+        return container
+    lengths = [d for d in (_positive_float(s.get("duration")) for s in streams) if d is not None]
+    return max(lengths, default=None)
+
+
+def _positive_float(raw: object) -> float | None:
+    if not isinstance(raw, str | int | float):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if value > 0 and math.isfinite(value) else None
+
+
+# -- conversion ---------------------------------------------------------------------------------------
+
+
+def _convert(ctx: StageContext, source: Path, target: Path, probe: Probe) -> None:
+    """ffmpeg into a temp file, then rename: `audio.wav` exists only when it is complete."""
+    fd, tmp_name = tempfile.mkstemp(prefix=".audio.", suffix=".wav.part", dir=ctx.work_dir)
+    os.close(fd)
+    progress = _ProgressParser(ctx, probe.duration)
+    argv = [
+        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+        "-protocol_whitelist", INPUT_PROTOCOLS, "-i", f"file:{source}",
+        "-map", f"0:a:{probe.audio_index}", "-vn", "-sn", "-dn",
+        "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav",
+        "-progress", "pipe:1", "-nostats", tmp_name,
+    ]  # fmt: skip
+    try:
+        result = _run(ctx, argv, on_line=progress.feed, timeout=float(ctx.settings.stage_soft_time_limit))
+        if not result.ok:
+            tail = _tail(result)
+            if "No space left on device" in tail:
+                raise RetryableError(f"ffmpeg ran out of disk space: {tail}", code="disk_full")
+            raise UnsupportedMedia(f"ffmpeg could not decode the audio ({probe.audio_codec}): {tail}")
+        with open(tmp_name, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, target)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+class _ProgressParser:
+    """Turns ffmpeg's `-progress` key=value lines into percent of the probed duration."""
+
+    def __init__(self, ctx: StageContext, duration: float | None) -> None:
+        self._ctx = ctx
+        self._duration = duration
+
+    def feed(self, line: str) -> None:
+        key, _, value = line.partition("=")
+        if key == "progress" and value.strip() == "end":
+            self._ctx.progress.report(100.0, "converting audio")
+            return
+        # ffmpeg's `out_time_ms` is, despite its name, in microseconds too.
+        if key not in ("out_time_us", "out_time_ms"):
+            return
+        try:
+            seconds = int(value) / 1_000_000
+        except ValueError:  # "N/A" before the first frame
+            return
+        if self._duration:
+            percent: float | None = max(0.0, min(99.9, seconds * 100.0 / self._duration))
+        else:
+            percent = None
+        self._ctx.progress.report(percent, f"converted {seconds:.0f} s of audio")
+
+
+def wav_duration(path: Path) -> float:
+    """Exact length of a PCM WAV from its header, rather than trusting the source's probed duration."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            rate = wav.getframerate()
+            return wav.getnframes() / rate if rate else 0.0
+    except (wave.Error, EOFError) as exc:
+        raise UnsupportedMedia(f"ffmpeg produced an unreadable WAV file: {exc}") from exc
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def _run(
+    ctx: StageContext, argv: list[str], *, on_line: Callable[[str], None], timeout: float | None
+) -> ProcessResult:
+    try:
+        return run_process(argv, cancel=ctx.cancel, on_stdout_line=on_line, timeout=timeout)
+    except FileNotFoundError as exc:
+        raise PermanentError(f"{argv[0]} is not installed: {exc}", code="engine_unavailable") from exc
+
+
+def _tail(result: ProcessResult) -> str:
+    return result.stderr_tail[-1000:] or f"exit status {result.returncode}"
+
+
+def _remove_partials(work_dir: Path) -> None:
+    """Drop temp output of an earlier attempt that was killed before its own clean-up could run."""
+    for stale in work_dir.glob(".audio.*.wav.part"):
+        stale.unlink(missing_ok=True)
+
+
+__all__ = ["Probe", "normalize", "parse_probe", "probe_media", "wav_duration"]

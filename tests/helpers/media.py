@@ -1,0 +1,61 @@
+"""Test media made on the spot with espeak-ng and ffmpeg, so no binary fixtures live in the repository."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+SPEECH_SCRIPT = (
+    "The weather today is sunny and warm. We will walk to the park after lunch. "
+    "My sister likes to read books in the garden. The children are playing football near the river. "
+    "Please close the door when you leave the house.\n"
+)
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+def speak(script: str, target: Path) -> Path:
+    """espeak-ng reading `script` into a WAV file (22.05 kHz mono)."""
+    text = target.with_suffix(".txt")
+    text.write_text(script, encoding="utf-8")
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(target), "-f", str(text)], check=True)
+    return target
+
+
+def to_mp3(source: Path, target: Path) -> Path:
+    _ffmpeg("-i", str(source), "-c:a", "libmp3lame", "-b:a", "64k", str(target))
+    return target
+
+
+def video_with_sound(target: Path, seconds: float = 3.0) -> Path:
+    """A small H.264 + AAC MP4: test pattern and a tone."""
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=25:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+        str(target),
+    )  # fmt: skip
+    return target
+
+
+def silent_video(target: Path, seconds: float = 1.0) -> Path:
+    """An MP4 with a video stream and no audio stream."""
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc=size=160x120:rate=10:duration={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(target),
+    )  # fmt: skip
+    return target
+
+
+def long_audio(target: Path, minutes: int = 30) -> Path:
+    """`minutes` of stereo 48 kHz Opus noise: seconds to decode, yet cheap to make (one minute, looped)."""
+    one_minute = target.with_name(f"one-minute-{target.name}")
+    _ffmpeg(
+        "-f", "lavfi", "-i", "anoisesrc=sample_rate=48000:duration=60:amplitude=0.3",
+        "-ac", "2", "-c:a", "libopus", "-b:a", "128k", str(one_minute),
+    )  # fmt: skip
+    _ffmpeg("-stream_loop", str(minutes - 1), "-i", str(one_minute), "-c", "copy", str(target))
+    one_minute.unlink()
+    return target

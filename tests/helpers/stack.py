@@ -1,0 +1,43 @@
+"""A running mediajobs under test: settings, API client, store, worker processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from helpers.processes import WorkerProcess, wait_for
+from mediajobs.settings import Settings
+from mediajobs.store import JobStore
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    api: TestClient
+    store: JobStore
+    tmp_path: Path
+    workers: list[WorkerProcess]
+
+    def worker(self, **kwargs: Any) -> WorkerProcess:
+        log = self.tmp_path / f"worker-{len(self.workers)}.log"
+        worker = WorkerProcess(self.settings, log, **kwargs)
+        self.workers.append(worker)
+        return worker.start()
+
+    def wait_job(
+        self, job_id: str, *, timeout: float = 120, status: tuple[str, ...] = TERMINAL
+    ) -> dict[str, Any]:
+        def done() -> dict[str, Any] | None:
+            job: dict[str, Any] = self.api.get(f"/api/v1/jobs/{job_id}").json()
+            return job if job["status"] in status else None
+
+        try:
+            return wait_for(done, timeout=timeout, interval=0.2, message=f"job {job_id} in {status}")  # type: ignore[return-value]
+        except TimeoutError:
+            logs = "\n".join(w.log()[-3000:] for w in self.workers)
+            raise TimeoutError(f"job {job_id} did not reach {status}; worker logs:\n{logs}") from None
