@@ -1,0 +1,175 @@
+"""The outbox relay: publishes due messages, survives a broker outage, never loses or doubles a message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from mediajobs.domain import LOCAL_USER_ID, ErrorInfo, Job, get_pipeline
+from mediajobs.queue.dispatcher import Dispatcher
+from mediajobs.queue.memory import BrokerDown, InMemoryPublisher
+from mediajobs.store import Claim, JobStore, create_db_engine
+from mediajobs.store.tables import OutboxRow
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(sqlite_url: str, clock: FakeClock) -> Iterator[JobStore]:
+    engine = create_db_engine(sqlite_url)
+    yield JobStore(engine, clock=clock, queue_for=lambda kind: f"test.{kind}")
+    engine.dispose()
+
+
+@pytest.fixture
+def publisher() -> InMemoryPublisher:
+    return InMemoryPublisher()
+
+
+@pytest.fixture
+def dispatcher(store: JobStore, publisher: InMemoryPublisher) -> Dispatcher:
+    return Dispatcher(store, publisher)
+
+
+def submit(store: JobStore, n: int = 1) -> list[Job]:
+    return [
+        store.create_job(
+            owner_id=LOCAL_USER_ID,
+            pipeline=get_pipeline("transcribe"),
+            source=f"https://example.com/{i}.mp3",
+            options={},
+        )[0]
+        for i in range(n)
+    ]
+
+
+def publish_attempts(store: JobStore) -> list[int]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(OutboxRow.publish_attempts).order_by(OutboxRow.id)).scalars())
+
+
+def test_dispatch_due_publishes_and_marks_sent(
+    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher
+) -> None:
+    jobs = submit(store, 3)
+
+    assert dispatcher.dispatch_due() == 3
+
+    assert [(m.job_id, m.stage, m.queue) for m in publisher.published] == [
+        (j.id, "ingest", "test.download") for j in jobs
+    ]
+    assert store.pending_outbox_count() == 0
+    assert dispatcher.dispatch_due() == 0
+    assert len(publisher.published) == 3
+
+
+def test_dispatch_due_walks_every_batch(store: JobStore, publisher: InMemoryPublisher) -> None:
+    jobs = submit(store, 7)
+    dispatcher = Dispatcher(store, publisher, batch_size=3)
+
+    assert dispatcher.dispatch_due() == 7
+
+    assert sorted(m.job_id for m in publisher.published) == sorted(j.id for j in jobs)
+    assert store.pending_outbox_count() == 0
+
+
+def test_dispatch_due_skips_messages_not_yet_due(
+    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher, clock: FakeClock
+) -> None:
+    [job] = submit(store)
+    dispatcher.dispatch_due()
+    claim = store.claim_stage(job.id, "ingest", worker="w", lease_seconds=5)
+    assert isinstance(claim, Claim)
+    store.fail_attempt(claim, ErrorInfo(code="busy", message="busy"), retry_delay=10.0)
+
+    assert dispatcher.dispatch_due() == 0
+    clock.advance(10)
+    assert dispatcher.dispatch_due() == 1
+
+    assert [(m.stage, m.fence) for m in publisher.published] == [("ingest", 0), ("ingest", 1)]
+
+
+def test_broker_outage_delays_but_never_loses_messages(
+    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher
+) -> None:
+    jobs = submit(store, 4)
+    publisher.down = True
+
+    assert dispatcher.dispatch_due() == 0
+    assert dispatcher.dispatch_due() == 0
+
+    assert publisher.published == []
+    assert store.pending_outbox_count() == 4
+    # the relay stops at the first refusal; only that message counts a failed attempt
+    assert publish_attempts(store) == [2, 0, 0, 0]
+    with pytest.raises(BrokerDown):
+        publisher.ping()
+
+    publisher.down = False
+    assert dispatcher.dispatch_due() == 4
+    assert dispatcher.dispatch_due() == 0
+
+    assert sorted(m.job_id for m in publisher.published) == sorted(j.id for j in jobs)
+    assert len({m.id for m in publisher.published}) == 4
+    assert store.pending_outbox_count() == 0
+
+
+def test_publish_job_publishes_only_that_jobs_messages(
+    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher
+) -> None:
+    first, second, third = submit(store, 3)
+
+    assert dispatcher.publish_job(second.id) == 1
+
+    assert [m.job_id for m in publisher.published] == [second.id]
+    assert store.unsent_ids(second.id) == []
+    assert len(store.unsent_ids(first.id)) == 1
+    assert dispatcher.publish_job(second.id) == 0
+    assert dispatcher.dispatch_due() == 2
+    assert sorted(m.job_id for m in publisher.published[1:]) == sorted([first.id, third.id])
+
+
+def test_publish_job_while_the_broker_is_down_leaves_the_message(
+    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher
+) -> None:
+    [job] = submit(store)
+    publisher.down = True
+
+    assert dispatcher.publish_job(job.id) == 0
+    assert len(store.unsent_ids(job.id)) == 1
+
+    publisher.down = False
+    assert dispatcher.publish_job(job.id) == 1
+    assert [m.job_id for m in publisher.published] == [job.id]
+
+
+def test_drain_delivers_messages_in_order(publisher: InMemoryPublisher, store: JobStore) -> None:
+    jobs = submit(store, 2)
+    Dispatcher(store, publisher).dispatch_due()
+    delivered: list[tuple[object, str]] = []
+
+    count = publisher.drain(lambda job_id, stage: delivered.append((job_id, stage)))
+
+    assert count == 2
+    assert delivered == [(j.id, "ingest") for j in jobs]
+    assert not publisher.messages
+    assert publisher.queues() == []
