@@ -71,7 +71,6 @@ class ThrottledProgress:
     claim: Claim
     token: CancelToken
     min_interval: float = 0.5
-    listeners: list[Callable[[Claim, float | None, float, str | None], None]] = field(default_factory=list)
     _last_write: float = field(default=0.0, init=False)
     _last_percent: float = field(default=-1.0, init=False)
 
@@ -84,14 +83,12 @@ class ThrottledProgress:
             return
         self._last_write = now
         try:
-            overall = self.store.report_progress(self.claim, percent if percent is not None else 0.0)
+            self.store.report_progress(self.claim, percent, message)
         except LeaseLost as exc:
             self.token.cancel(exc)
             return
         if percent is not None:
             self._last_percent = percent
-        for listener in self.listeners:
-            listener(self.claim, percent, overall, message)
 
 
 @dataclass(kw_only=True)

@@ -71,5 +71,6 @@ def test_up_without_servers_transcribes_a_clip(tmp_path: Path) -> None:
             proc.kill()
     # everything lived under the one data directory: SQLite, the filesystem broker, the media
     assert (data_dir / "mediajobs.sqlite3").exists()
-    assert (data_dir / "broker").is_dir()
+    assert (data_dir / "broker" / "control").is_dir()
+    assert not (tmp_path / "control").exists()  # nothing written outside the data directory
     assert any((data_dir / "storage" / "jobs").iterdir())

@@ -30,12 +30,14 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
     if settings.embedded:
         folder = settings.broker_dir / "messages"
         processed = settings.broker_dir / "processed"
-        folder.mkdir(parents=True, exist_ok=True)
-        processed.mkdir(parents=True, exist_ok=True)
+        control = settings.broker_dir / "control"  # kombu's default is ./control in the working dir
+        for path in (folder, processed, control):
+            path.mkdir(parents=True, exist_ok=True)
         return {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
             "processed_folder": str(processed),
+            "control_folder": str(control),
             "store_processed": False,
             "polling_interval": 0.1,
         }

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from mediajobs.domain import Job, JobStatus
+from mediajobs.domain.events import EventType, ProgressEvent
 from mediajobs.errors import NotFound
 
 from .mapping import job_from_row
-from .tables import JobRow, OutboxRow, StageRunRow
+from .tables import JobEventRow, JobRow, OutboxRow, StageRunRow
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 QueueFor = Callable[[str], str]
+EventSink = Callable[[Sequence[ProgressEvent]], None]
+"""Receives events after the transaction that wrote them committed (e.g. Redis pub/sub)."""
+
+MAX_EVENTS_PER_JOB = 1000
+_EVENTS_KEY = "mediajobs.events"
 
 
 def utcnow() -> datetime:
@@ -26,16 +36,82 @@ def utcnow() -> datetime:
 class StoreBase:
     """The database side of mediajobs. Every write to job state goes through a subclass method."""
 
-    def __init__(self, engine: Engine, *, clock: Clock = utcnow, queue_for: QueueFor | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock = utcnow,
+        queue_for: QueueFor | None = None,
+        event_sink: EventSink | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.queue_for: QueueFor = queue_for or (lambda kind: kind)
+        self.event_sink = event_sink
         self._postgres = engine.dialect.name == "postgresql"
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        """A write transaction; the events it logged go to the event sink once it committed."""
+        events: list[ProgressEvent] = []
         with self.engine.begin() as conn:
-            yield conn
+            conn.info[_EVENTS_KEY] = events
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_EVENTS_KEY, None)
+        if events and self.event_sink is not None:
+            try:
+                self.event_sink(events)
+            except Exception:  # live delivery is best effort; the event log is the record
+                log.warning("could not hand %d events to the event sink", len(events), exc_info=True)
+
+    def _emit(
+        self,
+        conn: Connection,
+        job_id: uuid.UUID,
+        *,
+        type: EventType = EventType.STATE,
+        stage: str | None = None,
+        stage_status: str | None = None,
+        stage_percent: float | None = None,
+        message: str | None = None,
+    ) -> ProgressEvent:
+        """Log an event of the job in the caller's transaction (after its state change)."""
+        job = conn.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id)
+            .values(event_seq=JobRow.event_seq + 1)
+            .returning(JobRow.event_seq, JobRow.owner_id, JobRow.status, JobRow.progress, JobRow.source_name)
+        ).one()
+        at = self.clock()
+        values: dict[str, Any] = dict(
+            job_id=job_id,
+            owner_id=job.owner_id,
+            seq=job.event_seq,
+            type=type.value,
+            status=job.status,
+            stage=stage,
+            stage_status=stage_status,
+            stage_percent=stage_percent,
+            job_percent=job.progress,
+            file=job.source_name,
+            message=message,
+            at=at,
+        )
+        event_id = conn.execute(insert(JobEventRow).values(**values).returning(JobEventRow.id)).scalar_one()
+        if job.event_seq % 100 == 0:
+            conn.execute(
+                delete(JobEventRow).where(
+                    JobEventRow.job_id == job_id, JobEventRow.seq <= job.event_seq - MAX_EVENTS_PER_JOB
+                )
+            )
+        values.update(id=event_id, type=type)
+        event = ProgressEvent(**values)
+        pending = conn.info.get(_EVENTS_KEY)
+        if pending is not None:
+            pending.append(event)
+        return event
 
     def _lock_job(self, conn: Connection, job_id: uuid.UUID) -> None:
         """Serialise writers of one job (row lock on PostgreSQL; SQLite already holds the write lock)."""
@@ -91,7 +167,7 @@ class StoreBase:
 
     def _finish_cancelled(self, conn: Connection, job_id: uuid.UUID) -> None:
         now = self.clock()
-        conn.execute(
+        cancelled = conn.execute(
             update(JobRow)
             .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
             .values(
@@ -111,3 +187,5 @@ class StoreBase:
         )
         # Messages not yet published never need to be: the stage can no longer be claimed.
         conn.execute(delete(OutboxRow).where(OutboxRow.job_id == job_id, OutboxRow.sent_at.is_(None)))
+        if cancelled.rowcount == 1:
+            self._emit(conn, job_id, message="cancelled by request")

@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -86,6 +88,7 @@ class JobsMixin(StoreBase):
                         progress=0.0,
                         idempotency_key=idempotency_key,
                         request_hash=request_hash,
+                        source_name=self._source_name(conn, source),
                         created_at=now,
                         updated_at=now,
                     )
@@ -109,6 +112,7 @@ class JobsMixin(StoreBase):
                 )
                 for spec in pipeline.roots():
                     self._enqueue(conn, job_id=job_id, stage=spec.name, kind=spec.kind, fence=0)
+                self._emit(conn, job_id, message="job accepted")
                 return self._load_job(conn, job_id), True
         except IntegrityError:
             if idempotency_key is None:
@@ -117,6 +121,19 @@ class JobsMixin(StoreBase):
             if existing is None:
                 raise
             return existing, False
+
+    def _source_name(self, conn: Any, source: str) -> str | None:
+        parts = urlsplit(source)
+        if parts.scheme == "upload":
+            try:
+                upload_id = uuid.UUID(parts.netloc)
+            except ValueError:
+                return None
+            name: str | None = conn.execute(
+                select(UploadRow.filename).where(UploadRow.id == upload_id)
+            ).scalar_one_or_none()
+            return name
+        return PurePosixPath(parts.path).name[:255] or parts.hostname
 
     def _find_by_idempotency_key(self, owner_id: str, key: str, request_hash: str | None) -> Job | None:
         with self.engine.connect() as conn:

@@ -140,6 +140,13 @@ class OutboxMixin(StoreBase):
                     reaped.append(Reaped(job_id=row.job_id, stage=row.name, requeued=False))
                 else:
                     self._enqueue(conn, job_id=row.job_id, stage=row.name, kind=row.kind, fence=row.fence + 1)
+                    self._emit(
+                        conn,
+                        row.job_id,
+                        stage=row.name,
+                        stage_status="queued",
+                        message="the worker stopped renewing its lease; re-queued",
+                    )
                     reaped.append(Reaped(job_id=row.job_id, stage=row.name, requeued=True))
         return reaped
 
@@ -172,7 +179,7 @@ class OutboxMixin(StoreBase):
                 updated_at=now,
             )
         )
-        conn.execute(
+        failed = conn.execute(
             update(JobRow)
             .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
             .values(
@@ -188,3 +195,5 @@ class OutboxMixin(StoreBase):
             .where(StageRunRow.job_id == job_id, StageRunRow.status.in_(("pending", "queued")))
             .values(status="cancelled", updated_at=now)
         )
+        if failed.rowcount == 1:
+            self._emit(conn, job_id, message=f"job failed: worker_lost: {message}")

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from mediajobs.domain import ErrorInfo, Job, JobStatus, JsonDict, StageRun, StageStatus, get_pipeline
+from mediajobs.domain.events import EventType
 from mediajobs.errors import LeaseLost, NotFound
 
 from .base import StoreBase
@@ -125,6 +126,14 @@ class StagesMixin(StoreBase):
                 )
                 .returning(AttemptRow.id)
             ).scalar_one()
+            self._emit(
+                conn,
+                job_id,
+                stage=stage,
+                stage_status="running",
+                stage_percent=0.0,
+                message=f"attempt {attempt} started on {worker}",
+            )
             pipeline = get_pipeline(job.pipeline)
             spec = pipeline.spec(stage)
             inputs = {n: dict(job.stage(n).output or {}) for n in spec.needs}
@@ -155,14 +164,16 @@ class StagesMixin(StoreBase):
             ).scalar_one_or_none()
         return cancel is not None
 
-    def report_progress(self, claim: Claim, percent: float) -> float:
-        """Record a stage's percent; returns the job's overall percent."""
+    def report_progress(self, claim: Claim, percent: float | None, message: str | None = None) -> float:
+        """Record a stage's percent (None: indeterminate) and log a progress event; returns the job's
+        overall percent."""
         now = self.clock()
-        percent = max(0.0, min(100.0, percent))
+        values: dict[str, Any] = {"updated_at": now}
+        if percent is not None:
+            percent = max(0.0, min(100.0, percent))
+            values["progress"] = percent
         with self._tx() as conn:
-            result = conn.execute(
-                update(StageRunRow).where(*self._fenced(claim)).values(progress=percent, updated_at=now)
-            )
+            result = conn.execute(update(StageRunRow).where(*self._fenced(claim)).values(**values))
             if result.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {claim.job.id} is no longer ours")
             job = self._load_job(conn, claim.job.id)
@@ -171,6 +182,15 @@ class StagesMixin(StoreBase):
                 update(JobRow)
                 .where(JobRow.id == claim.job.id, JobRow.status == "running")
                 .values(progress=overall, updated_at=now)
+            )
+            self._emit(
+                conn,
+                claim.job.id,
+                type=EventType.PROGRESS,
+                stage=claim.stage.name,
+                stage_status="running",
+                stage_percent=percent,
+                message=message,
             )
         return overall
 
@@ -198,6 +218,14 @@ class StagesMixin(StoreBase):
             if result.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
             self._end_attempt(conn, claim, outcome="succeeded")
+            self._emit(
+                conn,
+                job_id,
+                stage=claim.stage.name,
+                stage_status="succeeded",
+                stage_percent=100.0,
+                message=f"stage {claim.stage.name} done",
+            )
             if artifacts:
                 names = [a.name for a in artifacts]
                 conn.execute(
@@ -235,6 +263,7 @@ class StagesMixin(StoreBase):
                         updated_at=now,
                     )
                 )
+                self._emit(conn, job_id, message="job succeeded")
             else:
                 ready = pipeline.ready_after(runs)
                 for spec in ready:
@@ -273,6 +302,14 @@ class StagesMixin(StoreBase):
                 conn, claim, outcome="retry" if retry_delay is not None else "failed", error=error
             )
             if retry_delay is not None:
+                self._emit(
+                    conn,
+                    job_id,
+                    stage=claim.stage.name,
+                    stage_status="queued",
+                    message=f"attempt {claim.attempt} failed ({error.code}: {error.message}); "
+                    f"retrying in {retry_delay:.1f} s",
+                )
                 self._enqueue(
                     conn,
                     job_id=job_id,
@@ -282,6 +319,13 @@ class StagesMixin(StoreBase):
                     delay=retry_delay,
                 )
             else:
+                self._emit(
+                    conn,
+                    job_id,
+                    stage=claim.stage.name,
+                    stage_status="failed",
+                    message=f"{error.code}: {error.message}",
+                )
                 self._fail_job(conn, job_id, error)
             return self._load_job(conn, job_id)
 
@@ -345,7 +389,7 @@ class StagesMixin(StoreBase):
 
     def _fail_job(self, conn: Connection, job_id: uuid.UUID, error: ErrorInfo) -> None:
         now = self.clock()
-        conn.execute(
+        failed = conn.execute(
             update(JobRow)
             .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
             .values(
@@ -362,3 +406,5 @@ class StagesMixin(StoreBase):
             .values(status="cancelled", updated_at=now)
         )
         conn.execute(delete(OutboxRow).where(OutboxRow.job_id == job_id, OutboxRow.sent_at.is_(None)))
+        if failed.rowcount == 1:
+            self._emit(conn, job_id, message=f"job failed: {error.code}: {error.message}")

@@ -85,6 +85,9 @@ class JobRow(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    manual_retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    source_name: Mapped[str | None] = mapped_column(String(255))
     cancel_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -107,6 +110,7 @@ class StageRunRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    budget_start: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     output: Mapped[dict[str, Any] | None]
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -184,6 +188,33 @@ class ArtifactRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class JobEventRow(Base):
+    """A bounded log of each job's events, for replay (`Last-Event-ID`) and database-only following."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    owner_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str | None] = mapped_column(String(64))
+    stage_status: Mapped[str | None] = mapped_column(String(16))
+    stage_percent: Mapped[float | None] = mapped_column(Float)
+    job_percent: Mapped[float] = mapped_column(Float)
+    file: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("job_id", "seq", name="uq_job_events_job_seq"),
+        Index("ix_job_events_owner_id", "owner_id", "id"),
+    )
 
 
 metadata = Base.metadata
