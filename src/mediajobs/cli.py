@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediajobs.client import ApiError, Client
+from mediajobs.client import ApiError, Client, StreamLost
+from mediajobs.domain.events import ProgressEvent
 from mediajobs.errors import MediaJobsError
 from mediajobs.settings import get_settings
 
@@ -159,13 +162,51 @@ def submit(
             raise _fail(f"{exc.code}: {exc.message}") from None
         console.print(accepted["id"])
         if wait:
-            job = _follow(client, accepted["id"])
+            try:
+                job = _follow(client, accepted["id"])
+            except (ApiError, StreamLost) as exc:
+                raise _fail(str(exc)) from None
             _print_outcome(job)
             if job["status"] != "succeeded":
                 raise typer.Exit(1)
 
 
+class _StageBars:
+    """Rich progress bars of one job: the whole job, then one per stage, fed by progress events."""
+
+    def __init__(self, progress: Progress, stages: list[str]) -> None:
+        self.progress = progress
+        self.overall = progress.add_task("job", total=100)
+        self.bars: dict[str, Any] = {}
+        for name in stages:
+            self._bar(name)
+
+    def _bar(self, stage: str) -> Any:
+        if stage not in self.bars:
+            self.bars[stage] = self.progress.add_task(f"  {stage}", total=100)
+        return self.bars[stage]
+
+    def update(self, event: ProgressEvent) -> None:
+        self.progress.update(self.overall, completed=event.job_percent, description=f"job [{event.status}]")
+        if event.stage is None:
+            return
+        bar = self._bar(event.stage)
+        state = event.stage_status or "running"
+        message = f" {event.message}" if event.message and state == "running" else ""
+        description = f"  {event.stage} [{state}]{message[:60]}"
+        if state == "succeeded":
+            self.progress.update(bar, total=100, completed=100, description=description)
+        elif event.stage_percent is None and state == "running":
+            self.progress.update(bar, total=None, description=description)  # indeterminate: a pulse
+        elif event.stage_percent is not None:
+            self.progress.update(bar, total=100, completed=event.stage_percent, description=description)
+        else:
+            self.progress.update(bar, description=description)
+
+
 def _follow(client: Client, job_id: str) -> dict[str, Any]:
+    """Draw the job's progress from its event stream until it ends; returns the final job."""
+    job = client.get(job_id)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -174,20 +215,10 @@ def _follow(client: Client, job_id: str) -> dict[str, Any]:
         console=err,
         transient=False,
     ) as progress:
-        bars: dict[str, Any] = {}
-        overall = progress.add_task("job", total=100)
-
-        def update(job: dict[str, Any]) -> None:
-            progress.update(overall, completed=job["progress"], description=f"job [{job['status']}]")
-            for stage in job["stages"]:
-                if stage["name"] not in bars:
-                    bars[stage["name"]] = progress.add_task(f"  {stage['name']}", total=100)
-                done = 100 if stage["status"] == "succeeded" else stage["progress"]
-                progress.update(
-                    bars[stage["name"]], completed=done, description=f"  {stage['name']} [{stage['status']}]"
-                )
-
-        return client.wait(job_id, on_update=update)
+        bars = _StageBars(progress, [stage["name"] for stage in job["stages"]])
+        for event in client.subscribe_progress(job_id):
+            bars.update(event)
+    return client.get(job_id)
 
 
 def _print_outcome(job: dict[str, Any]) -> None:
@@ -274,6 +305,93 @@ def jobs(
     for job in page["jobs"]:
         table.add_row(job["id"], job["pipeline"], job["status"], f"{job['progress']:.0f}%", job["created_at"])
     console.print(table)
+
+
+@app.command()
+def watch(job_id: str, api_url: ApiUrl = DEFAULT_API) -> None:
+    """Follow a job's progress live, one bar per stage, until it ends."""
+    with Client(api_url) as client:
+        try:
+            job = _follow(client, job_id)
+        except ApiError as exc:
+            raise _fail(f"{exc.code}: {exc.message}") from None
+        except StreamLost as exc:
+            raise _fail(str(exc)) from None
+    _print_outcome(job)
+    if job["status"] != "succeeded":
+        raise typer.Exit(1)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `30m`, `1h`, `1h30m`, `2d`, `1w` as a timedelta."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise typer.BadParameter(f"expected a duration like 30m, 1h or 2d, got {text!r}")
+    return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
+
+
+def failed_since(client: Client, cutoff: datetime, *, page_size: int = 200) -> list[dict[str, Any]]:
+    """Failed jobs that finished at or after `cutoff`, newest first (every page of the failed list:
+    the list is ordered by creation, and a job created long ago may have failed recently)."""
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = client.list(status="failed", limit=page_size, cursor=cursor)
+        for job in page["jobs"]:
+            finished = job.get("finished_at")
+            if finished and datetime.fromisoformat(finished) >= cutoff:
+                found.append(job)
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return found
+
+
+@app.command()
+def retry(
+    job_id: Annotated[str | None, typer.Argument(help="The job to run again.")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job of the window.")] = False,
+    since: Annotated[str, typer.Option("--since", help="With --failed: how far back, e.g. 1h.")] = "1h",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --failed: only list them.")] = False,
+    api_url: ApiUrl = DEFAULT_API,
+) -> None:
+    """Run a failed job again from its first unfinished stage (or, with --failed, every recent one)."""
+    if (job_id is None) == (not failed):
+        raise _fail("give a job id, or --failed (with --since) for every recently failed job", code=2)
+    with Client(api_url) as client:
+        if job_id is not None:
+            try:
+                job = client.retry(job_id)
+            except ApiError as exc:
+                raise _fail(f"{exc.code}: {exc.message}") from None
+            console.print(f"{job['id']} {job['status']}")
+            return
+        window = parse_duration(since)
+        try:
+            targets = failed_since(client, datetime.now(UTC) - window)
+        except ApiError as exc:
+            raise _fail(f"{exc.code}: {exc.message}") from None
+        errors = 0
+        for job in targets:
+            if dry_run:
+                console.print(
+                    f"{job['id']} failed at {job['finished_at']}: {(job.get('error') or {}).get('code')}"
+                )
+                continue
+            try:
+                retried = client.retry(job["id"])
+                console.print(f"{retried['id']} {retried['status']}")
+            except ApiError as exc:
+                errors += 1
+                err.print(f"[red]{job['id']}[/red] {exc.code}: {exc.message}")
+        verb = "would retry" if dry_run else "retried"
+        err.print(f"{verb} {len(targets) - errors} of {len(targets)} jobs failed in the last {since}")
+        if errors:
+            raise typer.Exit(1)
 
 
 @app.command()

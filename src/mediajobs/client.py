@@ -1,14 +1,25 @@
-"""A small Python client for the mediajobs HTTP API (used by the CLI)."""
+"""A small Python client for the mediajobs HTTP API (used by the CLI).
+
+Exceptions (all but `ApiError` raised only by the calls that say so):
+
+Exception
+├── ApiError        the API answered with an error body (`{"error": {"code", "message"}}`)
+├── WaitTimeout     `wait` reached its deadline before the job ended
+└── StreamLost      `subscribe_progress` could not re-establish the event stream
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from mediajobs.domain.events import ProgressEvent
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -27,6 +38,65 @@ class WaitTimeout(Exception):
     """Raised when `wait` reaches its deadline before the job ended."""
 
 
+class StreamLost(Exception):
+    """Raised by `subscribe_progress` when `max_retries` reconnections in a row brought no event."""
+
+    def __init__(self, job_id: str, last_event_id: int | None, cause: str) -> None:
+        super().__init__(f"lost the event stream of job {job_id} after event {last_event_id}: {cause}")
+        self.job_id = job_id
+        self.last_event_id = last_event_id
+        self.cause = cause
+
+
+@dataclass(frozen=True, slots=True)
+class SseMessage:
+    """One dispatched Server-Sent Event (fields as sent; `data` lines joined with newlines)."""
+
+    id: str | None
+    event: str
+    data: str
+    retry: int | None
+
+
+class SseParser:
+    """Incremental parser of the `text/event-stream` format: feed it lines, get messages at blank lines."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self._retry: int | None = None
+        self._fields = False
+
+    def feed(self, line: str) -> SseMessage | None:
+        line = line.rstrip("\r\n")
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None  # a comment (keep-alive)
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        self._fields = True
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        elif name == "retry" and value.isdigit():
+            self._retry = int(value)
+        return None
+
+    def _dispatch(self) -> SseMessage | None:
+        if not self._fields:
+            return None
+        message = SseMessage(
+            id=self._id, event=self._event or "message", data="\n".join(self._data), retry=self._retry
+        )
+        self._data, self._event, self._retry, self._fields = [], "", None, False
+        return message
+
+
 class Client:
     def __init__(
         self,
@@ -36,6 +106,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     def __enter__(self) -> Client:
@@ -97,6 +168,10 @@ class Client:
     def cancel(self, job_id: str) -> dict[str, Any]:
         return _json(self._http.post(f"/api/v1/jobs/{job_id}/cancel"))
 
+    def retry(self, job_id: str) -> dict[str, Any]:
+        """Run a failed (or cancelled) job again from its first unfinished stage."""
+        return _json(self._http.post(f"/api/v1/jobs/{job_id}/retry"))
+
     def result(self, job_id: str) -> dict[str, Any]:
         return _json(self._http.get(f"/api/v1/jobs/{job_id}/result"))
 
@@ -124,6 +199,69 @@ class Client:
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeout(f"job {job_id} is still {job['status']} after {timeout} s")
             time.sleep(poll)  # a client's polling interval, not a test wait
+
+    def subscribe_progress(
+        self,
+        job_id: str,
+        *,
+        last_event_id: int | None = None,
+        max_retries: int | None = 10,
+        read_timeout: float = 45.0,
+        backoff_cap: float = 5.0,
+    ) -> Iterator[ProgressEvent]:
+        """Yield the job's progress events in order, each once, until its final event.
+
+        Starts after `last_event_id` (a `seq`; None: from the job's first event). When the connection
+        drops or goes quiet for `read_timeout` seconds (the server sends a keep-alive every 15 s), it
+        reconnects with `Last-Event-ID` and goes on where it stopped; after `max_retries` failed
+        reconnections in a row it raises StreamLost (None: never gives up). An unknown job raises
+        ApiError (404) at once. Returns without an event when the job had ended and `last_event_id`
+        was its last event.
+        """
+        last = last_event_id
+        failures = 0
+        delay = 0.5  # the server's `retry:` field replaces it
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            if last is not None:
+                headers["Last-Event-ID"] = str(last)
+            timeout = httpx.Timeout(self.timeout, read=read_timeout)
+            cause = "the stream ended before the job did"
+            try:
+                with self._http.stream(
+                    "GET", f"/api/v1/jobs/{job_id}/events", headers=headers, timeout=timeout
+                ) as response:
+                    if response.status_code == 204:
+                        return
+                    if response.status_code >= 400:
+                        response.read()
+                        if response.status_code < 500:
+                            _raise_for_error(response)
+                        cause = f"HTTP {response.status_code}"
+                    else:
+                        parser = SseParser()
+                        for line in response.iter_lines():
+                            message = parser.feed(line)
+                            if message is None:
+                                continue
+                            if message.retry is not None:
+                                delay = message.retry / 1000
+                            if not message.data:
+                                continue
+                            event = ProgressEvent.from_json(json.loads(message.data))
+                            failures = 0
+                            if last is not None and event.seq <= last:
+                                continue
+                            last = event.seq
+                            yield event
+                            if event.final:
+                                return
+            except httpx.TransportError as exc:  # refused, reset, read timeout, cut mid-stream
+                cause = f"{type(exc).__name__}: {exc}"
+            failures += 1
+            if max_retries is not None and failures > max_retries:
+                raise StreamLost(job_id, last, cause)
+            time.sleep(min(backoff_cap, delay * 2 ** (failures - 1)))  # reconnect backoff
 
 
 def _looks_like_url(value: str) -> bool:

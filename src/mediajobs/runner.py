@@ -148,7 +148,7 @@ class Runner:
                 name=a.name,
                 content_type=a.content_type,
                 size=a.path.stat().st_size,
-                path=self.storage.put_artifact(claim.job.id, a.name, a.path),
+                path=self.storage.put_artifact(claim.job.id, a.name, a.path, version=claim.fence),
             )
             for a in result.artifacts
         ]

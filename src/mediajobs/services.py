@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from mediajobs.domain import RetryPolicy
 from mediajobs.engines import Engines, SpeechToText
+from mediajobs.progress import Progress, build_progress
 from mediajobs.queue.dispatcher import Dispatcher, Publisher
 from mediajobs.queue.routing import queue_name
 from mediajobs.runner import Runner
@@ -34,6 +35,7 @@ class Services:
     storage: LocalStorage
     dispatcher: Dispatcher
     engines: Engines
+    progress: Progress = field(default_factory=Progress)  # live progress: publisher and feed
     timeout_errors: tuple[type[BaseException], ...] = ()
     _runner: Runner | None = field(default=None, init=False)
 
@@ -69,6 +71,7 @@ class Services:
         self.dispatcher.publisher.ping()
 
     def close(self) -> None:
+        self.progress.close()
         self.engine.dispose()
 
 
@@ -83,7 +86,12 @@ def build_services(
     engine = create_db_engine(settings.resolved_database_url)
     if check_schema:
         ensure_migrated(engine)
-    store = JobStore(engine, queue_for=partial(queue_name, prefix=settings.queue_prefix))
+    progress = build_progress(settings)
+    store = JobStore(
+        engine,
+        queue_for=partial(queue_name, prefix=settings.queue_prefix),
+        event_sink=progress.publisher.publish if progress.publisher is not None else None,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -91,5 +99,6 @@ def build_services(
         storage=LocalStorage(settings.resolved_storage_dir),
         dispatcher=Dispatcher(store, publisher),
         engines=Engines(speech_to_text_factory=stt_factory or _default_stt_factory(settings)),
+        progress=progress,
         timeout_errors=timeout_errors,
     )

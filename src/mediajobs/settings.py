@@ -89,6 +89,10 @@ class Settings(BaseSettings):
         default=0, validation_alias="MEDIAJOBS_WHISPER_CPU_THREADS"
     )
 
+    engine_isolation: Literal["process", "inline"] = Field(
+        default="process", validation_alias="MEDIAJOBS_ENGINE_ISOLATION"
+    )
+
     worker_name: str = Field(default_factory=socket.gethostname, validation_alias="MEDIAJOBS_WORKER_NAME")
 
     @model_validator(mode="after")

@@ -38,9 +38,11 @@ class Storage(Protocol):
 
     def work_dir(self, job_id: uuid.UUID, stage: str) -> Path: ...
 
-    def artifact_path(self, job_id: uuid.UUID, name: str) -> Path: ...
+    def artifact_path(self, job_id: uuid.UUID, name: str, *, version: int | None = None) -> Path: ...
 
-    def put_artifact(self, job_id: uuid.UUID, name: str, source: Path) -> str: ...
+    def put_artifact(
+        self, job_id: uuid.UUID, name: str, source: Path, *, version: int | None = None
+    ) -> str: ...
 
 
 class LocalStorage:
@@ -72,12 +74,19 @@ class LocalStorage:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def artifact_path(self, job_id: uuid.UUID, name: str) -> Path:
-        return self.job_dir(job_id) / "artifacts" / safe_filename(name)
+    def artifact_path(self, job_id: uuid.UUID, name: str, *, version: int | None = None) -> Path:
+        folder = self.job_dir(job_id) / "artifacts"
+        if version is not None:
+            folder = folder / f"v{version}"
+        return folder / safe_filename(name)
 
-    def put_artifact(self, job_id: uuid.UUID, name: str, source: Path) -> str:
-        """Move (or copy) a finished file into place atomically; returns its relative path."""
-        target = self.artifact_path(job_id, name)
+    def put_artifact(self, job_id: uuid.UUID, name: str, source: Path, *, version: int | None = None) -> str:
+        """Move (or copy) a finished file into place atomically; returns its relative path.
+
+        `version` (the runner's fencing token) gives each attempt its own folder, so a runner that lost
+        its lease can never overwrite the files its successor committed.
+        """
+        target = self.artifact_path(job_id, name, version=version)
         atomic_move(source, target)
         return self.relative(target)
 

@@ -8,6 +8,7 @@ made to block or fail on demand.
 from __future__ import annotations
 
 import threading
+import time
 import wave
 from collections.abc import Sequence
 
@@ -16,6 +17,7 @@ from mediajobs.engines import (
     Segment,
     SegmentCallback,
     SpeechToText,
+    StopCheck,
     TranscribeRequest,
     Transcript,
     Word,
@@ -59,14 +61,24 @@ class FakeSpeechToText:
         with self._lock:
             return len(self.requests)
 
-    def transcribe(self, request: TranscribeRequest, on_segment: SegmentCallback | None = None) -> Transcript:
+    def transcribe(
+        self,
+        request: TranscribeRequest,
+        on_segment: SegmentCallback | None = None,
+        check: StopCheck | None = None,
+    ) -> Transcript:
         with self._lock:
             self.requests.append(request)
         self.started.set()
         if self._error is not None:
             raise self._error
-        if self._release is not None and not self._release.wait(self._block_timeout):
-            raise TimeoutError(f"FakeSpeechToText was not released within {self._block_timeout} s")
+        if self._release is not None:
+            deadline = time.monotonic() + self._block_timeout
+            while not self._release.wait(0.05):  # blocked like a long decode, but stoppable by `check`
+                if check is not None:
+                    check()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"FakeSpeechToText was not released within {self._block_timeout} s")
         if self._segments is not None:
             segments = self._segments
             duration = max((s.end for s in segments), default=0.0)

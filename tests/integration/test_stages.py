@@ -480,10 +480,10 @@ def test_missing_whisper_model_is_engine_unavailable(tmp_path: Path) -> None:
     assert caught.value.code == "engine_unavailable"
 
 
-def test_whisper_loads_once_per_process(whisper_engines: Engines, tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
+def test_inline_whisper_loads_once_per_process(tmp_path: Path) -> None:
+    settings = base_settings(tmp_path, MEDIAJOBS_ENGINE_ISOLATION="inline")
+    assert isinstance(whisper_factory(settings)(), WhisperEngine)
     assert whisper_factory(settings)() is whisper_factory(settings)()
-    assert whisper_factory(settings)() is whisper_engines.speech_to_text()
 
 
 # -- run_process --------------------------------------------------------------------------------------

@@ -62,12 +62,20 @@ def test_spec_of_an_unknown_stage_raises_key_error() -> None:
     ("statuses", "ready"),
     [
         pytest.param(
-            {"ingest": StageStatus.QUEUED, "normalize": StageStatus.PENDING, "transcribe": StageStatus.PENDING},
+            {
+                "ingest": StageStatus.QUEUED,
+                "normalize": StageStatus.PENDING,
+                "transcribe": StageStatus.PENDING,
+            },
             [],
             id="nothing-before-the-root-succeeds",
         ),
         pytest.param(
-            {"ingest": StageStatus.RUNNING, "normalize": StageStatus.PENDING, "transcribe": StageStatus.PENDING},
+            {
+                "ingest": StageStatus.RUNNING,
+                "normalize": StageStatus.PENDING,
+                "transcribe": StageStatus.PENDING,
+            },
             [],
             id="a-running-need-is-not-enough",
         ),
@@ -344,8 +352,9 @@ def test_stage_status_terminal() -> None:
 
 def test_statuses_are_plain_strings() -> None:
     assert JobStatus("queued") is JobStatus.QUEUED
-    assert JobStatus.SUCCEEDED == "succeeded"
-    assert StageStatus.PENDING == "pending"
+    assert isinstance(JobStatus.SUCCEEDED, str)
+    assert f"{JobStatus.SUCCEEDED}" == "succeeded"
+    assert f"{StageStatus.PENDING}" == "pending"
 
 
 def test_job_stage_looks_up_by_name() -> None:

@@ -467,13 +467,6 @@ def test_cancel_requested_while_a_stage_completes_cancels_instead_of_moving_on(s
     assert store.unsent_ids(job.id) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: store/stages.py fail_attempt re-queues a retry without looking at cancel_requested_at, "
-        "so a cancelled job stays non-terminal until the backoff elapses and the retry is claimed"
-    ),
-)
 def test_retry_of_a_job_whose_cancel_was_requested_cancels_it(store: JobStore) -> None:
     job = submit(store)
     running = claim(store, job, "ingest")
@@ -542,7 +535,7 @@ def test_reaper_requeues_an_expired_stage(store: JobStore, clock: FakeClock) -> 
 
 def test_reaper_fails_the_job_once_attempts_run_out(store: JobStore, clock: FakeClock) -> None:
     job = submit(store)
-    outcomes = []
+    outcomes: list[bool] = []
     for _ in range(3):
         claim(store, job, "ingest")
         clock.advance(LEASE + 1)
@@ -593,9 +586,7 @@ def test_list_jobs_pages_newest_first_without_gaps_or_duplicates(store: JobStore
         created.append(submit(store, source=f"https://example.com/{i}.mp3"))
         if i % 3 != 2:  # several jobs share a timestamp: the id breaks the tie
             clock.advance(1)
-    expected = [
-        j.id for j in sorted(created, key=lambda j: (j.created_at, j.id.hex), reverse=True)
-    ]
+    expected = [j.id for j in sorted(created, key=lambda j: (j.created_at, j.id.hex), reverse=True)]
 
     seen: list[uuid.UUID] = []
     pages = 0
@@ -670,13 +661,6 @@ def test_list_jobs_malformed_cursor_is_invalid(store: JobStore, cursor: str) -> 
     assert info.value.code == "invalid_cursor"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: store/jobs.py decode_cursor accepts a timestamp without a UTC offset; the naive datetime "
-        "then fails in UTCDateTime.process_bind_param (StatementError -> HTTP 500) instead of 422"
-    ),
-)
 def test_list_jobs_cursor_with_a_naive_timestamp_is_invalid(store: JobStore) -> None:
     submit(store)
     cursor = _b64(f"2025-01-01T00:00:00|{uuid.UUID(int=5)}")

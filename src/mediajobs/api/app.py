@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from mediajobs import __version__
 from mediajobs.api.errors import install_error_handlers
-from mediajobs.api.routes import health, jobs, uploads
+from mediajobs.api.routes import events, health, jobs, uploads
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.services import Services, build_services
 from mediajobs.settings import Settings
@@ -40,6 +40,7 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
         try:
             yield
         finally:
+            await app.state.services.progress.aclose()  # ends live followers; the feed is loop-bound
             stop.set()
             if thread is not None:
                 thread.join(timeout=10)
@@ -56,4 +57,5 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(uploads.router)
+    app.include_router(events.router)
     return app

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mediajobs.domain import Artifact, Attempt, ErrorInfo, Job, StageRun, Upload
+from mediajobs.domain.events import ProgressEvent
 
 
 class ErrorPublic(BaseModel):
@@ -60,6 +61,23 @@ class AttemptPublic(BaseModel):
     error: ErrorPublic | None
 
 
+class EventPublic(BaseModel):
+    """A progress event, as the event streams send it (`data` of an SSE event, a WebSocket message)."""
+
+    id: int = Field(description="Global order of events (the `id` of `GET /api/v1/events`).")
+    job_id: uuid.UUID
+    seq: int = Field(description="1, 2, 3... per job (the `id` of the job's own event stream).")
+    type: str = Field(description="`state` (a job or stage changed status) or `progress`.")
+    status: str = Field(description="The job's status after this event.")
+    stage: str | None
+    stage_status: str | None
+    stage_percent: float | None = Field(description="None: the stage cannot tell how far it is.")
+    job_percent: float
+    file: str | None = Field(description="The source's file name.")
+    message: str | None
+    at: datetime
+
+
 class JobPublic(BaseModel):
     id: uuid.UUID
     pipeline: str
@@ -76,6 +94,9 @@ class JobPublic(BaseModel):
     finished_at: datetime | None
     stages: list[StagePublic]
     attempts: list[AttemptPublic] | None = None
+    latest_event: EventPublic | None = Field(
+        default=None, description="The job's most recent progress event (stage percent and message)."
+    )
     links: Links
 
 
@@ -155,7 +176,13 @@ def attempt_public(attempt: Attempt) -> AttemptPublic:
     )
 
 
-def job_public(job: Job, attempts: tuple[Attempt, ...] | None = None) -> JobPublic:
+def event_public(event: ProgressEvent) -> EventPublic:
+    return EventPublic.model_validate(event.to_json())
+
+
+def job_public(
+    job: Job, attempts: tuple[Attempt, ...] | None = None, *, latest_event: ProgressEvent | None = None
+) -> JobPublic:
     return JobPublic(
         id=job.id,
         pipeline=job.pipeline,
@@ -172,6 +199,7 @@ def job_public(job: Job, attempts: tuple[Attempt, ...] | None = None) -> JobPubl
         finished_at=job.finished_at,
         stages=[stage_public(s) for s in job.stages],
         attempts=None if attempts is None else [attempt_public(a) for a in attempts],
+        latest_event=None if latest_event is None else event_public(latest_event),
         links=job_links(job.id),
     )
 

@@ -15,8 +15,8 @@ LOCAL_USER_ID = "local"
 
 
 class JobStatus(enum.StrEnum):
-    QUEUED = "queued"  # accepted; waiting for (or between) stages
-    RUNNING = "running"  # a stage holds a lease and is executing
+    QUEUED = "queued"  # accepted; no stage has started yet
+    RUNNING = "running"  # started: a stage runs, or waits in a queue (or for a retry) between stages
     SUCCEEDED = "succeeded"  # every stage finished; artifacts are ready
     FAILED = "failed"  # a stage failed permanently or ran out of retries
     CANCELLED = "cancelled"  # cancelled by the user; no further stage starts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .base import Segment, SegmentCallback, SpeechToText, TranscribeRequest, Transcript, Word
+from .base import Segment, SegmentCallback, SpeechToText, StopCheck, TranscribeRequest, Transcript, Word
 
 
 @dataclass(kw_only=True)
@@ -21,4 +21,13 @@ class Engines:
         return self._stt
 
 
-__all__ = ["Engines", "Segment", "SegmentCallback", "SpeechToText", "TranscribeRequest", "Transcript", "Word"]
+__all__ = [
+    "Engines",
+    "Segment",
+    "SegmentCallback",
+    "SpeechToText",
+    "StopCheck",
+    "TranscribeRequest",
+    "Transcript",
+    "Word",
+]

@@ -46,6 +46,9 @@ class TranscribeRequest:
 SegmentCallback = Callable[[Segment], None]
 """Called for each decoded segment as it is produced; may raise to stop the engine (cancellation)."""
 
+StopCheck = Callable[[], None]
+"""Called often (about every 0.1 s) while an engine works, even between segments; raises to stop it."""
+
 
 class SpeechToText(Protocol):
     """Turns speech into timed text."""
@@ -53,5 +56,8 @@ class SpeechToText(Protocol):
     name: str
 
     def transcribe(
-        self, request: TranscribeRequest, on_segment: SegmentCallback | None = None
+        self,
+        request: TranscribeRequest,
+        on_segment: SegmentCallback | None = None,
+        check: StopCheck | None = None,
     ) -> Transcript: ...

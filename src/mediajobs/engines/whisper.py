@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediajobs.errors import PermanentError
 
-from .base import Segment, SegmentCallback, SpeechToText, TranscribeRequest, Transcript, Word
+from .base import Segment, SegmentCallback, SpeechToText, StopCheck, TranscribeRequest, Transcript, Word
 
 if TYPE_CHECKING:
     from mediajobs.settings import Settings
@@ -65,8 +65,14 @@ class WhisperEngine:
     def multilingual(self) -> bool:
         return bool(self._model.model.is_multilingual)
 
-    def transcribe(self, request: TranscribeRequest, on_segment: SegmentCallback | None = None) -> Transcript:
-        """Decode segment by segment; `on_segment` raising (cancellation) stops decoding at once."""
+    def transcribe(
+        self,
+        request: TranscribeRequest,
+        on_segment: SegmentCallback | None = None,
+        check: StopCheck | None = None,
+    ) -> Transcript:
+        """Decode segment by segment; `on_segment` or `check` raising stops decoding after the current
+        window (in-process decoding cannot be interrupted; `IsolatedSpeechToText` can)."""
         language = self._language(request.language)
         segments, info = self._model.transcribe(
             str(request.audio),
@@ -79,6 +85,8 @@ class WhisperEngine:
         for raw in segments:
             segment = _segment(raw)
             decoded.append(segment)
+            if check is not None:
+                check()
             if on_segment is not None:
                 on_segment(segment)
         return Transcript(language=str(info.language), duration=float(info.duration), segments=tuple(decoded))
@@ -124,12 +132,23 @@ def load_whisper(model_path: str | Path | None, *, compute_type: str, cpu_thread
 
 
 def whisper_factory(settings: Settings) -> Callable[[], SpeechToText]:
-    """What a worker hands to `Engines(speech_to_text_factory=...)`: loads lazily, once per process."""
+    """What a worker hands to `Engines(speech_to_text_factory=...)`: loads lazily, once per process.
+
+    By default the model runs in a child process (`isolated.py`) so that cancels and time limits stop
+    it at once; `MEDIAJOBS_ENGINE_ISOLATION=inline` loads it into the worker process instead.
+    """
     model_path = settings.whisper_model
     compute_type = settings.whisper_compute_type
     cpu_threads = settings.whisper_cpu_threads
 
     def build() -> SpeechToText:
+        if settings.engine_isolation == "process":
+            from .isolated import IsolatedSpeechToText
+
+            args = ["--compute-type", compute_type, "--cpu-threads", str(cpu_threads)]
+            if model_path:
+                args += ["--model", model_path]
+            return IsolatedSpeechToText(args, name=ENGINE_NAME)
         return load_whisper(model_path, compute_type=compute_type, cpu_threads=cpu_threads)
 
     return build

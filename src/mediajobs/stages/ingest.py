@@ -139,6 +139,8 @@ def _download(ctx: StageContext) -> _Received:
         raise PermanentError(f"cannot download {ctx.source[:200]!r}: {exc}", code="download_failed") from exc
     except httpx.TransportError as exc:
         raise RetryableError(f"download failed: {type(exc).__name__}: {exc}", code="download_failed") from exc
+    except httpx.HTTPError as exc:  # e.g. a body that does not decode: trying again would not help
+        raise PermanentError(f"download failed: {type(exc).__name__}: {exc}", code="download_failed") from exc
     return _Received(path=target, size=size, sha256=sha256, content_type=content_type)
 
 

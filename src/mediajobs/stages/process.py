@@ -144,9 +144,13 @@ def run_process(
     try:
         for reader in readers:
             reader.start()
-        while proc.poll() is None:
-            if cancel.wait(POLL_SECONDS) or failures:
+        while not (cancel.is_set() or failures):
+            try:
+                # Returns as soon as the child exits; otherwise look at cancel/timeout every poll.
+                proc.wait(timeout=POLL_SECONDS)
                 break
+            except subprocess.TimeoutExpired:
+                pass
             if deadline is not None and time.monotonic() >= deadline:
                 _terminate_group(proc)
                 raise StageTimeout(f"{args[0]} ran longer than {timeout:g} s and was stopped")

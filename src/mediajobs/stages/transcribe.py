@@ -52,7 +52,7 @@ def transcribe(ctx: StageContext) -> StageResult:
         vad=options.vad,
         word_timestamps=options.word_timestamps,
     )
-    transcript = engine.transcribe(request, on_segment)
+    transcript = engine.transcribe(request, on_segment, ctx.cancel.raise_if_set)
     ctx.cancel.raise_if_set()
     artifacts = _write(ctx.work_dir, transcript)
     ctx.progress.report(100.0, "transcript ready")

@@ -46,7 +46,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, job_id = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), uuid.UUID(job_id)
+        created = datetime.fromisoformat(stamp)
+        if created.tzinfo is None:
+            raise ValueError("cursor timestamp without a time zone")
+        return created, uuid.UUID(job_id)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidRequest("malformed cursor", code="invalid_cursor") from exc
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from mediajobs.domain import ErrorInfo
 
@@ -195,5 +195,6 @@ class OutboxMixin(StoreBase):
             .where(StageRunRow.job_id == job_id, StageRunRow.status.in_(("pending", "queued")))
             .values(status="cancelled", updated_at=now)
         )
+        conn.execute(delete(OutboxRow).where(OutboxRow.job_id == job_id, OutboxRow.sent_at.is_(None)))
         if failed.rowcount == 1:
             self._emit(conn, job_id, message=f"job failed: worker_lost: {message}")

@@ -301,7 +301,12 @@ class StagesMixin(StoreBase):
             self._end_attempt(
                 conn, claim, outcome="retry" if retry_delay is not None else "failed", error=error
             )
-            if retry_delay is not None:
+            cancel_requested = conn.execute(
+                select(JobRow.cancel_requested_at).where(JobRow.id == job_id)
+            ).scalar_one_or_none()
+            if cancel_requested is not None:
+                self._finish_cancelled(conn, job_id)
+            elif retry_delay is not None:
                 self._emit(
                     conn,
                     job_id,

@@ -26,7 +26,7 @@ from mediajobs.api.schemas import (
     job_public,
 )
 from mediajobs.api.submission import request_hash, save_upload, submit_job
-from mediajobs.domain import JobStatus
+from mediajobs.domain import JobStatus, get_pipeline
 from mediajobs.errors import Conflict, InvalidRequest
 from mediajobs.services import Services
 
@@ -92,6 +92,8 @@ async def create_job(
                 raise InvalidRequest("multipart submit needs a `file` part", code="missing_file")
             pipeline = str(form.get("pipeline") or "transcribe")
             options = _parse_options(form.get("options"))
+            spec = get_pipeline(pipeline)  # refuse a bad request before storing its file
+            options = spec.validate_options(options)
             saved = await run_in_threadpool(
                 save_upload,
                 services.store,

@@ -1,0 +1,170 @@
+"""Progress events: a job's as Server-Sent Events or over a WebSocket, and all of a user's jobs' as SSE."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Query, Response, WebSocket
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from mediajobs.api.deps import CurrentUser, JobId, ServicesDep, current_user
+from mediajobs.api.schemas import ErrorBody
+from mediajobs.domain.events import ProgressEvent
+from mediajobs.errors import InvalidRequest, NotFound
+from mediajobs.progress import follow_job, follow_owner
+from mediajobs.progress.sse import HEADERS, HEARTBEAT, MEDIA_TYPE, encode_event, encode_retry
+from mediajobs.services import Services
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+RETRY_MS = 1000  # how long EventSource waits before reconnecting
+WS_NOT_FOUND = 4404  # WebSocket close code for an unknown job (4000-4999: application codes)
+
+_EVENT_STREAM = {
+    "description": "`text/event-stream`: `id`, `event` (`state` or `progress`) and `data` (the event as JSON)"
+    " per event; a comment line as a keep-alive every 15 s.",
+    "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+}
+_FINISHED = {"description": "The job has ended and the client has every event: nothing to stream."}
+
+
+def _resume_point(header: str | None, query: int | None) -> int | None:
+    """The client's last event id, from `Last-Event-ID` (sent by EventSource on reconnect) or the query."""
+    if query is not None:
+        return query
+    if header is None or not header.strip():
+        return None
+    try:
+        value = int(header.strip())
+    except ValueError:
+        raise InvalidRequest(
+            f"Last-Event-ID must be an event id given by this stream, not {header[:40]!r}",
+            code="invalid_last_event_id",
+        ) from None
+    if value < 0:
+        raise InvalidRequest("Last-Event-ID must not be negative", code="invalid_last_event_id")
+    return value
+
+
+async def _sse(
+    events: AsyncIterator[ProgressEvent | None], event_id: Callable[[ProgressEvent], int]
+) -> AsyncIterator[bytes]:
+    yield encode_retry(RETRY_MS)
+    async for event in events:
+        yield HEARTBEAT if event is None else encode_event(event, event_id=event_id(event))
+
+
+LastEventId = Annotated[
+    str | None, Header(description="The `id` of the last event received; replays what came after it.")
+]
+ResumeQuery = Annotated[
+    int | None,
+    Query(
+        alias="last_event_id",
+        ge=0,
+        description="Same as the Last-Event-ID header (for clients that cannot set headers); wins over it.",
+    ),
+]
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: _EVENT_STREAM, 204: _FINISHED, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+async def job_events(
+    job_id: JobId,
+    services: ServicesDep,
+    owner: CurrentUser,
+    last_event_id: LastEventId = None,
+    resume: ResumeQuery = None,
+) -> Response:
+    """A job's progress as Server-Sent Events (id = seq): what was missed, then live, until it ends."""
+    after = _resume_point(last_event_id, resume) or 0
+    store = services.store
+    job = await run_in_threadpool(store.get_job, job_id, owner)
+    if job.status.terminal and not await run_in_threadpool(
+        store.job_events, job_id, after_seq=after, limit=1
+    ):
+        return Response(status_code=204)  # EventSource stops reconnecting on 204
+    progress = services.progress
+    stream = follow_job(store, progress.feed, job_id, after_seq=after, timings=progress.timings)
+    return StreamingResponse(_sse(stream, lambda e: e.seq), media_type=MEDIA_TYPE, headers=HEADERS)
+
+
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: _EVENT_STREAM, 422: {"model": ErrorBody}},
+)
+async def user_events(
+    services: ServicesDep,
+    owner: CurrentUser,
+    last_event_id: LastEventId = None,
+    resume: ResumeQuery = None,
+) -> StreamingResponse:
+    """Every job's progress of the caller as Server-Sent Events (id = global event id); never ends."""
+    after = _resume_point(last_event_id, resume)
+    progress = services.progress
+    stream = follow_owner(services.store, progress.feed, owner, after_id=after, timings=progress.timings)
+    return StreamingResponse(_sse(stream, lambda e: e.id), media_type=MEDIA_TYPE, headers=HEADERS)
+
+
+@router.websocket("/jobs/{job_id}/ws")
+async def job_events_ws(
+    websocket: WebSocket,
+    job_id: str,
+    resume: Annotated[int | None, Query(alias="last_event_id", ge=0)] = None,
+) -> None:
+    """A job's progress over a WebSocket: one JSON text message per event (with its `seq`; pass the
+    last one as `?last_event_id=` to resume); closed with 1000 after the final event, 4404 for an
+    unknown job."""
+    services: Services = websocket.app.state.services
+    await websocket.accept()
+    try:
+        parsed = uuid.UUID(job_id)
+        await run_in_threadpool(services.store.get_job, parsed, current_user())
+    except (ValueError, NotFound):
+        await websocket.close(code=WS_NOT_FOUND, reason="no such job")
+        return
+    progress = services.progress
+    finished = False
+    follow = follow_job(
+        services.store, progress.feed, parsed, after_seq=resume or 0, timings=progress.timings
+    )
+    async with aclosing(follow) as stream, anyio.create_task_group() as tg:
+        tg.start_soon(_until_disconnect, websocket, tg.cancel_scope)
+        try:
+            async for event in stream:
+                if event is not None:
+                    await websocket.send_text(_ws_message(event))
+            finished = True
+        except WebSocketDisconnect:
+            pass
+        tg.cancel_scope.cancel()
+    if finished and websocket.client_state is WebSocketState.CONNECTED:
+        await websocket.close(code=1000)
+
+
+async def _until_disconnect(websocket: WebSocket, scope: anyio.CancelScope) -> None:
+    """Reads (and ignores) what the client sends; stops the stream when it goes away."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            scope.cancel()
+            return
+
+
+def _ws_message(event: ProgressEvent) -> str:
+    data: dict[str, Any] = event.to_json()
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

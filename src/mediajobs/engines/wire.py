@@ -1,0 +1,60 @@
+"""JSON-lines messages between a worker and its speech-to-text engine process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .base import Segment, TranscribeRequest, Transcript, Word
+
+
+def request_to_json(request: TranscribeRequest) -> dict[str, Any]:
+    return {
+        "audio": str(request.audio),
+        "language": request.language,
+        "vad": request.vad,
+        "word_timestamps": request.word_timestamps,
+    }
+
+
+def request_from_json(data: dict[str, Any]) -> TranscribeRequest:
+    return TranscribeRequest(
+        audio=Path(data["audio"]),
+        language=data.get("language"),
+        vad=bool(data.get("vad")),
+        word_timestamps=bool(data.get("word_timestamps")),
+    )
+
+
+def segment_to_json(segment: Segment) -> dict[str, Any]:
+    return {
+        "start": segment.start,
+        "end": segment.end,
+        "text": segment.text,
+        "words": [[w.start, w.end, w.word, w.probability] for w in segment.words],
+    }
+
+
+def segment_from_json(data: dict[str, Any]) -> Segment:
+    return Segment(
+        start=float(data["start"]),
+        end=float(data["end"]),
+        text=str(data["text"]),
+        words=tuple(Word(start=w[0], end=w[1], word=w[2], probability=w[3]) for w in data.get("words", ())),
+    )
+
+
+def transcript_to_json(transcript: Transcript) -> dict[str, Any]:
+    return {
+        "language": transcript.language,
+        "duration": transcript.duration,
+        "segments": [segment_to_json(s) for s in transcript.segments],
+    }
+
+
+def transcript_from_json(data: dict[str, Any]) -> Transcript:
+    return Transcript(
+        language=str(data["language"]),
+        duration=float(data["duration"]),
+        segments=tuple(segment_from_json(s) for s in data["segments"]),
+    )
