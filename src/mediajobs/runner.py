@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DBAPIError
+
 from mediajobs.domain import ErrorInfo, Job, RetryPolicy
 from mediajobs.engines import Engines
 from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, RetryableError
@@ -100,6 +102,7 @@ class Runner:
     stages: Mapping[str, StageFn]
     after_commit: Callable[[uuid.UUID], None] = lambda job_id: None  # publishes the job's outbox
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    retry_policies: Mapping[str, RetryPolicy] = field(default_factory=dict)  # by pipeline
     timeout_errors: tuple[type[BaseException], ...] = ()  # e.g. Celery's SoftTimeLimitExceeded
     worker_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
@@ -162,6 +165,11 @@ class Runner:
             log.warning("lost the lease on %s/%s; stopping", claim.job.id, claim.stage.name)
             self.store.release_lost(claim)
             return RunOutcome(outcome="lease_lost")
+        if isinstance(exc, DBAPIError):
+            # The database went away mid-stage: nothing can be recorded now. The lease expires and the
+            # reaper re-queues the stage once the database is back; its committed checkpoints stand.
+            log.warning("database unavailable during %s/%s: %s", claim.job.id, claim.stage.name, exc)
+            raise exc
         if isinstance(exc, JobCancelled):
             job = self.store.cancel_stage(claim)
             self.after_commit(claim.job.id)
@@ -179,14 +187,12 @@ class Runner:
         else:  # KeyboardInterrupt, SystemExit: the process is going away; the lease path takes over
             raise exc
         retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
-        decision = self.retry_policy.decide(
-            attempt=claim.attempt, retryable=retryable, retry_after=retry_after
-        )
+        policy = self.retry_policies.get(claim.job.pipeline, self.retry_policy)
+        attempt = claim.attempt - claim.stage.budget_start  # a manual retry starts a fresh budget
+        decision = policy.decide(attempt=attempt, retryable=retryable, retry_after=retry_after)
         delay = decision.delay if decision.retry else None
         if delay is None and retryable:
-            error = ErrorInfo(
-                code=error.code, message=f"{error.message} (gave up after {claim.attempt} attempts)"
-            )
+            error = ErrorInfo(code=error.code, message=f"{error.message} (gave up after {attempt} attempts)")
         job = self.store.fail_attempt(claim, error, retry_delay=delay)
         self.after_commit(claim.job.id)
         outcome = "retry" if delay is not None else "failed"

@@ -8,12 +8,15 @@ transport under `MEDIAJOBS_DATA_DIR`, so one machine needs no servers.
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mediajobs.domain.retry import RetryPolicy
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "mediajobs"
 
@@ -55,6 +58,11 @@ class Settings(BaseSettings):
         default=3300, validation_alias="MEDIAJOBS_STAGE_SOFT_TIME_LIMIT"
     )
 
+    # Per-stage hard time limits in seconds, e.g. {"transcribe": 7200}; the soft limit is 1/12 earlier.
+    stage_time_limits: dict[str, Annotated[int, Field(ge=2)]] = Field(
+        default_factory=dict, validation_alias="MEDIAJOBS_STAGE_TIME_LIMITS"
+    )
+
     lease_seconds: Annotated[float, Field(gt=0)] = Field(
         default=30.0, validation_alias="MEDIAJOBS_LEASE_SECONDS"
     )
@@ -71,6 +79,19 @@ class Settings(BaseSettings):
     )
     retry_cap_seconds: Annotated[float, Field(ge=0)] = Field(
         default=600.0, validation_alias="MEDIAJOBS_RETRY_CAP_SECONDS"
+    )
+
+    # Per-pipeline retry settings, e.g. {"transcribe": {"max_retries": 5, "base": 1, "cap": 60}}.
+    retry_policies: dict[str, dict[str, float]] = Field(
+        default_factory=dict, validation_alias="MEDIAJOBS_RETRY_POLICIES"
+    )
+    # A queued stage whose message has not been picked up for this long is published again (a message
+    # can be lost with a broker or worker in ways no acknowledgement catches); duplicates are harmless.
+    redispatch_after_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=900.0, validation_alias="MEDIAJOBS_REDISPATCH_AFTER"
+    )
+    idempotency_ttl_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=86400.0, validation_alias="MEDIAJOBS_IDEMPOTENCY_TTL"
     )
 
     download_max_bytes: Annotated[int, Field(ge=1)] = Field(
@@ -109,8 +130,23 @@ class Settings(BaseSettings):
             key = alias.choices[0] if isinstance(alias, AliasChoices) else alias
             value = getattr(self, name)
             if isinstance(key, str) and value is not None:
-                env[key] = str(value)
+                env[key] = json.dumps(value) if isinstance(value, dict) else str(value)
         return env
+
+    def time_limits_for(self, stage: str) -> tuple[int, int]:
+        """(soft, hard) time limit in seconds of one stage."""
+        hard = self.stage_time_limits.get(stage)
+        if hard is None:
+            return self.stage_soft_time_limit, self.stage_hard_time_limit
+        return hard - max(1, hard // 12), hard
+
+    def retry_policy_for(self, pipeline: str) -> RetryPolicy:
+        override = self.retry_policies.get(pipeline, {})
+        return RetryPolicy(
+            max_retries=int(override.get("max_retries", self.max_retries)),
+            base=float(override.get("base", self.retry_base_seconds)),
+            cap=float(override.get("cap", self.retry_cap_seconds)),
+        )
 
     # -- derived values -------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ class StageRun:
     kind: str
     status: StageStatus
     attempts: int = 0
+    budget_start: int = 0  # attempts made before the last manual retry (they do not count against it)
     output: JsonDict | None = None
     error: ErrorInfo | None = None
     progress: float = 0.0
@@ -102,6 +103,7 @@ class Job:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     cancel_requested_at: datetime | None = None
+    manual_retries: int = 0
     stages: tuple[StageRun, ...] = field(default_factory=tuple)
 
     def stage(self, name: str) -> StageRun:

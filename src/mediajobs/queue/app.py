@@ -117,7 +117,9 @@ class _ServicesHolder:
         with self._lock:
             if self._services is None:
                 self._services = build_services(
-                    self.settings, CeleryPublisher(self.app), timeout_errors=(SoftTimeLimitExceeded,)
+                    self.settings,
+                    CeleryPublisher(self.app, self.settings.time_limits_for),
+                    timeout_errors=(SoftTimeLimitExceeded,),
                 )
             return self._services
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.settings import Settings
@@ -36,8 +37,13 @@ class Maintenance:
                 item.stage,
                 "re-queued" if item.requeued else "job ended",
             )
+        redispatched = self.store.redispatch_stale(
+            older_than=timedelta(seconds=self.settings.redispatch_after_seconds)
+        )
+        if redispatched:
+            log.warning("re-published %d stage messages that nobody picked up", redispatched)
         sent = self.dispatcher.dispatch_due()
-        return {"reaped": len(reaped), "published": sent}
+        return {"reaped": len(reaped), "redispatched": redispatched, "published": sent}
 
     def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
         every = interval if interval is not None else self.settings.maintenance_interval

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mediajobs.store import OutboxMessage
@@ -12,9 +13,13 @@ RUN_STAGE = "mediajobs.run_stage"
 _RETRY_POLICY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.3}
 
 
+TimeLimits = Callable[[str], tuple[int, int]]
+
+
 class CeleryPublisher:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, time_limits: TimeLimits | None = None) -> None:
         self.app = app
+        self.time_limits = time_limits
 
     def publish(self, message: OutboxMessage) -> None:
         self.app.send_task(
@@ -25,7 +30,14 @@ class CeleryPublisher:
             retry=True,
             retry_policy=_RETRY_POLICY,
             headers={"mediajobs_outbox_id": message.id, "mediajobs_fence": message.fence},
+            **self._limits(message.stage),
         )
+
+    def _limits(self, stage: str) -> dict[str, int]:
+        if self.time_limits is None:
+            return {}
+        soft, hard = self.time_limits(stage)
+        return {"soft_time_limit": soft, "time_limit": hard}
 
     def ping(self) -> None:
         with self.app.connection_for_write() as conn:

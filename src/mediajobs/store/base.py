@@ -43,8 +43,10 @@ class StoreBase:
         clock: Clock = utcnow,
         queue_for: QueueFor | None = None,
         event_sink: EventSink | None = None,
+        idempotency_ttl: timedelta = timedelta(hours=24),
     ) -> None:
         self.engine = engine
+        self.idempotency_ttl = idempotency_ttl
         self.clock = clock
         self.queue_for: QueueFor = queue_for or (lambda kind: kind)
         self.event_sink = event_sink

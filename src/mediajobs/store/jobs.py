@@ -23,6 +23,7 @@ from mediajobs.domain import (
     Pipeline,
     StageStatus,
     Upload,
+    get_pipeline,
 )
 from mediajobs.errors import Conflict, InvalidRequest, NotFound
 
@@ -139,13 +140,17 @@ class JobsMixin(StoreBase):
         return PurePosixPath(parts.path).name[:255] or parts.hostname
 
     def _find_by_idempotency_key(self, owner_id: str, key: str, request_hash: str | None) -> Job | None:
-        with self.engine.connect() as conn:
+        """The job an Idempotency-Key named within the last `idempotency_ttl`; an older key is released."""
+        with self._tx() as conn:
             row = conn.execute(
-                select(JobRow.id, JobRow.request_hash).where(
+                select(JobRow.id, JobRow.request_hash, JobRow.created_at).where(
                     JobRow.owner_id == owner_id, JobRow.idempotency_key == key
                 )
             ).one_or_none()
             if row is None:
+                return None
+            if row.created_at < self.clock() - self.idempotency_ttl:
+                conn.execute(update(JobRow).where(JobRow.id == row.id).values(idempotency_key=None))
                 return None
             if row.request_hash != request_hash:
                 raise Conflict(
@@ -153,6 +158,86 @@ class JobsMixin(StoreBase):
                     code="idempotency_key_reused",
                 )
             return self._load_job(conn, row.id)
+
+    # -- manual retry ------------------------------------------------------------------------
+
+    def retry_job(self, job_id: uuid.UUID, owner_id: str | None = None) -> Job:
+        """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget.
+
+        Succeeded stages keep their checkpoints (a downloaded file is not fetched again); the attempt
+        history stays as it was.
+        """
+        now = self.clock()
+        with self._tx() as conn:
+            self._lock_job(conn, job_id)
+            job = self._load_job(conn, job_id, owner_id)
+            if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+                raise Conflict(
+                    f"job {job_id} is {job.status.value}: only failed or cancelled jobs can be retried",
+                    code="job_not_retryable",
+                )
+            conn.execute(
+                update(StageRunRow)
+                .where(StageRunRow.job_id == job_id, StageRunRow.status != StageStatus.SUCCEEDED.value)
+                .values(
+                    status="pending",
+                    budget_start=StageRunRow.attempts,
+                    progress=0.0,
+                    error_code=None,
+                    error_message=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    available_at=None,
+                    finished_at=None,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status.in_(("failed", "cancelled")))
+                .values(
+                    status=JobStatus.RUNNING.value if job.started_at else JobStatus.QUEUED.value,
+                    error_code=None,
+                    error_message=None,
+                    finished_at=None,
+                    cancel_requested_at=None,
+                    manual_retries=JobRow.manual_retries + 1,
+                    updated_at=now,
+                )
+            )
+            reset = self._load_job(conn, job_id)
+            pipeline = get_pipeline(reset.pipeline)
+            runs = {s.name: s for s in reset.stages}
+            ready = pipeline.ready_after(runs)
+            for spec in ready:
+                self._enqueue(
+                    conn, job_id=job_id, stage=spec.name, kind=spec.kind, fence=runs[spec.name].fence
+                )
+            conn.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id)
+                .values(current_stage=ready[0].name if ready else None, progress=pipeline.progress(runs))
+            )
+            self._emit(
+                conn,
+                job_id,
+                message=f"manual retry {reset.manual_retries}: re-queued from "
+                f"{ready[0].name if ready else 'nothing'}",
+            )
+            return self._load_job(conn, job_id)
+
+    def failed_since(self, owner_id: str, since: datetime, *, limit: int = 1000) -> list[uuid.UUID]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(JobRow.id)
+                    .where(
+                        JobRow.owner_id == owner_id, JobRow.status == "failed", JobRow.finished_at >= since
+                    )
+                    .order_by(JobRow.finished_at)
+                    .limit(limit)
+                ).scalars()
+            )
 
     # -- read --------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ def stage_from_row(row: Any) -> StageRun:
         kind=row.kind,
         status=StageStatus(row.status),
         attempts=row.attempts,
+        budget_start=row.budget_start,
         output=row.output,
         error=_error(row.error_code, row.error_message),
         progress=row.progress,
@@ -58,6 +59,7 @@ def job_from_row(row: Any, stages: Iterable[Any] = ()) -> Job:
         started_at=row.started_at,
         finished_at=row.finished_at,
         cancel_requested_at=row.cancel_requested_at,
+        manual_retries=row.manual_retries,
         stages=tuple(stage_from_row(s) for s in sorted(stages, key=lambda s: s.position)),
     )
 

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -109,6 +109,7 @@ class OutboxMixin(StoreBase):
                     StageRunRow.kind,
                     StageRunRow.fence,
                     StageRunRow.attempts,
+                    StageRunRow.budget_start,
                 )
                 .where(StageRunRow.status == "running", StageRunRow.lease_expires_at < now)
                 .limit(limit)
@@ -135,7 +136,7 @@ class OutboxMixin(StoreBase):
                 if self._cancel_requested(conn, row.job_id):
                     self._finish_cancelled(conn, row.job_id)
                     reaped.append(Reaped(job_id=row.job_id, stage=row.name, requeued=False))
-                elif row.attempts >= max_attempts:
+                elif row.attempts - row.budget_start >= max_attempts:
                     self._fail_lost(conn, row.job_id, row.name, row.attempts)
                     reaped.append(Reaped(job_id=row.job_id, stage=row.name, requeued=False))
                 else:
@@ -149,6 +150,49 @@ class OutboxMixin(StoreBase):
                     )
                     reaped.append(Reaped(job_id=row.job_id, stage=row.name, requeued=True))
         return reaped
+
+    def redispatch_stale(self, *, older_than: timedelta, limit: int = 100) -> int:
+        """Publish again the message of stages queued for longer than `older_than` with no claim.
+
+        A message can vanish without any acknowledgement noticing (a worker killed between receiving
+        and claiming it, a filesystem broker, a broker that lost data). Duplicates are harmless: the
+        claim lets exactly one delivery run the stage.
+        """
+        now = self.clock()
+        unsent = select(OutboxRow.id).where(
+            OutboxRow.job_id == StageRunRow.job_id,
+            OutboxRow.stage == StageRunRow.name,
+            OutboxRow.sent_at.is_(None),
+        )
+        with self.engine.connect() as conn:
+            stale = conn.execute(
+                select(StageRunRow.job_id, StageRunRow.name, StageRunRow.kind, StageRunRow.fence)
+                .where(
+                    StageRunRow.status == "queued",
+                    StageRunRow.available_at < now - older_than,
+                    ~unsent.exists(),
+                )
+                .limit(limit)
+            ).all()
+        count = 0
+        for row in stale:
+            with self._tx() as conn:
+                self._lock_job(conn, row.job_id)
+                still = conn.execute(
+                    update(StageRunRow)
+                    .where(
+                        StageRunRow.job_id == row.job_id,
+                        StageRunRow.name == row.name,
+                        StageRunRow.status == "queued",
+                        StageRunRow.fence == row.fence,
+                        StageRunRow.available_at < now - older_than,
+                    )
+                    .values(updated_at=now)
+                ).rowcount
+                if still == 1:
+                    self._enqueue(conn, job_id=row.job_id, stage=row.name, kind=row.kind, fence=row.fence)
+                    count += 1
+        return count
 
     def _cancel_requested(self, conn: Connection, job_id: uuid.UUID) -> bool:
         return (

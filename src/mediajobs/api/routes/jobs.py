@@ -182,6 +182,16 @@ def cancel_job(job_id: JobId, store: StoreDep, owner: CurrentUser) -> JobPublic:
     return job_public(store.request_cancel(job_id, owner))
 
 
+@router.post("/{job_id}/retry", status_code=202, response_model=JobPublic, responses=ERRORS)
+def retry_job(
+    job_id: JobId, services: ServicesDep, owner: CurrentUser, background: BackgroundTasks
+) -> JobPublic:
+    """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget."""
+    job = services.store.retry_job(job_id, owner)
+    background.add_task(_publish_soon, services, job.id)
+    return job_public(job, services.store.list_attempts(job_id))
+
+
 @router.get("/{job_id}/result", responses=ERRORS)
 def get_result(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> FileResponse:
     """The job's main result (for `transcribe`, the transcript JSON); 409 until the job succeeded."""
