@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     )
     # Redis (and other key-value brokers) redeliver an unacked message after this many seconds.
     # Leases, not this timeout, decide when work is re-run; it only bounds how long Redis holds on.
-    broker_visibility_timeout: Annotated[int, Field(ge=60)] = Field(
+    broker_visibility_timeout: Annotated[int, Field(ge=1)] = Field(
         default=3900, validation_alias="MEDIAJOBS_BROKER_VISIBILITY_TIMEOUT"
     )
     # Prefix every queue name (isolates tenants or test runs sharing one broker).

@@ -102,11 +102,16 @@ def running_worker(settings: Settings, log_path: Path, **kwargs: object) -> Iter
 
 
 class FileServer:
-    """Serves files from a folder on 127.0.0.1 and counts requests per path."""
+    """Serves files from a folder on 127.0.0.1 and counts requests per path.
 
-    def __init__(self, root: Path) -> None:
+    `failures[path]` lists HTTP statuses to answer (with `Retry-After: 1`) before serving the file,
+    one per request: [503, 503] fails twice, then succeeds.
+    """
+
+    def __init__(self, root: Path, failures: dict[str, list[int]] | None = None) -> None:
         self.root = root
         self.hits: Counter[str] = Counter()
+        self.failures = {path: list(statuses) for path, statuses in (failures or {}).items()}
         outer = self
 
         class Handler(http.server.SimpleHTTPRequestHandler):
@@ -115,6 +120,17 @@ class FileServer:
 
             def do_GET(self) -> None:
                 outer.hits[self.path] += 1
+                pending = outer.failures.get(self.path)
+                if pending:
+                    status = pending.pop(0)
+                    body = f"scripted failure {status}".encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Retry-After", "1")
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 super().do_GET()
 
             def log_message(self, format: str, *args: object) -> None:

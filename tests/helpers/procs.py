@@ -54,3 +54,27 @@ def wait_gone(pid: int, timeout: float) -> bool:
         return bool(readable) or not is_running(pid)
     finally:
         os.close(fd)
+
+
+def descendants_running(root: int, marker: str) -> list[int]:
+    """Live processes below `root` whose command line contains `marker`."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            info = _stat(int(entry.name))
+            if info is not None and info[1] != "Z":
+                parents[int(entry.name)] = info[2]
+    found = []
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor is not None and ancestor != root and ancestor > 1:
+            ancestor = parents.get(ancestor)
+        if ancestor != root:
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except FileNotFoundError:
+            continue
+        if marker in cmdline:
+            found.append(pid)
+    return found

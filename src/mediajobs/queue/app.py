@@ -41,7 +41,14 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
             "store_processed": False,
             "polling_interval": 0.1,
         }
-    return {"visibility_timeout": settings.broker_visibility_timeout}
+    timeout = settings.broker_visibility_timeout
+    return {
+        "visibility_timeout": timeout,
+        # kombu sweeps for expired unacked messages every interval * throttle seconds (100 s by
+        # default); keep the sweep in step with a short visibility timeout.
+        "unacked_restore_interval": min(10, max(1, timeout // 4)),
+        "unacked_restore_throttle": 1 if timeout < 100 else 10,
+    }
 
 
 def create_celery_app(settings: Settings) -> Celery:
