@@ -98,3 +98,13 @@ def test_fenced_writes_of_a_superseded_runner_fail(engine: Engine) -> None:
     job = store.complete_stage(second, {"media_path": "fresh"})
     assert job.stage("ingest").output == {"media_path": "fresh"}
     assert [a.outcome for a in store.list_attempts(job_id)] == ["lost", "succeeded"]
+
+
+def test_migrations_match_the_table_definitions(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from mediajobs.store.tables import metadata
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
