@@ -6,24 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from helpers.settings import make_settings
-from helpers.stack import Stack
-from mediajobs.api.app import create_app
-from mediajobs.store import JobStore, create_db_engine
+from helpers.stack import Stack, open_stack
 
 
 @pytest.fixture
 def stack(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Stack]:
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=redis_url)
-    engine = create_db_engine(pg_url)
-    app = create_app(settings)
-    s = Stack(settings=settings, api=TestClient(app), store=JobStore(engine), tmp_path=tmp_path, workers=[])
-    with s.api:
-        try:
-            yield s
-        finally:
-            for worker in s.workers:
-                worker.stop()
-    engine.dispose()
+    with open_stack(settings, tmp_path) as s:
+        yield s

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-from fastapi.testclient import TestClient
 
 from helpers.media import SPEECH_SCRIPT, speak
 from helpers.processes import FileServer, wait_for
 from helpers.procs import descendants_running, wait_gone
+from helpers.redis_server import RedisServer
 from helpers.settings import make_settings
-from helpers.stack import Stack
-from mediajobs.api.app import create_app
-from mediajobs.store import JobStore, create_db_engine
+from helpers.stack import Stack, open_stack
 
 ENGINE = "mediajobs.engines.serve"
 
@@ -156,6 +149,14 @@ def test_cancel_of_a_running_transcription_stops_it_within_two_seconds(
     assert not any(p.name.startswith(".") for p in work.iterdir())  # no half-written files
 
 
+def _submit_file(stack: Stack, path: Path) -> str:
+    with path.open("rb") as fh:
+        response = stack.api.post("/api/v1/jobs", files={"file": (path.name, fh, "audio/wav")})
+    assert response.status_code == 202, response.text
+    job_id: str = response.json()["id"]
+    return job_id
+
+
 def test_soft_time_limit_fails_the_stage_with_timeout_and_stops_the_engine(
     tmp_path: Path, pg_url: str, redis_url: str, long_speech: Path
 ) -> None:
@@ -165,142 +166,47 @@ def test_soft_time_limit_fails_the_stage_with_timeout_and_stops_the_engine(
         CELERY_BROKER_URL=redis_url,
         MEDIAJOBS_STAGE_TIME_LIMITS={"transcribe": 4},
     )
-    engine = create_db_engine(pg_url)
-    stack = Stack(
-        settings=settings,
-        api=TestClient(create_app(settings)),
-        store=JobStore(engine),
-        tmp_path=tmp_path,
-        workers=[],
-    )
-    with stack.api:
-        try:
-            worker = stack.worker()
-            assert worker.proc is not None
-            with long_speech.open("rb") as fh:
-                job_id = stack.api.post("/api/v1/jobs", files={"file": ("long.wav", fh, "audio/wav")}).json()[
-                    "id"
-                ]
-            seen: set[int] = set()
+    with open_stack(settings, tmp_path) as stack:
+        worker = stack.worker()
+        assert worker.proc is not None
+        worker_pid = worker.proc.pid
+        job_id = _submit_file(stack, long_speech)
+        seen: set[int] = set()
 
-            def ended() -> dict[str, Any] | None:
-                assert worker.proc is not None
-                seen.update(descendants_running(worker.proc.pid, ENGINE))
-                job: dict[str, Any] = stack.api.get(f"/api/v1/jobs/{job_id}").json()
-                return job if job["status"] in ("succeeded", "failed", "cancelled") else None
+        def ended() -> dict[str, Any] | None:
+            seen.update(descendants_running(worker_pid, ENGINE))
+            job: dict[str, Any] = stack.api.get(f"/api/v1/jobs/{job_id}").json()
+            return job if job["status"] in ("succeeded", "failed", "cancelled") else None
 
-            job: dict[str, Any] = wait_for(ended, timeout=60, interval=0.05, message="job ended")  # type: ignore[assignment]
-            assert job["status"] == "failed", job
-            assert job["error"]["code"] == "timeout"
-            assert seen, "the transcription never reached its engine process"
-            assert all(wait_gone(pid, timeout=2.0) for pid in seen)
-            assert [a["outcome"] for a in job["attempts"] if a["stage"] == "transcribe"] == ["failed"]
-        finally:
-            for w in stack.workers:
-                w.stop()
-    engine.dispose()
+        job: dict[str, Any] = wait_for(ended, timeout=60, interval=0.05, message="job ended")  # type: ignore[assignment]
+        assert job["status"] == "failed", job
+        assert job["error"]["code"] == "timeout"
+        assert seen, "the transcription never reached its engine process"
+        assert all(wait_gone(pid, timeout=2.0) for pid in seen)
+        assert [a["outcome"] for a in job["attempts"] if a["stage"] == "transcribe"] == ["failed"]
 
 
 # -- broker outages and redelivery -----------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class OwnRedis:
-    """A redis-server of this test's own, on its own port, that the test can stop and start."""
-
-    def __init__(self, folder: Path, *, appendonly: bool = False) -> None:
-        self.port = _free_port()
-        self.folder = folder
-        self.appendonly = appendonly
-        self.proc: subprocess.Popen[bytes] | None = None
-        folder.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "yes" if self.appendonly else "no",
-                "--dir",
-                str(self.folder),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(self._pings, timeout=10, message="redis up")
-
-    def _pings(self) -> bool:
-        try:
-            client = redis.Redis.from_url(self.url, socket_timeout=0.5)
-            try:
-                return bool(client.ping())
-            finally:
-                client.close()
-        except redis.RedisError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_redis_down_at_submit_answers_202_and_the_job_runs_once_redis_is_back(
-    tmp_path: Path, pg_url: str, own_redis: OwnRedis
+    tmp_path: Path, pg_url: str
 ) -> None:
+    own_redis = RedisServer(tmp_path / "redis").start()
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=own_redis.url)
-    engine = create_db_engine(pg_url)
-    stack = Stack(
-        settings=settings,
-        api=TestClient(create_app(settings)),
-        store=JobStore(engine),
-        tmp_path=tmp_path,
-        workers=[],
-    )
     clip = speak(SPEECH_SCRIPT, tmp_path / "speech.wav")
-    with stack.api:
-        try:
+    try:
+        with open_stack(settings, tmp_path) as stack:
             own_redis.stop()
-            with clip.open("rb") as fh:
-                response = stack.api.post("/api/v1/jobs", files={"file": ("speech.wav", fh, "audio/wav")})
-            assert response.status_code == 202
-            job_id = response.json()["id"]
+            job_id = _submit_file(stack, clip)
             assert stack.store.pending_outbox_count() == 1  # accepted, and waiting to be published
             own_redis.start()
             stack.worker()
             job = stack.wait_job(job_id, timeout=120)
             assert job["status"] == "succeeded", job
             assert stack.store.pending_outbox_count() == 0
-        finally:
-            for w in stack.workers:
-                w.stop()
-    engine.dispose()
+    finally:
+        own_redis.stop()
 
 
 def test_a_stage_longer_than_the_visibility_timeout_runs_once(
@@ -313,33 +219,13 @@ def test_a_stage_longer_than_the_visibility_timeout_runs_once(
         CELERY_BROKER_URL=redis_url,
         MEDIAJOBS_BROKER_VISIBILITY_TIMEOUT=2,
     )
-    engine = create_db_engine(pg_url)
-    stack = Stack(
-        settings=settings,
-        api=TestClient(create_app(settings)),
-        store=JobStore(engine),
-        tmp_path=tmp_path,
-        workers=[],
-    )
-    with stack.api:
-        try:
-            first = stack.worker(concurrency=2)
-            speech = speak(" ".join([SPEECH_SCRIPT] * 5), tmp_path / "speech.wav")
-            with speech.open("rb") as fh:
-                job_id = stack.api.post("/api/v1/jobs", files={"file": ("long.wav", fh, "audio/wav")}).json()[
-                    "id"
-                ]
-            job = stack.wait_job(job_id, timeout=180)
-            assert job["status"] == "succeeded", job
-            stages = _stages(job)
-            assert {name: s["attempts"] for name, s in stages.items()} == {
-                "ingest": 1,
-                "normalize": 1,
-                "transcribe": 1,
-            }
-            assert all(a["outcome"] == "succeeded" for a in job["attempts"])
-            assert "not running" in first.log()  # a redelivered message was refused, not run again
-        finally:
-            for w in stack.workers:
-                w.stop()
-    engine.dispose()
+    with open_stack(settings, tmp_path) as stack:
+        first = stack.worker(concurrency=2)
+        job_id = _submit_file(stack, speak(" ".join([SPEECH_SCRIPT] * 5), tmp_path / "speech.wav"))
+        job = stack.wait_job(job_id, timeout=180)
+        assert job["status"] == "succeeded", job
+        assert {name: s["attempts"] for name, s in _stages(job).items()} == {
+            "ingest": 1, "normalize": 1, "transcribe": 1,
+        }  # fmt: skip
+        assert all(a["outcome"] == "succeeded" for a in job["attempts"])
+        assert "not running" in first.log()  # a redelivered message was refused, not run again

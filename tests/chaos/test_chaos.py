@@ -12,10 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
-import socket
 import statistics
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,18 +22,24 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from helpers.media import speak
-from helpers.processes import WorkerProcess, wait_for
+from helpers.processes import WorkerProcess
+from helpers.redis_server import RedisServer
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.store import JobStore, create_db_engine
 from mediajobs.store.tables import JobRow, StageRunRow
 
-pytestmark = pytest.mark.chaos
+pytestmark = [
+    pytest.mark.chaos,
+    # The test terminates PostgreSQL connections under the pool on purpose; psycopg then warns when
+    # the dead connection objects are collected.
+    pytest.mark.filterwarnings("ignore:.*was deleted while still open:ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 JOBS = int(os.environ.get("MEDIAJOBS_CHAOS_JOBS", "100"))
 WORKERS = int(os.environ.get("MEDIAJOBS_CHAOS_WORKERS", "2"))
@@ -44,51 +47,6 @@ KILL_EVERY = float(os.environ.get("MEDIAJOBS_CHAOS_KILL_EVERY", "4"))
 DEADLINE = float(os.environ.get("MEDIAJOBS_CHAOS_DEADLINE", "900"))
 SEED = int(os.environ.get("MEDIAJOBS_CHAOS_SEED", str(random.SystemRandom().randrange(10**6))))
 CLIP_TEXT = "Good morning. The meeting starts at nine."
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class DurableRedis:
-    """redis-server with AOF (fsync always) on a port of its own, killable and restartable."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = _free_port()
-        self.folder = folder
-        self.proc: subprocess.Popen[bytes] | None = None
-        folder.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for(self._pings, timeout=20, message="redis up")
-
-    def _pings(self) -> bool:
-        client = redis.Redis.from_url(self.url, socket_timeout=0.5)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 @dataclass
@@ -103,9 +61,8 @@ class Figures:
 
 
 @pytest.fixture
-def durable_redis(tmp_path: Path) -> Iterator[DurableRedis]:
-    server = DurableRedis(tmp_path / "redis")
-    server.start()
+def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis", appendonly=True).start()
     yield server
     server.kill()
 
@@ -144,7 +101,7 @@ def _ended(store: JobStore) -> int:
 
 
 def test_no_job_lost_stuck_or_done_twice_under_chaos(
-    tmp_path: Path, pg_url: str, durable_redis: DurableRedis
+    tmp_path: Path, pg_url: str, durable_redis: RedisServer
 ) -> None:
     rng = random.Random(SEED)
     figures = Figures(jobs=JOBS)

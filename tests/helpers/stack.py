@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,8 +11,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from helpers.processes import WorkerProcess, wait_for
+from mediajobs.api.app import create_app
 from mediajobs.settings import Settings
-from mediajobs.store import JobStore
+from mediajobs.store import JobStore, create_db_engine
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -41,3 +44,26 @@ class Stack:
         except TimeoutError:
             logs = "\n".join(w.log()[-3000:] for w in self.workers)
             raise TimeoutError(f"job {job_id} did not reach {status}; worker logs:\n{logs}") from None
+
+
+@contextmanager
+def open_stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
+    """The API (in-process, with its maintenance thread) on `settings`; workers started on demand."""
+    assert settings.database_url is not None
+    engine = create_db_engine(settings.database_url)
+    stack = Stack(
+        settings=settings,
+        api=TestClient(create_app(settings)),
+        store=JobStore(engine),
+        tmp_path=tmp_path,
+        workers=[],
+    )
+    try:
+        with stack.api:
+            try:
+                yield stack
+            finally:
+                for worker in stack.workers:
+                    worker.stop()
+    finally:
+        engine.dispose()

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from mediajobs.domain import Job, JobStatus
+from mediajobs.domain import ErrorInfo, Job, JobStatus
 from mediajobs.domain.events import EventType, ProgressEvent
 from mediajobs.errors import NotFound
 
@@ -191,3 +191,25 @@ class StoreBase:
         conn.execute(delete(OutboxRow).where(OutboxRow.job_id == job_id, OutboxRow.sent_at.is_(None)))
         if cancelled.rowcount == 1:
             self._emit(conn, job_id, message="cancelled by request")
+
+    def _fail_job(self, conn: Connection, job_id: uuid.UUID, error: ErrorInfo) -> None:
+        now = self.clock()
+        failed = conn.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
+            .values(
+                status=JobStatus.FAILED.value,
+                error_code=error.code,
+                error_message=error.message,
+                finished_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            update(StageRunRow)
+            .where(StageRunRow.job_id == job_id, StageRunRow.status.in_(("pending", "queued")))
+            .values(status="cancelled", updated_at=now)
+        )
+        conn.execute(delete(OutboxRow).where(OutboxRow.job_id == job_id, OutboxRow.sent_at.is_(None)))
+        if failed.rowcount == 1:
+            self._emit(conn, job_id, message=f"job failed: {error.code}: {error.message}")

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 
 from mediajobs.domain import ErrorInfo
 
@@ -211,34 +211,18 @@ class OutboxMixin(StoreBase):
 
     def _fail_lost(self, conn: Connection, job_id: uuid.UUID, stage: str, attempts: int) -> None:
         now = self.clock()
-        message = f"stage {stage} was lost with its worker {attempts} times; giving up"
+        error = ErrorInfo(
+            code="worker_lost", message=f"stage {stage} was lost with its worker {attempts} times; giving up"
+        )
         conn.execute(
             update(StageRunRow)
             .where(StageRunRow.job_id == job_id, StageRunRow.name == stage)
             .values(
                 status="failed",
-                error_code="worker_lost",
-                error_message=message,
+                error_code=error.code,
+                error_message=error.message,
                 finished_at=now,
                 updated_at=now,
             )
         )
-        failed = conn.execute(
-            update(JobRow)
-            .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
-            .values(
-                status="failed",
-                error_code="worker_lost",
-                error_message=message,
-                finished_at=now,
-                updated_at=now,
-            )
-        )
-        conn.execute(
-            update(StageRunRow)
-            .where(StageRunRow.job_id == job_id, StageRunRow.status.in_(("pending", "queued")))
-            .values(status="cancelled", updated_at=now)
-        )
-        conn.execute(delete(OutboxRow).where(OutboxRow.job_id == job_id, OutboxRow.sent_at.is_(None)))
-        if failed.rowcount == 1:
-            self._emit(conn, job_id, message=f"job failed: worker_lost: {message}")
+        self._fail_job(conn, job_id, error)

@@ -18,7 +18,7 @@ from mediajobs.domain.events import EventType
 from mediajobs.errors import LeaseLost, NotFound
 
 from .base import StoreBase
-from .tables import ArtifactRow, AttemptRow, JobRow, OutboxRow, StageRunRow
+from .tables import ArtifactRow, AttemptRow, JobRow, StageRunRow
 
 
 class Refusal(enum.StrEnum):
@@ -391,25 +391,3 @@ class StagesMixin(StoreBase):
                 error_message=error.message if error else None,
             )
         )
-
-    def _fail_job(self, conn: Connection, job_id: uuid.UUID, error: ErrorInfo) -> None:
-        now = self.clock()
-        failed = conn.execute(
-            update(JobRow)
-            .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
-            .values(
-                status=JobStatus.FAILED.value,
-                error_code=error.code,
-                error_message=error.message,
-                finished_at=now,
-                updated_at=now,
-            )
-        )
-        conn.execute(
-            update(StageRunRow)
-            .where(StageRunRow.job_id == job_id, StageRunRow.status.in_(("pending", "queued")))
-            .values(status="cancelled", updated_at=now)
-        )
-        conn.execute(delete(OutboxRow).where(OutboxRow.job_id == job_id, OutboxRow.sent_at.is_(None)))
-        if failed.rowcount == 1:
-            self._emit(conn, job_id, message=f"job failed: {error.code}: {error.message}")
