@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -187,13 +188,16 @@ class _StageBars:
         return self.bars[stage]
 
     def update(self, event: ProgressEvent) -> None:
-        self.progress.update(self.overall, completed=event.job_percent, description=f"job [{event.status}]")
+        # escape: "[running]" would otherwise be read as rich markup and vanish
+        self.progress.update(
+            self.overall, completed=event.job_percent, description=escape(f"job [{event.status}]")
+        )
         if event.stage is None:
             return
         bar = self._bar(event.stage)
         state = event.stage_status or "running"
         message = f" {event.message}" if event.message and state == "running" else ""
-        description = f"  {event.stage} [{state}]{message[:60]}"
+        description = escape(f"  {event.stage} [{state}]{message[:60]}")
         if state == "succeeded":
             self.progress.update(bar, total=100, completed=100, description=description)
         elif event.stage_percent is None and state == "running":

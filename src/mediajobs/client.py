@@ -209,7 +209,8 @@ class Client:
         read_timeout: float = 45.0,
         backoff_cap: float = 5.0,
     ) -> Iterator[ProgressEvent]:
-        """Yield the job's progress events in order, each once, until its final event.
+        """Yield the job's progress events in order, each once, until its final event (the latest one:
+        a job retried after it ended goes on).
 
         Starts after `last_event_id` (a `seq`; None: from the job's first event). When the connection
         drops or goes quiet for `read_timeout` seconds (the server sends a keep-alive every 15 s), it
@@ -219,6 +220,7 @@ class Client:
         was its last event.
         """
         last = last_event_id
+        final = False  # the last event yielded ended the job (a retried job has more after it)
         failures = 0
         delay = 0.5  # the server's `retry:` field replaces it
         while True:
@@ -249,13 +251,14 @@ class Client:
                             if not message.data:
                                 continue
                             event = ProgressEvent.from_json(json.loads(message.data))
-                            failures = 0
                             if last is not None and event.seq <= last:
                                 continue
+                            failures = 0  # only progress counts: a replay of old events is no success
                             last = event.seq
+                            final = event.final
                             yield event
-                            if event.final:
-                                return
+                        if final:  # the server ends the stream after the job's (latest) final event
+                            return
             except httpx.TransportError as exc:  # refused, reset, read timeout, cut mid-stream
                 cause = f"{type(exc).__name__}: {exc}"
             failures += 1

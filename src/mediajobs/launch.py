@@ -17,6 +17,8 @@ from mediajobs.store import create_db_engine, ensure_migrated, migrate
 
 log = logging.getLogger(__name__)
 
+STREAM_SHUTDOWN_GRACE_SECONDS = 5
+
 
 def migrate_database(settings: Settings) -> str:
     engine = create_db_engine(settings.resolved_database_url)
@@ -41,7 +43,15 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) ->
     from mediajobs.api.app import create_app
 
     check_database(settings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+    # Event streams (SSE, WebSocket) never finish on their own: without a deadline a SIGTERM would
+    # wait for every follower to leave. After it they are cut; clients resume with Last-Event-ID.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=STREAM_SHUTDOWN_GRACE_SECONDS,
+    )
 
 
 def worker_argv(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 
 from sqlalchemy import Engine
 
-from mediajobs.domain import RetryPolicy
+from mediajobs.domain import PIPELINES, RetryPolicy
 from mediajobs.engines import Engines, SpeechToText
 from mediajobs.progress import Progress, build_progress
 from mediajobs.queue.dispatcher import Dispatcher, Publisher
@@ -54,6 +55,7 @@ class Services:
                     base=self.settings.retry_base_seconds,
                     cap=self.settings.retry_cap_seconds,
                 ),
+                retry_policies={name: self.settings.retry_policy_for(name) for name in PIPELINES},
                 timeout_errors=self.timeout_errors,
                 worker_id=f"{self.settings.worker_name}:{uuid.uuid4().hex[:8]}",
             )
@@ -91,6 +93,7 @@ def build_services(
         engine,
         queue_for=partial(queue_name, prefix=settings.queue_prefix),
         event_sink=progress.publisher.publish if progress.publisher is not None else None,
+        idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
     )
     return Services(
         settings=settings,

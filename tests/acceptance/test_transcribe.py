@@ -124,7 +124,7 @@ def test_worker_killed_mid_transcription_resumes_without_downloading_again(
 ) -> None:
     served = tmp_path / "served"
     served.mkdir()
-    speak(" ".join([SPEECH_SCRIPT] * 8), served / "long.wav")
+    speak(" ".join([SPEECH_SCRIPT] * 5), served / "long.wav")
     first = stack.worker()
     with FileServer(served) as server:
         job_id = stack.api.post(

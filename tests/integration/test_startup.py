@@ -46,7 +46,7 @@ def test_migrate_brings_postgres_to_head(tmp_path: Path, pg_template: str) -> No
 
     import psycopg
 
-    from conftest import PG_ADMIN_URL
+    from helpers.db import PG_ADMIN_URL
 
     name = f"mj_fresh_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:

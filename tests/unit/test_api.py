@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import make_settings
+from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.engines import SpeechToText
 from mediajobs.queue.memory import InMemoryPublisher

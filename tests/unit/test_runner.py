@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_settings
+from helpers.settings import make_settings
 from mediajobs.domain import LOCAL_USER_ID, Job, JobStatus, RetryPolicy, StageStatus, get_pipeline
 from mediajobs.engines import Engines, SpeechToText
 from mediajobs.errors import PermanentError, RetryableError, StageError, UnsupportedMedia

@@ -29,7 +29,9 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
             from mediajobs.queue.app import create_celery_app
             from mediajobs.queue.publisher import CeleryPublisher
 
-            app.state.services = build_services(settings, CeleryPublisher(create_celery_app(settings)))
+            app.state.services = build_services(
+                settings, CeleryPublisher(create_celery_app(settings), settings.time_limits_for)
+            )
         else:
             app.state.services = services
         stop = threading.Event()

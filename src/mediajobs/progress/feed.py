@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -30,6 +30,7 @@ from .bus import decode, job_channel_pattern
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
+CLIENT_NAME = "mediajobs-progress-feed"  # shows in Redis' CLIENT LIST
 
 
 class Subscription:
@@ -110,11 +111,13 @@ class RedisLiveFeed:
         self.url = url
         self.pattern = job_channel_pattern(prefix)
         self.connect_timeout = connect_timeout
-        self._subs: set[Subscription] = set()
+        self._by_job: dict[uuid.UUID, set[Subscription]] = {}
+        self._by_owner: dict[str, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected: asyncio.Event | None = None
-        self.delivered = 0
+        self.delivered = 0  # events handed to subscriptions
+        self.connects = 0  # successful (re)subscriptions; more than one means the connection dropped
 
     @property
     def connected(self) -> bool:
@@ -127,11 +130,24 @@ class RedisLiveFeed:
             raise ValueError("subscribe to one job or to one owner")
         await self._ensure_started()
         sub = Subscription(self, job_id=job_id, owner_id=owner_id)
-        self._subs.add(sub)
+        if job_id is not None:
+            self._by_job.setdefault(job_id, set()).add(sub)
+        elif owner_id is not None:
+            self._by_owner.setdefault(owner_id, set()).add(sub)
         return sub
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        self._subs.discard(subscription)
+        if subscription.job_id is not None:
+            _discard(self._by_job, subscription.job_id, subscription)
+        elif subscription.owner_id is not None:
+            _discard(self._by_owner, subscription.owner_id, subscription)
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(s) for s in self._by_job.values()) + sum(len(s) for s in self._by_owner.values())
+
+    def _all(self) -> list[Subscription]:
+        return [sub for index in (self._by_job, self._by_owner) for subs in index.values() for sub in subs]
 
     async def _ensure_started(self) -> None:
         loop = asyncio.get_running_loop()
@@ -149,7 +165,9 @@ class RedisLiveFeed:
                 await asyncio.wait_for(connected.wait(), timeout=self.connect_timeout)
 
     async def _run(self, connected: asyncio.Event) -> None:
-        client = aioredis.Redis.from_url(self.url, socket_connect_timeout=self.connect_timeout)
+        client = aioredis.Redis.from_url(
+            self.url, socket_connect_timeout=self.connect_timeout, client_name=CLIENT_NAME
+        )
         backoff = 0.1
         try:
             while True:
@@ -166,11 +184,16 @@ class RedisLiveFeed:
                         elif kind == "psubscribe":
                             # (Re)subscribed: anything published while we were away is only in the log.
                             connected.set()
+                            self.connects += 1
                             backoff = 0.1
                             self._wake_all(lost=True)
                 except (RedisError, OSError) as exc:
                     if connected.is_set():
                         log.warning("lost the progress feed (%s); followers read the database meanwhile", exc)
+                    connected.clear()
+                    self._wake_all(lost=True)
+                except Exception:  # a bug must not end live delivery for the life of the process
+                    log.exception("progress feed failed; restarting it")
                     connected.clear()
                     self._wake_all(lost=True)
                 finally:
@@ -189,24 +212,40 @@ class RedisLiveFeed:
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed progress message: %r", payload[:200])
             return
-        for sub in list(self._subs):
-            if sub.matches(event):
-                sub.offer(event)
-                self.delivered += 1
+        for sub in (*self._by_job.get(event.job_id, ()), *self._by_owner.get(event.owner_id, ())):
+            sub.offer(event)
+            self.delivered += 1
 
     def _wake_all(self, *, lost: bool = False, closed: bool = False) -> None:
-        for sub in list(self._subs):
+        for sub in self._all():
             sub.wake(lost=lost, closed=closed)
 
     async def aclose(self) -> None:
         """Stop the feed and end every follower's wait (call on the loop it runs on)."""
         task, self._task = self._task, None
         self._wake_all(closed=True)
-        self._subs.clear()
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._by_job.clear()
+        self._by_owner.clear()
+        if task is None or task.done():
+            return
+        if self._loop is not asyncio.get_running_loop():  # its loop is gone or elsewhere: just stop it
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(task.cancel)
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
-__all__ = ["QUEUE_SIZE", "LiveFeed", "RedisLiveFeed", "Subscription"]
+K = TypeVar("K")
+
+
+def _discard(index: dict[K, set[Subscription]], key: K, subscription: Subscription) -> None:
+    subs = index.get(key)
+    if subs is not None:
+        subs.discard(subscription)
+        if not subs:
+            del index[key]
+
+
+__all__ = ["CLIENT_NAME", "QUEUE_SIZE", "LiveFeed", "RedisLiveFeed", "Subscription"]

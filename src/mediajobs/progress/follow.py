@@ -54,7 +54,7 @@ class EventLog(Protocol):
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FollowTimings:
     heartbeat: float = 15.0  # yield None (a keep-alive) after this long without an event
-    recheck: float = 5.0  # read the log this often even while the live feed is connected
+    recheck: float = 10.0  # read the log this often even while the live feed is connected
     poll: float = 0.25  # read the log this often without a live feed (embedded)
 
 

@@ -218,14 +218,6 @@ class StagesMixin(StoreBase):
             if result.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
             self._end_attempt(conn, claim, outcome="succeeded")
-            self._emit(
-                conn,
-                job_id,
-                stage=claim.stage.name,
-                stage_status="succeeded",
-                stage_percent=100.0,
-                message=f"stage {claim.stage.name} done",
-            )
             if artifacts:
                 names = [a.name for a in artifacts]
                 conn.execute(
@@ -246,11 +238,24 @@ class StagesMixin(StoreBase):
                     ],
                 )
             job = self._load_job(conn, job_id)
+            pipeline = get_pipeline(job.pipeline)
+            runs = {s.name: s for s in job.stages}
+            conn.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
+                .values(progress=pipeline.progress(runs))
+            )
+            self._emit(
+                conn,
+                job_id,
+                stage=claim.stage.name,
+                stage_status="succeeded",
+                stage_percent=100.0,
+                message=f"stage {claim.stage.name} done",
+            )
             if job.cancel_requested_at is not None:
                 self._finish_cancelled(conn, job_id)
                 return self._load_job(conn, job_id)
-            pipeline = get_pipeline(job.pipeline)
-            runs = {s.name: s for s in job.stages}
             if all(s.status is StageStatus.SUCCEEDED for s in job.stages):
                 conn.execute(
                     update(JobRow)
