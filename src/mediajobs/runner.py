@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError, SQLAlchemyError
 
 from mediajobs.domain import ErrorInfo, Job, RetryPolicy
 from mediajobs.engines import Engines
@@ -88,6 +88,11 @@ class ThrottledProgress:
             self.store.report_progress(self.claim, percent, message)
         except LeaseLost as exc:
             self.token.cancel(exc)
+            return
+        except SQLAlchemyError:  # progress is best effort: a database blip must not fail the stage
+            log.warning(
+                "could not record progress of %s/%s", self.claim.job.id, self.claim.stage.name, exc_info=True
+            )
             return
         if percent is not None:
             self._last_percent = percent
@@ -165,7 +170,7 @@ class Runner:
             log.warning("lost the lease on %s/%s; stopping", claim.job.id, claim.stage.name)
             self.store.release_lost(claim)
             return RunOutcome(outcome="lease_lost")
-        if isinstance(exc, DBAPIError):
+        if isinstance(exc, DBAPIError | PendingRollbackError):
             # The database went away mid-stage: nothing can be recorded now. The lease expires and the
             # reaper re-queues the stage once the database is back; its committed checkpoints stand.
             log.warning("database unavailable during %s/%s: %s", claim.job.id, claim.stage.name, exc)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError, PendingRollbackError
 
 from helpers.settings import make_settings
 from mediajobs.domain import LOCAL_USER_ID, Job, JobStatus, RetryPolicy, StageStatus, get_pipeline
@@ -565,3 +566,53 @@ def test_an_indeterminate_progress_report_keeps_the_last_percent(harness: Harnes
     after = harness.job(job.id)
     assert after.stage("ingest").progress == 60.0
     assert after.progress == 7.5
+
+
+# -- database outages ------------------------------------------------------------------------------
+
+
+def test_a_failed_progress_write_does_not_fail_the_stage(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def database_gone(*_: object, **__: object) -> float:
+        raise OperationalError("UPDATE stage_runs", {}, Exception("server closed the connection"))
+
+    def reporting(ctx: StageContext) -> StageResult:
+        with monkeypatch.context() as patch:
+            patch.setattr(harness.store, "report_progress", database_gone)
+            ctx.progress.report(50.0, "half way")
+        return default_stage("ingest", ctx)
+
+    harness.stages.behaviour["ingest"] = reporting
+    job = harness.submit()
+
+    harness.drain()
+
+    assert harness.job(job.id).status is JobStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("COMMIT", {}, Exception("terminating connection due to administrator command")),
+        PendingRollbackError("Can't reconnect until invalid transaction is rolled back"),
+    ],
+)
+def test_a_lost_database_is_left_to_the_lease_path_not_recorded_as_a_failure(
+    harness: Harness, error: Exception
+) -> None:
+    def unlucky(ctx: StageContext) -> StageResult:
+        raise error
+
+    harness.stages.behaviour["ingest"] = unlucky
+    job = harness.submit()
+
+    with pytest.raises(type(error)):
+        harness.drain()
+
+    after = harness.job(job.id)
+    assert after.status is JobStatus.RUNNING  # not failed: the lease expires and the reaper re-queues it
+    assert after.stage("ingest").status is StageStatus.RUNNING
+    harness.clock.advance(harness.settings.lease_seconds + 1)
+    [reaped] = harness.store.reap_expired_leases(max_attempts=5)
+    assert reaped.requeued

@@ -57,11 +57,14 @@ class StoreBase:
         """A write transaction; the events it logged go to the event sink once it committed."""
         events: list[ProgressEvent] = []
         with self.engine.begin() as conn:
-            conn.info[_EVENTS_KEY] = events
+            # Keep the dict itself: touching `conn.info` after the connection was lost would try to
+            # reconnect and replace the real error with PendingRollbackError.
+            info = conn.info
+            info[_EVENTS_KEY] = events
             try:
                 yield conn
             finally:
-                conn.info.pop(_EVENTS_KEY, None)
+                info.pop(_EVENTS_KEY, None)
         if events and self.event_sink is not None:
             try:
                 self.event_sink(events)
