@@ -92,6 +92,12 @@ class UnsupportedMedia(PermanentError):
     code = "unsupported_media"
 
 
+class ForbiddenSource(PermanentError):
+    """Raised when a URL source (or a redirect) points at a loopback, private or link-local host."""
+
+    code = "forbidden_source"
+
+
 class StageTimeout(PermanentError):
     """Raised when a stage runs past its soft time limit."""
 

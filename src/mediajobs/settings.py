@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     download_max_bytes: Annotated[int, Field(ge=1)] = Field(
         default=2 * 1024**3, validation_alias="MEDIAJOBS_DOWNLOAD_MAX_BYTES"
     )
+    # URL sources may only reach public addresses unless this is set (see netguard.py).
+    allow_private_sources: bool = Field(default=False, validation_alias="MEDIAJOBS_ALLOW_PRIVATE_SOURCES")
     download_timeout_seconds: Annotated[float, Field(gt=0)] = Field(
         default=30.0, validation_alias="MEDIAJOBS_DOWNLOAD_TIMEOUT"
     )

@@ -19,6 +19,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "MEDIAJOBS_RETRY_CAP_SECONDS": 2,
         "CELERY_WORKER_CONCURRENCY": 1,
         "MEDIAJOBS_QUEUE_PREFIX": f"t{uuid.uuid4().hex[:6]}.",
+        "MEDIAJOBS_ALLOW_PRIVATE_SOURCES": True,  # tests serve media from 127.0.0.1
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

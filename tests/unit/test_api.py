@@ -578,3 +578,21 @@ def test_docs_and_openapi_are_served(client: TestClient) -> None:
     )
     submit_body = spec["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(submit_body)
+
+
+def test_private_url_sources_are_refused_unless_allowed(tmp_path: Path, sqlite_url: str) -> None:
+    settings = make_settings(
+        tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url, MEDIAJOBS_ALLOW_PRIVATE_SOURCES=False
+    )
+    services = build_services(settings, InMemoryPublisher(), stt_factory=no_speech_to_text)
+    with TestClient(create_app(settings, services=services, maintenance=False)) as client:
+        refused = client.post(
+            "/api/v1/jobs", json={"pipeline": "transcribe", "source": "http://169.254.169.254/latest"}
+        )
+        accepted = client.post(
+            "/api/v1/jobs", json={"pipeline": "transcribe", "source": "https://example.com/a.mp3"}
+        )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "forbidden_source"
+    assert accepted.status_code == 202
+    services.close()

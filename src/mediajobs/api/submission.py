@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from mediajobs.domain import Job, Upload, get_pipeline
 from mediajobs.errors import InvalidRequest, NotFound, PayloadTooLarge
+from mediajobs.netguard import refuse_private_literal
 from mediajobs.storage import LocalStorage, safe_filename
 from mediajobs.store import JobStore
 
@@ -33,9 +34,12 @@ def submit_job(
     options: Mapping[str, Any] | None,
     idempotency_key: str | None = None,
     body_hash: str | None = None,
+    allow_private_sources: bool = False,
 ) -> tuple[Job, bool]:
     spec = get_pipeline(pipeline)
     clean_source = spec.validate_source(source)
+    if not allow_private_sources and urlsplit(clean_source).scheme in ("http", "https"):
+        refuse_private_literal(urlsplit(clean_source).hostname)
     clean_options = spec.validate_options(options)
     if urlsplit(clean_source).scheme == "upload":
         upload_id = _upload_id(clean_source)

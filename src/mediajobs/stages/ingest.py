@@ -28,6 +28,7 @@ import httpx
 
 from mediajobs import __version__
 from mediajobs.errors import PermanentError, RetryableError, UnsupportedMedia
+from mediajobs.netguard import check_public_host
 
 from .base import StageContext, StageResult
 
@@ -122,7 +123,11 @@ def _download(ctx: StageContext) -> _Received:
     try:
         with (
             httpx.Client(
-                follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=timeout, headers=headers
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                timeout=timeout,
+                headers=headers,
+                event_hooks={"request": [] if settings.allow_private_sources else [_only_public_hosts]},
             ) as client,
             client.stream("GET", ctx.source) as response,
         ):
@@ -142,6 +147,11 @@ def _download(ctx: StageContext) -> _Received:
     except httpx.HTTPError as exc:  # e.g. a body that does not decode: trying again would not help
         raise PermanentError(f"download failed: {type(exc).__name__}: {exc}", code="download_failed") from exc
     return _Received(path=target, size=size, sha256=sha256, content_type=content_type)
+
+
+def _only_public_hosts(request: httpx.Request) -> None:
+    """Checked before every request, redirects included."""
+    check_public_host(request.url.host, request.url.port)
 
 
 def _stream_to(

@@ -127,6 +127,7 @@ async def create_job(
         options=options,
         idempotency_key=idempotency_key,
         body_hash=body_hash,
+        allow_private_sources=services.settings.allow_private_sources,
     )
     if created:
         background.add_task(_publish_soon, services, job.id)
