@@ -36,9 +36,9 @@ ApiUrl = Annotated[str, typer.Option("--api", envvar="MEDIAJOBS_API_URL", help="
 DEFAULT_API = "http://127.0.0.1:8000"
 
 DEMO_SCRIPT = (
-    "Welcome to media jobs. This short recording was made by a speech synthesizer. "
-    "The service turns speech into text on a background worker, "
-    "and writes subtitles with a time for every line."
+    "Welcome to media jobs. This short recording was made by a computer voice. "
+    "The service listens to it and writes down every word, "
+    "with the time of each line, as subtitles."
 )
 
 
