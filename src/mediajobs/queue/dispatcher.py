@@ -43,10 +43,7 @@ class Dispatcher:
 
     def publish_job(self, job_id: uuid.UUID) -> int:
         """Fast path after a commit: publish this job's due messages now (the relay catches failures)."""
-        ids = self.store.unsent_ids(job_id)
-        if not ids:
-            return 0
-        with self.store.outbox_batch(ids=ids) as batch:
+        with self.store.outbox_batch(job_id=job_id) as batch:
             sent, _ = self._publish(batch)
         return sent
 

@@ -53,10 +53,16 @@ class StoreBase:
         self._postgres = engine.dialect.name == "postgresql"
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        """A write transaction; the events it logged go to the event sink once it committed."""
+    def _tx(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction; the events it logged go to the event sink once it committed.
+
+        `durable=False` commits without waiting for the WAL flush (PostgreSQL): for writes whose loss
+        in a database crash is harmless (lease renewals, progress ticks, marking messages sent).
+        """
         events: list[ProgressEvent] = []
         with self.engine.begin() as conn:
+            if not durable and self._postgres:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             # Keep the dict itself: touching `conn.info` after the connection was lost would try to
             # reconnect and replace the real error with PendingRollbackError.
             info = conn.info

@@ -50,13 +50,21 @@ class Reaped:
 
 class OutboxMixin(StoreBase):
     @contextmanager
-    def outbox_batch(self, *, limit: int = 100, ids: Sequence[int] | None = None) -> Iterator[OutboxBatch]:
-        """Lock due, unsent messages (or the given ones); on exit record which were published."""
+    def outbox_batch(
+        self, *, limit: int = 100, ids: Sequence[int] | None = None, job_id: uuid.UUID | None = None
+    ) -> Iterator[OutboxBatch]:
+        """Lock due, unsent messages (or the given ones); on exit record which were published.
+
+        Not durable: if a crash loses the "sent" mark, the message is published again, and the claim
+        makes the duplicate harmless.
+        """
         now = self.clock()
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             query = select(OutboxRow.__table__).where(OutboxRow.sent_at.is_(None))
             if ids is not None:
                 query = query.where(OutboxRow.id.in_(list(ids)))
+            if job_id is not None:
+                query = query.where(OutboxRow.job_id == job_id)
             query = query.where(OutboxRow.available_at <= now).order_by(OutboxRow.id).limit(limit)
             if self._postgres:
                 query = query.with_for_update(skip_locked=True)

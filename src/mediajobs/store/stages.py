@@ -149,9 +149,13 @@ class StagesMixin(StoreBase):
         )
 
     def renew_lease(self, claim: Claim, lease_seconds: float) -> bool:
-        """Extend the lease; returns True when the job's cancellation has been requested."""
+        """Extend the lease; returns True when the job's cancellation has been requested.
+
+        Not durable: a renewal lost in a database crash only lets the lease expire early, and fencing
+        stops the old runner's writes if another runner takes over.
+        """
         now = self.clock()
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             result = conn.execute(
                 update(StageRunRow)
                 .where(*self._fenced(claim))
@@ -172,7 +176,7 @@ class StagesMixin(StoreBase):
         if percent is not None:
             percent = max(0.0, min(100.0, percent))
             values["progress"] = percent
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:  # a progress tick lost in a crash is harmless
             result = conn.execute(update(StageRunRow).where(*self._fenced(claim)).values(**values))
             if result.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {claim.job.id} is no longer ours")
