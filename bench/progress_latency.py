@@ -50,6 +50,7 @@ from mediajobs.domain import LOCAL_USER_ID, get_pipeline
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.launch import settings_env
 from mediajobs.progress import RedisEventBus
+from mediajobs.progress.wiring import channel_prefix
 from mediajobs.settings import Settings
 from mediajobs.store import Claim, JobStore, create_db_engine, migrate
 
@@ -77,7 +78,13 @@ def worker_main(settings_json: str, job_id: str, events: int, rate: float, conn:
     """Report `events` progress updates of one claimed stage; send back (seq, t_call, t_publish) stamps."""
     settings = Settings.model_validate_json(settings_json)
     published: dict[int, int] = {}
-    bus = None if settings.embedded else RedisEventBus(str(settings.broker_url), prefix=settings.queue_prefix)
+    bus = (
+        None
+        if settings.embedded
+        else RedisEventBus(
+            str(settings.broker_url), prefix=channel_prefix(settings, str(settings.broker_url))
+        )
+    )
 
     def sink(batch: Sequence[ProgressEvent]) -> None:
         stamp = time.monotonic_ns()

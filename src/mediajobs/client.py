@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,7 +242,7 @@ class Client:
                         cause = f"HTTP {response.status_code}"
                     else:
                         parser = SseParser()
-                        for line in response.iter_lines():
+                        for line in sse_lines(response.iter_text()):
                             message = parser.feed(line)
                             if message is None:
                                 continue
@@ -265,6 +265,25 @@ class Client:
             if max_retries is not None and failures > max_retries:
                 raise StreamLost(job_id, last, cause)
             time.sleep(min(backoff_cap, delay * 2 ** (failures - 1)))  # reconnect backoff
+
+
+def sse_lines(chunks: Iterable[str]) -> Iterator[str]:
+    """Lines of an event stream. SSE ends lines with CR, LF or CRLF only; `str.splitlines` (and so
+    httpx's `iter_lines`) would also split on U+2028, U+0085... inside a JSON `data:` value."""
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk
+        while True:
+            cut = min((i for i in (buffer.find("\r"), buffer.find("\n")) if i >= 0), default=-1)
+            if cut < 0 or (buffer[cut] == "\r" and cut == len(buffer) - 1):
+                break  # no complete line yet (a lone CR at the end may be half of CRLF)
+            line, rest = buffer[:cut], buffer[cut + 1 :]
+            if buffer[cut] == "\r" and rest.startswith("\n"):
+                rest = rest[1:]
+            yield line
+            buffer = rest
+    if buffer:
+        yield buffer.rstrip("\r")
 
 
 def _looks_like_url(value: str) -> bool:

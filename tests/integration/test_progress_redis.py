@@ -32,6 +32,7 @@ from mediajobs.progress import (
     user_channel,
 )
 from mediajobs.progress.feed import CLIENT_NAME
+from mediajobs.progress.wiring import channel_prefix
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.services import Services, build_services
 from mediajobs.store import JobStore
@@ -60,7 +61,8 @@ def feed_of(services: Services) -> RedisLiveFeed:
 def test_events_are_published_as_json_on_the_job_and_the_user_channel(
     services: Services, redis_url: str
 ) -> None:
-    prefix = services.settings.queue_prefix
+    prefix = channel_prefix(services.settings, redis_url)  # the database number is part of it
+    assert f"db{redis_url.rsplit('/', 1)[1]}:" in prefix
     client = redis.Redis.from_url(redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.psubscribe(f"{prefix}progress:*")

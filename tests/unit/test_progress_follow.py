@@ -367,3 +367,45 @@ def test_sse_parser_joins_data_lines_ignores_comments_and_keeps_the_last_id() ->
         ("3", "state", '{"a":\n1}'),
         ("3", "message", "x"),  # the last event id stays until a new one is sent (as in EventSource)
     ]
+
+
+def test_owner_stream_delivers_events_that_were_committed_but_never_published(
+    store: JobStore, bus: InMemoryEventBus
+) -> None:
+    # Worker 1 lost Redis (its events reach only the log) while worker 2 publishes live: the live
+    # events must not move the stream past worker 1's, and the log recheck must deliver them.
+    silent = JobStore(store.engine)  # no event sink: nothing it logs is published
+    quiet_job, loud_job = submit(silent), submit(store)
+    timings = FollowTimings(heartbeat=60, recheck=0.2, poll=60)
+
+    async def main() -> list[ProgressEvent]:
+        got: list[ProgressEvent] = []
+        stream = follow_owner(
+            store, bus, LOCAL_USER_ID, after_id=store.last_event_id(LOCAL_USER_ID), timings=timings
+        )
+        try:
+            first = asyncio.ensure_future(stream.__anext__())
+            await in_thread(lambda: run_stage(store, loud_job.id, "ingest"))
+            item = await asyncio.wait_for(first, 20)  # the stream is live now
+
+            def interleaved() -> None:  # the quiet job's ids fall between the loud job's
+                run_stage(silent, quiet_job.id, "ingest")
+                for stage in ("normalize", "transcribe"):
+                    run_stage(store, loud_job.id, stage)
+                    run_stage(silent, quiet_job.id, stage)
+
+            writer = in_thread(interleaved)
+            while True:
+                if item is not None:
+                    got.append(item)
+                if {e.job_id for e in got if e.final} == {quiet_job.id, loud_job.id}:
+                    return got
+                item = await asyncio.wait_for(stream.__anext__(), 20)
+        finally:
+            await stream.aclose()
+            await writer
+
+    events = asyncio.run(main())
+    for job in (quiet_job, loud_job):
+        mine = [e.seq for e in events if e.job_id == job.id]
+        assert mine == [e.seq for e in store.job_events(job.id)][1:]  # all but "accepted", each once

@@ -166,7 +166,12 @@ class RedisLiveFeed:
 
     async def _run(self, connected: asyncio.Event) -> None:
         client = aioredis.Redis.from_url(
-            self.url, socket_connect_timeout=self.connect_timeout, client_name=CLIENT_NAME
+            self.url,
+            socket_connect_timeout=self.connect_timeout,
+            client_name=CLIENT_NAME,
+            # notice a Redis that hangs (not only one that hangs up) and reconnect
+            health_check_interval=15,
+            socket_keepalive=True,
         )
         backoff = 0.1
         try:

@@ -219,32 +219,42 @@ async def follow_owner(
     sub = await _subscribe(feed, owner_id=owner_id)
     try:
         seen = _Seen()
-        last_id = after_id if after_id is not None else await _call(log.last_event_id, owner_id)
+        # Only reads of the log move this cursor: an event that was committed but never published
+        # (a worker's Redis was away) is still found by the next read, however far live events got.
+        cursor = after_id if after_id is not None else await _call(log.last_event_id, owner_id)
         clock = _Clock(timings, sub)
 
-        async def from_log() -> list[ProgressEvent]:
-            nonlocal last_id
-            fresh: list[ProgressEvent] = []
-            while True:
-                page = await _call(log.owner_events, owner_id, after_id=last_id)
-                for event in page:
-                    last_id = max(last_id, event.id)
-                    if seen.fresh(event):
-                        seen.mark(event)
-                        fresh.append(event)
-                if len(page) < PAGE:
-                    return fresh
+        async def log_page() -> tuple[list[ProgressEvent], bool]:
+            """The next page of the log after the cursor: its unseen events, and whether more follow."""
+            nonlocal cursor
+            page = await _call(log.owner_events, owner_id, after_id=cursor, limit=PAGE)
+            fresh = []
+            for event in page:
+                cursor = max(cursor, event.id)
+                if seen.fresh(event):
+                    seen.mark(event)
+                    fresh.append(event)
+            return fresh, len(page) >= PAGE
 
-        async def job_gap(event: ProgressEvent) -> list[ProgressEvent]:
+        async def job_gap(event: ProgressEvent, *, since_id: int | None = None) -> list[ProgressEvent]:
             """A live event skipped seqs of its job: take them (and it) from the job's log."""
             before = seen.get(event.job_id) or 0
-            fresh = [e for e in await _call(log.job_events, event.job_id, after_seq=before) if seen.fresh(e)]
+            missed = await _call(log.job_events, event.job_id, after_seq=before)
+            # For a job new to this stream (`since_id`): what was logged after the stream's cursor, and
+            # the live event onwards (it may have been committed just before the cursor was read).
+            fresh = [
+                e
+                for e in missed
+                if seen.fresh(e) and (since_id is None or e.id > since_id or e.seq >= event.seq)
+            ]
             for e in fresh:
                 seen.mark(e)
             return fresh
 
-        if after_id is not None:
-            for event in await from_log():
+        replaying = after_id is not None
+        while replaying:  # page by page: an old Last-Event-ID never loads the whole history at once
+            page, replaying = await log_page()
+            for event in page:
                 yield event
         clock.sent()
         clock.checked()
@@ -255,20 +265,27 @@ async def follow_owner(
             batch: list[ProgressEvent] = []
             if live is not None and seen.fresh(live):
                 previous = seen.get(live.job_id)
-                if previous is not None and live.seq > previous + 1:
+                if previous is None and live.seq > 1:
+                    batch = await job_gap(live, since_id=cursor)  # a job new to this stream
+                elif previous is not None and live.seq > previous + 1:
                     batch = await job_gap(live)
                 else:
                     seen.mark(live)
                     batch = [live]
+            for event in batch:
+                yield event
+            sent = bool(batch)
             if (sub is not None and sub.lost) or clock.check_due():
                 if sub is not None:
                     sub.lost = False
-                batch += await from_log()
+                more = True
+                while more:
+                    page, more = await log_page()
+                    for event in page:
+                        yield event
+                    sent = sent or bool(page)
                 clock.checked()
-            for event in batch:
-                last_id = max(last_id, event.id)
-                yield event
-            if batch:
+            if sent:
                 clock.sent()
             elif clock.heartbeat_due():
                 yield None

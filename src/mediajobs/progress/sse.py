@@ -13,7 +13,8 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy b
 
 def encode_event(event: ProgressEvent, *, event_id: int) -> bytes:
     """One event: `id` (the resume point a client sends back as Last-Event-ID), `event`, `data`."""
-    data = json.dumps(event.to_json(), separators=(",", ":"), ensure_ascii=False)
+    # ASCII only: U+2028 and friends inside a file name must not split the `data:` line for a client
+    data = json.dumps(event.to_json(), separators=(",", ":"), ensure_ascii=True)
     return f"id: {event_id}\nevent: {event.type.value}\ndata: {data}\n\n".encode()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from mediajobs.settings import Settings
 
@@ -35,15 +36,23 @@ def redis_url(settings: Settings) -> str | None:
     return url if url is not None and url.startswith(REDIS_SCHEMES) else None
 
 
+def channel_prefix(settings: Settings, url: str) -> str:
+    """Pub/sub channels ignore Redis' database number: put it in the channel names, so deployments
+    sharing one Redis server on different databases never see each other's events."""
+    database = urlsplit(url).path.strip("/") or "0"
+    return f"{settings.queue_prefix}db{database}:"
+
+
 def build_progress(settings: Settings, *, timings: FollowTimings | None = None) -> Progress:
     url = redis_url(settings)
     if url is None:
         return Progress(timings=timings or FollowTimings())
+    prefix = channel_prefix(settings, url)
     return Progress(
-        publisher=RedisEventBus(url, prefix=settings.queue_prefix),
-        feed=RedisLiveFeed(url, prefix=settings.queue_prefix),
+        publisher=RedisEventBus(url, prefix=prefix),
+        feed=RedisLiveFeed(url, prefix=prefix),
         timings=timings or FollowTimings(),
     )
 
 
-__all__ = ["Progress", "build_progress", "redis_url"]
+__all__ = ["Progress", "build_progress", "channel_prefix", "redis_url"]

@@ -63,3 +63,14 @@ class EventsMixin(StoreBase):
                 .limit(1)
             ).scalar_one_or_none()
         return int(value or 0)
+
+    def latest_event(self, job_id: uuid.UUID) -> ProgressEvent | None:
+        """The job's most recent event (its latest progress and message), if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(JobEventRow.__table__)
+                .where(JobEventRow.job_id == job_id)
+                .order_by(JobEventRow.seq.desc())
+                .limit(1)
+            ).one_or_none()
+        return None if row is None else event_from_row(row)

@@ -176,7 +176,7 @@ class StagesMixin(StoreBase):
         if percent is not None:
             percent = max(0.0, min(100.0, percent))
             values["progress"] = percent
-        with self._tx(durable=False) as conn:  # a progress tick lost in a crash is harmless
+        with self._tx() as conn:  # durable: it logs an event, whose seq must never be handed out twice
             result = conn.execute(update(StageRunRow).where(*self._fenced(claim)).values(**values))
             if result.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {claim.job.id} is no longer ours")

@@ -152,8 +152,9 @@ async def job_events_ws(
         except WebSocketDisconnect:
             pass
         tg.cancel_scope.cancel()
-    if finished and websocket.client_state is WebSocketState.CONNECTED:
-        await websocket.close(code=1000)
+    if websocket.client_state is WebSocketState.CONNECTED:
+        # 1000: the job ended and every event was sent; 1012: the server is restarting, reconnect
+        await websocket.close(code=1000 if finished else 1012)
 
 
 async def _until_disconnect(websocket: WebSocket, scope: anyio.CancelScope) -> None:

@@ -28,7 +28,6 @@ from mediajobs.api.schemas import (
 from mediajobs.api.submission import request_hash, save_upload, submit_job
 from mediajobs.domain import JobStatus, get_pipeline
 from mediajobs.errors import Conflict, InvalidRequest
-from mediajobs.progress import latest_event
 from mediajobs.services import Services
 
 log = logging.getLogger(__name__)
@@ -175,7 +174,7 @@ def list_jobs(
 def get_job(job_id: JobId, store: StoreDep, owner: CurrentUser) -> JobPublic:
     """A job's status, progress, stages and attempt history."""
     job = store.get_job(job_id, owner)
-    return job_public(job, store.list_attempts(job_id), latest_event=latest_event(store, job_id))
+    return job_public(job, store.list_attempts(job_id), latest_event=store.latest_event(job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, responses=ERRORS)
