@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from mediajobs.settings import Settings
 from mediajobs.stages import STAGES
 from mediajobs.storage import LocalStorage
 from mediajobs.store import JobStore, create_db_engine, ensure_migrated
+
+log = logging.getLogger(__name__)
 
 
 def _default_stt_factory(settings: Settings) -> Callable[[], SpeechToText]:
@@ -49,7 +52,7 @@ class Services:
                 settings=self.settings,
                 engines=self.engines,
                 stages=STAGES,
-                after_commit=self._publish_quietly,
+                after_commit=self.publish_soon,
                 retry_policy=RetryPolicy(
                     max_retries=self.settings.max_retries,
                     base=self.settings.retry_base_seconds,
@@ -61,13 +64,13 @@ class Services:
             )
         return self._runner
 
-    def _publish_quietly(self, job_id: uuid.UUID) -> None:
+    def publish_soon(self, job_id: uuid.UUID) -> None:
+        """Fast path after a commit: publish the job's due messages now. A failure is only logged:
+        the commit already happened, and the maintenance relay publishes what is left."""
         try:
             self.dispatcher.publish_job(job_id)
-        except Exception:  # the relay publishes it later; the commit already happened
-            import logging
-
-            logging.getLogger(__name__).warning("fast-path publish failed for %s", job_id, exc_info=True)
+        except Exception:
+            log.warning("fast-path publish failed for %s; the relay will publish it", job_id, exc_info=True)
 
     def broker_check(self) -> None:
         self.dispatcher.publisher.ping()

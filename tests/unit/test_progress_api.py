@@ -20,7 +20,7 @@ from mediajobs.api.schemas import job_public
 from mediajobs.client import SseParser
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.engines import SpeechToText
-from mediajobs.progress import FollowTimings, latest_event
+from mediajobs.progress import FollowTimings
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.services import Services, build_services
 
@@ -137,11 +137,11 @@ def test_websocket_for_an_unknown_job_closes_with_4404(client: TestClient) -> No
 
 def test_job_resource_can_show_the_latest_event(services: Services) -> None:
     job_id = finished_job(services)
-    event = latest_event(services.store, job_id)
+    event = services.store.latest_event(job_id)
     assert event is not None
     assert event.final
     public = job_public(services.store.get_job(job_id), latest_event=event)
     assert public.latest_event is not None
     assert public.latest_event.seq == services.store.job_events(job_id)[-1].seq
     assert public.latest_event.message == "job succeeded"
-    assert latest_event(services.store, uuid.uuid4()) is None
+    assert services.store.latest_event(uuid.uuid4()) is None

@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
 from mediajobs.domain import Job, Upload, get_pipeline
 from mediajobs.errors import InvalidRequest, NotFound, PayloadTooLarge
 from mediajobs.netguard import refuse_private_literal
+from mediajobs.services import Services
 from mediajobs.storage import LocalStorage, safe_filename
 from mediajobs.store import JobStore
 
@@ -119,3 +123,17 @@ def _remove_dir(folder: Path) -> None:
     for child in folder.iterdir():
         child.unlink(missing_ok=True)
     folder.rmdir()
+
+
+async def save_upload_file(services: Services, owner_id: str, file: UploadFile) -> Upload:
+    """`save_upload` for a multipart file part, off the event loop."""
+    return await run_in_threadpool(
+        save_upload,
+        services.store,
+        services.storage,
+        owner_id=owner_id,
+        stream=file.file,
+        filename=file.filename,
+        content_type=file.content_type,
+        max_bytes=services.settings.upload_max_bytes,
+    )

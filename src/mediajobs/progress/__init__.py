@@ -4,7 +4,6 @@ database log, then live), and the SSE wire format. See docs/architecture.md, "Li
 from .bus import EventPublisher, RedisEventBus, job_channel, user_channel
 from .feed import LiveFeed, RedisLiveFeed, Subscription
 from .follow import EventLog, FollowTimings, follow_job, follow_owner
-from .log import latest_event
 from .memory import InMemoryEventBus
 from .wiring import Progress, build_progress, redis_url
 
@@ -22,7 +21,6 @@ __all__ = [
     "follow_job",
     "follow_owner",
     "job_channel",
-    "latest_event",
     "redis_url",
     "user_channel",
 ]

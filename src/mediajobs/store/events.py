@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 
-from mediajobs.domain.events import EventType, ProgressEvent
+from mediajobs.domain.events import ProgressEvent
 
 from .base import StoreBase
+from .mapping import event_from_row
 from .tables import JobEventRow
-
-
-def event_from_row(row: Any) -> ProgressEvent:
-    return ProgressEvent(
-        id=row.id,
-        job_id=row.job_id,
-        owner_id=row.owner_id,
-        seq=row.seq,
-        type=EventType(row.type),
-        status=row.status,
-        stage=row.stage,
-        stage_status=row.stage_status,
-        stage_percent=row.stage_percent,
-        job_percent=row.job_percent,
-        file=row.file,
-        message=row.message,
-        at=row.at,
-    )
 
 
 class EventsMixin(StoreBase):

@@ -15,6 +15,7 @@ from mediajobs.domain import (
     StageStatus,
     Upload,
 )
+from mediajobs.domain.events import EventType, ProgressEvent
 
 
 def _error(code: str | None, message: str | None) -> ErrorInfo | None:
@@ -98,4 +99,22 @@ def artifact_from_row(row: Any) -> Artifact:
         size=row.size,
         path=row.path,
         created_at=row.created_at,
+    )
+
+
+def event_from_row(row: Any) -> ProgressEvent:
+    return ProgressEvent(
+        id=row.id,
+        job_id=row.job_id,
+        owner_id=row.owner_id,
+        seq=row.seq,
+        type=EventType(row.type),
+        status=row.status,
+        stage=row.stage,
+        stage_status=row.stage_status,
+        stage_percent=row.stage_percent,
+        job_percent=row.job_percent,
+        file=row.file,
+        message=row.message,
+        at=row.at,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
@@ -25,10 +24,9 @@ from mediajobs.api.schemas import (
     job_links,
     job_public,
 )
-from mediajobs.api.submission import request_hash, save_upload, submit_job
+from mediajobs.api.submission import request_hash, save_upload_file, submit_job
 from mediajobs.domain import JobStatus, get_pipeline
 from mediajobs.errors import Conflict, InvalidRequest
-from mediajobs.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +58,6 @@ _SUBMIT_BODY = {
 }
 
 
-def _publish_soon(services: Services, job_id: uuid.UUID) -> None:
-    try:
-        services.dispatcher.publish_job(job_id)
-    except Exception:  # the maintenance relay publishes it once the broker answers
-        log.warning("could not publish job %s now; the relay will", job_id, exc_info=True)
-
-
 @router.post(
     "",
     status_code=202,
@@ -94,16 +85,7 @@ async def create_job(
             options = _parse_options(form.get("options"))
             spec = get_pipeline(pipeline)  # refuse a bad request before storing its file
             options = spec.validate_options(options)
-            saved = await run_in_threadpool(
-                save_upload,
-                services.store,
-                services.storage,
-                owner_id=owner,
-                stream=upload.file,
-                filename=upload.filename,
-                content_type=upload.content_type,
-                max_bytes=services.settings.upload_max_bytes,
-            )
+            saved = await save_upload_file(services, owner, upload)
         source = f"upload://{saved.id}"
         body_hash = request_hash(pipeline, f"sha256:{saved.sha256}", options)
     elif content_type.startswith("application/json") or not content_type:
@@ -129,7 +111,7 @@ async def create_job(
         allow_private_sources=services.settings.allow_private_sources,
     )
     if created:
-        background.add_task(_publish_soon, services, job.id)
+        background.add_task(services.publish_soon, job.id)
     else:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
@@ -189,7 +171,7 @@ def retry_job(
 ) -> JobPublic:
     """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget."""
     job = services.store.retry_job(job_id, owner)
-    background.add_task(_publish_soon, services, job.id)
+    background.add_task(services.publish_soon, job.id)
     return job_public(job, services.store.list_attempts(job_id))
 
 
