@@ -1,11 +1,12 @@
 """A small Python client for the mediajobs HTTP API (used by the CLI).
 
-Exceptions (all but `ApiError` raised only by the calls that say so):
+Exceptions (all but `ApiError` raised only by the calls that say so), under mediajobs' one root:
 
-Exception
-├── ApiError        the API answered with an error body (`{"error": {"code", "message"}}`)
-├── WaitTimeout     `wait` reached its deadline before the job ended
-└── StreamLost      `subscribe_progress` could not re-establish the event stream
+MediaJobsError
+└── ClientSideError
+    ├── ApiError        the API answered with an error body (`{"error": {"code", "message"}}`)
+    ├── WaitTimeout     `wait` reached its deadline before the job ended
+    └── StreamLost      `subscribe_progress` could not re-establish the event stream
 """
 
 from __future__ import annotations
@@ -20,26 +21,32 @@ from typing import Any
 import httpx
 
 from mediajobs.domain.events import ProgressEvent
+from mediajobs.errors import ClientSideError
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
-class ApiError(Exception):
+class ApiError(ClientSideError):
     """Raised when the API answers with an error body (`{"error": {"code", "message"}}`)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
+        super().__init__(message, code=code)
         self.status = status
-        self.code = code
-        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
 
 
-class WaitTimeout(Exception):
+class WaitTimeout(ClientSideError):
     """Raised when `wait` reaches its deadline before the job ended."""
 
+    code = "wait_timeout"
 
-class StreamLost(Exception):
+
+class StreamLost(ClientSideError):
     """Raised by `subscribe_progress` when `max_retries` reconnections in a row brought no event."""
+
+    code = "stream_lost"
 
     def __init__(self, job_id: str, last_event_id: int | None, cause: str) -> None:
         super().__init__(f"lost the event stream of job {job_id} after event {last_event_id}: {cause}")

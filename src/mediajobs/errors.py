@@ -13,7 +13,10 @@ MediaJobsError                  root; carries a machine-readable `code` and a hu
 │       └── StageTimeout        the stage ran past its soft time limit (`timeout`)
 ├── JobCancelled                the job was cancelled while a stage ran; the stage stops
 ├── LeaseLost                   another runner took the stage over (fencing token moved on)
-└── NotMigrated                 the database schema is not at the head revision
+├── Unavailable                 a service mediajobs depends on cannot be reached now  -> 503
+│   └── StoreUnavailable        the database: connection refused, lost or timed out
+├── NotMigrated                 the database schema is not at the head revision       -> 503
+└── ClientSideError             raised by `mediajobs.client` (see there): API errors, timeouts
 """
 
 from __future__ import annotations
@@ -114,6 +117,29 @@ class LeaseLost(MediaJobsError):
     """Raised when a runner's lease (fencing token) no longer matches: another runner owns the stage."""
 
     code = "lease_lost"
+
+
+class Unavailable(MediaJobsError):
+    """Raised when a service mediajobs depends on cannot be reached; the same call may work later."""
+
+    code = "unavailable"
+    retryable = True
+
+
+class StoreUnavailable(Unavailable):
+    """Raised by the store when the database cannot be reached (refused, lost, timed out).
+
+    Nothing was committed by the failing call. Layers above the store catch this, never a driver's
+    or SQLAlchemy's exceptions.
+    """
+
+    code = "database_unavailable"
+
+
+class ClientSideError(MediaJobsError):
+    """Root of the errors `mediajobs.client` raises (it never raises this class itself)."""
+
+    code = "client_error"
 
 
 class NotMigrated(MediaJobsError):

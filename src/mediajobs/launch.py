@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mediajobs.queue.routing import all_queues
+from mediajobs.services import check_database
 from mediajobs.settings import Settings
-from mediajobs.store import create_db_engine, ensure_migrated, migrate
+from mediajobs.store import create_db_engine, migrate
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +23,6 @@ def migrate_database(settings: Settings) -> str:
     engine = create_db_engine(settings.resolved_database_url)
     try:
         return migrate(engine)
-    finally:
-        engine.dispose()
-
-
-def check_database(settings: Settings) -> None:
-    """Raise NotMigrated (with what to do) unless the schema is at head."""
-    engine = create_db_engine(settings.resolved_database_url)
-    try:
-        ensure_migrated(engine)
     finally:
         engine.dispose()
 
@@ -54,32 +44,6 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) ->
     )
 
 
-def worker_argv(
-    settings: Settings,
-    *,
-    queues: Sequence[str] | None = None,
-    concurrency: int | None = None,
-    loglevel: str | None = None,
-    pool: str | None = None,
-) -> list[str]:
-    argv = [
-        "worker",
-        "-Q",
-        ",".join(queues or all_queues(settings.queue_prefix)),
-        "-c",
-        str(concurrency or settings.worker_concurrency),
-        "--loglevel",
-        (loglevel or settings.log_level).upper(),
-        "-n",
-        f"mediajobs-{os.getpid()}@{socket.gethostname()}",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    if pool:
-        argv += ["--pool", pool]
-    return argv
-
-
 def run_worker(
     settings: Settings,
     *,
@@ -88,13 +52,9 @@ def run_worker(
     loglevel: str | None = None,
     pool: str | None = None,
 ) -> None:
-    from mediajobs.queue.app import create_celery_app
+    from mediajobs.worker import run_worker as run
 
-    check_database(settings)
-    app = create_celery_app(settings)
-    app.worker_main(
-        argv=worker_argv(settings, queues=queues, concurrency=concurrency, loglevel=loglevel, pool=pool)
-    )
+    run(settings, queues=queues, concurrency=concurrency, loglevel=loglevel, pool=pool)
 
 
 def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:
@@ -102,7 +62,7 @@ def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:
 
     check_database(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_celery_app(settings)
+    app = create_celery_app(settings, with_schedule=True)
     schedule = settings.data_dir / "celerybeat-schedule"
     app.start(argv=["beat", "--loglevel", (loglevel or settings.log_level).upper(), "-s", str(schedule)])
 

@@ -1,7 +1,8 @@
 """Runs one stage of one job: claim it under a lease, execute it, checkpoint it, hand on.
 
-The runner is the only bridge between a delivered message and a stage. It knows nothing of Celery:
-the task that calls it passes the exception types its time limits raise.
+The runner is the only bridge between a delivered message and a stage. It knows nothing of Celery
+(the task that calls it passes the exception types its time limits raise) and nothing of SQL (the
+store raises `StoreUnavailable` when the database is away).
 """
 
 from __future__ import annotations
@@ -14,15 +15,21 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import DBAPIError, PendingRollbackError, SQLAlchemyError
-
-from mediajobs.domain import ErrorInfo, Job, RetryPolicy
+from mediajobs.domain import AttemptOutcome, ErrorInfo, Job, RetryPolicy
 from mediajobs.engines import Engines
-from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, RetryableError
+from mediajobs.errors import (
+    JobCancelled,
+    LeaseLost,
+    MediaJobsError,
+    PermanentError,
+    RetryableError,
+    StoreUnavailable,
+)
+from mediajobs.hooks import Hooks, StageFinished, StageInfo
 from mediajobs.settings import Settings
 from mediajobs.stages import StageContext, StageFn, StageResult
 from mediajobs.stages.base import CancelToken
-from mediajobs.storage import Storage
+from mediajobs.storage import Storage, Workspace, artifact_key
 from mediajobs.store import ArtifactRecord, Claim, JobStore, Refusal
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,8 @@ class ThrottledProgress:
     store: JobStore
     claim: Claim
     token: CancelToken
+    hooks: Hooks = field(default_factory=Hooks)
+    info: StageInfo | None = None
     min_interval: float = 0.5
     _last_write: float = field(default=0.0, init=False)
     _last_percent: float = field(default=-1.0, init=False)
@@ -89,23 +98,27 @@ class ThrottledProgress:
         except LeaseLost as exc:
             self.token.cancel(exc)
             return
-        except SQLAlchemyError:  # progress is best effort: a database blip must not fail the stage
+        except StoreUnavailable:  # progress is best effort: a database blip must not fail the stage
             log.warning(
                 "could not record progress of %s/%s", self.claim.job.id, self.claim.stage.name, exc_info=True
             )
             return
         if percent is not None:
             self._last_percent = percent
+        if self.info is not None:
+            self.hooks.stage_progress(self.info, percent, message)
 
 
 @dataclass(kw_only=True)
 class Runner:
     store: JobStore
     storage: Storage
+    workspace: Workspace
     settings: Settings
     engines: Engines
-    stages: Mapping[str, StageFn]
+    stages: Mapping[str, StageFn]  # stage code by run key
     after_commit: Callable[[uuid.UUID], None] = lambda job_id: None  # publishes the job's outbox
+    hooks: Hooks = field(default_factory=Hooks)
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     retry_policies: Mapping[str, RetryPolicy] = field(default_factory=dict)  # by pipeline
     timeout_errors: tuple[type[BaseException], ...] = ()  # e.g. Celery's SoftTimeLimitExceeded
@@ -120,57 +133,87 @@ class Runner:
             if claim is Refusal.CANCELLED:
                 self.after_commit(job_id)
             return RunOutcome(outcome="refused", refusal=claim)
-        log.info("running %s/%s attempt %d (fence %d)", job_id, stage, claim.attempt, claim.fence)
+        info = StageInfo(
+            job_id=job_id,
+            pipeline=claim.job.pipeline,
+            stage=stage,
+            kind=claim.stage.kind,
+            attempt=claim.attempt,
+            worker=self.worker_id,
+        )
+        self.hooks.stage_started(info)
+        started = time.monotonic()
+        outcome = self._execute(claim, info)
+        self.hooks.stage_finished(
+            StageFinished(
+                stage=info, outcome=outcome.outcome, seconds=time.monotonic() - started, error=outcome.error
+            )
+        )
+        return outcome
+
+    def _execute(self, claim: Claim, info: StageInfo) -> RunOutcome:
+        job_id, stage = claim.job.id, claim.stage.name
         token = CancelToken()
         heartbeat = _Heartbeat(
             self.store, claim, token, every=self.settings.heartbeat_seconds, lease=self.settings.lease_seconds
         )
-        ctx = StageContext(
-            job_id=job_id,
-            stage=stage,
-            attempt=claim.attempt,
-            source=claim.job.source,
-            options=claim.job.options,
-            inputs=claim.inputs,
-            work_dir=self.storage.work_dir(job_id, stage),
-            storage=self.storage,
-            settings=self.settings,
-            engines=self.engines,
-            progress=ThrottledProgress(store=self.store, claim=claim, token=token),
-            cancel=token,
-        )
-        heartbeat.start()
         try:
+            ctx = StageContext(
+                job_id=job_id,
+                stage=stage,
+                attempt=claim.attempt,
+                fence=claim.fence,
+                source=claim.job.source,
+                options=claim.job.options,
+                inputs=claim.inputs,
+                params=dict(claim.stage.params or {}),
+                work_dir=self.workspace.fresh(job_id, stage),
+                storage=self.storage,
+                settings=self.settings,
+                engines=self.engines,
+                progress=ThrottledProgress(
+                    store=self.store, claim=claim, token=token, hooks=self.hooks, info=info
+                ),
+                cancel=token,
+            )
+            code = self.stages.get(claim.stage.run_key)
+            if code is None:
+                raise PermanentError(
+                    f"this worker has no code for stage {stage!r} (run key {claim.stage.run_key!r})",
+                    code="unknown_stage",
+                )
+            heartbeat.start()
             try:
-                result = self.stages[stage](ctx)
+                result = code(ctx)
                 token.raise_if_set()
             finally:
                 heartbeat.stop()
             return self._succeed(claim, result)
         except BaseException as exc:
             return self._record_failure(claim, exc)
+        finally:
+            self.workspace.clear(job_id, stage)
 
     def _succeed(self, claim: Claim, result: StageResult) -> RunOutcome:
-        records = [
-            ArtifactRecord(
-                name=a.name,
-                content_type=a.content_type,
-                size=a.path.stat().st_size,
-                path=self.storage.put_artifact(claim.job.id, a.name, a.path, version=claim.fence),
+        records = []
+        for artifact in result.artifacts:
+            key = artifact_key(claim.job.id, artifact.name, version=claim.fence)
+            stored = self.storage.put_file(key, artifact.path)
+            records.append(
+                ArtifactRecord(
+                    name=artifact.name, content_type=artifact.content_type, size=stored.size, key=key
+                )
             )
-            for a in result.artifacts
-        ]
-        job = self.store.complete_stage(claim, result.output, records)
+        job = self.store.complete_stage(claim, result.output, records, result.children)
         self.after_commit(claim.job.id)
-        log.info("stage %s/%s succeeded; job is %s", claim.job.id, claim.stage.name, job.status.value)
-        return RunOutcome(outcome="succeeded", job=job)
+        return RunOutcome(outcome=AttemptOutcome.SUCCEEDED, job=job)
 
     def _record_failure(self, claim: Claim, exc: BaseException) -> RunOutcome:
         if isinstance(exc, LeaseLost):
             log.warning("lost the lease on %s/%s; stopping", claim.job.id, claim.stage.name)
             self.store.release_lost(claim)
-            return RunOutcome(outcome="lease_lost")
-        if isinstance(exc, DBAPIError | PendingRollbackError):
+            return RunOutcome(outcome=AttemptOutcome.LEASE_LOST)
+        if isinstance(exc, StoreUnavailable):
             # The database went away mid-stage: nothing can be recorded now. The lease expires and the
             # reaper re-queues the stage once the database is back; its committed checkpoints stand.
             log.warning("database unavailable during %s/%s: %s", claim.job.id, claim.stage.name, exc)
@@ -178,7 +221,7 @@ class Runner:
         if isinstance(exc, JobCancelled):
             job = self.store.cancel_stage(claim)
             self.after_commit(claim.job.id)
-            return RunOutcome(outcome="cancelled", job=job)
+            return RunOutcome(outcome=AttemptOutcome.CANCELLED, job=job)
         retryable = isinstance(exc, RetryableError)
         if isinstance(exc, self.timeout_errors):
             error = ErrorInfo(
@@ -200,8 +243,7 @@ class Runner:
             error = ErrorInfo(code=error.code, message=f"{error.message} (gave up after {attempt} attempts)")
         job = self.store.fail_attempt(claim, error, retry_delay=delay)
         self.after_commit(claim.job.id)
-        outcome = "retry" if delay is not None else "failed"
-        log.info("stage %s/%s %s: %s", claim.job.id, claim.stage.name, outcome, error.message)
+        outcome = AttemptOutcome.RETRY if delay is not None else AttemptOutcome.FAILED
         return RunOutcome(outcome=outcome, job=job, error=error)
 
 

@@ -1,47 +1,57 @@
-"""Wiring: builds the store, storage, engines, dispatcher and runner of one process from Settings."""
+"""Wiring: builds the store, storage, engines, dispatcher and runner of one process from Settings.
+
+The one place that decides which implementation each port gets. API processes build services with
+a publisher only (`queue.publisher.build_publisher`); worker processes through `mediajobs.worker`.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
 
-from sqlalchemy import Engine
-
-from mediajobs.domain import PIPELINES, RetryPolicy
-from mediajobs.engines import Engines, SpeechToText
+from mediajobs.domain import AdmissionPolicy, PipelineRegistry, RetryPolicy, default_pipelines
+from mediajobs.domain.routing import queue_router
+from mediajobs.engines import Engines
+from mediajobs.hooks import HookChain, Hooks, LoggingHooks
 from mediajobs.progress import Progress, build_progress
 from mediajobs.queue.dispatcher import Dispatcher, Publisher
-from mediajobs.queue.routing import queue_name
 from mediajobs.runner import Runner
 from mediajobs.settings import Settings
-from mediajobs.stages import STAGES
-from mediajobs.storage import LocalStorage
+from mediajobs.stages import StageFn, default_stages
+from mediajobs.storage import LocalStorage, Storage, Workspace
 from mediajobs.store import JobStore, create_db_engine, ensure_migrated
 
 log = logging.getLogger(__name__)
 
 
-def _default_stt_factory(settings: Settings) -> Callable[[], SpeechToText]:
-    from mediajobs.engines.whisper import whisper_factory
+def default_hooks() -> Hooks:
+    return HookChain([LoggingHooks()])
 
-    return whisper_factory(settings)
+
+def build_storage(settings: Settings) -> Storage:
+    return LocalStorage(settings.resolved_storage_dir)
 
 
 @dataclass(kw_only=True)
 class Services:
     settings: Settings
-    engine: Engine
     store: JobStore
-    storage: LocalStorage
+    storage: Storage
+    workspace: Workspace
     dispatcher: Dispatcher
     engines: Engines
+    stages: Mapping[str, StageFn]
+    hooks: Hooks = field(default_factory=Hooks)
     progress: Progress = field(default_factory=Progress)  # live progress: publisher and feed
     timeout_errors: tuple[type[BaseException], ...] = ()
     _runner: Runner | None = field(default=None, init=False)
+
+    @property
+    def pipelines(self) -> PipelineRegistry:
+        return self.store.pipelines
 
     @property
     def runner(self) -> Runner:
@@ -49,16 +59,18 @@ class Services:
             self._runner = Runner(
                 store=self.store,
                 storage=self.storage,
+                workspace=self.workspace,
                 settings=self.settings,
                 engines=self.engines,
-                stages=STAGES,
+                stages=self.stages,
                 after_commit=self.publish_soon,
+                hooks=self.hooks,
                 retry_policy=RetryPolicy(
                     max_retries=self.settings.max_retries,
                     base=self.settings.retry_base_seconds,
                     cap=self.settings.retry_cap_seconds,
                 ),
-                retry_policies={name: self.settings.retry_policy_for(name) for name in PIPELINES},
+                retry_policies={name: self.settings.retry_policy_for(name) for name in self.pipelines},
                 timeout_errors=self.timeout_errors,
                 worker_id=f"{self.settings.worker_name}:{uuid.uuid4().hex[:8]}",
             )
@@ -76,8 +88,18 @@ class Services:
         self.dispatcher.publisher.ping()
 
     def close(self) -> None:
+        self.engines.close()
         self.progress.close()
-        self.engine.dispose()
+        self.store.engine.dispose()
+
+
+def check_database(settings: Settings) -> None:
+    """Raise NotMigrated (with what to do) unless the schema is at head."""
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        ensure_migrated(engine)
+    finally:
+        engine.dispose()
 
 
 def build_services(
@@ -85,26 +107,40 @@ def build_services(
     publisher: Publisher,
     *,
     check_schema: bool = True,
-    stt_factory: Callable[[], SpeechToText] | None = None,
+    pipelines: PipelineRegistry | None = None,
+    stages: Mapping[str, StageFn] | None = None,
+    engines: Engines | None = None,
+    hooks: Hooks | None = None,
+    admission: AdmissionPolicy | None = None,
     timeout_errors: tuple[type[BaseException], ...] = (),
 ) -> Services:
     engine = create_db_engine(settings.resolved_database_url)
     if check_schema:
         ensure_migrated(engine)
     progress = build_progress(settings)
+    hooks = hooks if hooks is not None else default_hooks()
     store = JobStore(
         engine,
-        queue_for=partial(queue_name, prefix=settings.queue_prefix),
+        pipelines=pipelines if pipelines is not None else default_pipelines(),
+        queue_for=queue_router(settings.queue_prefix),
         event_sink=progress.publisher.publish if progress.publisher is not None else None,
+        hooks=hooks,
+        admission=admission,
         idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
     )
+    if engines is None:
+        from mediajobs.engines.defaults import default_engines
+
+        engines = default_engines(settings)
     return Services(
         settings=settings,
-        engine=engine,
         store=store,
-        storage=LocalStorage(settings.resolved_storage_dir),
+        storage=build_storage(settings),
+        workspace=Workspace(settings.work_dir),
         dispatcher=Dispatcher(store, publisher),
-        engines=Engines(speech_to_text_factory=stt_factory or _default_stt_factory(settings)),
+        engines=engines,
+        stages=stages if stages is not None else default_stages(),
+        hooks=hooks,
         progress=progress,
         timeout_errors=timeout_errors,
     )

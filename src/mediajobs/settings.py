@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, validation_alias="MEDIAJOBS_DATA_DIR")
     database_url: str | None = Field(default=None, validation_alias="MEDIAJOBS_DATABASE_URL")
     storage_dir: Path | None = Field(default=None, validation_alias="MEDIAJOBS_STORAGE_DIR")
+    # Local scratch folders of running stages (ffmpeg and Whisper work here); emptied after each attempt.
+    scratch_dir: Path | None = Field(default=None, validation_alias="MEDIAJOBS_WORK_DIR")
 
     broker_url: str | None = Field(
         default=None, validation_alias=AliasChoices("CELERY_BROKER_URL", "REDIS_URL")
@@ -166,6 +168,10 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_dir(self) -> Path:
         return self.storage_dir if self.storage_dir is not None else self.data_dir / "storage"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.scratch_dir if self.scratch_dir is not None else self.data_dir / "work"
 
     @property
     def broker_dir(self) -> Path:

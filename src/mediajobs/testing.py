@@ -1,5 +1,8 @@
 """Test doubles shipped inside the package, so runner and worker tests need no Whisper model.
 
+One fake per engine port (speech-to-text now); the storage, broker and event-bus twins live beside
+their ports (`storage.InMemoryStorage`, `queue.memory.InMemoryPublisher`, `progress.InMemoryEventBus`).
+
 `FakeSpeechToText` behaves like a real engine where the runner can tell: it reads the audio file it is
 given, reports segments one by one through the callback (so cancellation and progress work), and can be
 made to block or fail on demand.
@@ -13,6 +16,7 @@ import wave
 from collections.abc import Sequence
 
 from mediajobs.engines import (
+    SPEECH_TO_TEXT,
     Engines,
     Segment,
     SegmentCallback,
@@ -119,7 +123,7 @@ def _spread(text: str, start: float, end: float) -> tuple[Word, ...]:
 
 def engines_with(speech_to_text: SpeechToText) -> Engines:
     """Engines whose speech-to-text is the given instance (typically a FakeSpeechToText)."""
-    return Engines(speech_to_text_factory=lambda: speech_to_text)
+    return Engines().register(SPEECH_TO_TEXT, lambda: speech_to_text)
 
 
 __all__ = ["FakeSpeechToText", "engines_with"]

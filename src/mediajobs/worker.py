@@ -1,12 +1,267 @@
-"""`python -m mediajobs.worker`: a Celery worker configured from the CELERY_* / MEDIAJOBS_* variables."""
+"""A worker process's wiring: its services, the Celery app that calls them, and its heartbeat.
+
+    create_worker_app(settings)   the Celery app with this process's TaskHandler
+    run_worker(settings, ...)     `mediajobs worker`: check the schema, then run Celery's worker
+    python -m mediajobs.worker    the same, configured from the CELERY_* / MEDIAJOBS_* variables
+
+Services are built lazily per process (never shared across a fork: pool children build their own).
+The main process beats every few seconds with the stage messages it holds (reserved from the broker,
+running, or waiting for a retry), so that if the whole worker dies those messages are sent again
+within a lease period rather than after the broker's visibility timeout.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import sys
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
+from celery import Celery, signals
+from celery.exceptions import SoftTimeLimitExceeded
+
+from mediajobs.domain import PipelineRegistry
+from mediajobs.engines import Engines
 from mediajobs.errors import MediaJobsError
-from mediajobs.launch import run_worker
-from mediajobs.settings import get_settings
+from mediajobs.queue.app import create_celery_app
+from mediajobs.queue.maintenance import Maintenance
+from mediajobs.queue.publisher import RUN_STAGE, CeleryPublisher
+from mediajobs.queue.routing import all_queues
+from mediajobs.services import Services, build_services, check_database
+from mediajobs.settings import Settings, get_settings
+from mediajobs.stages import StageFn
+from mediajobs.store import WorkerBeat
+
+log = logging.getLogger(__name__)
+
+
+class WorkerServices:
+    """The TaskHandler of one worker process: services built on first use after fork."""
+
+    def __init__(self, build: Callable[[], Services]) -> None:
+        self._build = build
+        self._services: Services | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Services:
+        with self._lock:
+            if self._services is None:
+                self._services = self._build()
+            return self._services
+
+    def run_stage(self, job_id: uuid.UUID, stage: str) -> str:
+        return str(self.get().runner.run(job_id, stage).outcome)
+
+    def maintain(self) -> dict[str, int]:
+        services = self.get()
+        return Maintenance(services.store, services.dispatcher, services.settings).run_once()
+
+    def forget_after_fork(self) -> None:
+        if self._services is not None:
+            self._services.store.engine.dispose(close=False)  # the parent's connections stay the parent's
+        self._services = None
+
+
+def create_worker_app(
+    settings: Settings,
+    *,
+    pipelines: PipelineRegistry | None = None,
+    stages: Mapping[str, StageFn] | None = None,
+    engines: Callable[[Settings], Engines] | None = None,
+) -> Celery:
+    """The worker's Celery app. `pipelines`, `stages` and `engines` replace the shipped ones (a
+    deployment with pipelines of its own builds its worker with them)."""
+    app: Celery
+
+    def build() -> Services:
+        return build_services(
+            settings,
+            CeleryPublisher(app, settings.time_limits_for),
+            pipelines=pipelines,
+            stages=stages,
+            engines=engines(settings) if engines is not None else None,
+            timeout_errors=(SoftTimeLimitExceeded,),
+        )
+
+    holder = WorkerServices(build)
+    app = create_celery_app(settings, handler=lambda: holder)
+    _connect_signals(app, holder, settings)
+    return app
+
+
+# -- the main process's heartbeat -----------------------------------------------------------------
+
+
+def held_stage_messages() -> list[tuple[uuid.UUID, str]]:
+    """(job id, stage) of every stage message this worker holds: reserved, running or scheduled."""
+    from celery.worker import state
+
+    for _ in range(3):
+        try:
+            requests = list(state.requests.values())
+            break
+        except RuntimeError:  # changed size while being read by the consumer thread: read again
+            continue
+    else:
+        return []
+    held = []
+    for request in requests:
+        if getattr(request, "task_name", None) != RUN_STAGE:
+            continue
+        try:
+            job_id, stage = request.args[0], request.args[1]
+            held.append((uuid.UUID(str(job_id)), str(stage)))
+        except (IndexError, TypeError, ValueError):
+            continue
+    return held
+
+
+class Heartbeat(threading.Thread):
+    """Beats every `every` seconds, and soon after a new message arrives (debounced)."""
+
+    def __init__(
+        self,
+        holder: WorkerServices,
+        *,
+        worker_id: str,
+        every: float,
+        held: Callable[[], Sequence[tuple[uuid.UUID, str]]] = held_stage_messages,
+    ) -> None:
+        super().__init__(name="mediajobs-worker-heartbeat", daemon=True)
+        self.holder = holder
+        self.worker_id = worker_id
+        self.every = every
+        self.held = held
+        self.started_at = datetime.now(UTC)
+        self._stop_event = threading.Event()
+        self._wake = threading.Event()
+        self._last: frozenset[tuple[uuid.UUID, str]] | None = None
+
+    def poke(self) -> None:
+        """A message arrived: beat soon, so a kill right after it still finds the message listed."""
+        self._wake.set()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.beat()
+            self._wake.wait(self.every)
+            if self._wake.is_set():
+                self._stop_event.wait(0.2)  # let a burst of arrivals settle into one beat
+                self._wake.clear()
+
+    def beat(self) -> None:
+        held = self.held()
+        try:
+            self.holder.get().store.worker_heartbeat(
+                WorkerBeat(
+                    worker_id=self.worker_id,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    started_at=self.started_at,
+                    held=held,
+                )
+            )
+            self._last = frozenset(held)
+        except Exception:  # the database is away: the next beat tries again
+            log.warning("worker heartbeat failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self._wake.set()
+        self.join(timeout=5)
+        try:
+            self.holder.get().store.worker_stopped(self.worker_id)
+        except Exception:
+            log.warning("could not record the worker's clean stop", exc_info=True)
+
+
+def heartbeat_interval(settings: Settings) -> float:
+    """Beats come well within a lease period, so a dead worker is noticed within one."""
+    return max(0.5, min(5.0, settings.lease_seconds / 6))
+
+
+def _connect_signals(app: Celery, holder: WorkerServices, settings: Settings) -> None:
+    worker_id = f"{settings.worker_name}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    heartbeat = Heartbeat(holder, worker_id=worker_id, every=heartbeat_interval(settings))
+
+    def ours(sender: Any) -> bool:
+        return sender is None or getattr(sender, "app", None) in (None, app)
+
+    def on_process_init(**_: Any) -> None:
+        holder.forget_after_fork()
+
+    def on_worker_ready(sender: Any = None, **_: Any) -> None:
+        if not ours(sender):
+            return
+        try:  # a restarted worker re-dispatches what died with its predecessor
+            figures = holder.maintain()
+            log.info("maintenance at worker start: %s", figures)
+        except Exception:
+            log.warning("maintenance at worker start failed", exc_info=True)
+        heartbeat.start()
+
+    def on_task_received(sender: Any = None, **_: Any) -> None:
+        heartbeat.poke()
+
+    def on_worker_shutdown(sender: Any = None, **_: Any) -> None:
+        if heartbeat.is_alive():
+            heartbeat.stop()
+
+    signals.worker_process_init.connect(on_process_init, weak=False)
+    signals.worker_ready.connect(on_worker_ready, weak=False)
+    signals.task_received.connect(on_task_received, weak=False)
+    signals.worker_shutdown.connect(on_worker_shutdown, weak=False)
+
+
+# -- running it --------------------------------------------------------------------------------------
+
+
+def worker_argv(
+    settings: Settings,
+    *,
+    queues: Sequence[str] | None = None,
+    concurrency: int | None = None,
+    loglevel: str | None = None,
+    pool: str | None = None,
+) -> list[str]:
+    argv = [
+        "worker",
+        "-Q",
+        ",".join(queues or all_queues(settings.queue_prefix)),
+        "-c",
+        str(concurrency or settings.worker_concurrency),
+        "--loglevel",
+        (loglevel or settings.log_level).upper(),
+        "-n",
+        f"mediajobs-{os.getpid()}@{socket.gethostname()}",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    if pool:
+        argv += ["--pool", pool]
+    return argv
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    queues: Sequence[str] | None = None,
+    concurrency: int | None = None,
+    loglevel: str | None = None,
+    pool: str | None = None,
+    pipelines: PipelineRegistry | None = None,
+    stages: Mapping[str, StageFn] | None = None,
+) -> None:
+    check_database(settings)
+    app = create_worker_app(settings, pipelines=pipelines, stages=stages)
+    app.worker_main(
+        argv=worker_argv(settings, queues=queues, concurrency=concurrency, loglevel=loglevel, pool=pool)
+    )
 
 
 def main() -> None:
@@ -19,3 +274,13 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+__all__ = [
+    "Heartbeat",
+    "WorkerServices",
+    "create_worker_app",
+    "held_stage_messages",
+    "run_worker",
+    "worker_argv",
+]

@@ -12,7 +12,7 @@ from mediajobs.domain import get_pipeline
 from mediajobs.queue.app import create_celery_app
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.publisher import CeleryPublisher
-from mediajobs.queue.routing import queue_name
+from mediajobs.queue.routing import queue_router
 from mediajobs.store import JobStore, create_db_engine
 
 
@@ -20,7 +20,7 @@ def test_stage_messages_land_on_their_kind_queue(tmp_path: Path, pg_url: str, re
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=redis_url)
     app = create_celery_app(settings)
     engine = create_db_engine(pg_url)
-    store = JobStore(engine, queue_for=lambda kind: queue_name(kind, prefix=settings.queue_prefix))
+    store = JobStore(engine, queue_for=queue_router(settings.queue_prefix))
     pipeline = get_pipeline("transcribe")
     job, _ = store.create_job(
         owner_id="local", pipeline=pipeline, source="https://example.com/a.wav", options={}

@@ -13,8 +13,7 @@ from mediajobs.engines import Engines
 from mediajobs.errors import ForbiddenSource
 from mediajobs.stages import StageContext
 from mediajobs.stages.ingest import ingest
-from mediajobs.storage import LocalStorage
-from mediajobs.testing import FakeSpeechToText
+from mediajobs.storage import LocalStorage, Workspace
 
 
 def test_a_loopback_source_is_refused_before_any_request(tmp_path: Path) -> None:
@@ -27,8 +26,8 @@ def test_a_loopback_source_is_refused_before_any_request(tmp_path: Path) -> None
     with FileServer(served) as server:
         ctx = StageContext(
             job_id=job_id, stage="ingest", attempt=1, source=f"{server.url}/talk.wav", options={}, inputs={},
-            work_dir=storage.work_dir(job_id, "ingest"), storage=storage, settings=settings,
-            engines=Engines(speech_to_text_factory=FakeSpeechToText),
+            work_dir=Workspace(tmp_path / "work").fresh(job_id, "ingest"), storage=storage,
+            settings=settings, engines=Engines(),
         )  # fmt: skip
         with pytest.raises(ForbiddenSource) as caught:
             ingest(ctx)

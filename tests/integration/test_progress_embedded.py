@@ -15,21 +15,17 @@ from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.client import Client
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.engines import SpeechToText
+from mediajobs.engines import Engines
 from mediajobs.progress import FollowTimings
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.services import Services, build_services
-
-
-def no_speech_to_text() -> SpeechToText:
-    raise AssertionError("not used")
 
 
 @pytest.fixture
 def services(tmp_path: Path, sqlite_url: str) -> Iterator[Services]:
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url)
     assert settings.embedded
-    built = build_services(settings, InMemoryPublisher(), stt_factory=no_speech_to_text)
+    built = build_services(settings, InMemoryPublisher(), engines=Engines())
     built.progress.timings = FollowTimings(heartbeat=0.2, poll=0.05)
     yield built
     built.close()

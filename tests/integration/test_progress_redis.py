@@ -22,7 +22,7 @@ from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.domain import LOCAL_USER_ID
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.engines import SpeechToText
+from mediajobs.engines import Engines
 from mediajobs.progress import (
     FollowTimings,
     RedisEventBus,
@@ -40,14 +40,10 @@ from mediajobs.store import JobStore
 LIVE = FollowTimings(heartbeat=60, recheck=60, poll=60)  # only the live feed can deliver in time
 
 
-def no_speech_to_text() -> SpeechToText:
-    raise AssertionError("not used")
-
-
 @pytest.fixture
 def services(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Services]:
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=redis_url)
-    built = build_services(settings, InMemoryPublisher(), stt_factory=no_speech_to_text)
+    built = build_services(settings, InMemoryPublisher(), engines=Engines())
     yield built
     built.close()
 

@@ -17,7 +17,7 @@ from helpers import media, procs
 from helpers.http_server import Route, serve
 from helpers.settings import make_settings as base_settings
 from helpers.wer import wer
-from mediajobs.engines import Engines, Segment
+from mediajobs.engines import SPEECH_TO_TEXT, Engines, Segment
 from mediajobs.engines.whisper import WhisperEngine, whisper_factory
 from mediajobs.errors import (
     JobCancelled,
@@ -33,7 +33,7 @@ from mediajobs.stages.ingest import describe_non_media, ingest, parse_retry_afte
 from mediajobs.stages.normalize import normalize
 from mediajobs.stages.process import run_process
 from mediajobs.stages.transcribe import transcribe
-from mediajobs.storage import LocalStorage
+from mediajobs.storage import LocalStorage, Workspace, read_bytes
 from mediajobs.testing import FakeSpeechToText, engines_with
 
 SMALL_LIMIT = 200_000  # download_max_bytes for these tests; the speech MP3 is about 120 kB
@@ -66,10 +66,18 @@ class Job:
     settings: Settings
     engines: Engines
     storage: LocalStorage = field(init=False)
+    workspace: Workspace = field(init=False)
     job_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     def __post_init__(self) -> None:
         self.storage = LocalStorage(self.root / "storage")
+        self.workspace = Workspace(self.root / "work")
+
+    def work(self, stage: str) -> Path:
+        """The stage's local work folder (the runner would empty it after the attempt)."""
+        folder = self.workspace.folder(self.job_id, stage)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def context(
         self,
@@ -88,7 +96,7 @@ class Job:
             source=source,
             options=options or {},
             inputs=inputs or {},
-            work_dir=self.storage.work_dir(self.job_id, stage),
+            work_dir=self.work(stage),
             storage=self.storage,
             settings=self.settings,
             engines=self.engines,
@@ -144,7 +152,7 @@ def base_url(speech_mp3: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def whisper_engines(tmp_path_factory: pytest.TempPathFactory) -> Engines:
     settings = make_settings(tmp_path_factory.mktemp("engines"))
-    return Engines(speech_to_text_factory=whisper_factory(settings))
+    return Engines().register(SPEECH_TO_TEXT, whisper_factory(settings))
 
 
 @pytest.fixture
@@ -193,27 +201,27 @@ def test_http_ingest_checkpoint(pipeline: PipelineRun, speech_mp3: Path) -> None
     assert out["content_type"] == "audio/mpeg"
     assert out["size"] == len(data)
     assert out["sha256"] == hashlib.sha256(data).hexdigest()
-    stored = pipeline.job.storage.resolve(out["media_path"])
-    assert stored.read_bytes() == data
-    assert stored.name == "source.mp3"  # the suffix of the final URL, after the redirect
-    assert not list(stored.parent.glob(".source.*"))  # no temp file left behind
+    key = out["media_key"]
+    assert read_bytes(pipeline.job.storage, key) == data
+    assert key.endswith("/source.mp3")  # the suffix of the final URL, after the redirect
+    assert not list(pipeline.job.work("ingest").glob(".source.*"))  # no temp file left behind
 
 
 def test_normalize_checkpoint(pipeline: PipelineRun, speech_wav: Path) -> None:
     out = pipeline.normalize.output
-    wav = pipeline.job.storage.resolve(out["audio_path"])
-    assert wav.name == "audio.wav"
+    key = out["audio_key"]
+    assert key.endswith("/audio.wav")
     assert out["has_video"] is False
     assert out["format"] == "mp3"
     assert out["source_codec"] == "mp3"
     assert out["duration"] == pytest.approx(14.85, abs=0.2)  # espeak-ng's length, plus MP3 padding
-    assert wav.stat().st_size == pytest.approx(out["duration"] * 16_000 * 2 + 44, abs=200)
+    assert pipeline.job.storage.stat(key).size == pytest.approx(out["duration"] * 16_000 * 2 + 44, abs=200)
     assert speech_wav.exists()
 
 
 def test_transcript_matches_the_script(pipeline: PipelineRun) -> None:
     out = pipeline.transcribe.output
-    work = pipeline.job.storage.work_dir(pipeline.job.job_id, "transcribe")
+    work = pipeline.job.work("transcribe")
     text = (work / "transcript.txt").read_text(encoding="utf-8")
     assert wer(media.SPEECH_SCRIPT, text) <= 0.25
     assert out["language"] == "en"
@@ -231,7 +239,7 @@ def test_transcript_matches_the_script(pipeline: PipelineRun) -> None:
 
 
 def test_subtitles_parse_and_are_in_order(pipeline: PipelineRun) -> None:
-    work = pipeline.job.storage.work_dir(pipeline.job.job_id, "transcribe")
+    work = pipeline.job.work("transcribe")
     duration = pipeline.normalize.output["duration"]
     for cues in (
         parse_srt((work / "transcript.srt").read_text(encoding="utf-8")),
@@ -246,7 +254,7 @@ def test_subtitles_parse_and_are_in_order(pipeline: PipelineRun) -> None:
 def test_word_timestamps_reach_the_json(pipeline: PipelineRun) -> None:
     import json
 
-    work = pipeline.job.storage.work_dir(pipeline.job.job_id, "transcribe")
+    work = pipeline.job.work("transcribe")
     doc = json.loads((work / "transcript.json").read_text(encoding="utf-8"))
     words = [w for s in doc["segments"] for w in s["words"]]
     assert len(words) >= 30
@@ -267,17 +275,16 @@ def test_progress_rises_to_100(pipeline: PipelineRun, stage: str) -> None:
 
 def test_upload_is_used_in_place(job: Job, speech_wav: Path) -> None:
     upload_id = uuid.uuid4()
-    placed = job.storage.upload_dir(upload_id) / "speech.wav"
-    placed.write_bytes(speech_wav.read_bytes())
+    placed = job.storage.write(f"uploads/{upload_id}/speech.wav", [speech_wav.read_bytes()])
     out = ingest(job.context("ingest", source=f"upload://{upload_id}")).output
     assert out == {
-        "media_path": f"uploads/{upload_id}/speech.wav",
-        "size": placed.stat().st_size,
-        "sha256": hashlib.sha256(placed.read_bytes()).hexdigest(),
+        "media_key": f"uploads/{upload_id}/speech.wav",
+        "size": placed.size,
+        "sha256": hashlib.sha256(speech_wav.read_bytes()).hexdigest(),
         "content_type": "audio/x-wav",
         "origin": "upload",
     }
-    assert placed.exists()
+    assert job.storage.stat(placed.key).size == placed.size  # used in place, not moved
 
 
 def test_missing_upload_is_permanent(job: Job) -> None:
@@ -288,7 +295,7 @@ def test_missing_upload_is_permanent(job: Job) -> None:
 
 def test_text_upload_is_unsupported_media(job: Job) -> None:
     upload_id = uuid.uuid4()
-    (job.storage.upload_dir(upload_id) / "notes.mp3").write_text("Meeting notes: buy milk.\n")
+    job.storage.write(f"uploads/{upload_id}/notes.mp3", [b"Meeting notes: buy milk.\n"])
     with pytest.raises(UnsupportedMedia, match="plain text"):
         ingest(job.context("ingest", source=f"upload://{upload_id}"))
 
@@ -326,7 +333,7 @@ def test_html_page_is_unsupported_media(job: Job, base_url: str) -> None:
 def test_non_media_bytes_are_unsupported_whatever_the_content_type(job: Job, base_url: str) -> None:
     with pytest.raises(UnsupportedMedia, match="PDF"):
         ingest(job.context("ingest", source=f"{base_url}/disguised.bin"))
-    assert not list(job.storage.work_dir(job.job_id, "ingest").iterdir())
+    assert not list(job.work("ingest").iterdir())
 
 
 @pytest.mark.parametrize("path", ["/huge-declared", "/huge-streamed"])
@@ -335,7 +342,7 @@ def test_too_large_is_permanent(job: Job, base_url: str, path: str) -> None:
     with pytest.raises(PermanentError) as caught:
         ingest(job.context("ingest", source=f"{base_url}{path}", progress=progress))
     assert caught.value.code == "too_large"
-    assert not list(job.storage.work_dir(job.job_id, "ingest").iterdir())
+    assert not list(job.work("ingest").iterdir())
     if path == "/huge-streamed":  # no Content-Length: progress is indeterminate
         assert progress.reports
         assert all(p is None for p, _ in progress.reports)
@@ -389,9 +396,8 @@ def _normalize_file(
 ) -> StageResult:
     """Place `path` as an upload and normalise it, as if ingest had just committed it."""
     upload_id = uuid.uuid4()
-    placed = job.storage.upload_dir(upload_id) / path.name
-    placed.write_bytes(path.read_bytes())
-    ingest_out = {"media_path": job.storage.relative(placed)}
+    placed = job.storage.write(f"uploads/{upload_id}/{path.name}", [path.read_bytes()])
+    ingest_out = {"media_key": placed.key}
     return normalize(
         job.context("normalize", inputs={"ingest": ingest_out}, progress=progress, cancel=cancel)
     )
@@ -436,7 +442,7 @@ def test_cancel_stops_ffmpeg_within_two_seconds(job: Job, tmp_path: Path) -> Non
     assert len(seen["pids"]) == 1  # ffmpeg was running when the job was cancelled
     assert procs.wait_gone(seen["pids"][0], timeout=max(0.0, 2.0 - stopped_within))
     assert stopped_within < 2.0
-    work = job.storage.work_dir(job.job_id, "normalize")
+    work = job.work("normalize")
     assert not list(work.iterdir())  # neither audio.wav nor a half-written temp file
 
 
@@ -467,11 +473,12 @@ def test_cancel_stops_transcription_between_segments(job: Job) -> None:
                 cancel.cancel()
 
     progress = CancelAtSecondSegment()
-    inputs = {"normalize": {"audio_path": "unused.wav", "duration": 10.0}}
+    job.storage.write("unused.wav", [b""])  # the fake engine never reads it
+    inputs = {"normalize": {"audio_key": "unused.wav", "duration": 10.0}}
     with pytest.raises(JobCancelled):
         transcribe(job.context("transcribe", inputs=inputs, progress=progress, cancel=cancel))
     assert progress.percents[-1] == 20.0
-    assert not list(job.storage.work_dir(job.job_id, "transcribe").iterdir())
+    assert not list(job.work("transcribe").iterdir())
 
 
 def test_missing_whisper_model_is_engine_unavailable(tmp_path: Path) -> None:

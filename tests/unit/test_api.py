@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
-from mediajobs.engines import SpeechToText
+from mediajobs.engines import Engines
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.services import Services, build_services
+from mediajobs.storage import artifact_key, read_bytes
 from mediajobs.store import ArtifactRecord, Claim
 
 JOBS = "/api/v1/jobs"
@@ -41,10 +42,6 @@ class Response(Protocol):
     def json(self) -> Any: ...
 
 
-def no_speech_to_text() -> SpeechToText:
-    raise AssertionError("the API never builds a speech-to-text engine")
-
-
 @pytest.fixture
 def publisher() -> InMemoryPublisher:
     return InMemoryPublisher()
@@ -55,7 +52,7 @@ def services(tmp_path: Path, sqlite_url: str, publisher: InMemoryPublisher) -> I
     settings = make_settings(
         tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url, MEDIAJOBS_UPLOAD_MAX_BYTES=UPLOAD_LIMIT
     )
-    built = build_services(settings, publisher, stt_factory=no_speech_to_text)
+    built = build_services(settings, publisher, engines=Engines())
     yield built
     built.close()
 
@@ -157,7 +154,7 @@ def test_submit_multipart_stores_the_file_as_an_upload(
     stored = services.store.get_upload(uuid.UUID(job["source"].removeprefix("upload://")))
     assert stored.size == len(b"ID3 fake mp3 bytes")
     assert stored.filename == "My_Talk.mp3"
-    assert services.storage.resolve(stored.path).read_bytes() == b"ID3 fake mp3 bytes"
+    assert read_bytes(services.storage, stored.key) == b"ID3 fake mp3 bytes"
     assert [str(m.job_id) for m in publisher.published] == [job_id]
 
 
@@ -188,8 +185,7 @@ def test_rejected_multipart_submit_stores_nothing(
     response = client.post(JOBS, files={"file": ("a.mp3", b"data", "audio/mpeg")}, data=fields)
 
     assert response.status_code == 422
-    uploads_dir = services.storage.root / "uploads"
-    assert not uploads_dir.exists() or list(uploads_dir.iterdir()) == []
+    assert services.storage.list("uploads/") == []
 
 
 def test_upload_then_submit_with_its_source(client: TestClient) -> None:
@@ -316,8 +312,7 @@ def test_upload_over_the_limit_is_too_large(client: TestClient, services: Servic
     response = upload(client, data=b"x" * (UPLOAD_LIMIT + 1))
 
     assert_error(response, 413, "payload_too_large")
-    uploads_dir = services.storage.root / "uploads"
-    assert not uploads_dir.exists() or list(uploads_dir.iterdir()) == []
+    assert services.storage.list("uploads/") == []
 
 
 def test_upload_at_the_limit_is_accepted(client: TestClient) -> None:
@@ -347,7 +342,7 @@ def test_upload_file_name_cannot_escape(client: TestClient, services: Services) 
     body = response.json()
     assert body["filename"] == "passwd"
     stored = services.store.get_upload(uuid.UUID(body["id"]))
-    assert services.storage.resolve(stored.path).is_relative_to(services.storage.root / "uploads")
+    assert stored.key == f"uploads/{stored.id}/passwd"
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -467,12 +462,11 @@ def finish_with_transcript(services: Services, job_id: str, transcript: bytes) -
         assert isinstance(claim, Claim), claim
         artifacts = []
         if stage == "transcribe":
-            made = services.storage.work_dir(job_uuid, stage) / "out.json"
-            made.write_bytes(transcript)
-            path = services.storage.put_artifact(job_uuid, "transcript.json", made)
+            key = artifact_key(job_uuid, "transcript.json", version=claim.fence)
+            services.storage.write(key, [transcript])
             artifacts.append(
                 ArtifactRecord(
-                    name="transcript.json", content_type="application/json", size=len(transcript), path=path
+                    name="transcript.json", content_type="application/json", size=len(transcript), key=key
                 )
             )
         services.store.complete_stage(claim, {"stage": stage}, artifacts)
@@ -584,7 +578,7 @@ def test_private_url_sources_are_refused_unless_allowed(tmp_path: Path, sqlite_u
     settings = make_settings(
         tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url, MEDIAJOBS_ALLOW_PRIVATE_SOURCES=False
     )
-    services = build_services(settings, InMemoryPublisher(), stt_factory=no_speech_to_text)
+    services = build_services(settings, InMemoryPublisher(), engines=Engines())
     with TestClient(create_app(settings, services=services, maintenance=False)) as client:
         refused = client.post(
             "/api/v1/jobs", json={"pipeline": "transcribe", "source": "http://169.254.169.254/latest"}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from helpers.clock import FakeClock
 from mediajobs.domain import LOCAL_USER_ID, ErrorInfo, Job, get_pipeline
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.memory import BrokerDown, InMemoryPublisher
@@ -15,28 +15,11 @@ from mediajobs.store import Claim, JobStore, create_db_engine
 from mediajobs.store.tables import OutboxRow
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 @pytest.fixture
 def store(sqlite_url: str, clock: FakeClock) -> Iterator[JobStore]:
+    """The shared store fixture, with queue names of its own."""
     engine = create_db_engine(sqlite_url)
-    yield JobStore(engine, clock=clock, queue_for=lambda kind: f"test.{kind}")
+    yield JobStore(engine, clock=clock, queue_for=lambda lane, kind: f"test.{kind}")
     engine.dispose()
 
 

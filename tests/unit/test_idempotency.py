@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
+from helpers.clock import FakeClock as Clock
 from mediajobs.domain import LOCAL_USER_ID, get_pipeline
 from mediajobs.errors import Conflict
-from mediajobs.store import JobStore, create_db_engine
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(sqlite_url: str, clock: Clock) -> Iterator[JobStore]:
-    engine = create_db_engine(sqlite_url)
-    yield JobStore(engine, clock=clock, idempotency_ttl=timedelta(hours=24))
-    engine.dispose()
+from mediajobs.store import JobStore
 
 
 def _submit(store: JobStore, source: str, key: str = "key-1") -> tuple[str, bool]:

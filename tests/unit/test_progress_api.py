@@ -19,20 +19,16 @@ from mediajobs.api.app import create_app
 from mediajobs.api.schemas import job_public
 from mediajobs.client import SseParser
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.engines import SpeechToText
+from mediajobs.engines import Engines
 from mediajobs.progress import FollowTimings
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.services import Services, build_services
 
 
-def no_speech_to_text() -> SpeechToText:
-    raise AssertionError("the API never builds a speech-to-text engine")
-
-
 @pytest.fixture
 def services(tmp_path: Path, sqlite_url: str) -> Iterator[Services]:
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url)
-    built = build_services(settings, InMemoryPublisher(), stt_factory=no_speech_to_text)
+    built = build_services(settings, InMemoryPublisher(), engines=Engines())
     built.progress.timings = FollowTimings(poll=0.02)
     yield built
     built.close()

@@ -155,7 +155,7 @@ def job_json(job_id: uuid.UUID, *, status: str, finished_at: datetime | None = N
 @pytest.fixture
 def use_transport(monkeypatch: pytest.MonkeyPatch) -> Callable[[Handler], None]:
     def install(handler: Handler) -> None:
-        monkeypatch.setattr(cli, "Client", lambda url: client_with(handler))
+        monkeypatch.setattr(cli.jobs, "Client", lambda url: client_with(handler))
 
     return install
 

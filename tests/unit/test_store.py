@@ -4,42 +4,17 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
+from helpers.clock import FakeClock
 from mediajobs.domain import LOCAL_USER_ID, ErrorInfo, Job, JobStatus, StageStatus, get_pipeline
 from mediajobs.errors import Conflict, InvalidRequest, LeaseLost, NotFound
 from mediajobs.store import ArtifactRecord, Claim, JobStore, OutboxMessage, Refusal, create_db_engine
 
 LEASE = 5.0
 TRANSCRIBE = get_pipeline("transcribe")
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(sqlite_url: str, clock: FakeClock) -> Iterator[JobStore]:
-    engine = create_db_engine(sqlite_url)
-    yield JobStore(engine, clock=clock)
-    engine.dispose()
 
 
 def submit(store: JobStore, source: str = "https://example.com/talk.mp3", **kwargs: object) -> Job:
@@ -103,7 +78,7 @@ def test_create_job_writes_stages_and_one_outbox_message(store: JobStore, clock:
 def test_queue_for_names_the_outbox_queue(sqlite_url: str, clock: FakeClock) -> None:
     engine = create_db_engine(sqlite_url)
     try:
-        store = JobStore(engine, clock=clock, queue_for=lambda kind: f"t1.{kind}")
+        store = JobStore(engine, clock=clock, queue_for=lambda lane, kind: f"t1.{kind}")
         submit(store)
         assert [m.queue for m in take_due(store)] == ["t1.download"]
     finally:
@@ -263,8 +238,8 @@ def test_complete_stage_records_artifacts(store: JobStore) -> None:
         last,
         {"segments": 1},
         [
-            ArtifactRecord(name="transcript.srt", content_type="application/x-subrip", size=10, path="a/s"),
-            ArtifactRecord(name="transcript.json", content_type="application/json", size=20, path="a/j"),
+            ArtifactRecord(name="transcript.srt", content_type="application/x-subrip", size=10, key="a/s"),
+            ArtifactRecord(name="transcript.json", content_type="application/json", size=20, key="a/j"),
         ],
     )
 
@@ -681,7 +656,7 @@ def test_uploads_are_owned(store: JobStore) -> None:
         content_type="audio/mpeg",
         size=3,
         sha256="ab" * 32,
-        path=f"uploads/{upload_id}/talk.mp3",
+        key=f"uploads/{upload_id}/talk.mp3",
     )
 
     assert store.get_upload(upload_id, LOCAL_USER_ID) == made

@@ -26,12 +26,11 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = services is None
         if services is None:
-            from mediajobs.queue.app import create_celery_app
-            from mediajobs.queue.publisher import CeleryPublisher
+            from mediajobs.engines import Engines
+            from mediajobs.queue.publisher import build_publisher
 
-            app.state.services = build_services(
-                settings, CeleryPublisher(create_celery_app(settings), settings.time_limits_for)
-            )
+            # The API only publishes: no Celery tasks, and no engines (it never runs a stage).
+            app.state.services = build_services(settings, build_publisher(settings), engines=Engines())
         else:
             app.state.services = services
         stop = threading.Event()

@@ -28,7 +28,7 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def current_user() -> str:
-    """The caller's user id. One local user until API keys land (see ROADMAP)."""
+    """The caller's user id: one local user until API keys land (the tenancy issue)."""
     return LOCAL_USER_ID
 
 

@@ -31,7 +31,8 @@ TERMINAL_JOB_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobSta
 
 class StageStatus(enum.StrEnum):
     PENDING = "pending"  # waits for the stages it needs
-    QUEUED = "queued"  # ready; a message to run it is (or will be) on the broker
+    READY = "ready"  # its needs succeeded; waits to be admitted to the broker (see admission.py)
+    QUEUED = "queued"  # admitted; a message to run it is (or will be) on the broker
     RUNNING = "running"  # claimed under a lease by one runner
     SUCCEEDED = "succeeded"  # output (checkpoint) committed; never run again
     FAILED = "failed"  # failed permanently or out of retries
@@ -40,6 +41,30 @@ class StageStatus(enum.StrEnum):
     @property
     def terminal(self) -> bool:
         return self in (StageStatus.SUCCEEDED, StageStatus.FAILED, StageStatus.CANCELLED)
+
+
+OPEN_JOB_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+UNFINISHED_STAGE_STATUSES = frozenset(
+    {StageStatus.PENDING, StageStatus.READY, StageStatus.QUEUED, StageStatus.RUNNING}
+)
+WAITING_STAGE_STATUSES = frozenset({StageStatus.PENDING, StageStatus.READY, StageStatus.QUEUED})
+
+
+class AttemptOutcome(enum.StrEnum):
+    SUCCEEDED = "succeeded"  # the stage's output was committed
+    RETRY = "retry"  # failed; the stage was queued again after a backoff
+    FAILED = "failed"  # failed permanently (or out of retries): the job failed
+    CANCELLED = "cancelled"  # stopped because the job was cancelled
+    LEASE_LOST = "lease_lost"  # the runner found another runner owned the stage, and stopped
+    LOST = "lost"  # the runner stopped renewing its lease (killed, frozen); recorded by whoever noticed
+
+
+class Lane(enum.StrEnum):
+    """Priority lanes: each is its own set of broker queues (routing is lane x stage kind)."""
+
+    EXPRESS = "express"  # paying users' interactive work
+    STANDARD = "standard"  # the default
+    BATCH = "batch"  # bulk submissions; may wait behind the others
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -55,9 +80,13 @@ class StageRun:
     """One stage of one job: its state, attempts and committed output (the checkpoint)."""
 
     job_id: uuid.UUID
-    name: str
-    kind: str
+    name: str  # unique in its job: a declared stage's name, or `<child>[<index>]` for a fan-out child
+    kind: str  # the queue kind (StageKind)
     status: StageStatus
+    run: str = ""  # which code runs it (StageSpec.run); "" for rows written before run keys existed
+    parent: str | None = None  # the stage whose result created this run (fan-out children)
+    index: int | None = None  # a fan-out child's position among its siblings
+    params: JsonDict | None = None  # what the parent handed this child
     attempts: int = 0
     budget_start: int = 0  # attempts made before the last manual retry (they do not count against it)
     output: JsonDict | None = None
@@ -70,6 +99,11 @@ class StageRun:
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
+    @property
+    def run_key(self) -> str:
+        """The code this stage runs."""
+        return self.run or self.name
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Attempt:
@@ -81,7 +115,7 @@ class Attempt:
     worker: str
     started_at: datetime
     finished_at: datetime | None = None
-    outcome: str | None = None  # succeeded | retry | failed | cancelled | lease_lost | lost
+    outcome: str | None = None  # an AttemptOutcome value; None while it runs
     error: ErrorInfo | None = None
 
 
@@ -104,6 +138,8 @@ class Job:
     finished_at: datetime | None = None
     cancel_requested_at: datetime | None = None
     manual_retries: int = 0
+    lane: str = Lane.STANDARD.value
+    source_name: str | None = None  # the source's file name, for people
     stages: tuple[StageRun, ...] = field(default_factory=tuple)
 
     def stage(self, name: str) -> StageRun:
@@ -123,7 +159,7 @@ class Upload:
     content_type: str | None
     size: int
     sha256: str
-    path: str  # relative to the storage root
+    key: str  # where the file is in storage
     created_at: datetime
 
 
@@ -135,5 +171,5 @@ class Artifact:
     name: str
     content_type: str
     size: int
-    path: str  # relative to the storage root
+    key: str  # where the file is in storage
     created_at: datetime

@@ -22,7 +22,7 @@ from typing import Any
 
 from mediajobs.errors import PermanentError, RetryableError
 
-from .base import SegmentCallback, StopCheck, TranscribeRequest, Transcript
+from .speech import SegmentCallback, StopCheck, TranscribeRequest, Transcript
 from .wire import request_to_json, segment_from_json, transcript_from_json
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediajobs.errors import PermanentError
 
-from .base import Segment, SegmentCallback, SpeechToText, StopCheck, TranscribeRequest, Transcript, Word
+from .speech import Segment, SegmentCallback, SpeechToText, StopCheck, TranscribeRequest, Transcript, Word
 
 if TYPE_CHECKING:
     from mediajobs.settings import Settings
@@ -132,7 +132,7 @@ def load_whisper(model_path: str | Path | None, *, compute_type: str, cpu_thread
 
 
 def whisper_factory(settings: Settings) -> Callable[[], SpeechToText]:
-    """What a worker hands to `Engines(speech_to_text_factory=...)`: loads lazily, once per process.
+    """The factory of the SPEECH_TO_TEXT slot (see defaults.py): builds the engine on first use.
 
     By default the model runs in a child process (`isolated.py`) so that cancels and time limits stop
     it at once; `MEDIAJOBS_ENGINE_ISOLATION=inline` loads it into the worker process instead.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .base import Segment, TranscribeRequest, Transcript, Word
+from .speech import Segment, TranscribeRequest, Transcript, Word
 
 
 def request_to_json(request: TranscribeRequest) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Periodic upkeep: reap expired leases, then publish due outbox messages (retries, relays).
+"""Periodic upkeep: reap expired leases and dead workers, admit waiting stages, publish due outbox
+messages (retries, relays).
 
 Runs as a loop in API processes, as a beat-scheduled task, and once when a worker starts. Running in
 several places at once is safe: both steps are compare-and-set in the store.
@@ -37,13 +38,25 @@ class Maintenance:
                 item.stage,
                 "re-queued" if item.requeued else "job ended",
             )
+        # A worker is dead once it has missed a lease period of heartbeats (it beats several times
+        # per lease): the messages it held go out again now, not after the broker's visibility timeout.
+        resent = self.store.reap_dead_workers(silent_for=timedelta(seconds=self.settings.lease_seconds))
+        if resent:
+            log.warning("re-sent %d stage messages held by workers that died", resent)
         redispatched = self.store.redispatch_stale(
             older_than=timedelta(seconds=self.settings.redispatch_after_seconds)
         )
         if redispatched:
             log.warning("re-published %d stage messages that nobody picked up", redispatched)
+        admitted = self.store.admit_waiting()
         sent = self.dispatcher.dispatch_due()
-        return {"reaped": len(reaped), "redispatched": redispatched, "published": sent}
+        return {
+            "reaped": len(reaped),
+            "resent": resent,
+            "redispatched": redispatched,
+            "admitted": admitted,
+            "published": sent,
+        }
 
     def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
         every = interval if interval is not None else self.settings.maintenance_interval

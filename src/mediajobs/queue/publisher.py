@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from celery import Celery
+
+from mediajobs.settings import Settings
 from mediajobs.store import OutboxMessage
+
+from .config import celery_config
 
 RUN_STAGE = "mediajobs.run_stage"
 
@@ -42,3 +47,11 @@ class CeleryPublisher:
     def ping(self) -> None:
         with self.app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=2)
+
+
+def build_publisher(settings: Settings) -> CeleryPublisher:
+    """A publisher for processes that only send stage messages (the API): a Celery app with the
+    broker settings and no tasks, signals or schedule of its own."""
+    app = Celery("mediajobs-publisher", broker=settings.resolved_broker_url)
+    app.conf.update(celery_config(settings))
+    return CeleryPublisher(app, settings.time_limits_for)

@@ -1,22 +1,20 @@
-"""Which broker queue a stage message goes to: a function of (lane, stage kind).
-
-One queue per stage kind lets an operator give a stage kind its own workers (`-Q transcribe`).
-Lanes (express / standard / batch) will prefix the kind; `standard` is the only lane today.
-"""
+"""Broker queues: the stage queues of (lane, stage kind) (see domain/routing.py) and maintenance."""
 
 from __future__ import annotations
 
-from mediajobs.domain import StageKind
+from collections.abc import Sequence
 
-DEFAULT_LANE = "standard"
+from mediajobs.domain import Lane, StageKind
+from mediajobs.domain.routing import queue_name, queue_router
+
+DEFAULT_LANE = Lane.STANDARD.value
 MAINTENANCE_QUEUE = "maintenance"
 
 
-def queue_name(kind: str, *, lane: str = DEFAULT_LANE, prefix: str = "") -> str:
-    base = kind if lane == DEFAULT_LANE else f"{lane}.{kind}"
-    return f"{prefix}{base}"
-
-
-def all_queues(prefix: str = "") -> list[str]:
+def all_queues(prefix: str = "", lanes: Sequence[str] = (DEFAULT_LANE,)) -> list[str]:
     """Every queue a worker started without `-Q` consumes."""
-    return [queue_name(kind, prefix=prefix) for kind in StageKind.ALL] + [f"{prefix}{MAINTENANCE_QUEUE}"]
+    stage_queues = [queue_name(kind, lane=lane, prefix=prefix) for lane in lanes for kind in StageKind.all()]
+    return [*stage_queues, f"{prefix}{MAINTENANCE_QUEUE}"]
+
+
+__all__ = ["DEFAULT_LANE", "MAINTENANCE_QUEUE", "all_queues", "queue_name", "queue_router"]

@@ -1,21 +1,27 @@
-"""Stage implementations, one module each, looked up by the stage name a pipeline declares."""
+"""Stage implementations, one module each, looked up by the `run` key a pipeline's stage declares."""
 
 from __future__ import annotations
+
+from types import MappingProxyType
 
 from .base import ArtifactFile, CancelToken, NullProgress, ProgressSink, StageContext, StageFn, StageResult
 from .ingest import ingest
 from .normalize import normalize
 from .transcribe import transcribe
 
-STAGES: dict[str, StageFn] = {
-    "ingest": ingest,
-    "normalize": normalize,
-    "transcribe": transcribe,
-}
+STAGES = MappingProxyType(
+    {
+        "ingest": ingest,
+        "normalize": normalize,
+        "transcribe": transcribe,
+    }
+)
+"""The shipped stage code by run key."""
 
 
-def get_stage(name: str) -> StageFn:
-    return STAGES[name]
+def default_stages() -> dict[str, StageFn]:
+    """A fresh mapping of the shipped stage code, for a process to extend with its own."""
+    return dict(STAGES)
 
 
 __all__ = [
@@ -27,5 +33,5 @@ __all__ = [
     "StageContext",
     "StageFn",
     "StageResult",
-    "get_stage",
+    "default_stages",
 ]

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from mediajobs.domain import JsonDict
-from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, StageTimeout
+from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, PermanentError, StageTimeout
+from mediajobs.storage.keys import stage_key
 
 if TYPE_CHECKING:
     from mediajobs.engines import Engines
@@ -72,10 +73,12 @@ class ArtifactFile:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StageResult:
-    """A stage's output: the checkpoint committed with the stage's success, and its artifacts."""
+    """A stage's output: the checkpoint committed with the stage's success, its artifacts, and for
+    a stage that fans out, one params dict per child run to create (see domain/graph.py)."""
 
     output: JsonDict
     artifacts: Sequence[ArtifactFile] = ()
+    children: Sequence[JsonDict] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,13 +90,30 @@ class StageContext:
     attempt: int
     source: str
     options: JsonDict
-    inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one needs, by stage name
-    work_dir: Path  # this stage's scratch folder (kept across attempts; clean what you leave half-done)
+    inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one waits for, by stage name
+    work_dir: Path  # a local scratch folder of this attempt's own; emptied when the attempt ends
     storage: Storage
     settings: Settings
     engines: Engines
+    fence: int = 0  # this attempt's fencing token (part of the keys it writes)
+    params: JsonDict = field(default_factory=dict)  # what a fan-out parent handed this child
     progress: ProgressSink = field(default_factory=NullProgress)
     cancel: CancelToken = field(default_factory=CancelToken)
+
+    def output_key(self, name: str) -> str:
+        """The storage key for a file this attempt checkpoints."""
+        return stage_key(self.job_id, self.stage, self.fence, name)
+
+    def input_key(self, stage: str, what: str) -> str:
+        """The storage key a needed stage checkpointed as `<what>_key` (or, in checkpoints written
+        before storage keys, `<what>_path`: the same value)."""
+        output = self.inputs.get(stage) or {}
+        value = output.get(f"{what}_key") or output.get(f"{what}_path")
+        if not isinstance(value, str) or not value:
+            raise PermanentError(
+                f"stage {stage!r} left no {what} file for {self.stage!r}", code="missing_input"
+            )
+        return value
 
 
 StageFn = Callable[[StageContext], StageResult]

@@ -29,6 +29,7 @@ import httpx
 from mediajobs import __version__
 from mediajobs.errors import PermanentError, RetryableError, UnsupportedMedia
 from mediajobs.netguard import check_public_host
+from mediajobs.storage.keys import upload_prefix
 
 from .base import StageContext, StageResult
 
@@ -45,7 +46,7 @@ _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Received:
-    path: Path
+    key: str  # where the media is in storage
     size: int
     sha256: str
     content_type: str | None
@@ -69,7 +70,7 @@ def ingest(ctx: StageContext) -> StageResult:
     ctx.progress.report(100.0, "source ready")
     return StageResult(
         output={
-            "media_path": ctx.storage.relative(received.path),
+            "media_key": received.key,
             "size": received.size,
             "sha256": received.sha256,
             "content_type": received.content_type,
@@ -87,29 +88,29 @@ def _from_upload(ctx: StageContext) -> _Received:
         upload_id = uuid.UUID(raw_id)
     except ValueError:
         raise PermanentError(f"{raw_id!r} is not an upload id", code="upload_not_found") from None
-    folder = ctx.storage.upload_dir(upload_id)
-    # Dot-files are the API's in-flight temporary files, never the upload itself.
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    files = ctx.storage.list(upload_prefix(upload_id))
     if not files:
         raise PermanentError(f"upload {upload_id} has no file", code="upload_not_found")
     if len(files) > 1:
         raise PermanentError(
             f"upload {upload_id} holds {len(files)} files; expected exactly one", code="upload_invalid"
         )
-    path = files[0]
-    total = path.stat().st_size
+    stored = files[0]
+    name = stored.key.rsplit("/", 1)[-1]
     digest = hashlib.sha256()
     done = 0
-    with path.open("rb") as fh:
-        _reject_non_media(fh.read(SNIFF_BYTES), what=f"upload {path.name!r}")
-        fh.seek(0)
+    with ctx.storage.open(stored.key) as fh:
+        head = fh.read(SNIFF_BYTES)
+        _reject_non_media(head, what=f"upload {name!r}")
+        digest.update(head)
+        done = len(head)
         while chunk := fh.read(CHUNK_BYTES * 16):
             ctx.cancel.raise_if_set()
             digest.update(chunk)
             done += len(chunk)
-            ctx.progress.report(_percent(done, total), "checking upload")
-    content_type, _ = mimetypes.guess_type(path.name)
-    return _Received(path=path, size=done, sha256=digest.hexdigest(), content_type=content_type)
+            ctx.progress.report(_percent(done, stored.size), "checking upload")
+    content_type, _ = mimetypes.guess_type(name)
+    return _Received(key=stored.key, size=done, sha256=digest.hexdigest(), content_type=content_type)
 
 
 # -- downloads ----------------------------------------------------------------------------------------
@@ -119,7 +120,6 @@ def _download(ctx: StageContext) -> _Received:
     settings = ctx.settings
     timeout = httpx.Timeout(settings.download_timeout_seconds)
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    _remove_partials(ctx.work_dir)
     try:
         with (
             httpx.Client(
@@ -136,8 +136,8 @@ def _download(ctx: StageContext) -> _Received:
             expected = _content_length(response)
             if expected is not None and expected > settings.download_max_bytes:
                 raise _too_large(settings.download_max_bytes, f"the server announced {expected} bytes")
-            target = ctx.work_dir / f"source{_suffix(response, content_type)}"
-            size, sha256 = _stream_to(ctx, response, target, expected)
+            name = f"source{_suffix(response, content_type)}"
+            size, sha256 = _stream_to(ctx, response, ctx.work_dir / name, expected)
     except httpx.TooManyRedirects as exc:
         raise PermanentError(f"download failed: {exc}", code="download_failed") from exc
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -146,7 +146,9 @@ def _download(ctx: StageContext) -> _Received:
         raise RetryableError(f"download failed: {type(exc).__name__}: {exc}", code="download_failed") from exc
     except httpx.HTTPError as exc:  # e.g. a body that does not decode: trying again would not help
         raise PermanentError(f"download failed: {type(exc).__name__}: {exc}", code="download_failed") from exc
-    return _Received(path=target, size=size, sha256=sha256, content_type=content_type)
+    key = ctx.output_key(name)
+    ctx.storage.put_file(key, ctx.work_dir / name)
+    return _Received(key=key, size=size, sha256=sha256, content_type=content_type)
 
 
 def _only_public_hosts(request: httpx.Request) -> None:
@@ -179,8 +181,6 @@ def _stream_to(
                 ctx.progress.report(_percent(response.num_bytes_downloaded, expected), _received(size))
             if len(head) < SNIFF_BYTES:
                 _reject_non_media(head, what="the download")
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp_name, target)
     finally:
         Path(tmp_name).unlink(missing_ok=True)
@@ -231,12 +231,6 @@ def _suffix(response: httpx.Response, content_type: str | None) -> str:
         if guessed and _SAFE_SUFFIX.match(guessed):
             return guessed
     return ""
-
-
-def _remove_partials(work_dir: Path) -> None:
-    """Drop temp files of an earlier attempt that was killed before its own clean-up could run."""
-    for stale in work_dir.glob(".source.*.part"):
-        stale.unlink(missing_ok=True)
 
 
 def _too_large(limit: int, detail: str) -> PermanentError:

@@ -43,25 +43,25 @@ class Probe:
 
 def normalize(ctx: StageContext) -> StageResult:
     """Probe the ingested media, then convert its audio to `audio.wav` in the work folder."""
-    source = ctx.storage.resolve(str(ctx.inputs["ingest"]["media_path"]))
-    _remove_partials(ctx.work_dir)
-    ctx.progress.report(0.0, "probing media")
-    probe = probe_media(ctx, source)
-    if probe.audio_index is None:
-        raise UnsupportedMedia(
-            f"no audio stream found: the file is {probe.format_name or 'unknown'} with "
-            f"{probe.stream_summary or 'no streams'}"
-        )
     target = ctx.work_dir / OUTPUT_NAME
-    _convert(ctx, source, target, probe)
+    with ctx.storage.local_copy(ctx.input_key("ingest", "media")) as source:
+        ctx.progress.report(0.0, "probing media")
+        probe = probe_media(ctx, source)
+        if probe.audio_index is None:
+            raise UnsupportedMedia(
+                f"no audio stream found: the file is {probe.format_name or 'unknown'} with "
+                f"{probe.stream_summary or 'no streams'}"
+            )
+        _convert(ctx, source, target, probe)
     duration = wav_duration(target)
     if duration <= 0:
-        target.unlink(missing_ok=True)
         raise UnsupportedMedia(f"the audio stream ({probe.audio_codec or 'unknown codec'}) holds no samples")
+    key = ctx.output_key(OUTPUT_NAME)
+    ctx.storage.put_file(key, target)
     ctx.progress.report(100.0, "audio ready")
     return StageResult(
         output={
-            "audio_path": ctx.storage.relative(target),
+            "audio_key": key,
             "duration": round(duration, 3),
             "has_video": probe.has_video,
             "format": probe.format_name,
@@ -156,8 +156,6 @@ def _convert(ctx: StageContext, source: Path, target: Path, probe: Probe) -> Non
             if "No space left on device" in tail:
                 raise RetryableError(f"ffmpeg ran out of disk space: {tail}", code="disk_full")
             raise UnsupportedMedia(f"ffmpeg could not decode the audio ({probe.audio_codec}): {tail}")
-        with open(tmp_name, "rb") as fh:
-            os.fsync(fh.fileno())
         os.replace(tmp_name, target)
     finally:
         Path(tmp_name).unlink(missing_ok=True)
@@ -213,12 +211,6 @@ def _run(
 
 def _tail(result: ProcessResult) -> str:
     return result.stderr_tail[-1000:] or f"exit status {result.returncode}"
-
-
-def _remove_partials(work_dir: Path) -> None:
-    """Drop temp output of an earlier attempt that was killed before its own clean-up could run."""
-    for stale in work_dir.glob(".audio.*.wav.part"):
-        stale.unlink(missing_ok=True)
 
 
 __all__ = ["Probe", "normalize", "parse_probe", "probe_media", "wav_duration"]

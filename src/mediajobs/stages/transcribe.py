@@ -14,10 +14,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mediajobs.domain.pipelines import TranscribeOptions
-from mediajobs.engines import Segment, TranscribeRequest, Transcript
+from mediajobs.engines import SPEECH_TO_TEXT, Segment, TranscribeRequest, Transcript
 from mediajobs.errors import PermanentError
 from mediajobs.formats import to_json, to_srt, to_text, to_vtt
-from mediajobs.storage import atomic_write_bytes
 
 from .base import ArtifactFile, StageContext, StageResult
 
@@ -32,13 +31,11 @@ OUTPUTS: tuple[tuple[str, str, Callable[[Transcript], str]], ...] = (
 
 def transcribe(ctx: StageContext) -> StageResult:
     """Transcribe `normalize`'s audio with the worker's speech-to-text engine."""
-    audio_info = ctx.inputs["normalize"]
-    audio = ctx.storage.resolve(str(audio_info["audio_path"]))
-    duration = float(audio_info.get("duration") or 0.0)
+    duration = float(ctx.inputs["normalize"].get("duration") or 0.0)
     options = _options(ctx)
     ctx.cancel.raise_if_set()
     ctx.progress.report(0.0, "loading speech-to-text model")
-    engine = ctx.engines.speech_to_text()
+    engine = ctx.engines.get(SPEECH_TO_TEXT)
     ctx.progress.report(0.0, "transcribing")
 
     def on_segment(segment: Segment) -> None:
@@ -46,13 +43,14 @@ def transcribe(ctx: StageContext) -> StageResult:
         percent = min(100.0, segment.end * 100.0 / duration) if duration > 0 else None
         ctx.progress.report(percent, f"transcribed {segment.end:.0f} s")
 
-    request = TranscribeRequest(
-        audio=audio,
-        language=options.language,
-        vad=options.vad,
-        word_timestamps=options.word_timestamps,
-    )
-    transcript = engine.transcribe(request, on_segment, ctx.cancel.raise_if_set)
+    with ctx.storage.local_copy(ctx.input_key("normalize", "audio")) as audio:
+        request = TranscribeRequest(
+            audio=audio,
+            language=options.language,
+            vad=options.vad,
+            word_timestamps=options.word_timestamps,
+        )
+        transcript = engine.transcribe(request, on_segment, ctx.cancel.raise_if_set)
     ctx.cancel.raise_if_set()
     artifacts = _write(ctx.work_dir, transcript)
     ctx.progress.report(100.0, "transcript ready")
@@ -81,7 +79,7 @@ def _write(work_dir: Path, transcript: Transcript) -> list[ArtifactFile]:
     artifacts = []
     for name, content_type, render in OUTPUTS:
         path = work_dir / name
-        atomic_write_bytes(path, render(transcript).encode("utf-8"))
+        path.write_bytes(render(transcript).encode("utf-8"))
         artifacts.append(ArtifactFile(name=name, path=path, content_type=content_type))
     return artifacts
 

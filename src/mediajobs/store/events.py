@@ -1,22 +1,97 @@
-"""Reading the event log: replay for followers (`Last-Event-ID`), and the database-only follow."""
+"""The event log: written in the transaction of the state change it reports, read for replay.
+
+Writers hold the job's row (locked, with its `event_seq`) and pass a `JobHead`: the events they log
+get the next sequence numbers, and the caller's own UPDATE of the job row moves `event_seq` on by
+as many. So logging events costs one INSERT, whatever else the transaction does.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
-from mediajobs.domain.events import ProgressEvent
+from mediajobs.domain.events import EventType, ProgressEvent
 
-from .base import StoreBase
 from .mapping import event_from_row
 from .tables import JobEventRow
+from .tx import Database, Tx
+
+MAX_EVENTS_PER_JOB = 1000
 
 
-class EventsMixin(StoreBase):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Note:
+    """An event to log; the job's status and percent default to the head's."""
+
+    type: EventType = EventType.STATE
+    stage: str | None = None
+    stage_status: str | None = None
+    stage_percent: float | None = None
+    message: str | None = None
+    status: str | None = None
+    job_percent: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JobHead:
+    """What every event of a job carries, and the seq of the job's last event before these."""
+
+    job_id: uuid.UUID
+    owner_id: str
+    status: str
+    progress: float
+    file: str | None
+    seq: int
+
+
+def log_events(tx: Tx, head: JobHead, notes: Sequence[Note]) -> None:
+    """Insert `notes` as events head.seq+1, head.seq+2, ... (the caller moves the job's event_seq)."""
+    if not notes:
+        return
+    rows: list[dict[str, Any]] = [
+        dict(
+            job_id=head.job_id,
+            owner_id=head.owner_id,
+            seq=head.seq + n,
+            type=note.type.value,
+            status=note.status or head.status,
+            stage=note.stage,
+            stage_status=note.stage_status,
+            stage_percent=note.stage_percent,
+            job_percent=head.progress if note.job_percent is None else note.job_percent,
+            file=head.file,
+            message=note.message,
+            at=tx.now,
+        )
+        for n, note in enumerate(notes, start=1)
+    ]
+    ids = tx.conn.execute(
+        insert(JobEventRow).returning(JobEventRow.id, sort_by_parameter_order=True), rows
+    ).scalars()
+    for row, event_id in zip(rows, ids, strict=True):
+        tx.events.append(ProgressEvent(**{**row, "id": event_id, "type": EventType(row["type"])}))
+    last = head.seq + len(notes)
+    if last // 100 > head.seq // 100:  # now and then, keep the log of a long job bounded
+        tx.conn.execute(
+            delete(JobEventRow).where(
+                JobEventRow.job_id == head.job_id, JobEventRow.seq <= last - MAX_EVENTS_PER_JOB
+            )
+        )
+
+
+class EventReads:
+    """Reading the log: replay for followers (`Last-Event-ID`), and the database-only follow."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
     def job_events(self, job_id: uuid.UUID, *, after_seq: int = 0, limit: int = 1000) -> list[ProgressEvent]:
         """A job's logged events with seq > after_seq, oldest first."""
-        with self.engine.connect() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 select(JobEventRow.__table__)
                 .where(JobEventRow.job_id == job_id, JobEventRow.seq > after_seq)
@@ -27,7 +102,7 @@ class EventsMixin(StoreBase):
 
     def owner_events(self, owner_id: str, *, after_id: int = 0, limit: int = 1000) -> list[ProgressEvent]:
         """Every job's events of one user with id > after_id, in the order they were written."""
-        with self.engine.connect() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 select(JobEventRow.__table__)
                 .where(JobEventRow.owner_id == owner_id, JobEventRow.id > after_id)
@@ -37,7 +112,7 @@ class EventsMixin(StoreBase):
         return [event_from_row(r) for r in rows]
 
     def last_event_id(self, owner_id: str) -> int:
-        with self.engine.connect() as conn:
+        with self._db.read() as conn:
             value = conn.execute(
                 select(JobEventRow.id)
                 .where(JobEventRow.owner_id == owner_id)
@@ -48,7 +123,7 @@ class EventsMixin(StoreBase):
 
     def latest_event(self, job_id: uuid.UUID) -> ProgressEvent | None:
         """The job's most recent event (its latest progress and message), if any."""
-        with self.engine.connect() as conn:
+        with self._db.read() as conn:
             row = conn.execute(
                 select(JobEventRow.__table__)
                 .where(JobEventRow.job_id == job_id)
@@ -56,3 +131,6 @@ class EventsMixin(StoreBase):
                 .limit(1)
             ).one_or_none()
         return None if row is None else event_from_row(row)
+
+
+__all__ = ["MAX_EVENTS_PER_JOB", "EventReads", "JobHead", "Note", "log_events"]

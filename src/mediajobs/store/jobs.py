@@ -1,4 +1,4 @@
-"""The API's side of the store: submit, read, list, cancel jobs; uploads and artifacts."""
+"""The API's side of the store: submit, read, list, cancel and retry jobs."""
 
 from __future__ import annotations
 
@@ -6,30 +6,41 @@ import base64
 import binascii
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mediajobs.domain import (
-    Artifact,
     Attempt,
     Job,
     JobStatus,
+    Lane,
     Pipeline,
+    PipelineRegistry,
+    StageRun,
     StageStatus,
-    Upload,
-    get_pipeline,
+)
+from mediajobs.domain.transitions import (
+    CancelAction,
+    current_stage,
+    job_progress,
+    may_retry,
+    on_cancel_request,
+    ready_stages,
 )
 from mediajobs.errors import Conflict, InvalidRequest, NotFound
 
-from .base import StoreBase
-from .mapping import artifact_from_row, attempt_from_row, job_from_row, upload_from_row
-from .tables import ArtifactRow, AttemptRow, JobRow, StageRunRow, UploadRow
+from .admission import Admission, JobKey
+from .events import JobHead, Note, log_events
+from .mapping import attempt_from_row, job_from_row, stage_from_row
+from .tables import AttemptRow, JobRow, StageRunRow, UploadRow
+from .tx import Database, Tx
+from .writes import cancel_job, insert_runs, update_job
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -55,7 +66,28 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidRequest("malformed cursor", code="invalid_cursor") from exc
 
 
-class JobsMixin(StoreBase):
+def load_runs(conn: Connection, job_id: uuid.UUID) -> tuple[StageRun, ...]:
+    """Every stage run of a job, in graph order."""
+    rows = conn.execute(
+        select(StageRunRow.__table__).where(StageRunRow.job_id == job_id).order_by(StageRunRow.position)
+    ).all()
+    return tuple(stage_from_row(r) for r in rows)
+
+
+class Jobs:
+    def __init__(
+        self,
+        db: Database,
+        pipelines: PipelineRegistry,
+        admission: Admission,
+        *,
+        idempotency_ttl: timedelta = timedelta(hours=24),
+    ) -> None:
+        self._db = db
+        self._pipelines = pipelines
+        self._admission = admission
+        self.idempotency_ttl = idempotency_ttl
+
     # -- submit ------------------------------------------------------------------------------
 
     def create_job(
@@ -67,57 +99,31 @@ class JobsMixin(StoreBase):
         options: Mapping[str, Any],
         idempotency_key: str | None = None,
         request_hash: str | None = None,
+        lane: str = Lane.STANDARD.value,
+        source_name: str | None = None,
     ) -> tuple[Job, bool]:
-        """Write the job, its stage rows and the outbox messages of its first stages in one transaction.
-
-        Returns the job and whether it was created (False: an idempotent replay of an earlier submit).
-        """
+        """Write the job, its stage rows and the outbox messages of the root stages admission lets
+        through, in one transaction. Returns the job and whether it was created (False: an idempotent
+        replay of an earlier submit)."""
         if idempotency_key is not None:
             existing = self._find_by_idempotency_key(owner_id, idempotency_key, request_hash)
             if existing is not None:
                 return existing, False
         job_id = uuid.uuid4()
-        now = self.clock()
         try:
-            with self._tx() as conn:
-                conn.execute(
-                    insert(JobRow).values(
-                        id=job_id,
-                        owner_id=owner_id,
-                        pipeline=pipeline.name,
-                        source=source,
-                        options=dict(options),
-                        status=JobStatus.QUEUED.value,
-                        current_stage=None,
-                        progress=0.0,
-                        idempotency_key=idempotency_key,
-                        request_hash=request_hash,
-                        source_name=self._source_name(conn, source),
-                        created_at=now,
-                        updated_at=now,
-                    )
+            with self._db.tx() as tx:
+                job = self._insert(
+                    tx,
+                    job_id=job_id,
+                    owner_id=owner_id,
+                    pipeline=pipeline,
+                    source=source,
+                    options=options,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    lane=lane,
+                    source_name=source_name if source_name is not None else _source_name(tx.conn, source),
                 )
-                conn.execute(
-                    insert(StageRunRow),
-                    [
-                        dict(
-                            job_id=job_id,
-                            name=spec.name,
-                            kind=spec.kind,
-                            position=pos,
-                            status="pending",
-                            attempts=0,
-                            progress=0.0,
-                            fence=0,
-                            updated_at=now,
-                        )
-                        for pos, spec in enumerate(pipeline.stages)
-                    ],
-                )
-                for spec in pipeline.roots():
-                    self._enqueue(conn, job_id=job_id, stage=spec.name, kind=spec.kind, fence=0)
-                self._emit(conn, job_id, message="job accepted")
-                return self._load_job(conn, job_id), True
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -125,62 +131,124 @@ class JobsMixin(StoreBase):
             if existing is None:
                 raise
             return existing, False
+        return job, True
 
-    def _source_name(self, conn: Any, source: str) -> str | None:
-        parts = urlsplit(source)
-        if parts.scheme == "upload":
-            try:
-                upload_id = uuid.UUID(parts.netloc)
-            except ValueError:
-                return None
-            name: str | None = conn.execute(
-                select(UploadRow.filename).where(UploadRow.id == upload_id)
-            ).scalar_one_or_none()
-            return name
-        return PurePosixPath(parts.path).name[:255] or parts.hostname
+    def _insert(
+        self,
+        tx: Tx,
+        *,
+        job_id: uuid.UUID,
+        owner_id: str,
+        pipeline: Pipeline,
+        source: str,
+        options: Mapping[str, Any],
+        idempotency_key: str | None,
+        request_hash: str | None,
+        lane: str,
+        source_name: str | None,
+    ) -> Job:
+        now = tx.now
+        key = JobKey(id=job_id, owner_id=owner_id, lane=lane, created_at=now)
+        runs = [
+            StageRun(
+                job_id=job_id,
+                name=spec.name,
+                kind=spec.kind.value,
+                run=spec.run_key,
+                status=StageStatus.PENDING,
+            )
+            for spec in pipeline.stages
+        ]
+        roots = [r for r, spec in zip(runs, pipeline.stages, strict=True) if not spec.needs]
+        admitted = self._admission.decide(tx, key, roots)
+        root_names = {r.name for r in roots}
+        runs = [
+            replace(
+                r, status=StageStatus.QUEUED if r.name in admitted else StageStatus.READY, available_at=now
+            )
+            if r.name in root_names
+            else r
+            for r in runs
+        ]
+        tx.conn.execute(
+            insert(JobRow).values(
+                id=job_id,
+                owner_id=owner_id,
+                pipeline=pipeline.name,
+                source=source,
+                options=dict(options),
+                status=JobStatus.QUEUED,
+                lane=lane,
+                current_stage=None,
+                progress=0.0,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                source_name=source_name,
+                event_seq=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        insert_runs(tx, runs, first_position=0)
+        self._admission.send(tx, key, [r for r in runs if r.status is StageStatus.QUEUED])
+        head = JobHead(
+            job_id=job_id, owner_id=owner_id, status=JobStatus.QUEUED, progress=0.0, file=source_name, seq=0
+        )
+        log_events(tx, head, [Note(message="job accepted")])
+        return Job(
+            id=job_id,
+            owner_id=owner_id,
+            pipeline=pipeline.name,
+            source=source,
+            options=dict(options),
+            status=JobStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            lane=lane,
+            source_name=source_name,
+            stages=tuple(runs),
+        )
 
     def _find_by_idempotency_key(self, owner_id: str, key: str, request_hash: str | None) -> Job | None:
         """The job an Idempotency-Key named within the last `idempotency_ttl`; an older key is released."""
-        with self._tx() as conn:
-            row = conn.execute(
+        with self._db.tx() as tx:
+            row = tx.conn.execute(
                 select(JobRow.id, JobRow.request_hash, JobRow.created_at).where(
                     JobRow.owner_id == owner_id, JobRow.idempotency_key == key
                 )
             ).one_or_none()
             if row is None:
                 return None
-            if row.created_at < self.clock() - self.idempotency_ttl:
-                conn.execute(update(JobRow).where(JobRow.id == row.id).values(idempotency_key=None))
+            if row.created_at < tx.now - self.idempotency_ttl:
+                tx.conn.execute(update(JobRow).where(JobRow.id == row.id).values(idempotency_key=None))
                 return None
             if row.request_hash != request_hash:
                 raise Conflict(
                     "this Idempotency-Key was already used with a different request body",
                     code="idempotency_key_reused",
                 )
-            return self._load_job(conn, row.id)
+            return self._read(tx.conn, row.id)
 
     # -- manual retry ------------------------------------------------------------------------
 
     def retry_job(self, job_id: uuid.UUID, owner_id: str | None = None) -> Job:
         """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget.
 
-        Succeeded stages keep their checkpoints (a downloaded file is not fetched again); the attempt
-        history stays as it was.
+        Succeeded stages keep their checkpoints (a downloaded file is not fetched again, finished
+        fan-out children do not run again); the attempt history stays as it was.
         """
-        now = self.clock()
-        with self._tx() as conn:
-            self._lock_job(conn, job_id)
-            job = self._load_job(conn, job_id, owner_id)
-            if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        with self._db.tx() as tx:
+            row = self._lock(tx, job_id, owner_id)
+            if not may_retry(JobStatus(row.status)):
                 raise Conflict(
-                    f"job {job_id} is {job.status.value}: only failed or cancelled jobs can be retried",
+                    f"job {job_id} is {row.status}: only failed or cancelled jobs can be retried",
                     code="job_not_retryable",
                 )
-            conn.execute(
+            tx.conn.execute(
                 update(StageRunRow)
-                .where(StageRunRow.job_id == job_id, StageRunRow.status != StageStatus.SUCCEEDED.value)
+                .where(StageRunRow.job_id == job_id, StageRunRow.status != StageStatus.SUCCEEDED)
                 .values(
-                    status="pending",
+                    status=StageStatus.PENDING,
                     budget_start=StageRunRow.attempts,
                     progress=0.0,
                     error_code=None,
@@ -189,61 +257,90 @@ class JobsMixin(StoreBase):
                     lease_expires_at=None,
                     available_at=None,
                     finished_at=None,
-                    updated_at=now,
+                    updated_at=tx.now,
                 )
             )
-            conn.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status.in_(("failed", "cancelled")))
-                .values(
-                    status=JobStatus.RUNNING.value if job.started_at else JobStatus.QUEUED.value,
-                    error_code=None,
-                    error_message=None,
-                    finished_at=None,
-                    cancel_requested_at=None,
-                    manual_retries=JobRow.manual_retries + 1,
-                    updated_at=now,
-                )
+            pipeline = self._pipelines.get_pipeline(row.pipeline)
+            runs = load_runs(tx.conn, job_id)
+            handed = {
+                r.name: r for r in self._admission.hand_on(tx, JobKey.of(row), ready_stages(pipeline, runs))
+            }
+            runs = tuple(handed.get(r.name, r) for r in runs)
+            first = next(iter(handed), None)
+            number = row.manual_retries + 1
+            update_job(
+                tx,
+                row,
+                [Note(message=f"manual retry {number}: re-queued from {first or 'nothing'}", status=None)],
+                status=JobStatus.RUNNING if row.started_at else JobStatus.QUEUED,
+                error_code=None,
+                error_message=None,
+                finished_at=None,
+                cancel_requested_at=None,
+                manual_retries=number,
+                current_stage=current_stage(runs),
+                progress=job_progress(pipeline, runs),
             )
-            reset = self._load_job(conn, job_id)
-            pipeline = get_pipeline(reset.pipeline)
-            runs = {s.name: s for s in reset.stages}
-            ready = pipeline.ready_after(runs)
-            for spec in ready:
-                self._enqueue(
-                    conn, job_id=job_id, stage=spec.name, kind=spec.kind, fence=runs[spec.name].fence
-                )
-            conn.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id)
-                .values(current_stage=ready[0].name if ready else None, progress=pipeline.progress(runs))
-            )
-            self._emit(
-                conn,
-                job_id,
-                message=f"manual retry {reset.manual_retries}: re-queued from "
-                f"{ready[0].name if ready else 'nothing'}",
-            )
-            return self._load_job(conn, job_id)
+        return self.get_job(job_id)
 
     def failed_since(self, owner_id: str, since: datetime, *, limit: int = 1000) -> list[uuid.UUID]:
-        with self.engine.connect() as conn:
+        with self._db.read() as conn:
             return list(
                 conn.execute(
                     select(JobRow.id)
                     .where(
-                        JobRow.owner_id == owner_id, JobRow.status == "failed", JobRow.finished_at >= since
+                        JobRow.owner_id == owner_id,
+                        JobRow.status == JobStatus.FAILED,
+                        JobRow.finished_at >= since,
                     )
                     .order_by(JobRow.finished_at)
                     .limit(limit)
                 ).scalars()
             )
 
+    # -- cancel ------------------------------------------------------------------------------
+
+    def request_cancel(self, job_id: uuid.UUID, owner_id: str | None = None) -> Job:
+        """Record a cancellation. A job with no running stage is cancelled at once; a running stage
+        sees the request through its heartbeat and stops."""
+        with self._db.tx() as tx:
+            row = self._lock(tx, job_id, owner_id)
+            runs = load_runs(tx.conn, job_id)
+            action = on_cancel_request(JobStatus(row.status), runs)
+            if action is CancelAction.CONFLICT:
+                raise Conflict(f"job {job_id} is already {row.status}", code="job_finished")
+            requested = row.cancel_requested_at or tx.now
+            if action is CancelAction.CANCEL_NOW:
+                cancel_job(tx, row, cancel_requested_at=requested)
+            else:
+                tx.conn.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id)
+                    .values(cancel_requested_at=requested, updated_at=tx.now)
+                )
+        return self.get_job(job_id)
+
     # -- read --------------------------------------------------------------------------------
 
     def get_job(self, job_id: uuid.UUID, owner_id: str | None = None) -> Job:
-        with self.engine.connect() as conn:
-            return self._load_job(conn, job_id, owner_id)
+        with self._db.read() as conn:
+            return self._read(conn, job_id, owner_id)
+
+    def _read(self, conn: Connection, job_id: uuid.UUID, owner_id: str | None = None) -> Job:
+        query = select(JobRow.__table__).where(JobRow.id == job_id)
+        if owner_id is not None:
+            query = query.where(JobRow.owner_id == owner_id)
+        row = conn.execute(query).one_or_none()
+        if row is None:
+            raise NotFound(f"no job with id {job_id}")
+        stages = conn.execute(select(StageRunRow.__table__).where(StageRunRow.job_id == job_id)).all()
+        return job_from_row(row, stages, self._pipelines.get(row.pipeline))
+
+    def _lock(self, tx: Tx, job_id: uuid.UUID, owner_id: str | None) -> Row[Any]:
+        row = tx.lock_job(job_id)
+        if row is None or (owner_id is not None and row.owner_id != owner_id):
+            raise NotFound(f"no job with id {job_id}")
+        return row
 
     def list_jobs(
         self,
@@ -256,7 +353,7 @@ class JobsMixin(StoreBase):
     ) -> JobPage:
         query = select(JobRow.__table__).where(JobRow.owner_id == owner_id)
         if status is not None:
-            query = query.where(JobRow.status == status.value)
+            query = query.where(JobRow.status == status)
         if pipeline is not None:
             query = query.where(JobRow.pipeline == pipeline)
         if cursor is not None:
@@ -265,110 +362,45 @@ class JobsMixin(StoreBase):
                 or_(JobRow.created_at < created, and_(JobRow.created_at == created, JobRow.id < last_id))
             )
         query = query.order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(limit + 1)
-        with self.engine.connect() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(query).all()
             more = len(rows) > limit
             rows = rows[:limit]
-            stages = self._stages_of(conn, [r.id for r in rows])
-        jobs = tuple(job_from_row(r, stages.get(r.id, ())) for r in rows)
+            stages = _stages_of(conn, [r.id for r in rows])
+        jobs = tuple(job_from_row(r, stages.get(r.id, ()), self._pipelines.get(r.pipeline)) for r in rows)
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return JobPage(jobs=jobs, next_cursor=next_cursor)
 
-    def _stages_of(self, conn: Any, job_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
-        out: dict[uuid.UUID, list[Any]] = {}
-        if not job_ids:
-            return out
-        for row in conn.execute(select(StageRunRow.__table__).where(StageRunRow.job_id.in_(job_ids))):
-            out.setdefault(row.job_id, []).append(row)
-        return out
-
     def list_attempts(self, job_id: uuid.UUID) -> tuple[Attempt, ...]:
-        with self.engine.connect() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 select(AttemptRow.__table__).where(AttemptRow.job_id == job_id).order_by(AttemptRow.id)
             ).all()
         return tuple(attempt_from_row(r) for r in rows)
 
-    # -- cancel ------------------------------------------------------------------------------
 
-    def request_cancel(self, job_id: uuid.UUID, owner_id: str | None = None) -> Job:
-        """Record a cancellation. A job with no running stage is cancelled at once; a running stage
-        sees the request through its heartbeat and stops."""
-        now = self.clock()
-        with self._tx() as conn:
-            self._lock_job(conn, job_id)
-            job = self._load_job(conn, job_id, owner_id)
-            if job.status.terminal:
-                raise Conflict(f"job {job_id} is already {job.status.value}", code="job_finished")
-            conn.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.cancel_requested_at.is_(None))
-                .values(cancel_requested_at=now, updated_at=now)
-            )
-            if not any(stage.status is StageStatus.RUNNING for stage in job.stages):
-                self._finish_cancelled(conn, job_id)
-            return self._load_job(conn, job_id)
+def _stages_of(conn: Connection, job_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    out: dict[uuid.UUID, list[Any]] = {}
+    if not job_ids:
+        return out
+    for row in conn.execute(select(StageRunRow.__table__).where(StageRunRow.job_id.in_(job_ids))):
+        out.setdefault(row.job_id, []).append(row)
+    return out
 
-    # -- uploads and artifacts ---------------------------------------------------------------
 
-    def create_upload(
-        self,
-        *,
-        upload_id: uuid.UUID,
-        owner_id: str,
-        filename: str,
-        content_type: str | None,
-        size: int,
-        sha256: str,
-        path: str,
-    ) -> Upload:
-        now = self.clock()
-        with self._tx() as conn:
-            conn.execute(
-                insert(UploadRow).values(
-                    id=upload_id,
-                    owner_id=owner_id,
-                    filename=filename,
-                    content_type=content_type,
-                    size=size,
-                    sha256=sha256,
-                    path=path,
-                    created_at=now,
-                )
-            )
-        return Upload(
-            id=upload_id,
-            owner_id=owner_id,
-            filename=filename,
-            content_type=content_type,
-            size=size,
-            sha256=sha256,
-            path=path,
-            created_at=now,
-        )
+def _source_name(conn: Connection, source: str) -> str | None:
+    """The source's file name, for people: an upload's name, else the URL's last path segment."""
+    parts = urlsplit(source)
+    if parts.scheme == "upload":
+        try:
+            upload_id = uuid.UUID(parts.netloc)
+        except ValueError:
+            return None
+        name: str | None = conn.execute(
+            select(UploadRow.filename).where(UploadRow.id == upload_id)
+        ).scalar_one_or_none()
+        return name
+    return PurePosixPath(parts.path).name[:255] or parts.hostname
 
-    def get_upload(self, upload_id: uuid.UUID, owner_id: str | None = None) -> Upload:
-        query = select(UploadRow.__table__).where(UploadRow.id == upload_id)
-        if owner_id is not None:
-            query = query.where(UploadRow.owner_id == owner_id)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).one_or_none()
-        if row is None:
-            raise NotFound(f"no upload with id {upload_id}")
-        return upload_from_row(row)
 
-    def list_artifacts(self, job_id: uuid.UUID) -> tuple[Artifact, ...]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(ArtifactRow.__table__).where(ArtifactRow.job_id == job_id).order_by(ArtifactRow.name)
-            ).all()
-        return tuple(artifact_from_row(r) for r in rows)
-
-    def get_artifact(self, job_id: uuid.UUID, name: str) -> Artifact:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(ArtifactRow.__table__).where(ArtifactRow.job_id == job_id, ArtifactRow.name == name)
-            ).one_or_none()
-        if row is None:
-            raise NotFound(f"job {job_id} has no artifact {name!r}")
-        return artifact_from_row(row)
+__all__ = ["JobPage", "Jobs", "decode_cursor", "encode_cursor", "load_runs"]

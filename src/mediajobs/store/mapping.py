@@ -11,11 +11,13 @@ from mediajobs.domain import (
     ErrorInfo,
     Job,
     JobStatus,
+    Pipeline,
     StageRun,
     StageStatus,
     Upload,
 )
 from mediajobs.domain.events import EventType, ProgressEvent
+from mediajobs.domain.transitions import job_progress
 
 
 def _error(code: str | None, message: str | None) -> ErrorInfo | None:
@@ -30,6 +32,10 @@ def stage_from_row(row: Any) -> StageRun:
         name=row.name,
         kind=row.kind,
         status=StageStatus(row.status),
+        run=row.run,
+        parent=row.parent,
+        index=row.child_index,
+        params=row.params,
         attempts=row.attempts,
         budget_start=row.budget_start,
         output=row.output,
@@ -44,7 +50,15 @@ def stage_from_row(row: Any) -> StageRun:
     )
 
 
-def job_from_row(row: Any, stages: Iterable[Any] = ()) -> Job:
+def job_from_row(row: Any, stages: Iterable[Any] = (), pipeline: Pipeline | None = None) -> Job:
+    """A job and its stage runs (in graph order)."""
+    runs = tuple(stage_from_row(s) for s in sorted(stages, key=lambda s: s.position))
+    return job_with_runs(row, runs, pipeline)
+
+
+def job_with_runs(row: Any, runs: tuple[StageRun, ...], pipeline: Pipeline | None = None) -> Job:
+    """A job from its row and its (already mapped) runs. With its pipeline, the job's progress is
+    computed from the runs (progress ticks do not write the job row); otherwise the stored value."""
     return Job(
         id=row.id,
         owner_id=row.owner_id,
@@ -53,7 +67,7 @@ def job_from_row(row: Any, stages: Iterable[Any] = ()) -> Job:
         options=dict(row.options or {}),
         status=JobStatus(row.status),
         current_stage=row.current_stage,
-        progress=row.progress,
+        progress=row.progress if pipeline is None or not runs else job_progress(pipeline, runs),
         error=_error(row.error_code, row.error_message),
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -61,7 +75,9 @@ def job_from_row(row: Any, stages: Iterable[Any] = ()) -> Job:
         finished_at=row.finished_at,
         cancel_requested_at=row.cancel_requested_at,
         manual_retries=row.manual_retries,
-        stages=tuple(stage_from_row(s) for s in sorted(stages, key=lambda s: s.position)),
+        lane=row.lane,
+        source_name=row.source_name,
+        stages=runs,
     )
 
 
@@ -86,7 +102,7 @@ def upload_from_row(row: Any) -> Upload:
         content_type=row.content_type,
         size=row.size,
         sha256=row.sha256,
-        path=row.path,
+        key=row.storage_key,
         created_at=row.created_at,
     )
 
@@ -97,7 +113,7 @@ def artifact_from_row(row: Any) -> Artifact:
         name=row.name,
         content_type=row.content_type,
         size=row.size,
-        path=row.path,
+        key=row.storage_key,
         created_at=row.created_at,
     )
 

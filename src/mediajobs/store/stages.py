@@ -1,36 +1,63 @@
-"""The runner's side of the store: claim a stage under a lease, renew it, report progress, and
-finish it. Every write after the claim is fenced: it only lands while the claim's fencing token is
-still the stage's, so a runner that lost its lease cannot overwrite its successor's work."""
+"""The runner's side of the store: claim a stage under a lease, report progress, and finish it.
+
+Every write after the claim is fenced: it only lands while the claim's fencing token is still the
+stage's, so a runner that lost its lease cannot overwrite its successor's work. What follows each
+outcome is decided by the pure rules in domain/transitions.py; this module writes it.
+"""
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Row, insert, update
 
-from mediajobs.domain import ErrorInfo, Job, JobStatus, JsonDict, StageRun, StageStatus, get_pipeline
+from mediajobs.domain import (
+    AttemptOutcome,
+    ErrorInfo,
+    Job,
+    JobStatus,
+    JsonDict,
+    Pipeline,
+    PipelineRegistry,
+    Refusal,
+    StageRun,
+    StageStatus,
+)
 from mediajobs.domain.events import EventType
-from mediajobs.errors import LeaseLost, NotFound
+from mediajobs.domain.transitions import (
+    FailureAction,
+    after_failure,
+    after_success,
+    current_stage,
+    decide_claim,
+    fan_out_runs,
+    job_progress,
+    needs_of,
+)
+from mediajobs.errors import LeaseLost
 
-from .base import StoreBase
-from .tables import ArtifactRow, AttemptRow, JobRow, StageRunRow
-
-
-class Refusal(enum.StrEnum):
-    """Why a stage message was not run (the message is dropped: the database says what happens)."""
-
-    NO_JOB = "no_job"  # the job does not exist (deleted, or a message from another database)
-    JOB_FINISHED = "job_finished"  # the job already reached a terminal state
-    CANCELLED = "cancelled"  # cancellation was requested; the job is now cancelled
-    ALREADY_DONE = "already_done"  # the stage's output is committed; never run it twice
-    LEASED = "leased"  # another runner holds a live lease on the stage
-    NOT_READY = "not_ready"  # the stages it needs have not succeeded
-    NOT_DUE = "not_due"  # a retry backoff has not elapsed (a stale duplicate message)
+from .admission import Admission, JobKey
+from .artifacts import ArtifactRecord, record_artifacts
+from .events import JobHead, Note, log_events
+from .jobs import load_runs
+from .mapping import job_with_runs
+from .outbox import Send, write_messages
+from .tables import AttemptRow, JobRow, StageRunRow
+from .tx import Database, QueueFor, Tx
+from .writes import (
+    cancel_job,
+    close_attempts,
+    fail_job,
+    insert_runs,
+    runs_after_failure,
+    runs_cancelled,
+    succeed_job,
+    update_job,
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -43,104 +70,109 @@ class Claim:
     attempt: int
     attempt_id: int
     worker: str
-    inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one needs
+    inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one waits for, by name
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ArtifactRecord:
-    name: str
-    content_type: str
-    size: int
-    path: str  # relative to the storage root
+class Stages:
+    def __init__(
+        self, db: Database, pipelines: PipelineRegistry, admission: Admission, queue_for: QueueFor
+    ) -> None:
+        self._db = db
+        self._pipelines = pipelines
+        self._admission = admission
+        self._queue_for = queue_for
 
-
-class StagesMixin(StoreBase):
     def claim_stage(
         self, job_id: uuid.UUID, stage: str, *, worker: str, lease_seconds: float
     ) -> Claim | Refusal:
-        now = self.clock()
-        with self._tx() as conn:
-            self._lock_job(conn, job_id)
-            try:
-                job = self._load_job(conn, job_id)
-            except NotFound:
+        with self._db.tx() as tx:
+            row = tx.lock_job(job_id)
+            if row is None:
                 return Refusal.NO_JOB
-            if job.status.terminal:
-                return Refusal.JOB_FINISHED
-            if job.cancel_requested_at is not None:
-                self._close_attempts(conn, job_id, outcome="cancelled")
-                self._finish_cancelled(conn, job_id)
-                return Refusal.CANCELLED
-            run = job.stage(stage)
-            if run.status is StageStatus.SUCCEEDED:
-                return Refusal.ALREADY_DONE
-            if run.status in (StageStatus.FAILED, StageStatus.CANCELLED):
-                return Refusal.JOB_FINISHED
-            if run.status is StageStatus.PENDING:
-                return Refusal.NOT_READY
-            if run.status is StageStatus.RUNNING:
-                if run.lease_expires_at is not None and run.lease_expires_at > now:
-                    return Refusal.LEASED
-                self._close_attempts(
-                    conn,
-                    job_id,
-                    stage=stage,
-                    outcome="lost",
-                    error=ErrorInfo(code="worker_lost", message="lease expired"),
-                )
-            elif run.available_at is not None and run.available_at > now + timedelta(seconds=1):
-                return Refusal.NOT_DUE
-            fence = run.fence + 1
-            attempt = run.attempts + 1
-            result = conn.execute(
+            runs = load_runs(tx.conn, job_id)
+            run = next((r for r in runs if r.name == stage), None)
+            if run is None:
+                return Refusal.NO_JOB
+            decision = decide_claim(
+                job_status=JobStatus(row.status),
+                cancel_requested=row.cancel_requested_at is not None,
+                run=run,
+                now=tx.now,
+            )
+            pipeline = self._pipelines.get_pipeline(row.pipeline)
+            if decision.cancel_job:
+                close_attempts(tx, job_id, outcome=AttemptOutcome.CANCELLED)
+                cancel_job(tx, row, progress=job_progress(pipeline, runs))
+            if decision.refusal is not None:
+                return decision.refusal
+            if decision.take_over:
+                lost = ErrorInfo(code="worker_lost", message="lease expired")
+                close_attempts(tx, job_id, stage=stage, outcome=AttemptOutcome.LOST, error=lost)
+            fence, attempt = run.fence + 1, run.attempts + 1
+            expires = tx.now + timedelta(seconds=lease_seconds)
+            started = run.started_at or tx.now
+            claimed = tx.conn.execute(
                 update(StageRunRow)
                 .where(
                     StageRunRow.job_id == job_id, StageRunRow.name == stage, StageRunRow.fence == run.fence
                 )
                 .values(
-                    status="running",
+                    status=StageStatus.RUNNING,
                     fence=fence,
                     attempts=attempt,
                     lease_owner=worker,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    started_at=run.started_at or now,
-                    updated_at=now,
+                    lease_expires_at=expires,
+                    started_at=started,
+                    updated_at=tx.now,
                 )
             )
-            if result.rowcount != 1:
+            if claimed.rowcount != 1:
                 return Refusal.LEASED
-            conn.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
-                .values(
-                    status=JobStatus.RUNNING.value,
-                    current_stage=stage,
-                    updated_at=now,
-                    started_at=job.started_at or now,
-                )
-            )
-            attempt_id = conn.execute(
+            attempt_id = tx.conn.execute(
                 insert(AttemptRow)
                 .values(
-                    job_id=job_id, stage=stage, number=attempt, worker=worker, fence=fence, started_at=now
+                    job_id=job_id, stage=stage, number=attempt, worker=worker, fence=fence, started_at=tx.now
                 )
                 .returning(AttemptRow.id)
             ).scalar_one()
-            self._emit(
-                conn,
-                job_id,
-                stage=stage,
-                stage_status="running",
-                stage_percent=0.0,
-                message=f"attempt {attempt} started on {worker}",
+            job_started = row.started_at or tx.now
+            update_job(
+                tx,
+                row,
+                [
+                    Note(
+                        stage=stage,
+                        stage_status=StageStatus.RUNNING,
+                        stage_percent=0.0,
+                        message=f"attempt {attempt} started on {worker}",
+                    )
+                ],
+                status=JobStatus.RUNNING,
+                current_stage=stage,
+                started_at=job_started,
             )
-            pipeline = get_pipeline(job.pipeline)
-            spec = pipeline.spec(stage)
-            inputs = {n: dict(job.stage(n).output or {}) for n in spec.needs}
-            claimed = self._load_job(conn, job_id)
+            mine = replace(
+                run,
+                status=StageStatus.RUNNING,
+                fence=fence,
+                attempts=attempt,
+                lease_owner=worker,
+                lease_expires_at=expires,
+                started_at=started,
+            )
+            runs = tuple(mine if r.name == stage else r for r in runs)
+            by_name = {r.name: r for r in runs}
+            inputs = {n: dict(by_name[n].output or {}) for n in needs_of(pipeline, mine, runs)}
+            job = replace(
+                job_with_runs(row, runs, pipeline),
+                status=JobStatus.RUNNING,
+                current_stage=stage,
+                started_at=job_started,
+                updated_at=tx.now,
+            )
         return Claim(
-            job=claimed,
-            stage=claimed.stage(stage),
+            job=job,
+            stage=mine,
             fence=fence,
             attempt=attempt,
             attempt_id=attempt_id,
@@ -148,255 +180,227 @@ class StagesMixin(StoreBase):
             inputs=inputs,
         )
 
-    def renew_lease(self, claim: Claim, lease_seconds: float) -> bool:
-        """Extend the lease; returns True when the job's cancellation has been requested.
-
-        Not durable: a renewal lost in a database crash only lets the lease expire early, and fencing
-        stops the old runner's writes if another runner takes over.
-        """
-        now = self.clock()
-        with self._tx(durable=False) as conn:
-            result = conn.execute(
-                update(StageRunRow)
-                .where(*self._fenced(claim))
-                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
-            )
-            if result.rowcount != 1:
-                raise LeaseLost(f"stage {claim.stage.name} of job {claim.job.id} is no longer ours")
-            cancel = conn.execute(
-                select(JobRow.cancel_requested_at).where(JobRow.id == claim.job.id)
-            ).scalar_one_or_none()
-        return cancel is not None
-
     def report_progress(self, claim: Claim, percent: float | None, message: str | None = None) -> float:
         """Record a stage's percent (None: indeterminate) and log a progress event; returns the job's
         overall percent."""
-        now = self.clock()
-        values: dict[str, Any] = {"updated_at": now}
+        values: dict[str, Any] = {}
         if percent is not None:
             percent = max(0.0, min(100.0, percent))
             values["progress"] = percent
-        with self._tx() as conn:  # durable: it logs an event, whose seq must never be handed out twice
-            result = conn.execute(update(StageRunRow).where(*self._fenced(claim)).values(**values))
-            if result.rowcount != 1:
-                raise LeaseLost(f"stage {claim.stage.name} of job {claim.job.id} is no longer ours")
-            job = self._load_job(conn, claim.job.id)
-            overall = get_pipeline(job.pipeline).progress({s.name: s for s in job.stages})
-            conn.execute(
+        job_id = claim.job.id
+        with self._db.tx() as tx:  # durable: it logs an event, whose seq must never be handed out twice
+            # The job row first (its seq), like every writer of a job: no deadlock with a cancel.
+            head = tx.conn.execute(
                 update(JobRow)
-                .where(JobRow.id == claim.job.id, JobRow.status == "running")
-                .values(progress=overall, updated_at=now)
+                .where(JobRow.id == job_id)
+                .values(event_seq=JobRow.event_seq + 1)
+                .returning(JobRow.event_seq, JobRow.owner_id, JobRow.status, JobRow.source_name)
+            ).one_or_none()
+            moved = tx.conn.execute(
+                update(StageRunRow).where(*_fenced(claim)).values(updated_at=tx.now, **values)
             )
-            self._emit(
-                conn,
-                claim.job.id,
-                type=EventType.PROGRESS,
-                stage=claim.stage.name,
-                stage_status="running",
-                stage_percent=percent,
-                message=message,
+            if head is None or moved.rowcount != 1:
+                raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
+            overall = job_progress(self._pipeline(claim), load_runs(tx.conn, job_id))
+            log_events(
+                tx,
+                JobHead(
+                    job_id=job_id,
+                    owner_id=head.owner_id,
+                    status=head.status,
+                    progress=overall,
+                    file=head.source_name,
+                    seq=head.event_seq - 1,
+                ),
+                [
+                    Note(
+                        type=EventType.PROGRESS,
+                        stage=claim.stage.name,
+                        stage_status=StageStatus.RUNNING,
+                        stage_percent=percent,
+                        message=message,
+                    )
+                ],
             )
         return overall
 
-    def complete_stage(self, claim: Claim, output: JsonDict, artifacts: Sequence[ArtifactRecord] = ()) -> Job:
-        """Commit the stage's output (its checkpoint) and queue the stages it unblocks, atomically."""
-        now = self.clock()
+    def complete_stage(
+        self,
+        claim: Claim,
+        output: JsonDict,
+        artifacts: Sequence[ArtifactRecord] = (),
+        children: Sequence[JsonDict] = (),
+    ) -> Job:
+        """Commit the stage's output (its checkpoint), its artifacts and the child runs it fanned out
+        to, and hand on to the stages it unblocks, atomically."""
         job_id = claim.job.id
-        with self._tx() as conn:
-            self._lock_job(conn, job_id)
-            result = conn.execute(
+        with self._db.tx() as tx:
+            row = self._lock_fenced(tx, claim)
+            done = tx.conn.execute(
                 update(StageRunRow)
-                .where(*self._fenced(claim))
+                .where(*_fenced(claim))
                 .values(
-                    status="succeeded",
+                    status=StageStatus.SUCCEEDED,
                     output=output,
                     progress=100.0,
-                    finished_at=now,
+                    finished_at=tx.now,
                     lease_owner=None,
                     lease_expires_at=None,
                     error_code=None,
                     error_message=None,
-                    updated_at=now,
+                    updated_at=tx.now,
                 )
             )
-            if result.rowcount != 1:
+            if done.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
-            self._end_attempt(conn, claim, outcome="succeeded")
-            if artifacts:
-                names = [a.name for a in artifacts]
-                conn.execute(
-                    delete(ArtifactRow).where(ArtifactRow.job_id == job_id, ArtifactRow.name.in_(names))
-                )
-                conn.execute(
-                    insert(ArtifactRow),
-                    [
-                        dict(
-                            job_id=job_id,
-                            name=a.name,
-                            content_type=a.content_type,
-                            size=a.size,
-                            path=a.path,
-                            created_at=now,
-                        )
-                        for a in artifacts
-                    ],
-                )
-            job = self._load_job(conn, job_id)
-            pipeline = get_pipeline(job.pipeline)
-            runs = {s.name: s for s in job.stages}
-            conn.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
-                .values(progress=pipeline.progress(runs))
-            )
-            self._emit(
-                conn,
-                job_id,
+            close_attempts(tx, job_id, attempt_id=claim.attempt_id, outcome=AttemptOutcome.SUCCEEDED)
+            record_artifacts(tx, job_id, artifacts)
+            pipeline = self._pipeline(claim)
+            runs = load_runs(tx.conn, job_id)
+            if children:
+                parent = next(r for r in runs if r.name == claim.stage.name)
+                new = fan_out_runs(pipeline, parent, children)
+                insert_runs(tx, new, first_position=len(runs))
+                runs = (*runs, *new)
+            note = Note(
                 stage=claim.stage.name,
-                stage_status="succeeded",
+                stage_status=StageStatus.SUCCEEDED,
                 stage_percent=100.0,
                 message=f"stage {claim.stage.name} done",
             )
-            if job.cancel_requested_at is not None:
-                self._finish_cancelled(conn, job_id)
-                return self._load_job(conn, job_id)
-            if all(s.status is StageStatus.SUCCEEDED for s in job.stages):
-                conn.execute(
-                    update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.status.in_(("queued", "running")))
-                    .values(
-                        status=JobStatus.SUCCEEDED.value,
-                        progress=100.0,
-                        current_stage=None,
-                        finished_at=now,
-                        updated_at=now,
-                    )
-                )
-                self._emit(conn, job_id, message="job succeeded")
+            plan = after_success(
+                pipeline,
+                runs,
+                cancel_requested=row.cancel_requested_at is not None,
+                previous=row.current_stage,
+            )
+            changes: dict[str, Any] = {"updated_at": tx.now}
+            if plan.cancel_job:
+                cancel_job(tx, row, [note], progress=job_progress(pipeline, runs))
+                runs = runs_cancelled(runs, tx.now)
+                changes.update(_ended(tx.now, JobStatus.CANCELLED, "cancelled", "cancelled by request"))
+            elif plan.job_succeeded:
+                succeed_job(tx, row, [note])
+                changes.update(status=JobStatus.SUCCEEDED, current_stage=None, finished_at=tx.now)
             else:
-                ready = pipeline.ready_after(runs)
-                for spec in ready:
-                    self._enqueue(
-                        conn, job_id=job_id, stage=spec.name, kind=spec.kind, fence=runs[spec.name].fence
-                    )
-                running = [s.name for s in job.stages if s.status is StageStatus.RUNNING]
-                candidates = running or [s.name for s in ready]
-                current = candidates[0] if candidates else job.current_stage
-                conn.execute(
-                    update(JobRow)
-                    .where(JobRow.id == job_id)
-                    .values(current_stage=current, progress=pipeline.progress(runs), updated_at=now)
-                )
-            return self._load_job(conn, job_id)
+                handed = {r.name: r for r in self._admission.hand_on(tx, JobKey.of(row), plan.ready)}
+                runs = tuple(handed.get(r.name, r) for r in runs)
+                current = current_stage(runs, row.current_stage)
+                update_job(tx, row, [note], progress=job_progress(pipeline, runs), current_stage=current)
+                changes.update(current_stage=current)
+            return replace(job_with_runs(row, runs, pipeline), **changes)
 
     def fail_attempt(self, claim: Claim, error: ErrorInfo, *, retry_delay: float | None) -> Job:
         """Record a failed attempt: queue a retry after `retry_delay` seconds, or fail the job."""
-        now = self.clock()
         job_id = claim.job.id
-        with self._tx() as conn:
-            self._lock_job(conn, job_id)
+        with self._db.tx() as tx:
+            row = self._lock_fenced(tx, claim)
+            action = after_failure(
+                cancel_requested=row.cancel_requested_at is not None, retry_delay=retry_delay
+            )
             values: dict[str, Any] = dict(
                 error_code=error.code,
                 error_message=error.message,
                 lease_owner=None,
                 lease_expires_at=None,
-                updated_at=now,
+                updated_at=tx.now,
             )
-            if retry_delay is None:
-                values.update(status="failed", finished_at=now)
-            result = conn.execute(update(StageRunRow).where(*self._fenced(claim)).values(**values))
-            if result.rowcount != 1:
+            if action is FailureAction.RETRY:
+                assert retry_delay is not None
+                values.update(status=StageStatus.QUEUED, available_at=tx.now + timedelta(seconds=retry_delay))
+            elif action is FailureAction.FAIL_JOB:
+                values.update(status=StageStatus.FAILED, finished_at=tx.now)
+            failed = tx.conn.execute(update(StageRunRow).where(*_fenced(claim)).values(**values))
+            if failed.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
-            self._end_attempt(
-                conn, claim, outcome="retry" if retry_delay is not None else "failed", error=error
-            )
-            cancel_requested = conn.execute(
-                select(JobRow.cancel_requested_at).where(JobRow.id == job_id)
-            ).scalar_one_or_none()
-            if cancel_requested is not None:
-                self._finish_cancelled(conn, job_id)
-            elif retry_delay is not None:
-                self._emit(
-                    conn,
-                    job_id,
-                    stage=claim.stage.name,
-                    stage_status="queued",
-                    message=f"attempt {claim.attempt} failed ({error.code}: {error.message}); "
-                    f"retrying in {retry_delay:.1f} s",
-                )
-                self._enqueue(
-                    conn,
+            outcome = AttemptOutcome.RETRY if retry_delay is not None else AttemptOutcome.FAILED
+            close_attempts(tx, job_id, attempt_id=claim.attempt_id, outcome=outcome, error=error)
+            pipeline = self._pipeline(claim)
+            runs = load_runs(tx.conn, job_id)
+            progress = job_progress(pipeline, runs)
+            changes: dict[str, Any] = {"updated_at": tx.now}
+            if action is FailureAction.CANCEL_JOB:
+                cancel_job(tx, row, progress=progress)
+                runs = runs_cancelled(runs, tx.now)
+                changes.update(_ended(tx.now, JobStatus.CANCELLED, "cancelled", "cancelled by request"))
+            elif action is FailureAction.RETRY:
+                assert retry_delay is not None
+                write_messages(
+                    tx,
+                    self._queue_for,
                     job_id=job_id,
-                    stage=claim.stage.name,
-                    kind=claim.stage.kind,
-                    fence=claim.fence,
+                    lane=row.lane,
+                    sends=[Send(stage=claim.stage.name, kind=claim.stage.kind, fence=claim.fence)],
                     delay=retry_delay,
                 )
+                message = (
+                    f"attempt {claim.attempt} failed ({error.code}: {error.message}); "
+                    f"retrying in {retry_delay:.1f} s"
+                )
+                update_job(
+                    tx,
+                    row,
+                    [Note(stage=claim.stage.name, stage_status=StageStatus.QUEUED, message=message)],
+                    progress=progress,
+                )
             else:
-                self._emit(
-                    conn,
-                    job_id,
+                stage_note = Note(
                     stage=claim.stage.name,
-                    stage_status="failed",
+                    stage_status=StageStatus.FAILED,
                     message=f"{error.code}: {error.message}",
                 )
-                self._fail_job(conn, job_id, error)
-            return self._load_job(conn, job_id)
+                fail_job(tx, row, error, [stage_note], progress=progress)
+                runs = runs_after_failure(runs)
+                changes.update(_ended(tx.now, JobStatus.FAILED, error.code, error.message))
+            return replace(job_with_runs(row, runs, pipeline), **changes)
 
     def cancel_stage(self, claim: Claim) -> Job:
         """The running stage stopped because its job was cancelled."""
-        with self._tx() as conn:
-            self._lock_job(conn, claim.job.id)
-            self._end_attempt(conn, claim, outcome="cancelled")
-            self._finish_cancelled(conn, claim.job.id)
-            return self._load_job(conn, claim.job.id)
+        with self._db.tx() as tx:
+            row = self._lock_fenced(tx, claim)
+            close_attempts(tx, claim.job.id, attempt_id=claim.attempt_id, outcome=AttemptOutcome.CANCELLED)
+            pipeline = self._pipeline(claim)
+            runs = load_runs(tx.conn, claim.job.id)
+            cancel_job(tx, row, progress=job_progress(pipeline, runs))
+            ended = JobStatus(row.status).terminal
+            job = job_with_runs(row, runs if ended else runs_cancelled(runs, tx.now), pipeline)
+            if ended:
+                return job
+            return replace(
+                job,
+                updated_at=tx.now,
+                **_ended(tx.now, JobStatus.CANCELLED, "cancelled", "cancelled by request"),
+            )
 
     def release_lost(self, claim: Claim) -> None:
         """A runner that lost its lease closes its attempt record (nothing else is its to write)."""
-        with self._tx() as conn:
-            self._end_attempt(conn, claim, outcome="lease_lost")
+        with self._db.tx() as tx:
+            close_attempts(tx, claim.job.id, attempt_id=claim.attempt_id, outcome=AttemptOutcome.LEASE_LOST)
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _fenced(self, claim: Claim) -> tuple[Any, ...]:
-        return (
-            StageRunRow.job_id == claim.job.id,
-            StageRunRow.name == claim.stage.name,
-            StageRunRow.fence == claim.fence,
-            StageRunRow.status == "running",
-        )
+    def _pipeline(self, claim: Claim) -> Pipeline:
+        return self._pipelines.get_pipeline(claim.job.pipeline)
 
-    def _end_attempt(
-        self, conn: Connection, claim: Claim, *, outcome: str, error: ErrorInfo | None = None
-    ) -> None:
-        conn.execute(
-            update(AttemptRow)
-            .where(AttemptRow.id == claim.attempt_id, AttemptRow.finished_at.is_(None))
-            .values(
-                finished_at=self.clock(),
-                outcome=outcome,
-                error_code=error.code if error else None,
-                error_message=error.message if error else None,
-            )
-        )
+    @staticmethod
+    def _lock_fenced(tx: Tx, claim: Claim) -> Row[Any]:
+        row = tx.lock_job(claim.job.id)
+        if row is None:
+            raise LeaseLost(f"job {claim.job.id} is gone")
+        return row
 
-    def _close_attempts(
-        self,
-        conn: Connection,
-        job_id: uuid.UUID,
-        *,
-        outcome: str,
-        stage: str | None = None,
-        error: ErrorInfo | None = None,
-    ) -> None:
-        query = update(AttemptRow).where(AttemptRow.job_id == job_id, AttemptRow.finished_at.is_(None))
-        if stage is not None:
-            query = query.where(AttemptRow.stage == stage)
-        conn.execute(
-            query.values(
-                finished_at=self.clock(),
-                outcome=outcome,
-                error_code=error.code if error else None,
-                error_message=error.message if error else None,
-            )
-        )
+
+def _fenced(claim: Claim) -> tuple[ColumnElement[bool], ...]:
+    return (
+        StageRunRow.job_id == claim.job.id,
+        StageRunRow.name == claim.stage.name,
+        StageRunRow.fence == claim.fence,
+        StageRunRow.status == StageStatus.RUNNING,
+    )
+
+
+def _ended(now: datetime, status: JobStatus, code: str, message: str) -> dict[str, Any]:
+    return {"status": status, "finished_at": now, "error": ErrorInfo(code=code, message=message)}
+
+
+__all__ = ["ArtifactRecord", "Claim", "Stages"]

@@ -86,6 +86,7 @@ class JobRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     manual_retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lane: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
     event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     source_name: Mapped[str | None] = mapped_column(String(255))
     cancel_requested_at: Mapped[datetime | None]
@@ -107,6 +108,10 @@ class StageRunRow(Base):
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
+    run: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    parent: Mapped[str | None] = mapped_column(String(64))  # fan-out children: the stage that made them
+    child_index: Mapped[int | None] = mapped_column(Integer)
+    params: Mapped[dict[str, Any] | None]  # what the parent handed a fan-out child
     position: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -175,7 +180,7 @@ class UploadRow(Base):
     content_type: Mapped[str | None] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    path: Mapped[str] = mapped_column(Text)
+    storage_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
 
 
@@ -186,8 +191,26 @@ class ArtifactRow(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     content_type: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(BigInteger)
-    path: Mapped[str] = mapped_column(Text)
+    storage_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class WorkerRow(Base):
+    """A live worker process's heartbeat, and the stage messages it holds but may not have claimed.
+
+    Written by the worker's main process every few seconds. When the heartbeats stop, the messages it
+    held (reserved from the broker, perhaps never started) are sent again at once, instead of waiting
+    for the broker's visibility timeout.
+    """
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    held: Mapped[dict[str, Any]]  # {"stages": [[job id, stage name], ...]}
 
 
 class JobEventRow(Base):

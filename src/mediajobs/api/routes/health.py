@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from mediajobs.api.deps import ServicesDep
 from mediajobs.api.schemas import Readiness
-from mediajobs.store import ensure_migrated
 
 router = APIRouter(tags=["health"])
 
@@ -24,9 +22,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
     """The database (migrated) and the broker are reachable."""
     database = broker = "ok"
     try:
-        with services.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        ensure_migrated(services.engine)
+        services.store.check_ready()
     except Exception as exc:
         database = f"error: {exc}"[:300]
     try:

@@ -1,4 +1,4 @@
-"""Engine interfaces: speech-to-text now; translation and text-to-speech fit beside it."""
+"""The speech-to-text engine port: timed text out of 16 kHz mono audio."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from .registry import Slot
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -61,3 +63,7 @@ class SpeechToText(Protocol):
         on_segment: SegmentCallback | None = None,
         check: StopCheck | None = None,
     ) -> Transcript: ...
+
+
+SPEECH_TO_TEXT: Slot[SpeechToText] = Slot("speech_to_text")
+"""The registry slot of the worker's speech-to-text engine."""

@@ -1,0 +1,6 @@
+"""Hooks for cross-cutting concerns, one module per concern (logging now; metrics and webhooks next)."""
+
+from .base import HookChain, Hooks, JobFinished, StageFinished, StageInfo
+from .logs import LoggingHooks
+
+__all__ = ["HookChain", "Hooks", "JobFinished", "LoggingHooks", "StageFinished", "StageInfo"]

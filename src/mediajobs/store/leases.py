@@ -1,0 +1,283 @@
+"""Recovery: lease renewal, stages whose runner died, messages nobody ran, and worker heartbeats.
+
+Three ways work can go missing, and what brings it back:
+- a runner dies mid-stage: its lease stops being renewed; `reap_expired_leases` re-queues the stage
+  (or fails the job when the stage keeps killing its workers);
+- a worker dies holding messages it had taken from the broker but not claimed (Redis keeps such a
+  message unacknowledged until its visibility timeout, an hour): the worker's heartbeat listed them,
+  so `reap_dead_workers` sends them again as soon as the heartbeats stop;
+- a message vanishes in a way nobody notices (a broker that lost data): `redispatch_stale` sends
+  the message of any stage queued for too long again.
+Duplicates are harmless everywhere: the claim lets exactly one delivery run a stage.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from mediajobs.domain import AttemptOutcome, ErrorInfo, JobStatus, StageStatus
+from mediajobs.domain.transitions import LostLeaseAction, after_lost_lease
+from mediajobs.errors import LeaseLost
+
+from .events import Note
+from .outbox import Send, write_messages
+from .stages import Claim, _fenced
+from .tables import JobRow, OutboxRow, StageRunRow, WorkerRow
+from .tx import Database, QueueFor, Tx
+from .writes import cancel_job, close_attempts, fail_job, update_job
+
+OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Reaped:
+    job_id: uuid.UUID
+    stage: str
+    requeued: bool  # False: the job ended (cancelled, or failed: the stage kept losing its worker)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkerBeat:
+    """What a worker's main process reports every few seconds."""
+
+    worker_id: str
+    hostname: str
+    pid: int
+    started_at: datetime
+    held: Sequence[tuple[uuid.UUID, str]]  # (job id, stage) of every message it holds
+
+
+class Leases:
+    def __init__(self, db: Database, queue_for: QueueFor) -> None:
+        self._db = db
+        self._queue_for = queue_for
+
+    def renew_lease(self, claim: Claim, lease_seconds: float) -> bool:
+        """Extend the lease; returns True when the job's cancellation has been requested.
+
+        One statement. Not durable: a renewal lost in a database crash only lets the lease expire
+        early, and fencing stops the old runner's writes if another runner takes over.
+        """
+        cancel = select(JobRow.cancel_requested_at).where(JobRow.id == StageRunRow.job_id).scalar_subquery()
+        with self._db.tx(durable=False) as tx:
+            renewed = tx.conn.execute(
+                update(StageRunRow)
+                .where(*_fenced(claim))
+                .values(lease_expires_at=tx.now + timedelta(seconds=lease_seconds))
+                .returning(cancel)
+            ).one_or_none()
+        if renewed is None:
+            raise LeaseLost(f"stage {claim.stage.name} of job {claim.job.id} is no longer ours")
+        return renewed[0] is not None
+
+    # -- runners that died --------------------------------------------------------------------
+
+    def reap_expired_leases(self, *, max_attempts: int, limit: int = 100) -> list[Reaped]:
+        """Re-queue stages whose runner stopped renewing its lease (killed, frozen, partitioned)."""
+        now = self._db.clock()
+        with self._db.read() as conn:
+            expired = conn.execute(
+                select(StageRunRow.job_id, StageRunRow.name)
+                .where(StageRunRow.status == StageStatus.RUNNING, StageRunRow.lease_expires_at < now)
+                .limit(limit)
+            ).all()
+        reaped = []
+        for job_id, stage in expired:
+            with self._db.tx() as tx:
+                outcome = self._reap(tx, job_id, stage, max_attempts)
+            if outcome is not None:
+                reaped.append(outcome)
+        return reaped
+
+    def _reap(self, tx: Tx, job_id: uuid.UUID, stage: str, max_attempts: int) -> Reaped | None:
+        row = tx.lock_job(job_id)
+        if row is None:
+            return None
+        run = tx.conn.execute(
+            select(StageRunRow.__table__).where(StageRunRow.job_id == job_id, StageRunRow.name == stage)
+        ).one()
+        if (
+            run.status != StageStatus.RUNNING
+            or run.lease_expires_at is None
+            or run.lease_expires_at >= tx.now
+        ):
+            return None  # renewed or taken over meanwhile
+        action = after_lost_lease(
+            cancel_requested=row.cancel_requested_at is not None,
+            attempts_used=run.attempts - run.budget_start,
+            max_attempts=max_attempts,
+        )
+        fence = run.fence + 1  # whatever the old runner still writes is refused from now on
+        values: dict[str, Any] = dict(fence=fence, lease_owner=None, lease_expires_at=None, updated_at=tx.now)
+        if action is LostLeaseAction.REQUEUE:
+            values.update(status=StageStatus.QUEUED, available_at=tx.now)
+        lost = ErrorInfo(code="worker_lost", message="the worker stopped renewing its lease")
+        if action is LostLeaseAction.FAIL_JOB:
+            lost = ErrorInfo(
+                code="worker_lost",
+                message=f"stage {stage} was lost with its worker {run.attempts} times; giving up",
+            )
+            values.update(
+                status=StageStatus.FAILED,
+                error_code=lost.code,
+                error_message=lost.message,
+                finished_at=tx.now,
+            )
+        tx.conn.execute(
+            update(StageRunRow)
+            .where(StageRunRow.job_id == job_id, StageRunRow.name == stage, StageRunRow.fence == run.fence)
+            .values(**values)
+        )
+        close_attempts(
+            tx,
+            job_id,
+            stage=stage,
+            outcome=AttemptOutcome.LOST,
+            error=ErrorInfo(code="worker_lost", message="the worker stopped renewing its lease"),
+        )
+        if action is LostLeaseAction.CANCEL_JOB:
+            cancel_job(tx, row)
+            return Reaped(job_id=job_id, stage=stage, requeued=False)
+        if action is LostLeaseAction.FAIL_JOB:
+            fail_job(tx, row, lost)
+            return Reaped(job_id=job_id, stage=stage, requeued=False)
+        write_messages(
+            tx,
+            self._queue_for,
+            job_id=job_id,
+            lane=row.lane,
+            sends=[Send(stage=stage, kind=run.kind, fence=fence)],
+        )
+        update_job(
+            tx,
+            row,
+            [
+                Note(
+                    stage=stage,
+                    stage_status=StageStatus.QUEUED,
+                    message="the worker stopped renewing its lease; re-queued",
+                )
+            ],
+        )
+        return Reaped(job_id=job_id, stage=stage, requeued=True)
+
+    # -- messages nobody ran ----------------------------------------------------------------------
+
+    def redispatch_stale(self, *, older_than: timedelta, limit: int = 100) -> int:
+        """Publish again the message of stages queued for longer than `older_than` with no claim.
+
+        The last resort for a message lost where nothing notices (a broker that lost data). The
+        common loss, a worker killed holding messages, is handled within a lease period by
+        `reap_dead_workers`.
+        """
+        now = self._db.clock()
+        unsent = exists().where(
+            OutboxRow.job_id == StageRunRow.job_id,
+            OutboxRow.stage == StageRunRow.name,
+            OutboxRow.sent_at.is_(None),
+        )
+        with self._db.read() as conn:
+            stale = conn.execute(
+                select(StageRunRow.job_id, StageRunRow.name)
+                .where(
+                    StageRunRow.status == StageStatus.QUEUED,
+                    StageRunRow.available_at < now - older_than,
+                    ~unsent,
+                )
+                .limit(limit)
+            ).all()
+        count = 0
+        for job_id, stage in stale:
+            with self._db.tx() as tx:
+                if self._resend(tx, job_id, stage, queued_before=tx.now - older_than):
+                    count += 1
+        return count
+
+    def _resend(
+        self, tx: Tx, job_id: uuid.UUID, stage: str, *, queued_before: datetime | None = None
+    ) -> bool:
+        """Write a new message for a stage that is still queued (and unclaimed); True if written."""
+        row = tx.lock_job(job_id)
+        if row is None or row.status not in OPEN:
+            return False
+        conditions = [
+            StageRunRow.job_id == job_id,
+            StageRunRow.name == stage,
+            StageRunRow.status == StageStatus.QUEUED,
+        ]
+        if queued_before is not None:
+            conditions.append(StageRunRow.available_at < queued_before)
+        touched = tx.conn.execute(
+            update(StageRunRow)
+            .where(*conditions)
+            .values(updated_at=tx.now)
+            .returning(StageRunRow.kind, StageRunRow.fence)
+        ).one_or_none()
+        if touched is None:
+            return False
+        write_messages(
+            tx,
+            self._queue_for,
+            job_id=job_id,
+            lane=row.lane,
+            sends=[Send(stage=stage, kind=touched.kind, fence=touched.fence)],
+        )
+        return True
+
+    # -- worker heartbeats ------------------------------------------------------------------------
+
+    def worker_heartbeat(self, beat: WorkerBeat) -> None:
+        """Record that a worker lives, and which stage messages it holds (one statement)."""
+        held = {"stages": [[str(job_id), stage] for job_id, stage in beat.held]}
+        with self._db.tx(durable=False) as tx:
+            insert = pg_insert if tx.postgres else sqlite_insert
+            statement = insert(WorkerRow).values(
+                id=beat.worker_id,
+                hostname=beat.hostname,
+                pid=beat.pid,
+                started_at=beat.started_at,
+                last_seen=tx.now,
+                held=held,
+            )
+            tx.conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[WorkerRow.id], set_={"last_seen": tx.now, "held": held}
+                )
+            )
+
+    def worker_stopped(self, worker_id: str) -> None:
+        """A worker that shuts down cleanly says so (the broker gets back what it held)."""
+        with self._db.tx() as tx:
+            tx.conn.execute(delete(WorkerRow).where(WorkerRow.id == worker_id))
+
+    def reap_dead_workers(self, *, silent_for: timedelta) -> int:
+        """Send again, now, the messages held by workers whose heartbeat stopped `silent_for` ago;
+        returns how many stage messages were re-sent."""
+        cutoff = self._db.clock() - silent_for
+        with self._db.read() as conn:
+            dead = conn.execute(
+                select(WorkerRow.id, WorkerRow.held).where(WorkerRow.last_seen < cutoff)
+            ).all()
+        resent = 0
+        for worker_id, held in dead:
+            with self._db.tx() as tx:  # one transaction: the row goes only with its messages re-sent
+                gone = tx.conn.execute(
+                    delete(WorkerRow).where(WorkerRow.id == worker_id, WorkerRow.last_seen < cutoff)
+                ).rowcount
+                if gone != 1:
+                    continue  # it came back, or another reaper took it
+                for raw_job, stage in sorted((held or {}).get("stages", [])):
+                    if self._resend(tx, uuid.UUID(raw_job), str(stage)):
+                        resent += 1
+        return resent
+
+
+__all__ = ["Leases", "Reaped", "WorkerBeat"]

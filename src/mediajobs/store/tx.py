@@ -1,0 +1,141 @@
+"""The database handle every part of the store shares: transactions, the clock, and error translation.
+
+Every write goes through `Database.tx()`, which hands the caller a `Tx`: the connection, the time the
+transaction started, and the events and job endings it wrote. Once the transaction has committed,
+its events go to the event sink (live progress) and its job endings to the hooks; a rolled-back
+transaction publishes nothing. Driver and SQLAlchemy errors that mean "the database is not there"
+leave the store as `StoreUnavailable`, so no layer above it needs to know SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, select, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
+
+from mediajobs.domain.events import ProgressEvent
+from mediajobs.domain.routing import QueueFor, queue_router
+from mediajobs.errors import StoreUnavailable
+from mediajobs.hooks import Hooks, JobFinished
+
+from .tables import JobRow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+EventSink = Callable[[Sequence[ProgressEvent]], None]
+"""Receives events after the transaction that wrote them committed (e.g. Redis pub/sub)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+default_queue_for: QueueFor = queue_router()
+"""Queue names without a deployment prefix."""
+
+
+@dataclass(kw_only=True)
+class Tx:
+    """One open write transaction."""
+
+    conn: Connection
+    now: datetime
+    postgres: bool
+    events: list[ProgressEvent] = field(default_factory=list)
+    finished: list[JobFinished] = field(default_factory=list)
+
+    def lock_job(self, job_id: uuid.UUID) -> Row[Any] | None:
+        """The job's row, locked against other writers until commit (PostgreSQL: FOR UPDATE; SQLite
+        holds the database's write lock from BEGIN IMMEDIATE). Every write transaction that touches a
+        job takes this lock first, so writers of one job never deadlock."""
+        query = select(JobRow.__table__).where(JobRow.id == job_id)
+        if self.postgres:
+            query = query.with_for_update()
+        return self.conn.execute(query).one_or_none()
+
+
+def _unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError | PendingRollbackError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class Database:
+    """The engine, the clock, and what happens after a commit (event sink, hooks)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock = utcnow,
+        event_sink: EventSink | None = None,
+        hooks: Hooks | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.event_sink = event_sink
+        self.hooks = hooks or Hooks()
+        self.postgres = engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def tx(self, *, durable: bool = True) -> Iterator[Tx]:
+        """A write transaction.
+
+        `durable=False` commits without waiting for the WAL flush (PostgreSQL): for writes whose loss
+        in a database crash is harmless (lease renewals, marking messages sent).
+        """
+        try:
+            with self.engine.begin() as conn:
+                if not durable and self.postgres:
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                tx = Tx(conn=conn, now=self.clock(), postgres=self.postgres)
+                yield tx
+        except Exception as exc:
+            if _unavailable(exc):
+                raise StoreUnavailable(f"the database is unavailable: {_short(exc)}") from exc
+            raise
+        self._after_commit(tx)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads (no transaction of its own beyond the driver's)."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except Exception as exc:
+            if _unavailable(exc):
+                raise StoreUnavailable(f"the database is unavailable: {_short(exc)}") from exc
+            raise
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def _after_commit(self, tx: Tx) -> None:
+        if tx.events and self.event_sink is not None:
+            try:
+                self.event_sink(tx.events)
+            except Exception:  # live delivery is best effort; the event log is the record
+                log.warning("could not hand %d events to the event sink", len(tx.events), exc_info=True)
+        for ended in tx.finished:
+            try:
+                self.hooks.job_finished(ended)
+            except Exception:
+                log.warning("a job_finished hook failed for %s", ended.job_id, exc_info=True)
+
+
+def _short(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return (str(original).strip().splitlines() or [type(original).__name__])[0][:300]
+
+
+__all__ = ["Clock", "Database", "EventSink", "QueueFor", "Tx", "default_queue_for", "utcnow"]

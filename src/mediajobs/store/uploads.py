@@ -1,0 +1,67 @@
+"""Uploads: files received through the API, which jobs name as `upload://<id>`."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import insert, select
+
+from mediajobs.domain import Upload
+from mediajobs.errors import NotFound
+
+from .mapping import upload_from_row
+from .tables import UploadRow
+from .tx import Database
+
+
+class Uploads:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create_upload(
+        self,
+        *,
+        upload_id: uuid.UUID,
+        owner_id: str,
+        filename: str,
+        content_type: str | None,
+        size: int,
+        sha256: str,
+        key: str,
+    ) -> Upload:
+        with self._db.tx() as tx:
+            tx.conn.execute(
+                insert(UploadRow).values(
+                    id=upload_id,
+                    owner_id=owner_id,
+                    filename=filename,
+                    content_type=content_type,
+                    size=size,
+                    sha256=sha256,
+                    storage_key=key,
+                    created_at=tx.now,
+                )
+            )
+        return Upload(
+            id=upload_id,
+            owner_id=owner_id,
+            filename=filename,
+            content_type=content_type,
+            size=size,
+            sha256=sha256,
+            key=key,
+            created_at=tx.now,
+        )
+
+    def get_upload(self, upload_id: uuid.UUID, owner_id: str | None = None) -> Upload:
+        query = select(UploadRow.__table__).where(UploadRow.id == upload_id)
+        if owner_id is not None:
+            query = query.where(UploadRow.owner_id == owner_id)
+        with self._db.read() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None:
+            raise NotFound(f"no upload with id {upload_id}")
+        return upload_from_row(row)
+
+
+__all__ = ["Uploads"]

@@ -1,0 +1,236 @@
+"""Writes that several parts of the store make: the job row with its events, the endings of a job
+(cancelled, failed), attempt records, new stage rows. Each exists once, here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, update
+
+from mediajobs.domain import (
+    AttemptOutcome,
+    ErrorInfo,
+    JobStatus,
+    StageRun,
+    StageStatus,
+)
+from mediajobs.hooks import JobFinished
+
+from .events import JobHead, Note, log_events
+from .tables import AttemptRow, JobRow, OutboxRow, StageRunRow
+from .tx import Tx
+
+CANCELLED_BY_CANCEL = (StageStatus.PENDING, StageStatus.READY, StageStatus.QUEUED, StageStatus.RUNNING)
+"""Stages a cancelled job ends (a running one is stopped by its runner's heartbeat)."""
+SKIPPED_BY_FAILURE = (StageStatus.PENDING, StageStatus.READY, StageStatus.QUEUED)
+"""Stages that will never run because another stage of their job failed."""
+
+
+def update_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = (), **values: Any) -> JobHead:
+    """Update the (locked) job row, move its event_seq past `notes`, and log them."""
+    values.setdefault("updated_at", tx.now)
+    tx.conn.execute(
+        update(JobRow).where(JobRow.id == row.id).values(event_seq=row.event_seq + len(notes), **values)
+    )
+    head = JobHead(
+        job_id=row.id,
+        owner_id=row.owner_id,
+        status=str(values.get("status", row.status)),
+        progress=float(values.get("progress", row.progress)),
+        file=row.source_name,
+        seq=row.event_seq,
+    )
+    log_events(tx, head, notes)
+    return head
+
+
+def _before(row: Row[Any], notes: Sequence[Note]) -> list[Note]:
+    """Notes logged just before a job ends carry the status the job had until then."""
+    return [n if n.status else replace(n, status=row.status) for n in notes]
+
+
+def cancel_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = (), **values: Any) -> None:
+    """End an open job as cancelled: its unfinished stages too, and its unsent messages are dropped."""
+    if JobStatus(row.status).terminal:
+        return
+    tx.conn.execute(
+        update(StageRunRow)
+        .where(StageRunRow.job_id == row.id, StageRunRow.status.in_(CANCELLED_BY_CANCEL))
+        .values(
+            status=StageStatus.CANCELLED,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=tx.now,
+            updated_at=tx.now,
+        )
+    )
+    _drop_unsent(tx, row.id)
+    error = ErrorInfo(code="cancelled", message="cancelled by request")
+    update_job(
+        tx,
+        row,
+        [*_before(row, notes), Note(message="cancelled by request", status=JobStatus.CANCELLED)],
+        status=JobStatus.CANCELLED,
+        finished_at=tx.now,
+        error_code=error.code,
+        error_message=error.message,
+        **values,
+    )
+    _finished(tx, row, JobStatus.CANCELLED, error)
+
+
+def fail_job(tx: Tx, row: Row[Any], error: ErrorInfo, notes: Sequence[Note] = (), **values: Any) -> None:
+    """End an open job as failed; stages that had not started will never run."""
+    if JobStatus(row.status).terminal:
+        return
+    tx.conn.execute(
+        update(StageRunRow)
+        .where(StageRunRow.job_id == row.id, StageRunRow.status.in_(SKIPPED_BY_FAILURE))
+        .values(status=StageStatus.CANCELLED, updated_at=tx.now)
+    )
+    _drop_unsent(tx, row.id)
+    update_job(
+        tx,
+        row,
+        [
+            *_before(row, notes),
+            Note(message=f"job failed: {error.code}: {error.message}", status=JobStatus.FAILED),
+        ],
+        status=JobStatus.FAILED,
+        error_code=error.code,
+        error_message=error.message,
+        finished_at=tx.now,
+        **values,
+    )
+    _finished(tx, row, JobStatus.FAILED, error)
+
+
+def succeed_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = ()) -> None:
+    update_job(
+        tx,
+        row,
+        [*_before(row, notes), Note(message="job succeeded", status=JobStatus.SUCCEEDED, job_percent=100.0)],
+        status=JobStatus.SUCCEEDED,
+        progress=100.0,
+        current_stage=None,
+        finished_at=tx.now,
+    )
+    _finished(tx, row, JobStatus.SUCCEEDED, None)
+
+
+def _finished(tx: Tx, row: Row[Any], status: JobStatus, error: ErrorInfo | None) -> None:
+    tx.finished.append(
+        JobFinished(job_id=row.id, owner_id=row.owner_id, pipeline=row.pipeline, status=status, error=error)
+    )
+
+
+def _drop_unsent(tx: Tx, job_id: uuid.UUID) -> None:
+    # Messages not yet published never need to be: their stages can no longer be claimed.
+    tx.conn.execute(delete(OutboxRow).where(OutboxRow.job_id == job_id, OutboxRow.sent_at.is_(None)))
+
+
+# -- in memory: the same endings applied to loaded runs, so callers need not read them back --------
+
+
+def runs_cancelled(runs: Iterable[StageRun], now: Any) -> tuple[StageRun, ...]:
+    return tuple(
+        replace(r, status=StageStatus.CANCELLED, lease_owner=None, lease_expires_at=None, finished_at=now)
+        if r.status in CANCELLED_BY_CANCEL
+        else r
+        for r in runs
+    )
+
+
+def runs_after_failure(runs: Iterable[StageRun]) -> tuple[StageRun, ...]:
+    return tuple(
+        replace(r, status=StageStatus.CANCELLED) if r.status in SKIPPED_BY_FAILURE else r for r in runs
+    )
+
+
+# -- attempts ------------------------------------------------------------------------------------------
+
+
+def close_attempts(
+    tx: Tx,
+    job_id: uuid.UUID,
+    *,
+    outcome: AttemptOutcome,
+    attempt_id: int | None = None,
+    stage: str | None = None,
+    error: ErrorInfo | None = None,
+) -> None:
+    """End open attempt records: one (`attempt_id`), a stage's, or all of the job's."""
+    query = update(AttemptRow).where(AttemptRow.job_id == job_id, AttemptRow.finished_at.is_(None))
+    if attempt_id is not None:
+        query = query.where(AttemptRow.id == attempt_id)
+    if stage is not None:
+        query = query.where(AttemptRow.stage == stage)
+    tx.conn.execute(
+        query.values(
+            finished_at=tx.now,
+            outcome=outcome,
+            error_code=error.code if error else None,
+            error_message=error.message if error else None,
+        )
+    )
+
+
+# -- stage rows ----------------------------------------------------------------------------------------
+
+
+def insert_runs(tx: Tx, runs: Sequence[StageRun], *, first_position: int) -> None:
+    """New stage rows (at submit, or the children of a fan-out)."""
+    if not runs:
+        return
+    tx.conn.execute(
+        insert(StageRunRow),
+        [
+            dict(
+                job_id=run.job_id,
+                name=run.name,
+                kind=run.kind,
+                run=run.run,
+                parent=run.parent,
+                child_index=run.index,
+                params=run.params,
+                position=first_position + n,
+                status=run.status,
+                attempts=0,
+                budget_start=0,
+                progress=0.0,
+                fence=0,
+                available_at=run.available_at,
+                updated_at=tx.now,
+            )
+            for n, run in enumerate(runs)
+        ],
+    )
+
+
+def set_status(tx: Tx, job_id: uuid.UUID, names: Sequence[str], status: StageStatus, **values: Any) -> None:
+    """Move several stages of one job to `status` in one statement."""
+    if not names:
+        return
+    tx.conn.execute(
+        update(StageRunRow)
+        .where(StageRunRow.job_id == job_id, StageRunRow.name.in_(list(names)))
+        .values(status=status, updated_at=tx.now, **values)
+    )
+
+
+__all__ = [
+    "CANCELLED_BY_CANCEL",
+    "SKIPPED_BY_FAILURE",
+    "cancel_job",
+    "close_attempts",
+    "fail_job",
+    "insert_runs",
+    "runs_after_failure",
+    "runs_cancelled",
+    "set_status",
+    "succeed_job",
+    "update_job",
+]
