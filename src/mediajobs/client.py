@@ -311,3 +311,6 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     _raise_for_error(response)
     data: dict[str, Any] = response.json()
     return data
+
+
+__all__ = ["ApiError", "Client", "SseMessage", "SseParser", "StreamLost", "WaitTimeout", "sse_lines"]

@@ -10,6 +10,7 @@ MediaJobsError                  root; carries a machine-readable `code` and a hu
 │   ├── RetryableError          transient: network, timeout, HTTP 429/5xx, lost connection
 │   └── PermanentError          will fail again: bad media, HTTP 4xx, unsupported input
 │       ├── UnsupportedMedia    the input is not audio/video ffmpeg can decode (`unsupported_media`)
+│       ├── ForbiddenSource     a URL source (or a redirect) points at a non-public host
 │       └── StageTimeout        the stage ran past its soft time limit (`timeout`)
 ├── JobCancelled                the job was cancelled while a stage ran; the stage stops
 ├── LeaseLost                   another runner took the stage over (fencing token moved on)
@@ -146,3 +147,25 @@ class NotMigrated(MediaJobsError):
     """Raised at start-up when the database is not migrated to the head revision."""
 
     code = "not_migrated"
+
+
+__all__ = [
+    "ClientError",
+    "ClientSideError",
+    "Conflict",
+    "ForbiddenSource",
+    "InvalidRequest",
+    "JobCancelled",
+    "LeaseLost",
+    "MediaJobsError",
+    "NotFound",
+    "NotMigrated",
+    "PayloadTooLarge",
+    "PermanentError",
+    "RetryableError",
+    "StageError",
+    "StageTimeout",
+    "StoreUnavailable",
+    "Unavailable",
+    "UnsupportedMedia",
+]

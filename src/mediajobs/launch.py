@@ -44,19 +44,6 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) ->
     )
 
 
-def run_worker(
-    settings: Settings,
-    *,
-    queues: Sequence[str] | None = None,
-    concurrency: int | None = None,
-    loglevel: str | None = None,
-    pool: str | None = None,
-) -> None:
-    from mediajobs.worker import run_worker as run
-
-    run(settings, queues=queues, concurrency=concurrency, loglevel=loglevel, pool=pool)
-
-
 def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:
     from mediajobs.queue.app import create_celery_app
 

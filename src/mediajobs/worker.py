@@ -5,9 +5,9 @@
     python -m mediajobs.worker    the same, configured from the CELERY_* / MEDIAJOBS_* variables
 
 Services are built lazily per process (never shared across a fork: pool children build their own).
-The main process beats every few seconds with the stage messages it holds (reserved from the broker,
-running, or waiting for a retry), so that if the whole worker dies those messages are sent again
-within a lease period rather than after the broker's visibility timeout.
+The main process marks each stage message it takes from the broker as reserved by this worker, and
+beats every few seconds; if the whole worker dies, the messages it had taken but not claimed are sent
+again within a lease period, rather than after the broker's visibility timeout (an hour on Redis).
 """
 
 from __future__ import annotations
@@ -94,68 +94,37 @@ def create_worker_app(
     return app
 
 
-# -- the main process's heartbeat -----------------------------------------------------------------
+# -- the main process's heartbeat and reservations -------------------------------------------------
 
 
-def held_stage_messages() -> list[tuple[uuid.UUID, str]]:
-    """(job id, stage) of every stage message this worker holds: reserved, running or scheduled."""
-    from celery.worker import state
-
-    for _ in range(3):
-        try:
-            requests = list(state.requests.values())
-            break
-        except RuntimeError:  # changed size while being read by the consumer thread: read again
-            continue
-    else:
-        return []
-    held = []
-    for request in requests:
-        if getattr(request, "task_name", None) != RUN_STAGE:
-            continue
-        try:
-            job_id, stage = request.args[0], request.args[1]
-            held.append((uuid.UUID(str(job_id)), str(stage)))
-        except (IndexError, TypeError, ValueError):
-            continue
-    return held
+def stage_of(request: Any) -> tuple[uuid.UUID, str] | None:
+    """(job id, stage) of a received task request, if it is a stage message."""
+    if getattr(request, "task_name", None) != RUN_STAGE:
+        return None
+    try:
+        job_id, stage = request.args[0], request.args[1]
+        return uuid.UUID(str(job_id)), str(stage)
+    except (IndexError, TypeError, ValueError):
+        return None
 
 
 class Heartbeat(threading.Thread):
-    """Beats every `every` seconds, and soon after a new message arrives (debounced)."""
+    """Beats every `every` seconds while the worker runs; says goodbye on a clean stop."""
 
-    def __init__(
-        self,
-        holder: WorkerServices,
-        *,
-        worker_id: str,
-        every: float,
-        held: Callable[[], Sequence[tuple[uuid.UUID, str]]] = held_stage_messages,
-    ) -> None:
+    def __init__(self, holder: WorkerServices, *, worker_id: str, every: float) -> None:
         super().__init__(name="mediajobs-worker-heartbeat", daemon=True)
         self.holder = holder
         self.worker_id = worker_id
         self.every = every
-        self.held = held
         self.started_at = datetime.now(UTC)
         self._stop_event = threading.Event()
-        self._wake = threading.Event()
-        self._last: frozenset[tuple[uuid.UUID, str]] | None = None
-
-    def poke(self) -> None:
-        """A message arrived: beat soon, so a kill right after it still finds the message listed."""
-        self._wake.set()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
             self.beat()
-            self._wake.wait(self.every)
-            if self._wake.is_set():
-                self._stop_event.wait(0.2)  # let a burst of arrivals settle into one beat
-                self._wake.clear()
+            self._stop_event.wait(self.every)
 
     def beat(self) -> None:
-        held = self.held()
         try:
             self.holder.get().store.worker_heartbeat(
                 WorkerBeat(
@@ -163,16 +132,13 @@ class Heartbeat(threading.Thread):
                     hostname=socket.gethostname(),
                     pid=os.getpid(),
                     started_at=self.started_at,
-                    held=held,
                 )
             )
-            self._last = frozenset(held)
         except Exception:  # the database is away: the next beat tries again
             log.warning("worker heartbeat failed", exc_info=True)
 
     def stop(self) -> None:
         self._stop_event.set()
-        self._wake.set()
         self.join(timeout=5)
         try:
             self.holder.get().store.worker_stopped(self.worker_id)
@@ -205,8 +171,16 @@ def _connect_signals(app: Celery, holder: WorkerServices, settings: Settings) ->
             log.warning("maintenance at worker start failed", exc_info=True)
         heartbeat.start()
 
-    def on_task_received(sender: Any = None, **_: Any) -> None:
-        heartbeat.poke()
+    def on_task_received(sender: Any = None, request: Any = None, **_: Any) -> None:
+        # Before the message reaches a pool process: if this worker dies between now and the claim,
+        # the reaper sees the mark and sends the message again within a lease period.
+        stage = stage_of(request)
+        if stage is None:
+            return
+        try:
+            holder.get().store.mark_reserved(worker_id, *stage)
+        except Exception:  # never stop the consumer; the stale re-dispatch remains the fallback
+            log.warning("could not mark %s/%s reserved", *stage, exc_info=True)
 
     def on_worker_shutdown(sender: Any = None, **_: Any) -> None:
         if heartbeat.is_alive():
@@ -280,7 +254,7 @@ __all__ = [
     "Heartbeat",
     "WorkerServices",
     "create_worker_app",
-    "held_stage_messages",
     "run_worker",
+    "stage_of",
     "worker_argv",
 ]

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from helpers.media import SPEECH_SCRIPT, speak
-from helpers.processes import FileServer, wait_for
-from helpers.procs import descendants_running, wait_gone
+from helpers.processes import FileServer, descendants_running, wait_for, wait_gone
 from helpers.redis_server import RedisServer
 from helpers.settings import make_settings
 from helpers.stack import Stack, open_stack

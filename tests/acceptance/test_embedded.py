@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
 from helpers.media import SPEECH_SCRIPT, speak
-from helpers.processes import wait_for
+from helpers.processes import free_port, http_ready, wait_serving
 from helpers.wer import wer
 from mediajobs.client import Client
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_up_without_servers_transcribes_a_clip(tmp_path: Path) -> None:
@@ -38,7 +21,7 @@ def test_up_without_servers_transcribes_a_clip(tmp_path: Path) -> None:
         if not k.startswith(("CELERY_", "MEDIAJOBS_")) and k != "REDIS_URL"
     }
     env.update(MEDIAJOBS_DATA_DIR=str(data_dir), CELERY_WORKER_CONCURRENCY="1")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "up.log"
     with open(log_path, "wb") as log:
@@ -50,10 +33,7 @@ def test_up_without_servers_transcribes_a_clip(tmp_path: Path) -> None:
             start_new_session=True,
         )
     try:
-        wait_for(
-            lambda: proc.poll() is not None or _ready(url), timeout=90, interval=0.2, message="API ready"
-        )
-        assert proc.poll() is None, log_path.read_text()
+        wait_serving(proc, lambda: http_ready(f"{url}/readyz"), timeout=90, log=log_path)
         clip = speak(SPEECH_SCRIPT, tmp_path / "speech.wav")
         with Client(url) as client:
             job_id = client.submit(clip)["id"]

@@ -31,6 +31,7 @@ from helpers.processes import WorkerProcess
 from helpers.redis_server import RedisServer
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
+from mediajobs.settings import Settings
 from mediajobs.store import JobStore, create_db_engine
 from mediajobs.store.tables import JobRow, StageRunRow
 
@@ -114,9 +115,13 @@ def test_no_job_lost_stuck_or_done_twice_under_chaos(
         MEDIAJOBS_LEASE_SECONDS=3,
         MEDIAJOBS_HEARTBEAT_SECONDS=0.5,
         MEDIAJOBS_MAINTENANCE_INTERVAL=0.5,
-        MEDIAJOBS_REDISPATCH_AFTER=15,
         MEDIAJOBS_MAX_RETRIES=3,
     )
+    # Recovery runs with the production defaults: no shortened re-dispatch or visibility timeout
+    # (a 15 s re-dispatch here once hid a 15-minute stall that the defaults cause).
+    defaults = Settings.model_fields
+    assert settings.redispatch_after_seconds == defaults["redispatch_after_seconds"].default
+    assert settings.broker_visibility_timeout == defaults["broker_visibility_timeout"].default
     engine = create_db_engine(pg_url, pool_size=10)
     store = JobStore(engine)
     clip = speak(CLIP_TEXT, tmp_path / "clip.wav")

@@ -1,10 +1,14 @@
-"""Real mediajobs processes for acceptance tests: a Celery worker subprocess and a file server."""
+"""Processes in tests: polling with a deadline, real mediajobs workers, a file server, a process
+started and waited for until it serves, and looking at live processes through /proc (to prove
+that a stopped stage left no subprocess behind)."""
 
 from __future__ import annotations
 
 import http.server
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -43,7 +47,9 @@ class WorkerProcess:
         concurrency: int = 1,
         queues: list[str] | None = None,
         extra_env: Mapping[str, str] | None = None,
+        module: str | None = None,
     ) -> None:
+        self.module = module  # a `python -m` worker entry point of the tests' own (helpers.graph_worker)
         self.settings = settings
         self.log_path = log_path
         self.concurrency = concurrency
@@ -56,7 +62,12 @@ class WorkerProcess:
         env = settings_env(self.settings)
         env.update(self.extra_env)
         env["CELERY_LOG_LEVEL"] = "info"
-        argv = [sys.executable, "-m", "mediajobs", "worker", "-c", str(self.concurrency)]
+        if self.module is None:
+            argv = [sys.executable, "-m", "mediajobs", "worker", "-c", str(self.concurrency)]
+        else:
+            argv = [sys.executable, "-m", self.module, str(self.concurrency)]
+            tests_dir = str(Path(__file__).resolve().parent.parent)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, env.get("PYTHONPATH")) if p)
         if self.queues:
             argv += ["-Q", ",".join(self.queues)]
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -151,3 +162,113 @@ class FileServer:
     def __exit__(self, *_: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# -- starting a server and waiting until it serves --------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def http_ready(url: str) -> bool:
+    """True once `url` answers 200."""
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_serving(
+    proc: subprocess.Popen[bytes], ready: Callable[[], bool], *, timeout: float, log: Path | None = None
+) -> None:
+    """Wait until `ready()` holds; fail at once (with the log's end) if the process exits first."""
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
+            raise RuntimeError(f"process exited with {proc.returncode} before serving:\n{tail}")
+        return ready()
+
+    wait_for(up, timeout=timeout, interval=0.2, message="server ready")
+
+
+# -- live processes, through /proc --------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[str, str, int] | None:
+    """(command name, state, parent pid) of a process, or None once it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name is in parentheses and may itself contain spaces or parentheses.
+    name = raw[raw.index("(") + 1 : raw.rindex(")")]
+    state, ppid = raw[raw.rindex(")") + 2 :].split()[:2]
+    return name, state, int(ppid)
+
+
+def children(name: str, parent: int | None = None) -> list[int]:
+    """Live (non-zombie) child processes of `parent` (default: this process) called `name`."""
+    parent = os.getpid() if parent is None else parent
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        info = _stat(int(entry.name))
+        if info is not None and info[0] == name and info[2] == parent and info[1] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """True while the process exists and is not a zombie (a zombie no longer runs)."""
+    info = _stat(pid)
+    return info is not None and info[1] != "Z"
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for `pid` to exit; True when it did.
+
+    A pidfd becomes readable when the process exits, so this waits on the event itself (no polling).
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if not is_running(pid):
+            return True
+        readable, _, _ = select.select([fd], [], [], timeout)
+        return bool(readable) or not is_running(pid)
+    finally:
+        os.close(fd)
+
+
+def descendants_running(root: int, marker: str) -> list[int]:
+    """Live processes below `root` whose command line contains `marker`."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            info = _stat(int(entry.name))
+            if info is not None and info[1] != "Z":
+                parents[int(entry.name)] = info[2]
+    found = []
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor is not None and ancestor != root and ancestor > 1:
+            ancestor = parents.get(ancestor)
+        if ancestor != root:
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except FileNotFoundError:
+            continue
+        if marker in cmdline:
+            found.append(pid)
+    return found

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import media
-from helpers.procs import wait_gone
+from helpers.processes import wait_gone
 from helpers.settings import make_settings
 from helpers.wer import wer
 from mediajobs.engines import TranscribeRequest

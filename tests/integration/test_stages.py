@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from helpers import media, procs
+from helpers import media
+from helpers import processes as procs
 from helpers.http_server import Route, serve
 from helpers.settings import make_settings as base_settings
 from helpers.wer import wer

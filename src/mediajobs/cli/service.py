@@ -58,7 +58,7 @@ def worker(
     pool: Annotated[str | None, typer.Option("--pool", help="prefork (default), threads or solo")] = None,
 ) -> None:
     """Run a Celery worker (all queues unless -Q is given)."""
-    from mediajobs.launch import run_worker
+    from mediajobs.worker import run_worker
 
     settings = get_settings()
     try:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .models import TERMINAL_JOB_STATUSES
+
 
 class EventType(enum.StrEnum):
     STATE = "state"  # a job or stage changed status (always logged)
@@ -33,16 +35,7 @@ class ProgressEvent:
     @property
     def final(self) -> bool:
         """The job ended with this event: followers can stop."""
-        return (
-            self.type is EventType.STATE
-            and self.stage is None
-            and self.status
-            in (
-                "succeeded",
-                "failed",
-                "cancelled",
-            )
-        )
+        return self.type is EventType.STATE and self.stage is None and self.status in TERMINAL_JOB_STATUSES
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -163,10 +163,11 @@ def _check_graph(pipeline: str, stages: tuple[StageSpec, ...]) -> dict[str, Stag
     by_name: dict[str, StageSpec] = {}
     children: set[str] = set()
     for spec in stages:
-        for name in (spec.name, *([spec.fan_out.child] if spec.fan_out else [])):
+        names = [spec.name, *([spec.fan_out.child] if spec.fan_out else [])]
+        for name in names:
             if not _NAME.match(name):
                 raise ValueError(f"pipeline {pipeline!r}: bad stage name {name!r}")
-            if name in by_name or name in children:
+            if name in by_name or name in children or names.count(name) > 1:
                 raise ValueError(f"pipeline {pipeline!r}: stage name {name!r} is used twice")
         for need in spec.needs:
             if need not in by_name:

@@ -35,6 +35,15 @@ class InMemoryPublisher:
     def queues(self) -> list[str]:
         return [m.queue for m in self.messages]
 
+    def deliver(self, run: Callable[[uuid.UUID, str], object], count: int = 1) -> int:
+        """Deliver at most `count` queued messages, oldest first; returns how many were delivered."""
+        delivered = 0
+        while self.messages and delivered < count:
+            message = self.messages.popleft()
+            run(message.job_id, message.stage)
+            delivered += 1
+        return delivered
+
     def drain(self, run: Callable[[uuid.UUID, str], object], *, limit: int = 1000) -> int:
         """Deliver queued messages one by one (as a worker would) until none are left."""
         delivered = 0

@@ -84,6 +84,7 @@ class JobStore:
         self.worker_heartbeat = self.leases.worker_heartbeat
         self.worker_stopped = self.leases.worker_stopped
         self.reap_dead_workers = self.leases.reap_dead_workers
+        self.mark_reserved = self.leases.mark_reserved
         # outbox and admission (dispatcher side)
         self.outbox_batch = self.outbox.outbox_batch
         self.unsent_ids = self.outbox.unsent_ids

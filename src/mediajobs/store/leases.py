@@ -4,8 +4,9 @@ Three ways work can go missing, and what brings it back:
 - a runner dies mid-stage: its lease stops being renewed; `reap_expired_leases` re-queues the stage
   (or fails the job when the stage keeps killing its workers);
 - a worker dies holding messages it had taken from the broker but not claimed (Redis keeps such a
-  message unacknowledged until its visibility timeout, an hour): the worker's heartbeat listed them,
-  so `reap_dead_workers` sends them again as soon as the heartbeats stop;
+  message unacknowledged until its visibility timeout, an hour): the worker marked each stage
+  reserved when the message arrived, so `reap_dead_workers` sends them again as soon as its
+  heartbeats stop;
 - a message vanishes in a way nobody notices (a broker that lost data): `redispatch_stale` sends
   the message of any stage queued for too long again.
 Duplicates are harmless everywhere: the claim lets exactly one delivery run a stage.
@@ -14,7 +15,6 @@ Duplicates are harmless everywhere: the claim lets exactly one delivery run a st
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,13 +46,12 @@ class Reaped:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WorkerBeat:
-    """What a worker's main process reports every few seconds."""
+    """Who a worker's main process is (it reports this every few seconds)."""
 
     worker_id: str
     hostname: str
     pid: int
     started_at: datetime
-    held: Sequence[tuple[uuid.UUID, str]]  # (job id, stage) of every message it holds
 
 
 class Leases:
@@ -202,7 +201,13 @@ class Leases:
         return count
 
     def _resend(
-        self, tx: Tx, job_id: uuid.UUID, stage: str, *, queued_before: datetime | None = None
+        self,
+        tx: Tx,
+        job_id: uuid.UUID,
+        stage: str,
+        *,
+        queued_before: datetime | None = None,
+        reserved_by: str | None = None,
     ) -> bool:
         """Write a new message for a stage that is still queued (and unclaimed); True if written."""
         row = tx.lock_job(job_id)
@@ -215,10 +220,12 @@ class Leases:
         ]
         if queued_before is not None:
             conditions.append(StageRunRow.available_at < queued_before)
+        if reserved_by is not None:
+            conditions.append(StageRunRow.reserved_by == reserved_by)
         touched = tx.conn.execute(
             update(StageRunRow)
             .where(*conditions)
-            .values(updated_at=tx.now)
+            .values(updated_at=tx.now, reserved_by=None, reserved_at=None)
             .returning(StageRunRow.kind, StageRunRow.fence)
         ).one_or_none()
         if touched is None:
@@ -232,11 +239,10 @@ class Leases:
         )
         return True
 
-    # -- worker heartbeats ------------------------------------------------------------------------
+    # -- worker heartbeats and reserved messages ----------------------------------------------------
 
     def worker_heartbeat(self, beat: WorkerBeat) -> None:
-        """Record that a worker lives, and which stage messages it holds (one statement)."""
-        held = {"stages": [[str(job_id), stage] for job_id, stage in beat.held]}
+        """Record that a worker lives (one statement, every few seconds per worker)."""
         with self._db.tx(durable=False) as tx:
             insert = pg_insert if tx.postgres else sqlite_insert
             statement = insert(WorkerRow).values(
@@ -245,12 +251,9 @@ class Leases:
                 pid=beat.pid,
                 started_at=beat.started_at,
                 last_seen=tx.now,
-                held=held,
             )
             tx.conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[WorkerRow.id], set_={"last_seen": tx.now, "held": held}
-                )
+                statement.on_conflict_do_update(index_elements=[WorkerRow.id], set_={"last_seen": tx.now})
             )
 
     def worker_stopped(self, worker_id: str) -> None:
@@ -258,25 +261,45 @@ class Leases:
         with self._db.tx() as tx:
             tx.conn.execute(delete(WorkerRow).where(WorkerRow.id == worker_id))
 
+    def mark_reserved(self, worker_id: str, job_id: uuid.UUID, stage: str) -> None:
+        """A worker took this stage's message from the broker (one statement; the claim clears it).
+
+        Not durable: losing the mark in a database crash only leaves the message to `redispatch_stale`.
+        """
+        with self._db.tx(durable=False) as tx:
+            tx.conn.execute(
+                update(StageRunRow)
+                .where(
+                    StageRunRow.job_id == job_id,
+                    StageRunRow.name == stage,
+                    StageRunRow.status == StageStatus.QUEUED,
+                )
+                .values(reserved_by=worker_id, reserved_at=tx.now)
+            )
+
     def reap_dead_workers(self, *, silent_for: timedelta) -> int:
-        """Send again, now, the messages held by workers whose heartbeat stopped `silent_for` ago;
-        returns how many stage messages were re-sent."""
+        """Send again, now, the messages that workers silent for `silent_for` took and never claimed
+        (a worker that never beat at all counts as silent); returns how many were re-sent."""
         cutoff = self._db.clock() - silent_for
+        alive = exists().where(WorkerRow.id == StageRunRow.reserved_by, WorkerRow.last_seen >= cutoff)
         with self._db.read() as conn:
-            dead = conn.execute(
-                select(WorkerRow.id, WorkerRow.held).where(WorkerRow.last_seen < cutoff)
+            orphans = conn.execute(
+                select(StageRunRow.job_id, StageRunRow.name, StageRunRow.reserved_by)
+                .where(
+                    StageRunRow.status == StageStatus.QUEUED,
+                    StageRunRow.reserved_by.is_not(None),
+                    StageRunRow.reserved_at < cutoff,
+                    ~alive,
+                )
+                .limit(500)
             ).all()
         resent = 0
-        for worker_id, held in dead:
-            with self._db.tx() as tx:  # one transaction: the row goes only with its messages re-sent
-                gone = tx.conn.execute(
-                    delete(WorkerRow).where(WorkerRow.id == worker_id, WorkerRow.last_seen < cutoff)
-                ).rowcount
-                if gone != 1:
-                    continue  # it came back, or another reaper took it
-                for raw_job, stage in sorted((held or {}).get("stages", [])):
-                    if self._resend(tx, uuid.UUID(raw_job), str(stage)):
-                        resent += 1
+        for job_id, stage, worker_id in orphans:
+            with self._db.tx() as tx:
+                if self._resend(tx, job_id, stage, reserved_by=worker_id):
+                    resent += 1
+        with self._db.tx() as tx:
+            tx.conn.execute(delete(WorkerRow).where(WorkerRow.last_seen < cutoff))
         return resent
 
 

@@ -49,6 +49,7 @@ from .outbox import Send, write_messages
 from .tables import AttemptRow, JobRow, StageRunRow
 from .tx import Database, QueueFor, Tx
 from .writes import (
+    CANCEL_ERROR,
     cancel_job,
     close_attempts,
     fail_job,
@@ -123,6 +124,8 @@ class Stages:
                     lease_owner=worker,
                     lease_expires_at=expires,
                     started_at=started,
+                    reserved_by=None,
+                    reserved_at=None,
                     updated_at=tx.now,
                 )
             )
@@ -278,7 +281,7 @@ class Stages:
             if plan.cancel_job:
                 cancel_job(tx, row, [note], progress=job_progress(pipeline, runs))
                 runs = runs_cancelled(runs, tx.now)
-                changes.update(_ended(tx.now, JobStatus.CANCELLED, "cancelled", "cancelled by request"))
+                changes.update(_ended(tx.now, JobStatus.CANCELLED, CANCEL_ERROR))
             elif plan.job_succeeded:
                 succeed_job(tx, row, [note])
                 changes.update(status=JobStatus.SUCCEEDED, current_stage=None, finished_at=tx.now)
@@ -322,7 +325,7 @@ class Stages:
             if action is FailureAction.CANCEL_JOB:
                 cancel_job(tx, row, progress=progress)
                 runs = runs_cancelled(runs, tx.now)
-                changes.update(_ended(tx.now, JobStatus.CANCELLED, "cancelled", "cancelled by request"))
+                changes.update(_ended(tx.now, JobStatus.CANCELLED, CANCEL_ERROR))
             elif action is FailureAction.RETRY:
                 assert retry_delay is not None
                 write_messages(
@@ -351,7 +354,7 @@ class Stages:
                 )
                 fail_job(tx, row, error, [stage_note], progress=progress)
                 runs = runs_after_failure(runs)
-                changes.update(_ended(tx.now, JobStatus.FAILED, error.code, error.message))
+                changes.update(_ended(tx.now, JobStatus.FAILED, error))
             return replace(job_with_runs(row, runs, pipeline), **changes)
 
     def cancel_stage(self, claim: Claim) -> Job:
@@ -369,7 +372,7 @@ class Stages:
             return replace(
                 job,
                 updated_at=tx.now,
-                **_ended(tx.now, JobStatus.CANCELLED, "cancelled", "cancelled by request"),
+                **_ended(tx.now, JobStatus.CANCELLED, CANCEL_ERROR),
             )
 
     def release_lost(self, claim: Claim) -> None:
@@ -399,8 +402,8 @@ def _fenced(claim: Claim) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def _ended(now: datetime, status: JobStatus, code: str, message: str) -> dict[str, Any]:
-    return {"status": status, "finished_at": now, "error": ErrorInfo(code=code, message=message)}
+def _ended(now: datetime, status: JobStatus, error: ErrorInfo) -> dict[str, Any]:
+    return {"status": status, "finished_at": now, "error": error}
 
 
 __all__ = ["ArtifactRecord", "Claim", "Stages"]

@@ -112,6 +112,10 @@ class StageRunRow(Base):
     parent: Mapped[str | None] = mapped_column(String(64))  # fan-out children: the stage that made them
     child_index: Mapped[int | None] = mapped_column(Integer)
     params: Mapped[dict[str, Any] | None]  # what the parent handed a fan-out child
+    # The worker that took this stage's message from the broker and has not claimed it yet: if that
+    # worker dies, the message is sent again at once (see store/leases.py).
+    reserved_by: Mapped[str | None] = mapped_column(String(200))
+    reserved_at: Mapped[datetime | None]
     position: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -196,11 +200,10 @@ class ArtifactRow(Base):
 
 
 class WorkerRow(Base):
-    """A live worker process's heartbeat, and the stage messages it holds but may not have claimed.
+    """A live worker process's heartbeat, written by its main process every few seconds.
 
-    Written by the worker's main process every few seconds. When the heartbeats stop, the messages it
-    held (reserved from the broker, perhaps never started) are sent again at once, instead of waiting
-    for the broker's visibility timeout.
+    When the heartbeats stop, the stage messages it had taken from the broker without claiming them
+    (`stage_runs.reserved_by`) are sent again at once, instead of after the broker's visibility timeout.
     """
 
     __tablename__ = "workers"
@@ -210,7 +213,6 @@ class WorkerRow(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime]
     last_seen: Mapped[datetime]
-    held: Mapped[dict[str, Any]]  # {"stages": [[job id, stage name], ...]}
 
 
 class JobEventRow(Base):

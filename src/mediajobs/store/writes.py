@@ -23,6 +23,8 @@ from .events import JobHead, Note, log_events
 from .tables import AttemptRow, JobRow, OutboxRow, StageRunRow
 from .tx import Tx
 
+CANCEL_ERROR = ErrorInfo(code="cancelled", message="cancelled by request")
+"""The error a cancelled job carries."""
 CANCELLED_BY_CANCEL = (StageStatus.PENDING, StageStatus.READY, StageStatus.QUEUED, StageStatus.RUNNING)
 """Stages a cancelled job ends (a running one is stopped by its runner's heartbeat)."""
 SKIPPED_BY_FAILURE = (StageStatus.PENDING, StageStatus.READY, StageStatus.QUEUED)
@@ -68,11 +70,11 @@ def cancel_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = (), **values: Any)
         )
     )
     _drop_unsent(tx, row.id)
-    error = ErrorInfo(code="cancelled", message="cancelled by request")
+    error = CANCEL_ERROR
     update_job(
         tx,
         row,
-        [*_before(row, notes), Note(message="cancelled by request", status=JobStatus.CANCELLED)],
+        [*_before(row, notes), Note(message=CANCEL_ERROR.message, status=JobStatus.CANCELLED)],
         status=JobStatus.CANCELLED,
         finished_at=tx.now,
         error_code=error.code,
@@ -223,6 +225,7 @@ def set_status(tx: Tx, job_id: uuid.UUID, names: Sequence[str], status: StageSta
 
 __all__ = [
     "CANCELLED_BY_CANCEL",
+    "CANCEL_ERROR",
     "SKIPPED_BY_FAILURE",
     "cancel_job",
     "close_attempts",

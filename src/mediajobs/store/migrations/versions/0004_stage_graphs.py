@@ -3,7 +3,8 @@
 - stage_runs: `run` (which code runs the stage), `parent`, `child_index`, `params` (fan-out children)
 - jobs: `lane` (routing is lane x stage kind)
 - uploads/artifacts: `path` becomes `storage_key` (the same values: keys are the old relative paths)
-- workers: heartbeats of worker processes and the stage messages they hold
+- stage_runs.reserved_by/reserved_at: the worker that took a stage's message from the broker
+- workers: heartbeats of worker processes
 
 Revision ID: 0004
 Revises: 0003
@@ -30,6 +31,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("parent", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("child_index", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("params", JsonType, nullable=True))
+        batch.add_column(sa.Column("reserved_by", sa.String(length=200), nullable=True))
+        batch.add_column(sa.Column("reserved_at", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE stage_runs SET run = name")
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("lane", sa.String(length=16), nullable=False, server_default="standard"))
@@ -43,7 +46,6 @@ def upgrade() -> None:
         sa.Column("pid", sa.Integer(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("held", JsonType, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workers")),
     )
 
@@ -56,6 +58,8 @@ def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("lane")
     with op.batch_alter_table("stage_runs") as batch:
+        batch.drop_column("reserved_at")
+        batch.drop_column("reserved_by")
         batch.drop_column("params")
         batch.drop_column("child_index")
         batch.drop_column("parent")

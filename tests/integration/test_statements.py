@@ -1,0 +1,112 @@
+"""SQL round trips and commits per submit and per stage, on PostgreSQL and SQLite: a budget.
+
+The counts are a property of the code, not of the machine, so they are checked exactly: a change that
+adds a round trip to the hot path fails here and must say why in docs/architecture.md (where these
+figures are written down). SQLite's counts include the `BEGIN IMMEDIATE` each write transaction
+sends; PostgreSQL's include `SET LOCAL synchronous_commit` of the non-durable writes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from helpers.sqlcount import Counts, counting
+from mediajobs.domain import ErrorInfo, get_pipeline
+from mediajobs.store import Claim, JobStore, create_db_engine
+
+# operation -> (PostgreSQL statements, SQLite statements); every operation is one commit.
+BUDGET = {
+    "submit": (4, 5),
+    "publish": (3, 3),
+    "mark reserved": (2, 2),  # new: the worker's main process, when a message arrives
+    "claim": (6, 7),
+    "renew lease": (2, 2),
+    "progress": (4, 5),
+    "complete (hand on)": (8, 9),
+    "fail (retry)": (7, 8),
+    "complete (last stage)": (6, 8),  # SQLite inserts the two final events one by one
+}
+# Before the stage-graph refactor (main at 36f923b), measured the same way, PostgreSQL / SQLite:
+BEFORE = {
+    "submit": (8, 9),
+    "publish": (3, 3),
+    "mark reserved": (0, 0),
+    "claim": (10, 10),
+    "renew lease": (3, 3),
+    "progress": (6, 7),
+    "complete (hand on)": (13, 13),
+    "fail (retry)": (10, 10),
+    "complete (last stage)": (13, 13),
+}
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def store(request: pytest.FixtureRequest) -> Iterator[JobStore]:
+    url = request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url")
+    engine = create_db_engine(url)
+    yield JobStore(engine)
+    engine.dispose()
+
+
+def test_round_trips_per_submit_and_per_stage_stay_within_the_budget(store: JobStore) -> None:
+    column = 0 if store.engine.dialect.name == "postgresql" else 1
+    seen: dict[str, Counts] = {}
+
+    def claim(stage: str) -> Claim:
+        result = store.claim_stage(job.id, stage, worker="w", lease_seconds=30)
+        assert isinstance(result, Claim)
+        return result
+
+    with counting(store.engine) as counts:
+        job, _ = store.create_job(
+            owner_id="local",
+            pipeline=get_pipeline("transcribe"),
+            source="https://example.com/a.mp3",
+            options={},
+        )
+    seen["submit"] = counts
+    with counting(store.engine) as counts:
+        _publish(store, job.id)
+    seen["publish"] = counts
+    with counting(store.engine) as counts:
+        store.mark_reserved("worker:1", job.id, "ingest")
+    seen["mark reserved"] = counts
+    with counting(store.engine) as counts:
+        ingest = claim("ingest")
+    seen["claim"] = counts
+    with counting(store.engine) as counts:
+        store.renew_lease(ingest, 30)
+    seen["renew lease"] = counts
+    with counting(store.engine) as counts:
+        store.report_progress(ingest, 50.0, "half")
+    seen["progress"] = counts
+    with counting(store.engine) as counts:
+        store.complete_stage(ingest, {"media_key": "k"})
+    seen["complete (hand on)"] = counts
+    normalize = claim("normalize")
+    with counting(store.engine) as counts:
+        store.fail_attempt(normalize, ErrorInfo(code="x", message="y"), retry_delay=0.0)
+    seen["fail (retry)"] = counts
+    store.complete_stage(claim("normalize"), {"audio_key": "k"})
+    transcribe = claim("transcribe")
+    with counting(store.engine) as counts:
+        store.complete_stage(transcribe, {"segments": 1})
+    seen["complete (last stage)"] = counts
+
+    table = "\n".join(
+        f"  {name:<24} {c.statements:>3} statements (before: {BEFORE[name][column]:>2}), {c.commits} commit"
+        for name, c in seen.items()
+    )
+    print(f"\n{store.engine.dialect.name}:\n{table}")
+    assert {name: c.as_tuple() for name, c in seen.items()} == {
+        name: (budget[column], 1) for name, budget in BUDGET.items()
+    }
+
+
+def _publish(store: JobStore, job_id: uuid.UUID) -> None:
+    with store.outbox_batch(job_id=job_id) as batch:
+        for message in batch.messages:
+            batch.mark_sent(message)
