@@ -12,6 +12,7 @@ MediaJobsError
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import httpx
 
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.errors import ClientSideError
+from mediajobs.settings import DEFAULT_DATA_DIR
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -104,17 +106,36 @@ class SseParser:
         return message
 
 
+def default_api_key() -> str | None:
+    """The key to use when none is given: `MEDIAJOBS_API_KEY`, else the local admin's key file that
+    the embedded default writes (`$MEDIAJOBS_DATA_DIR/api-key`)."""
+    key = os.environ.get("MEDIAJOBS_API_KEY", "").strip()
+    if key:
+        return key
+    data_dir = Path(os.environ.get("MEDIAJOBS_DATA_DIR") or DEFAULT_DATA_DIR)
+    try:
+        return (data_dir / "api-key").read_text().strip() or None
+    except OSError:
+        return None
+
+
 class Client:
     def __init__(
         self,
         base_url: str = "http://127.0.0.1:8000",
         *,
+        api_key: str | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """`api_key`: sent as `Authorization: Bearer`; by default `default_api_key()`."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        key = api_key if api_key is not None else default_api_key()
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, transport=transport, headers=headers
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -313,4 +334,13 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-__all__ = ["ApiError", "Client", "SseMessage", "SseParser", "StreamLost", "WaitTimeout", "sse_lines"]
+__all__ = [
+    "ApiError",
+    "Client",
+    "SseMessage",
+    "SseParser",
+    "StreamLost",
+    "WaitTimeout",
+    "default_api_key",
+    "sse_lines",
+]

@@ -5,7 +5,9 @@ MediaJobsError                  root; carries a machine-readable `code` and a hu
 │   ├── InvalidRequest          malformed source, options or pipeline name          -> 422
 │   ├── NotFound                no such job, upload or artifact (for this owner)    -> 404
 │   ├── Conflict                the resource is in the wrong state for the request  -> 409
-│   └── PayloadTooLarge         an upload over the configured limit                 -> 413
+│   ├── PayloadTooLarge         an upload over the configured limit                 -> 413
+│   ├── Unauthorized            no API key, or one that is malformed, unknown or revoked -> 401
+│   └── TooManyRequests         over a quota or the submit rate limit (Retry-After)  -> 429
 ├── StageError                  raised inside a stage; decides retry versus fail
 │   ├── RetryableError          transient: network, timeout, HTTP 429/5xx, lost connection
 │   └── PermanentError          will fail again: bad media, HTTP 4xx, unsupported input
@@ -66,6 +68,30 @@ class PayloadTooLarge(ClientError):
     """Raised when an upload exceeds `MEDIAJOBS_UPLOAD_MAX_BYTES`."""
 
     code = "payload_too_large"
+
+
+class Unauthorized(ClientError):
+    """Raised when a request has no API key, or one that is malformed, unknown, revoked or disabled."""
+
+    code = "unauthorized"
+
+
+class TooManyRequests(ClientError):
+    """Raised when a user is over a monthly quota or the submit rate limit; says when to come back."""
+
+    code = "too_many_requests"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retry_after: int,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+        self.headers = dict(headers or {})
 
 
 class StageError(MediaJobsError):
@@ -166,6 +192,8 @@ __all__ = [
     "StageError",
     "StageTimeout",
     "StoreUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
     "Unavailable",
     "UnsupportedMedia",
 ]

@@ -74,6 +74,18 @@ def spawn(
     )
 
 
+def prepare_local_key(settings: Settings) -> Path:
+    """Make (once) the local admin's API key file under the data dir."""
+    from mediajobs.localkey import ensure_local_key
+    from mediajobs.store import JobStore
+
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        return ensure_local_key(JobStore(engine), settings.api_key_file)
+    finally:
+        engine.dispose()
+
+
 def run_up(
     settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, concurrency: int | None = None
 ) -> None:
@@ -81,6 +93,10 @@ def run_up(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     revision = migrate_database(settings)
     log.info("database at revision %s", revision)
+    key_file = prepare_local_key(settings)
+    log.info(
+        "the local admin's API key is in %s (the CLI and the Python client read it from there)", key_file
+    )
     worker_args = ["worker"] + (["-c", str(concurrency)] if concurrency else [])
     children = [spawn(worker_args, settings), spawn(["beat"], settings)]
     try:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from mediajobs.domain import AdmissionPolicy, PipelineRegistry, RetryPolicy, default_pipelines
+from mediajobs.domain import AdmissionPolicy, FairShare, PipelineRegistry, RetryPolicy, default_pipelines
 from mediajobs.domain.routing import queue_router
 from mediajobs.engines import Engines
 from mediajobs.hooks import HookChain, Hooks, LoggingHooks
@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 
 def default_hooks() -> Hooks:
     return HookChain([LoggingHooks()])
+
+
+def default_admission(settings: Settings) -> AdmissionPolicy:
+    """Per-user limits by tier, round-robin across users, batch aging (domain/admission.py)."""
+    return FairShare(
+        limits=settings.tier_limits(), batch_aging=timedelta(seconds=settings.batch_aging_seconds)
+    )
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -125,7 +132,7 @@ def build_services(
         queue_for=queue_router(settings.queue_prefix),
         event_sink=progress.publisher.publish if progress.publisher is not None else None,
         hooks=hooks,
-        admission=admission,
+        admission=admission if admission is not None else default_admission(settings),
         idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
     )
     if engines is None:

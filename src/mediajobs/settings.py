@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mediajobs.domain.retry import RetryPolicy
+from mediajobs.domain.tenancy import DEFAULT_LIMITS, Tier, TierLimits
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "mediajobs"
 
@@ -114,6 +115,18 @@ class Settings(BaseSettings):
         default=0, validation_alias="MEDIAJOBS_WHISPER_CPU_THREADS"
     )
 
+    # Per-tier limits over the defaults (domain/tenancy.py), e.g.
+    # {"free": {"concurrency": 4, "monthly_media_seconds": 7200}, "enterprise": {"monthly_jobs": null}}.
+    tier_limits_override: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, validation_alias="MEDIAJOBS_TIER_LIMITS"
+    )
+    # Batch-lane work that waited longer than this runs as standard (it is never starved for good).
+    batch_aging_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=3600.0, validation_alias="MEDIAJOBS_BATCH_AGING"
+    )
+    # Where the submit rate limiter keeps its counters: the broker's Redis when it is Redis, else memory.
+    rate_limit_storage: str | None = Field(default=None, validation_alias="MEDIAJOBS_RATE_LIMIT_STORAGE")
+
     engine_isolation: Literal["process", "inline"] = Field(
         default="process", validation_alias="MEDIAJOBS_ENGINE_ISOLATION"
     )
@@ -143,6 +156,42 @@ class Settings(BaseSettings):
         if hard is None:
             return self.stage_soft_time_limit, self.stage_hard_time_limit
         return hard - max(1, hard // 12), hard
+
+    def tier_limits(self) -> dict[Tier, TierLimits]:
+        """The limits of every tier: the defaults with MEDIAJOBS_TIER_LIMITS on top."""
+        limits = dict(DEFAULT_LIMITS)
+        for name, override in self.tier_limits_override.items():
+            tier = Tier(name)
+            values = {
+                "concurrency": override.get("concurrency", limits[tier].concurrency),
+                "monthly_media_seconds": override.get(
+                    "monthly_media_seconds", limits[tier].monthly_media_seconds
+                ),
+                "monthly_jobs": override.get("monthly_jobs", limits[tier].monthly_jobs),
+                "submits_per_minute": override.get("submits_per_minute", limits[tier].submits_per_minute),
+            }
+            limits[tier] = TierLimits(
+                concurrency=int(values["concurrency"] or 1),
+                monthly_media_seconds=values["monthly_media_seconds"],
+                monthly_jobs=None if values["monthly_jobs"] is None else int(values["monthly_jobs"]),
+                submits_per_minute=None
+                if values["submits_per_minute"] is None
+                else int(values["submits_per_minute"]),
+            )
+        return limits
+
+    @property
+    def resolved_rate_limit_storage(self) -> str:
+        if self.rate_limit_storage:
+            return self.rate_limit_storage
+        if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return "memory://"
+
+    @property
+    def api_key_file(self) -> Path:
+        """Where the embedded default keeps the local admin's API key (mode 0600)."""
+        return self.data_dir / "api-key"
 
     def retry_policy_for(self, pipeline: str) -> RetryPolicy:
         override = self.retry_policies.get(pipeline, {})

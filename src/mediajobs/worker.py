@@ -31,7 +31,7 @@ from mediajobs.errors import MediaJobsError
 from mediajobs.queue.app import create_celery_app
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.queue.publisher import RUN_STAGE, CeleryPublisher
-from mediajobs.queue.routing import all_queues
+from mediajobs.queue.routing import worker_queues
 from mediajobs.services import Services, build_services, check_database
 from mediajobs.settings import Settings, get_settings
 from mediajobs.stages import StageFn
@@ -202,11 +202,13 @@ def worker_argv(
     concurrency: int | None = None,
     loglevel: str | None = None,
     pool: str | None = None,
+    lanes: Sequence[str] | None = None,
 ) -> list[str]:
+    """`queues` are stage kinds (and `maintenance`); `lanes` the lanes to serve (default: all)."""
     argv = [
         "worker",
         "-Q",
-        ",".join(queues or all_queues(settings.queue_prefix)),
+        ",".join(worker_queues(settings.queue_prefix, kinds=queues, lanes=lanes)),
         "-c",
         str(concurrency or settings.worker_concurrency),
         "--loglevel",
@@ -228,14 +230,16 @@ def run_worker(
     concurrency: int | None = None,
     loglevel: str | None = None,
     pool: str | None = None,
+    lanes: Sequence[str] | None = None,
     pipelines: PipelineRegistry | None = None,
     stages: Mapping[str, StageFn] | None = None,
 ) -> None:
+    argv = worker_argv(
+        settings, queues=queues, concurrency=concurrency, loglevel=loglevel, pool=pool, lanes=lanes
+    )
     check_database(settings)
     app = create_worker_app(settings, pipelines=pipelines, stages=stages)
-    app.worker_main(
-        argv=worker_argv(settings, queues=queues, concurrency=concurrency, loglevel=loglevel, pool=pool)
-    )
+    app.worker_main(argv=argv)
 
 
 def main() -> None:

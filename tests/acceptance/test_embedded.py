@@ -35,7 +35,7 @@ def test_up_without_servers_transcribes_a_clip(tmp_path: Path) -> None:
     try:
         wait_serving(proc, lambda: http_ready(f"{url}/readyz"), timeout=90, log=log_path)
         clip = speak(SPEECH_SCRIPT, tmp_path / "speech.wav")
-        with Client(url) as client:
+        with Client(url, api_key=(data_dir / "api-key").read_text().strip()) as client:
             job_id = client.submit(clip)["id"]
             job = client.wait(job_id, timeout=180, poll=0.2)
             assert job["status"] == "succeeded", (job, log_path.read_text()[-4000:])
@@ -54,3 +54,4 @@ def test_up_without_servers_transcribes_a_clip(tmp_path: Path) -> None:
     assert (data_dir / "broker" / "control").is_dir()
     assert not (tmp_path / "control").exists()  # nothing written outside the data directory
     assert any((data_dir / "storage" / "jobs").iterdir())
+    assert (data_dir / "api-key").stat().st_mode & 0o777 == 0o600  # the local admin's key, owner-only

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from helpers.auth import new_key
 from helpers.live_server import live_server
 from helpers.media import SPEECH_SCRIPT, speak
 from helpers.processes import WorkerProcess, wait_for
@@ -38,7 +39,12 @@ class LiveStack:
     settings: Settings
     store: JobStore
     tmp_path: Path
+    key: str = ""
     workers: list[WorkerProcess] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
 
     def worker(self) -> WorkerProcess:
         worker = WorkerProcess(self.settings, self.tmp_path / f"worker-{len(self.workers)}.log")
@@ -51,6 +57,7 @@ class LiveStack:
                 f"{self.url}/api/v1/jobs",
                 files={"file": (clip.name, fh, "audio/wav")},
                 data={"options": '{"language": "en"}'},
+                headers=self.headers,
                 timeout=30,
             )
         assert response.status_code == 202, response.text
@@ -66,7 +73,8 @@ def live(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[LiveStack]:
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=redis_url)
     engine = create_db_engine(pg_url)
     with live_server(create_app(settings)) as url:
-        stack = LiveStack(url=url, settings=settings, store=JobStore(engine), tmp_path=tmp_path)
+        store = JobStore(engine)
+        stack = LiveStack(url=url, settings=settings, store=store, tmp_path=tmp_path, key=new_key(store))
         try:
             yield stack
         finally:
@@ -131,7 +139,10 @@ def test_sse_follows_a_real_transcription_and_a_reconnect_gets_exactly_what_it_m
     subscribed = threading.Event()
 
     def follow_whole() -> None:
-        with httpx.Client(base_url=live.url, timeout=60) as http, http.stream("GET", path) as response:
+        with (
+            httpx.Client(base_url=live.url, timeout=60, headers=live.headers) as http,
+            http.stream("GET", path) as response,
+        ):
             assert response.status_code == 200
             for item in sse_events(response):
                 whole.append(item)
@@ -143,7 +154,7 @@ def test_sse_follows_a_real_transcription_and_a_reconnect_gets_exactly_what_it_m
 
     # a second client leaves once the job is under way, and comes back after it missed events
     first_part: list[ProgressEvent] = []
-    with httpx.Client(base_url=live.url, timeout=60) as http:
+    with httpx.Client(base_url=live.url, timeout=60, headers=live.headers) as http:
         with http.stream("GET", path) as response:
             for _, event in sse_events(response):
                 first_part.append(event)
@@ -163,14 +174,15 @@ def test_sse_follows_a_real_transcription_and_a_reconnect_gets_exactly_what_it_m
     assert second_part[0].seq == left_at + 1
     assert_whole_job(first_part + second_part, log)  # every missed event, exactly once
 
-    job = httpx.get(f"{live.url}/api/v1/jobs/{job_id}", timeout=10).json()
+    job = httpx.get(f"{live.url}/api/v1/jobs/{job_id}", headers=live.headers, timeout=10).json()
     assert job["status"] == "succeeded"
     assert job["progress"] == 100
 
 
 def test_websocket_and_python_client_follow_a_real_worker(live: LiveStack, clip: Path) -> None:
     job_id = live.submit(clip)
-    ws_url = live.url.replace("http://", "ws://") + f"/api/v1/jobs/{job_id}/ws"
+    # the form a browser can send: a WebSocket cannot set an Authorization header
+    ws_url = live.url.replace("http://", "ws://") + f"/api/v1/jobs/{job_id}/ws?access_token={live.key}"
     ws_events: list[ProgressEvent] = []
     close_code: list[int | None] = []
     ws_open = threading.Event()
@@ -186,7 +198,7 @@ def test_websocket_and_python_client_follow_a_real_worker(live: LiveStack, clip:
     client_open = threading.Event()
 
     def follow_client() -> None:
-        with Client(live.url) as client:
+        with Client(live.url, api_key=live.key) as client:
             for event in client.subscribe_progress(job_id):
                 client_events.append(event)
                 client_open.set()
@@ -207,6 +219,7 @@ def test_websocket_and_python_client_follow_a_real_worker(live: LiveStack, clip:
 def run_cli(live: LiveStack, *args: str) -> subprocess.CompletedProcess[str]:
     env = settings_env(live.settings)
     env["MEDIAJOBS_API_URL"] = live.url
+    env["MEDIAJOBS_API_KEY"] = live.key
     env["COLUMNS"] = "120"
     return subprocess.run(
         [sys.executable, "-m", "mediajobs", *args],
@@ -241,6 +254,7 @@ def test_cli_submit_wait_and_watch_draw_stage_bars(live: LiveStack, clip: Path) 
     bad = httpx.post(
         f"{live.url}/api/v1/jobs",
         files={"file": ("notes.txt", b"not audio\n" * 50, "text/plain")},
+        headers=live.headers,
         timeout=30,
     ).json()["id"]
     wait_for(lambda: live.log(bad)[-1].status == "failed", timeout=60, message="the bad job failed")

@@ -26,6 +26,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from helpers.auth import authorize
 from helpers.media import speak
 from helpers.processes import WorkerProcess
 from helpers.redis_server import RedisServer
@@ -139,6 +140,7 @@ def test_no_job_lost_stuck_or_done_twice_under_chaos(
 
     started = time.monotonic()
     with TestClient(create_app(settings)) as api:
+        authorize(api, store)
         try:
             with clip.open("rb") as fh:
                 upload = api.post("/api/v1/uploads", files={"file": ("clip.wav", fh, "audio/wav")}).json()

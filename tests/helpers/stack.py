@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from helpers.auth import authorize
 from helpers.processes import WorkerProcess, wait_for
 from mediajobs.api.app import create_app
 from mediajobs.settings import Settings
@@ -60,6 +61,7 @@ def open_stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
     )
     try:
         with stack.api:
+            authorize(stack.api, stack.store)
             try:
                 yield stack
             finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpers.auth import new_key
 from helpers.live_server import live_server
 from helpers.progress import run_job, sse_events, submit
 from helpers.settings import make_settings
@@ -35,13 +36,14 @@ def test_sse_and_the_python_client_follow_the_database_log(services: Services) -
     assert services.progress.feed is None
     store = services.store
     job = submit(store)
+    key = new_key(store)
     app = create_app(services.settings, services=services, maintenance=False)
     with live_server(app) as url:
         via_client: list[ProgressEvent] = []
         following = threading.Event()
 
         def follow() -> None:
-            with Client(url) as client:
+            with Client(url, api_key=key) as client:
                 for event in client.subscribe_progress(str(job.id)):
                     via_client.append(event)
                     following.set()
@@ -49,7 +51,7 @@ def test_sse_and_the_python_client_follow_the_database_log(services: Services) -
         thread = threading.Thread(target=follow, daemon=True)
         thread.start()
         with (
-            httpx.Client(base_url=url, timeout=30) as http,
+            httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as http,
             http.stream("GET", f"/api/v1/jobs/{job.id}/events") as response,
         ):
             assert response.status_code == 200

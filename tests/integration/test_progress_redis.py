@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from helpers.auth import new_key
 from helpers.live_server import live_server
 from helpers.processes import wait_for
 from helpers.progress import run_job, run_stage, run_stages, sse_events, submit
@@ -243,17 +244,18 @@ def test_job_and_user_streams_over_http_with_redis(services: Services) -> None:
     app = create_app(services.settings, services=services, maintenance=False)
     job = submit(store)
     start = store.job_events(job.id)[0].id
+    auth = {"Authorization": f"Bearer {new_key(store)}"}
     with live_server(app) as url:
         job_stream: list[tuple[int, ProgressEvent]] = []
         user_stream: list[tuple[int, ProgressEvent]] = []
         connected = [threading.Event(), threading.Event()]
         errors: list[BaseException] = []
         readers = [
-            _reader(url, f"/api/v1/jobs/{job.id}/events", {}, job_stream, connected[0], lambda got: False),
+            _reader(url, f"/api/v1/jobs/{job.id}/events", auth, job_stream, connected[0], lambda got: False),
             _reader(
                 url,
                 "/api/v1/events",
-                {"Last-Event-ID": str(start - 1)},
+                {**auth, "Last-Event-ID": str(start - 1)},
                 user_stream,
                 connected[1],
                 lambda got: got[-1][1].final,
@@ -284,7 +286,7 @@ def test_job_and_user_streams_over_http_with_redis(services: Services) -> None:
         # a client that walks away mid-stream (from a quiet job) is noticed without waiting for a heartbeat
         quiet = submit(store)
         with (
-            httpx.Client(base_url=url, timeout=10) as http,
+            httpx.Client(base_url=url, timeout=10, headers=auth) as http,
             http.stream("GET", f"/api/v1/jobs/{quiet.id}/events") as r,
         ):
             next(sse_events(r))

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 import pytest
 
 from helpers.sqlcount import Counts, counting
-from mediajobs.domain import ErrorInfo, get_pipeline
+from mediajobs.domain import ErrorInfo, FairShare, get_pipeline
 from mediajobs.store import Claim, JobStore, create_db_engine
 
 # operation -> (PostgreSQL statements, SQLite statements); every operation is one commit.
+# With the policy that admits everything at once (AdmitAll):
 BUDGET = {
-    "submit": (4, 5),
+    "submit": (5, 6),  # includes the usage charge (jobs this period)
     "publish": (3, 3),
     "mark reserved": (2, 2),  # new: the worker's main process, when a message arrives
     "claim": (6, 7),
@@ -43,16 +44,35 @@ BEFORE = {
 }
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
+# With FairShare, what services use: each transaction that admits takes the user's advisory lock
+# (PostgreSQL) and reads their tier and stages in flight; each stage end offers the user's waiting stages.
+FAIR_SHARE = {
+    "submit": (7, 7),
+    "publish": (3, 3),
+    "mark reserved": (2, 2),
+    "claim": (6, 7),
+    "renew lease": (2, 2),
+    "progress": (4, 5),
+    "complete (hand on)": (11, 11),
+    "fail (retry)": (8, 8),
+    "complete (last stage)": (8, 9),
+}
+BUDGETS = {"admit-all": BUDGET, "fair-share": FAIR_SHARE}
+
+
+@pytest.fixture(params=[(db, policy) for db in ("postgresql", "sqlite") for policy in BUDGETS], ids=str)
 def store(request: pytest.FixtureRequest) -> Iterator[JobStore]:
-    url = request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url")
+    database, policy = request.param
+    url = request.getfixturevalue("pg_url" if database == "postgresql" else "sqlite_url")
     engine = create_db_engine(url)
-    yield JobStore(engine)
+    yield JobStore(engine, admission=FairShare() if policy == "fair-share" else None)
     engine.dispose()
 
 
 def test_round_trips_per_submit_and_per_stage_stay_within_the_budget(store: JobStore) -> None:
     column = 0 if store.engine.dialect.name == "postgresql" else 1
+    policy = "fair-share" if store.admission.holds else "admit-all"
+    budget_table = BUDGETS[policy]
     seen: dict[str, Counts] = {}
 
     def claim(stage: str) -> Claim:
@@ -100,9 +120,9 @@ def test_round_trips_per_submit_and_per_stage_stay_within_the_budget(store: JobS
         f"  {name:<24} {c.statements:>3} statements (before: {BEFORE[name][column]:>2}), {c.commits} commit"
         for name, c in seen.items()
     )
-    print(f"\n{store.engine.dialect.name}:\n{table}")
+    print(f"\n{store.engine.dialect.name}, {policy}:\n{table}")
     assert {name: c.as_tuple() for name, c in seen.items()} == {
-        name: (budget[column], 1) for name, budget in BUDGET.items()
+        name: (budget[column], 1) for name, budget in budget_table.items()
     }
 
 

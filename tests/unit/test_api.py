@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import pytest
 from fastapi.testclient import TestClient
 
+from helpers.auth import authorize
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.engines import Engines
@@ -61,7 +62,7 @@ def services(tmp_path: Path, sqlite_url: str, publisher: InMemoryPublisher) -> I
 def client(services: Services) -> Iterator[TestClient]:
     app = create_app(services.settings, services=services, maintenance=False)
     with TestClient(app) as test_client:
-        yield test_client
+        yield authorize(test_client, services.store)
 
 
 def submit(client: TestClient, source: str = "https://example.com/talk.mp3", **body: Any) -> Response:
@@ -580,6 +581,7 @@ def test_private_url_sources_are_refused_unless_allowed(tmp_path: Path, sqlite_u
     )
     services = build_services(settings, InMemoryPublisher(), engines=Engines())
     with TestClient(create_app(settings, services=services, maintenance=False)) as client:
+        authorize(client, services.store)
         refused = client.post(
             "/api/v1/jobs", json={"pipeline": "transcribe", "source": "http://169.254.169.254/latest"}
         )

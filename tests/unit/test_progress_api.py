@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from helpers.auth import authorize
 from helpers.progress import run_job, submit
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
@@ -37,7 +38,7 @@ def services(tmp_path: Path, sqlite_url: str) -> Iterator[Services]:
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
     with TestClient(create_app(services.settings, services=services, maintenance=False)) as test_client:
-        yield test_client
+        yield authorize(test_client, services.store)
 
 
 def parse(body: str) -> list[tuple[int, ProgressEvent]]:

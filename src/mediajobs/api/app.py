@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from mediajobs import __version__
 from mediajobs.api.errors import install_error_handlers
-from mediajobs.api.routes import events, health, jobs, uploads
+from mediajobs.api.gate import SubmitGate
+from mediajobs.api.routes import events, health, jobs, me, uploads
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.services import Services, build_services
 from mediajobs.settings import Settings
@@ -33,6 +34,7 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
             app.state.services = build_services(settings, build_publisher(settings), engines=Engines())
         else:
             app.state.services = services
+        app.state.gate = SubmitGate.from_settings(settings)
         stop = threading.Event()
         thread = None
         if maintenance:
@@ -59,4 +61,5 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
     app.include_router(jobs.router)
     app.include_router(uploads.router)
     app.include_router(events.router)
+    app.include_router(me.router)
     return app

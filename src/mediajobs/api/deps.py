@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from mediajobs.domain import LOCAL_USER_ID
+from mediajobs.api.auth import authenticate, authenticate_stream
 from mediajobs.errors import NotFound
 from mediajobs.services import Services
 from mediajobs.settings import Settings
-from mediajobs.store import JobStore
+from mediajobs.store import Caller, JobStore
 
 
 def get_services(request: Request) -> Services:
@@ -27,11 +27,6 @@ def get_settings_dep(request: Request) -> Settings:
     return get_services(request).settings
 
 
-def current_user() -> str:
-    """The caller's user id: one local user until API keys land (the tenancy issue)."""
-    return LOCAL_USER_ID
-
-
 def parse_job_id(job_id: str) -> uuid.UUID:
     """A malformed id names no job: 404, like any unknown id."""
     try:
@@ -43,5 +38,7 @@ def parse_job_id(job_id: str) -> uuid.UUID:
 ServicesDep = Annotated[Services, Depends(get_services)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-CurrentUser = Annotated[str, Depends(current_user)]
+CurrentUser = Annotated[Caller, Depends(authenticate)]
+"""The caller (user, key, usage this period); `.scope` is what they may read (None: an admin, all)."""
+StreamUser = Annotated[Caller, Depends(authenticate_stream)]
 JobId = Annotated[uuid.UUID, Depends(parse_job_id)]

@@ -17,6 +17,9 @@ from mediajobs.errors import (
     NotFound,
     NotMigrated,
     PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -25,13 +28,17 @@ STATUS_BY_ERROR: tuple[tuple[type[MediaJobsError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (PayloadTooLarge, 413),
+    (Unauthorized, 401),
+    (TooManyRequests, 429),
     (InvalidRequest, 422),
     (ClientError, 400),
     (NotMigrated, 503),
+    (Unavailable, 503),
 )
 
 _HTTP_CODES = {
     400: "bad_request",
+    401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -40,8 +47,20 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"error": {"code": code, "message": message}}, headers=headers
+    )
+
+
+def _headers(exc: MediaJobsError) -> dict[str, str] | None:
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": 'Bearer realm="mediajobs"'}
+    if isinstance(exc, TooManyRequests):
+        return {**exc.headers, "Retry-After": str(exc.retry_after)}
+    return None
 
 
 def status_for(exc: MediaJobsError) -> int:
@@ -57,7 +76,7 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             log.error("request failed: %s", exc)
-        return error_response(status, exc.code, exc.message)
+        return error_response(status, exc.code, exc.message, _headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

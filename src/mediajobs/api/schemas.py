@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mediajobs.domain import Artifact, Attempt, ErrorInfo, Job, StageRun, Upload
 from mediajobs.domain.events import ProgressEvent
+from mediajobs.store.jobs import Waiting
 
 
 class ErrorPublic(BaseModel):
@@ -31,6 +32,11 @@ class JobCreate(BaseModel):
         description="An http(s) URL to fetch, or `upload://<id>` of a file sent to POST /api/v1/uploads.",
     )
     options: dict[str, Any] = Field(default_factory=dict, examples=[{"language": "en", "vad": True}])
+    lane: str | None = Field(
+        default=None,
+        max_length=16,
+        description="`standard` or `batch` to run slower than your tier's lane (never faster).",
+    )
 
 
 class Links(BaseModel):
@@ -78,8 +84,18 @@ class EventPublic(BaseModel):
     at: datetime
 
 
+class WaitingPublic(BaseModel):
+    reason: str = Field(
+        description="`user_concurrency`: your stages in flight are at your tier's limit; "
+        "`lane`: admitted, waiting for a free worker of its lane."
+    )
+    position: int = Field(description="1 = next.")
+
+
 class JobPublic(BaseModel):
     id: uuid.UUID
+    owner: str
+    lane: str
     pipeline: str
     source: str
     options: dict[str, Any]
@@ -97,6 +113,7 @@ class JobPublic(BaseModel):
     latest_event: EventPublic | None = Field(
         default=None, description="The job's most recent progress event (stage percent and message)."
     )
+    waiting: WaitingPublic | None = Field(default=None, description="Why the job waits, when it does.")
     links: Links
 
 
@@ -131,6 +148,30 @@ class ArtifactPublic(BaseModel):
 
 class ArtifactList(BaseModel):
     artifacts: list[ArtifactPublic]
+
+
+class LimitsPublic(BaseModel):
+    concurrency: int = Field(description="Stages of your jobs queued or running at once.")
+    monthly_media_minutes: float | None = Field(description="None: unlimited.")
+    monthly_jobs: int | None = Field(description="None: unlimited.")
+    submits_per_minute: int | None = Field(description="Per API key. None: unlimited.")
+
+
+class UsagePublic(BaseModel):
+    period: str = Field(description="The calendar month (UTC), e.g. 2026-12.")
+    jobs: int
+    media_minutes: float
+    period_ends: datetime
+
+
+class MePublic(BaseModel):
+    id: str
+    name: str
+    tier: str = Field(description="free, pro or enterprise.")
+    admin: bool
+    lane: str = Field(description="The lane your jobs run in unless you ask for a slower one.")
+    limits: LimitsPublic
+    usage: UsagePublic
 
 
 class Readiness(BaseModel):
@@ -181,10 +222,16 @@ def event_public(event: ProgressEvent) -> EventPublic:
 
 
 def job_public(
-    job: Job, attempts: tuple[Attempt, ...] | None = None, *, latest_event: ProgressEvent | None = None
+    job: Job,
+    attempts: tuple[Attempt, ...] | None = None,
+    *,
+    latest_event: ProgressEvent | None = None,
+    waiting: Waiting | None = None,
 ) -> JobPublic:
     return JobPublic(
         id=job.id,
+        owner=job.owner_id,
+        lane=job.lane,
         pipeline=job.pipeline,
         source=job.source,
         options=job.options,
@@ -200,6 +247,7 @@ def job_public(
         stages=[stage_public(s) for s in job.stages],
         attempts=None if attempts is None else [attempt_public(a) for a in attempts],
         latest_event=None if latest_event is None else event_public(latest_event),
+        waiting=None if waiting is None else WaitingPublic(reason=waiting.reason, position=waiting.position),
         links=job_links(job.id),
     )
 

@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 
 from mediajobs.api.schemas import JobCreate
 from mediajobs.domain import Job, Upload
+from mediajobs.domain.tenancy import Tier, lane_for
 from mediajobs.errors import InvalidRequest, NotFound, PayloadTooLarge
 from mediajobs.netguard import refuse_private_literal
 from mediajobs.services import Services
@@ -40,6 +41,7 @@ class SubmitRequest:
     options: dict[str, Any]
     body_hash: str | None = None  # set for uploads: the file's hash stands in for its source
     upload: Upload | None = None
+    lane: str | None = None  # a slower lane than the user's own, if they ask
 
 
 def request_hash(pipeline: str, source: str, options: Mapping[str, Any]) -> str:
@@ -60,6 +62,8 @@ async def read_submit(request: Request, services: Services, owner_id: str) -> Su
             pipeline = str(form.get("pipeline") or DEFAULT_PIPELINE)
             spec = services.pipelines.get_pipeline(pipeline)  # refuse a bad request before storing its file
             options = spec.validate_options(parse_options(form.get("options")))
+            lane = form.get("lane")
+            lane = str(lane) if isinstance(lane, str) and lane else None
             saved = await save_upload_file(services, owner_id, upload)
         return SubmitRequest(
             pipeline=pipeline,
@@ -67,13 +71,14 @@ async def read_submit(request: Request, services: Services, owner_id: str) -> Su
             options=options,
             body_hash=request_hash(pipeline, f"sha256:{saved.sha256}", options),
             upload=saved,
+            lane=lane,
         )
     if content_type.startswith("application/json") or not content_type:
         try:
             body = JobCreate.model_validate_json(await request.body())
         except ValidationError as exc:
             raise InvalidRequest(describe(exc), code="validation_error") from None
-        return SubmitRequest(pipeline=body.pipeline, source=body.source, options=body.options)
+        return SubmitRequest(pipeline=body.pipeline, source=body.source, options=body.options, lane=body.lane)
     raise InvalidRequest(
         f"unsupported content type {content_type[:100]!r}: send application/json or multipart/form-data",
         code="unsupported_content_type",
@@ -109,11 +114,13 @@ def submit_job(
     submit: SubmitRequest,
     *,
     owner_id: str,
+    tier: Tier = Tier.ENTERPRISE,
     idempotency_key: str | None = None,
     allow_private_sources: bool = False,
 ) -> tuple[Job, bool]:
-    """Check the request against its pipeline and write the job; (job, created)."""
+    """Check the request against its pipeline and the user's tier, and write the job; (job, created)."""
     spec = store.pipelines.get_pipeline(submit.pipeline)
+    lane = lane_for(tier, submit.lane)
     clean_source = spec.validate_source(submit.source)
     scheme = urlsplit(clean_source).scheme
     if not allow_private_sources and scheme in ("http", "https"):
@@ -144,6 +151,7 @@ def submit_job(
         idempotency_key=idempotency_key,
         request_hash=submit.body_hash or request_hash(spec.name, clean_source, clean_options),
         source_name=source_name,
+        lane=lane,
     )
 
 

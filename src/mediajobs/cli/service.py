@@ -15,6 +15,7 @@ import typer
 
 from mediajobs.client import Client
 from mediajobs.errors import MediaJobsError
+from mediajobs.localkey import read_key_file
 from mediajobs.settings import get_settings
 
 from .common import app, console, err, fail, setup_logging
@@ -52,12 +53,20 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 @app.command()
 def worker(
-    queues: Annotated[str | None, typer.Option("-Q", "--queues", help="Comma-separated queues.")] = None,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            "-Q", "--queues", help="Comma-separated stage kinds: download, media, transcribe, maintenance."
+        ),
+    ] = None,
+    lane: Annotated[
+        str | None, typer.Option("--lane", help="Comma-separated lanes to serve (express, standard, batch).")
+    ] = None,
     concurrency: Annotated[int | None, typer.Option("-c", "--concurrency")] = None,
     loglevel: Annotated[str | None, typer.Option("--loglevel", "-l")] = None,
     pool: Annotated[str | None, typer.Option("--pool", help="prefork (default), threads or solo")] = None,
 ) -> None:
-    """Run a Celery worker (all queues unless -Q is given)."""
+    """Run a Celery worker: every lane (express first) and stage kind unless --lane / -Q narrow it."""
     from mediajobs.worker import run_worker
 
     settings = get_settings()
@@ -65,6 +74,7 @@ def worker(
         run_worker(
             settings,
             queues=queues.split(",") if queues else None,
+            lanes=lane.split(",") if lane else None,
             concurrency=concurrency,
             loglevel=loglevel,
             pool=pool,
@@ -96,7 +106,11 @@ def up(
     settings = get_settings()
     setup_logging(settings.log_level)
     mode = "embedded (SQLite, filesystem broker)" if settings.embedded else "configured broker"
-    err.print(f"mediajobs up: {mode}, data in {settings.data_dir}, API on http://{host}:{port}")
+    err.print(
+        f"mediajobs up: {mode}, data in {settings.data_dir}, API on http://{host}:{port}, "
+        f"API key in {settings.api_key_file}",
+        markup=False,
+    )
     run_up(settings, host=host, port=port, concurrency=concurrency)
 
 
@@ -128,7 +142,7 @@ def demo(
     api_url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(api_url, server, log_file)
-        with Client(api_url) as client:
+        with Client(api_url, api_key=read_key_file(data_dir / "api-key")) as client:
             accepted = client.submit(clip)
             err.print(f"submitted job {accepted['id']}")
             job = follow(client, accepted["id"])

@@ -1,7 +1,7 @@
 """Pure domain: jobs, stage runs, statuses, pipelines as stage graphs, the transition rules,
 admission, retry policy."""
 
-from .admission import AdmissionPolicy, AdmitAll, AtMostInFlight, Candidate, Load
+from .admission import AdmissionPolicy, AdmitAll, AtMostInFlight, Candidate, FairShare, Load
 from .graph import FanOut, NoOptions, Pipeline, PipelineRegistry, StageKind, StageSpec
 from .models import (
     LOCAL_USER_ID,
@@ -23,6 +23,7 @@ from .models import (
 )
 from .pipelines import PIPELINES, TRANSCRIBE, TranscribeOptions, default_pipelines, get_pipeline
 from .retry import RetryDecision, RetryPolicy
+from .tenancy import Tier, TierLimits, Usage, User
 from .transitions import Refusal
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "AttemptOutcome",
     "Candidate",
     "ErrorInfo",
+    "FairShare",
     "FanOut",
     "Job",
     "JobStatus",
@@ -57,8 +59,12 @@ __all__ = [
     "StageRun",
     "StageSpec",
     "StageStatus",
+    "Tier",
+    "TierLimits",
     "TranscribeOptions",
     "Upload",
+    "Usage",
+    "User",
     "default_pipelines",
     "get_pipeline",
 ]

@@ -5,18 +5,22 @@ store then asks the admission policy, in the same transaction, which of the read
 the broker; those become *queued* with an outbox message, the others stay *ready* until the next
 admission pass (when a stage ends, and on the maintenance tick).
 
-Today's policy admits everything at once, so nothing ever waits. The tenancy work plugs its lanes,
-per-user concurrency limits and fairness in here, as another policy; the store's part (finding ready
-stages race-free, writing the admitted ones) does not change.
+`AdmitAll` admits everything at once (tests, single-user tools). `FairShare`, what services use, holds
+each user to their tier's number of stages in flight, admits round-robin across users (so one user's
+backlog never delays another user's job), and lets batch work that waited too long run as standard.
+A policy may change a candidate's `lane` (the lane its message is routed to), never its job.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import ClassVar, Protocol
+
+from .models import Lane
+from .tenancy import DEFAULT_LIMITS, Tier, TierLimits
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -39,8 +43,19 @@ class Load(Protocol):
         """Stages of this user's jobs that are queued or running."""
         ...
 
+    def tier(self, owner_id: str) -> Tier:
+        """The user's tier now."""
+        ...
+
+    def now(self) -> datetime: ...
+
 
 class AdmissionPolicy(Protocol):
+    @property
+    def holds(self) -> bool:
+        """True when the policy may leave stages waiting (the store then re-offers them)."""
+        ...
+
     def admit(self, candidates: Sequence[Candidate], load: Load) -> Sequence[Candidate]:
         """The candidates to hand to the broker now (a subset, in the order to send them)."""
         ...
@@ -48,6 +63,8 @@ class AdmissionPolicy(Protocol):
 
 class AdmitAll:
     """Every ready stage goes to the broker at once."""
+
+    holds: ClassVar[bool] = False
 
     def admit(self, candidates: Sequence[Candidate], load: Load) -> Sequence[Candidate]:
         return candidates
@@ -57,11 +74,11 @@ class AdmitAll:
 class AtMostInFlight:
     """At most `limit` queued or running stages per user; the rest wait, oldest job first.
 
-    A small policy for tests and small deployments; the tenancy issue's fair, per-tier policy
-    replaces it.
+    A small policy for tests; services use FairShare.
     """
 
     limit: int
+    holds: ClassVar[bool] = True
 
     def admit(self, candidates: Sequence[Candidate], load: Load) -> Sequence[Candidate]:
         budget: dict[str, int] = {}
@@ -76,4 +93,45 @@ class AtMostInFlight:
         return chosen
 
 
-__all__ = ["AdmissionPolicy", "AdmitAll", "AtMostInFlight", "Candidate", "Load"]
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FairShare:
+    """Per-user limits by tier, round-robin across users, aging of batch work.
+
+    - A user has at most `limits[tier].concurrency` stages queued or running, across lanes; what is
+      over waits in the database, so the broker holds a bounded number of each user's messages.
+    - Within one admission pass users take turns, the user whose oldest waiting job is oldest first,
+      one stage per turn: a user with 1,000 jobs waiting and a user with one get one stage each per
+      round.
+    - A batch-lane stage whose job has waited longer than `batch_aging` is routed to the standard lane.
+    """
+
+    limits: Mapping[Tier, TierLimits] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    batch_aging: timedelta = timedelta(hours=1)
+    holds: ClassVar[bool] = True
+
+    def admit(self, candidates: Sequence[Candidate], load: Load) -> Sequence[Candidate]:
+        queues: dict[str, list[Candidate]] = {}
+        for candidate in sorted(candidates, key=lambda c: (c.job_created_at, str(c.job_id), c.stage)):
+            queues.setdefault(candidate.owner_id, []).append(candidate)
+        budget = {
+            owner: self.limits[load.tier(owner)].concurrency - load.in_flight(owner) for owner in queues
+        }
+        now = load.now()
+        chosen: list[Candidate] = []
+        while True:
+            took = False
+            for owner, waiting in queues.items():
+                if waiting and budget[owner] > 0:
+                    budget[owner] -= 1
+                    chosen.append(self._route(waiting.pop(0), now))
+                    took = True
+            if not took:
+                return chosen
+
+    def _route(self, candidate: Candidate, now: datetime) -> Candidate:
+        if candidate.lane == Lane.BATCH and now - candidate.job_created_at > self.batch_aging:
+            return replace(candidate, lane=Lane.STANDARD.value)
+        return candidate
+
+
+__all__ = ["AdmissionPolicy", "AdmitAll", "AtMostInFlight", "Candidate", "FairShare", "Load"]

@@ -83,6 +83,7 @@ class Pipeline:
     options_model: type[BaseModel] = NoOptions
     source_schemes: frozenset[str] = frozenset({"http", "https", "upload"})
     result_artifact: str | None = None  # what GET /jobs/{id}/result answers
+    meter: tuple[str, str] | None = None  # (stage, output field) whose value in seconds is charged to usage
     description: str = ""
     _by_name: dict[str, StageSpec] = field(default_factory=dict, init=False, repr=False, compare=False)
 

@@ -87,6 +87,7 @@ class StageRun:
     parent: str | None = None  # the stage whose result created this run (fan-out children)
     index: int | None = None  # a fan-out child's position among its siblings
     params: JsonDict | None = None  # what the parent handed this child
+    routed_lane: str | None = None  # the lane its current message went to (admission may age batch work)
     attempts: int = 0
     budget_start: int = 0  # attempts made before the last manual retry (they do not count against it)
     output: JsonDict | None = None

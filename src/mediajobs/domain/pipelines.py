@@ -30,6 +30,7 @@ TRANSCRIBE = Pipeline(
     options_model=TranscribeOptions,
     source_schemes=frozenset({"http", "https", "upload"}),
     result_artifact="transcript.json",
+    meter=("normalize", "duration"),
 )
 
 

@@ -29,6 +29,9 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
     timeout = settings.broker_visibility_timeout
     return {
         "visibility_timeout": timeout,
+        # BRPOP the worker's queues in their given order (fastest lane first), not round-robin: a
+        # worker serving several lanes always takes express work before standard and batch work.
+        "queue_order_strategy": "priority",
         # kombu sweeps for expired unacked messages every interval * throttle seconds (100 s by
         # default); keep the sweep in step with a short visibility timeout.
         "unacked_restore_interval": min(10, max(1, timeout // 4)),

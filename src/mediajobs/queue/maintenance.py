@@ -49,12 +49,16 @@ class Maintenance:
         if redispatched:
             log.warning("re-published %d stage messages that nobody picked up", redispatched)
         admitted = self.store.admit_waiting()
+        aged = self.store.reroute_aged()
+        if aged:
+            log.info("routed %d batch-lane stages that waited too long to the standard lane", aged)
         sent = self.dispatcher.dispatch_due()
         return {
             "reaped": len(reaped),
             "resent": resent,
             "redispatched": redispatched,
             "admitted": admitted,
+            "aged": aged,
             "published": sent,
         }
 

@@ -10,6 +10,7 @@ transactions, what happens after a commit):
     admission  which ready stages go to the broker now
     events     the event log's reads
     uploads    files received; artifacts: files produced
+    users      users, API keys (hashed), usage per period
 
 Its methods are those of its parts, so callers say `store.claim_stage(...)` and tests can hand any
 part's method a stand-in.
@@ -34,6 +35,7 @@ from .outbox import Outbox, OutboxBatch, OutboxMessage
 from .stages import Claim, Stages
 from .tx import Clock, Database, EventSink, QueueFor, default_queue_for, utcnow
 from .uploads import Uploads
+from .users import ApiKey, Caller, Users
 
 
 class JobStore:
@@ -56,11 +58,12 @@ class JobStore:
         self.admission = Admission(self.db, queue_for, admission)
         self.jobs = Jobs(self.db, self.pipelines, self.admission, idempotency_ttl=idempotency_ttl)
         self.stages = Stages(self.db, self.pipelines, self.admission, queue_for)
-        self.leases = Leases(self.db, queue_for)
+        self.leases = Leases(self.db, queue_for, self.admission)
         self.outbox = Outbox(self.db)
         self.events = EventReads(self.db)
         self.uploads = Uploads(self.db)
         self.artifacts = Artifacts(self.db)
+        self.users = Users(self.db)
 
         # jobs (API side)
         self.create_job = self.jobs.create_job
@@ -70,6 +73,7 @@ class JobStore:
         self.request_cancel = self.jobs.request_cancel
         self.retry_job = self.jobs.retry_job
         self.failed_since = self.jobs.failed_since
+        self.waiting = self.jobs.waiting
         # stages (runner side)
         self.claim_stage = self.stages.claim_stage
         self.report_progress = self.stages.report_progress
@@ -90,6 +94,7 @@ class JobStore:
         self.unsent_ids = self.outbox.unsent_ids
         self.pending_outbox_count = self.outbox.pending_outbox_count
         self.admit_waiting = self.admission.admit_waiting
+        self.reroute_aged = self.admission.reroute_aged
         # the event log
         self.job_events = self.events.job_events
         self.owner_events = self.events.owner_events
@@ -118,7 +123,9 @@ class JobStore:
 
 
 __all__ = [
+    "ApiKey",
     "ArtifactRecord",
+    "Caller",
     "Claim",
     "Clock",
     "EventSink",

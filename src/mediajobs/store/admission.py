@@ -1,56 +1,43 @@
 """The store's side of admission: ask the policy (domain/admission.py) which ready stages go to the
-broker, and write the answer (queued + an outbox message, or ready to wait).
+broker, and write the answer (queued + an outbox message routed to a lane, or ready to wait).
 
-It runs inside the transaction that made the stages ready (submit, a stage's success, a manual
-retry), and on the maintenance tick for stages that were left waiting.
+It runs inside the transactions that change what is in flight: submit, a stage's end, a job's end, a
+manual retry; and on the maintenance tick as a safety net. With a policy that may hold stages back
+(`policy.holds`), every such transaction first takes the user's admission lock (a PostgreSQL
+advisory lock; SQLite has one writer anyway), so two processes admitting for one user cannot both see
+a free slot. Lock order, everywhere: job rows, then user locks (sorted), then stage rows.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
 from mediajobs.domain import (
     AdmissionPolicy,
     AdmitAll,
     Candidate,
     JobStatus,
+    Lane,
     StageRun,
     StageStatus,
 )
+from mediajobs.domain.tenancy import Tier
 
 from .mapping import stage_from_row
 from .outbox import Send, write_messages
-from .tables import JobRow, StageRunRow
+from .tables import JobRow, StageRunRow, UserRow
 from .tx import Database, QueueFor, Tx
 from .writes import set_status
 
 IN_FLIGHT = (StageStatus.QUEUED, StageStatus.RUNNING)
-
-
-class _TxLoad:
-    """In-flight counts for the policy, read in the caller's transaction, only when asked."""
-
-    def __init__(self, tx: Tx) -> None:
-        self._tx = tx
-        self._counts: dict[str, int] = {}
-
-    def in_flight(self, owner_id: str) -> int:
-        if owner_id not in self._counts:
-            self._counts[owner_id] = int(
-                self._tx.conn.execute(
-                    select(func.count())
-                    .select_from(StageRunRow)
-                    .join(JobRow, JobRow.id == StageRunRow.job_id)
-                    .where(JobRow.owner_id == owner_id, StageRunRow.status.in_(IN_FLIGHT))
-                ).scalar_one()
-            )
-        return self._counts[owner_id]
+OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
+PER_OWNER = 64  # how many waiting stages of one user one pass looks at (more than any tier's limit)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,82 +54,256 @@ class JobKey:
         return cls(id=row.id, owner_id=row.owner_id, lane=row.lane, created_at=row.created_at)
 
 
+class _TxLoad:
+    """What the policy may ask, read in the caller's transaction, only when asked, once per user."""
+
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+        self._users: dict[str, tuple[Tier, int]] = {}
+
+    def _user(self, owner_id: str) -> tuple[Tier, int]:
+        if owner_id not in self._users:
+            in_flight = (
+                select(func.count())
+                .select_from(StageRunRow)
+                .join(JobRow, JobRow.id == StageRunRow.job_id)
+                .where(JobRow.owner_id == owner_id, StageRunRow.status.in_(IN_FLIGHT))
+                .scalar_subquery()
+            )
+            row = self._tx.conn.execute(
+                select(UserRow.tier, in_flight.label("in_flight")).where(UserRow.id == owner_id)
+            ).first()
+            tier = Tier(row.tier) if row is not None else Tier.FREE
+            self._users[owner_id] = (tier, int(row.in_flight) if row is not None else 0)
+        return self._users[owner_id]
+
+    def in_flight(self, owner_id: str) -> int:
+        return self._user(owner_id)[1]
+
+    def tier(self, owner_id: str) -> Tier:
+        return self._user(owner_id)[0]
+
+    def now(self) -> datetime:
+        return self._tx.now
+
+
 class Admission:
     def __init__(self, db: Database, queue_for: QueueFor, policy: AdmissionPolicy | None = None) -> None:
         self._db = db
         self._queue_for = queue_for
         self.policy: AdmissionPolicy = policy or AdmitAll()
 
-    def decide(self, tx: Tx, job: JobKey, ready: Sequence[StageRun]) -> set[str]:
-        """Names of the ready stages the policy admits now (no writes)."""
+    @property
+    def holds(self) -> bool:
+        return self.policy.holds
+
+    # -- inside a transaction ----------------------------------------------------------------------
+
+    def lock(self, tx: Tx, owner_ids: Iterable[str]) -> None:
+        """Take the users' admission locks (sorted: no two admitters deadlock), if the policy holds."""
+        if not (self.holds and tx.postgres):
+            return
+        for owner in sorted(set(owner_ids)):
+            tx.conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"mj-admit:{owner}"}
+            )
+
+    def decide(self, tx: Tx, job: JobKey, ready: Sequence[StageRun]) -> dict[str, str]:
+        """The ready stages of one job the policy admits now, with the lane each goes to (no writes)."""
         if not ready:
-            return set()
-        candidates = [_candidate(job, run) for run in ready]
-        return {c.stage for c in self.policy.admit(candidates, _TxLoad(tx))}
+            return {}
+        admitted = self.policy.admit([_candidate(job, run) for run in ready], _TxLoad(tx))
+        return {c.stage: c.lane for c in admitted}
 
     def hand_on(self, tx: Tx, job: JobKey, ready: Sequence[StageRun]) -> tuple[StageRun, ...]:
-        """Admit or park stages that just became ready; returns them in their new state."""
-        admitted = self.decide(tx, job, ready)
-        go = [r for r in ready if r.name in admitted]
-        wait = [r for r in ready if r.name not in admitted]
-        set_status(tx, job.id, [r.name for r in go], StageStatus.QUEUED, **_queued(tx))
+        """Stages of `job` that just became ready: admit them, or leave them waiting; returns them in
+        their new state. (With a holding policy, call `lock` first.)"""
+        lanes = self.decide(tx, job, ready)
+        go = [r for r in ready if r.name in lanes]
+        wait = [r for r in ready if r.name not in lanes]
+        self._queue(tx, job, go, lanes)
         set_status(tx, job.id, [r.name for r in wait], StageStatus.READY, available_at=tx.now)
-        self.send(tx, job, go)
         return tuple(
-            replace(
-                r, status=StageStatus.QUEUED if r.name in admitted else StageStatus.READY, available_at=tx.now
-            )
+            replace(r, status=StageStatus.QUEUED, available_at=tx.now, routed_lane=lanes[r.name])
+            if r.name in lanes
+            else replace(r, status=StageStatus.READY, available_at=tx.now)
             for r in ready
         )
 
-    def send(self, tx: Tx, job: JobKey, runs: Sequence[StageRun]) -> None:
-        write_messages(
-            tx,
-            self._queue_for,
-            job_id=job.id,
-            lane=job.lane,
-            sends=[Send(stage=r.name, kind=r.kind, fence=r.fence) for r in runs],
-        )
-
-    def admit_waiting(self, *, limit: int = 200) -> int:
-        """The maintenance tick: offer every waiting (ready) stage to the policy again."""
-        with self._db.read() as conn:
-            job_ids = list(
-                conn.execute(
-                    select(StageRunRow.job_id)
-                    .where(StageRunRow.status == StageStatus.READY)
-                    .group_by(StageRunRow.job_id)
-                    .limit(limit)
-                ).scalars()
-            )
-        if not job_ids:
+    def release(self, tx: Tx, owner_id: str, *, skip_job: uuid.UUID | None = None) -> int:
+        """Some of the user's in-flight stages ended: offer their waiting stages (oldest job first) to
+        the policy. A no-op for a policy that never holds. Returns how many were admitted."""
+        if not self.holds:
             return 0
-        with self._db.tx() as tx:
-            jobs = select(JobRow.__table__).where(
-                JobRow.id.in_(job_ids),
-                JobRow.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+        query = (
+            select(
+                StageRunRow.__table__, JobRow.owner_id, JobRow.lane, JobRow.created_at.label("job_created_at")
+            )
+            .join(JobRow, JobRow.id == StageRunRow.job_id)
+            .where(
+                JobRow.owner_id == owner_id,
+                JobRow.status.in_(OPEN),
+                JobRow.cancel_requested_at.is_(None),
+                StageRunRow.status == StageStatus.READY,
+            )
+            .order_by(JobRow.created_at, StageRunRow.job_id, StageRunRow.position)
+            .limit(PER_OWNER)
+        )
+        if skip_job is not None:
+            query = query.where(StageRunRow.job_id != skip_job)
+        return self._admit_rows(tx, tx.conn.execute(query).all())
+
+    def send(
+        self, tx: Tx, job: JobKey, runs: Sequence[StageRun], lanes: dict[str, str] | None = None
+    ) -> None:
+        """Outbox messages for admitted stages, each to its lane's queue (default: the job's)."""
+        by_lane: dict[str, list[Send]] = {}
+        for run in runs:
+            lane = (lanes or {}).get(run.name) or run.routed_lane or job.lane
+            by_lane.setdefault(lane, []).append(Send(stage=run.name, kind=run.kind, fence=run.fence))
+        for lane, sends in by_lane.items():
+            write_messages(tx, self._queue_for, job_id=job.id, lane=lane, sends=sends)
+
+    def _queue(self, tx: Tx, job: JobKey, go: Sequence[StageRun], lanes: dict[str, str]) -> None:
+        by_lane: dict[str, list[str]] = {}
+        for run in go:
+            by_lane.setdefault(lanes[run.name], []).append(run.name)
+        for lane, names in by_lane.items():
+            set_status(tx, job.id, names, StageStatus.QUEUED, routed_lane=lane, **_queued(tx))
+        self.send(tx, job, go, lanes)
+
+    def _admit_rows(self, tx: Tx, rows: Sequence[Any]) -> int:
+        """Offer waiting stage rows (joined with their job's owner, lane and age) to the policy and
+        queue the ones it admits; a row that changed meanwhile (a cancel) is skipped."""
+        if not rows:
+            return 0
+        keys = {
+            r.job_id: JobKey(id=r.job_id, owner_id=r.owner_id, lane=r.lane, created_at=r.job_created_at)
+            for r in rows
+        }
+        runs = {(r.job_id, r.name): stage_from_row(r) for r in rows}
+        candidates = [_candidate(keys[job_id], run) for (job_id, _), run in runs.items()]
+        admitted = 0
+        by_job: dict[uuid.UUID, list[tuple[StageRun, str]]] = {}
+        for candidate in self.policy.admit(candidates, _TxLoad(tx)):
+            by_job.setdefault(candidate.job_id, []).append(
+                (runs[(candidate.job_id, candidate.stage)], candidate.lane)
+            )
+        for job_id, chosen in by_job.items():
+            for run, lane in chosen:
+                moved = tx.conn.execute(
+                    update(StageRunRow)
+                    .where(
+                        StageRunRow.job_id == job_id,
+                        StageRunRow.name == run.name,
+                        StageRunRow.status == StageStatus.READY,
+                    )
+                    .values(status=StageStatus.QUEUED, routed_lane=lane, updated_at=tx.now, **_queued(tx))
+                ).rowcount
+                if moved == 1:
+                    self.send(tx, keys[job_id], [run], {run.name: lane})
+                    admitted += 1
+        return admitted
+
+    # -- the maintenance tick ----------------------------------------------------------------------
+
+    def admit_waiting(self, *, per_owner: int = PER_OWNER) -> int:
+        """Offer every user's oldest waiting stages to the policy again (fair across users: each
+        user's oldest `per_owner`, whatever another user's backlog)."""
+        ranked = (
+            select(
+                StageRunRow.job_id,
+                StageRunRow.name,
+                JobRow.owner_id,
+                func.row_number()
+                .over(partition_by=JobRow.owner_id, order_by=(JobRow.created_at, StageRunRow.position))
+                .label("rank"),
+            )
+            .join(JobRow, JobRow.id == StageRunRow.job_id)
+            .where(
+                StageRunRow.status == StageStatus.READY,
+                JobRow.status.in_(OPEN),
                 JobRow.cancel_requested_at.is_(None),
             )
-            if tx.postgres:  # jobs first, like every writer; another admitter takes the others
-                jobs = jobs.with_for_update(skip_locked=True)
-            keys = {row.id: JobKey.of(row) for row in tx.conn.execute(jobs)}
-            if not keys:
-                return 0
-            rows = tx.conn.execute(
-                select(StageRunRow.__table__).where(
-                    StageRunRow.job_id.in_(list(keys)), StageRunRow.status == StageStatus.READY
-                )
+            .subquery()
+        )
+        with self._db.read() as conn:
+            waiting = conn.execute(
+                select(ranked.c.job_id, ranked.c.owner_id).where(ranked.c.rank <= per_owner)
             ).all()
-            runs = {(r.job_id, r.name): stage_from_row(r) for r in rows}
-            candidates = [_candidate(keys[job_id], run) for (job_id, _), run in runs.items()]
-            admitted = self.policy.admit(candidates, _TxLoad(tx))
-            by_job: dict[uuid.UUID, list[StageRun]] = {}
-            for candidate in admitted:
-                by_job.setdefault(candidate.job_id, []).append(runs[(candidate.job_id, candidate.stage)])
-            for job_id, go in by_job.items():
-                set_status(tx, job_id, [r.name for r in go], StageStatus.QUEUED, **_queued(tx))
-                self.send(tx, keys[job_id], go)
-            return len(admitted)
+        if not waiting:
+            return 0
+        with self._db.tx() as tx:
+            jobs = select(JobRow.id, JobRow.owner_id).where(
+                JobRow.id.in_({w.job_id for w in waiting}),
+                JobRow.status.in_(OPEN),
+                JobRow.cancel_requested_at.is_(None),
+            )
+            if tx.postgres:  # job rows first, like every writer; another admitter takes the others
+                jobs = jobs.with_for_update(skip_locked=True)
+            locked = tx.conn.execute(jobs).all()
+            if not locked:
+                return 0
+            self.lock(tx, (r.owner_id for r in locked))
+            rows = tx.conn.execute(
+                select(
+                    StageRunRow.__table__,
+                    JobRow.owner_id,
+                    JobRow.lane,
+                    JobRow.created_at.label("job_created_at"),
+                )
+                .join(JobRow, JobRow.id == StageRunRow.job_id)
+                .where(
+                    StageRunRow.job_id.in_([r.id for r in locked]), StageRunRow.status == StageStatus.READY
+                )
+                .order_by(JobRow.created_at, StageRunRow.position)
+            ).all()
+            return self._admit_rows(tx, rows)
+
+    def reroute_aged(self, *, limit: int = 500) -> int:
+        """Batch-lane messages that waited longer than the policy's `batch_aging` in the broker go
+        again to the standard lane (the stale copy in the batch queue is refused when it arrives)."""
+        aging: timedelta | None = getattr(self.policy, "batch_aging", None)
+        if aging is None:
+            return 0
+        cutoff = self._db.clock() - aging
+        with self._db.read() as conn:
+            stale = conn.execute(
+                select(StageRunRow.job_id, StageRunRow.name)
+                .where(
+                    StageRunRow.status == StageStatus.QUEUED,
+                    StageRunRow.routed_lane == Lane.BATCH,
+                    StageRunRow.available_at < cutoff,
+                )
+                .limit(limit)
+            ).all()
+        moved = 0
+        for job_id, name in stale:
+            with self._db.tx() as tx:
+                row = tx.lock_job(job_id)
+                if row is None or row.status not in OPEN:
+                    continue
+                touched = tx.conn.execute(
+                    update(StageRunRow)
+                    .where(
+                        StageRunRow.job_id == job_id,
+                        StageRunRow.name == name,
+                        StageRunRow.status == StageStatus.QUEUED,
+                        StageRunRow.routed_lane == Lane.BATCH,
+                    )
+                    .values(routed_lane=Lane.STANDARD, updated_at=tx.now)
+                    .returning(StageRunRow.kind, StageRunRow.fence)
+                ).first()
+                if touched is not None:
+                    write_messages(
+                        tx,
+                        self._queue_for,
+                        job_id=job_id,
+                        lane=Lane.STANDARD,
+                        sends=[Send(stage=name, kind=touched.kind, fence=touched.fence)],
+                    )
+                    moved += 1
+        return moved
 
 
 def _queued(tx: Tx) -> dict[str, Any]:

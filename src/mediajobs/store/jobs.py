@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Row, and_, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mediajobs.domain import (
@@ -40,7 +40,17 @@ from .events import JobHead, Note, log_events
 from .mapping import attempt_from_row, job_from_row, stage_from_row
 from .tables import AttemptRow, JobRow, StageRunRow, UploadRow
 from .tx import Database, Tx
+from .users import charge
 from .writes import cancel_job, insert_runs, update_job
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Waiting:
+    """Why a job that has not started (or between stages) is waiting, and how many are ahead of it."""
+
+    reason: str  # user_concurrency: the user's stages in flight are at their tier's limit
+    #              lane: admitted, waiting in its lane's queue for a free worker
+    position: int  # 1 = next
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -160,12 +170,13 @@ class Jobs:
             for spec in pipeline.stages
         ]
         roots = [r for r, spec in zip(runs, pipeline.stages, strict=True) if not spec.needs]
+        self._admission.lock(tx, [owner_id])
         admitted = self._admission.decide(tx, key, roots)
         root_names = {r.name for r in roots}
         runs = [
-            replace(
-                r, status=StageStatus.QUEUED if r.name in admitted else StageStatus.READY, available_at=now
-            )
+            replace(r, status=StageStatus.QUEUED, available_at=now, routed_lane=admitted[r.name])
+            if r.name in admitted
+            else replace(r, status=StageStatus.READY, available_at=now)
             if r.name in root_names
             else r
             for r in runs
@@ -191,6 +202,7 @@ class Jobs:
         )
         insert_runs(tx, runs, first_position=0)
         self._admission.send(tx, key, [r for r in runs if r.status is StageStatus.QUEUED])
+        charge(tx, owner_id, jobs=1)
         head = JobHead(
             job_id=job_id, owner_id=owner_id, status=JobStatus.QUEUED, progress=0.0, file=source_name, seq=0
         )
@@ -262,6 +274,7 @@ class Jobs:
             )
             pipeline = self._pipelines.get_pipeline(row.pipeline)
             runs = load_runs(tx.conn, job_id)
+            self._admission.lock(tx, [row.owner_id])
             handed = {
                 r.name: r for r in self._admission.hand_on(tx, JobKey.of(row), ready_stages(pipeline, runs))
             }
@@ -311,7 +324,9 @@ class Jobs:
                 raise Conflict(f"job {job_id} is already {row.status}", code="job_finished")
             requested = row.cancel_requested_at or tx.now
             if action is CancelAction.CANCEL_NOW:
+                self._admission.lock(tx, [row.owner_id])
                 cancel_job(tx, row, cancel_requested_at=requested)
+                self._admission.release(tx, row.owner_id, skip_job=job_id)
             else:
                 tx.conn.execute(
                     update(JobRow)
@@ -345,13 +360,16 @@ class Jobs:
     def list_jobs(
         self,
         *,
-        owner_id: str,
+        owner_id: str | None,
         status: JobStatus | None = None,
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> JobPage:
-        query = select(JobRow.__table__).where(JobRow.owner_id == owner_id)
+        """Jobs newest first; `owner_id=None` lists everybody's (admins)."""
+        query = select(JobRow.__table__)
+        if owner_id is not None:
+            query = query.where(JobRow.owner_id == owner_id)
         if status is not None:
             query = query.where(JobRow.status == status)
         if pipeline is not None:
@@ -370,6 +388,39 @@ class Jobs:
         jobs = tuple(job_from_row(r, stages.get(r.id, ()), self._pipelines.get(r.pipeline)) for r in rows)
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return JobPage(jobs=jobs, next_cursor=next_cursor)
+
+    def waiting(self, job: Job) -> Waiting | None:
+        """Why `job` waits, if it does: held by admission, or queued behind other work in its lane."""
+        if job.status.terminal or any(s.status is StageStatus.RUNNING for s in job.stages):
+            return None
+        held = [s for s in job.stages if s.status is StageStatus.READY]
+        queued = [s for s in job.stages if s.status is StageStatus.QUEUED]
+        with self._db.read() as conn:
+            if held:
+                ahead = conn.execute(
+                    select(func.count(func.distinct(StageRunRow.job_id)))
+                    .join(JobRow, JobRow.id == StageRunRow.job_id)
+                    .where(
+                        JobRow.owner_id == job.owner_id,
+                        StageRunRow.status == StageStatus.READY,
+                        JobRow.created_at < job.created_at,
+                    )
+                ).scalar_one()
+                return Waiting(reason="user_concurrency", position=int(ahead) + 1)
+            if queued:
+                stage = queued[0]
+                ahead = conn.execute(
+                    select(func.count())
+                    .select_from(StageRunRow)
+                    .where(
+                        StageRunRow.status == StageStatus.QUEUED,
+                        StageRunRow.kind == stage.kind,
+                        func.coalesce(StageRunRow.routed_lane, job.lane) == (stage.routed_lane or job.lane),
+                        StageRunRow.available_at < stage.available_at,
+                    )
+                ).scalar_one()
+                return Waiting(reason="lane", position=int(ahead) + 1)
+        return None
 
     def list_attempts(self, job_id: uuid.UUID) -> tuple[Attempt, ...]:
         with self._db.read() as conn:
@@ -403,4 +454,4 @@ def _source_name(conn: Connection, source: str) -> str | None:
     return PurePosixPath(parts.path).name[:255] or parts.hostname
 
 
-__all__ = ["JobPage", "Jobs", "decode_cursor", "encode_cursor", "load_runs"]
+__all__ = ["JobPage", "Jobs", "Waiting", "decode_cursor", "encode_cursor", "load_runs"]

@@ -27,6 +27,7 @@ from mediajobs.domain import AttemptOutcome, ErrorInfo, JobStatus, StageStatus
 from mediajobs.domain.transitions import LostLeaseAction, after_lost_lease
 from mediajobs.errors import LeaseLost
 
+from .admission import Admission
 from .events import Note
 from .outbox import Send, write_messages
 from .stages import Claim, _fenced
@@ -55,9 +56,10 @@ class WorkerBeat:
 
 
 class Leases:
-    def __init__(self, db: Database, queue_for: QueueFor) -> None:
+    def __init__(self, db: Database, queue_for: QueueFor, admission: Admission) -> None:
         self._db = db
         self._queue_for = queue_for
+        self._admission = admission
 
     def renew_lease(self, claim: Claim, lease_seconds: float) -> bool:
         """Extend the lease; returns True when the job's cancellation has been requested.
@@ -142,17 +144,19 @@ class Leases:
             outcome=AttemptOutcome.LOST,
             error=ErrorInfo(code="worker_lost", message="the worker stopped renewing its lease"),
         )
-        if action is LostLeaseAction.CANCEL_JOB:
-            cancel_job(tx, row)
-            return Reaped(job_id=job_id, stage=stage, requeued=False)
-        if action is LostLeaseAction.FAIL_JOB:
-            fail_job(tx, row, lost)
+        if action is not LostLeaseAction.REQUEUE:
+            self._admission.lock(tx, [row.owner_id])
+            if action is LostLeaseAction.CANCEL_JOB:
+                cancel_job(tx, row)
+            else:
+                fail_job(tx, row, lost)
+            self._admission.release(tx, row.owner_id, skip_job=job_id)
             return Reaped(job_id=job_id, stage=stage, requeued=False)
         write_messages(
             tx,
             self._queue_for,
             job_id=job_id,
-            lane=row.lane,
+            lane=run.routed_lane or row.lane,
             sends=[Send(stage=stage, kind=run.kind, fence=fence)],
         )
         update_job(
@@ -226,7 +230,7 @@ class Leases:
             update(StageRunRow)
             .where(*conditions)
             .values(updated_at=tx.now, reserved_by=None, reserved_at=None)
-            .returning(StageRunRow.kind, StageRunRow.fence)
+            .returning(StageRunRow.kind, StageRunRow.fence, StageRunRow.routed_lane)
         ).one_or_none()
         if touched is None:
             return False
@@ -234,7 +238,7 @@ class Leases:
             tx,
             self._queue_for,
             job_id=job_id,
-            lane=row.lane,
+            lane=touched.routed_lane or row.lane,
             sends=[Send(stage=stage, kind=touched.kind, fence=touched.fence)],
         )
         return True

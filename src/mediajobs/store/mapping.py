@@ -36,6 +36,7 @@ def stage_from_row(row: Any) -> StageRun:
         parent=row.parent,
         index=row.child_index,
         params=row.params,
+        routed_lane=row.routed_lane,
         attempts=row.attempts,
         budget_start=row.budget_start,
         output=row.output,

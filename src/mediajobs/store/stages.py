@@ -48,6 +48,7 @@ from .mapping import job_with_runs
 from .outbox import Send, write_messages
 from .tables import AttemptRow, JobRow, StageRunRow
 from .tx import Database, QueueFor, Tx
+from .users import charge
 from .writes import (
     CANCEL_ERROR,
     cancel_job,
@@ -102,8 +103,10 @@ class Stages:
             )
             pipeline = self._pipelines.get_pipeline(row.pipeline)
             if decision.cancel_job:
+                self._admission.lock(tx, [row.owner_id])
                 close_attempts(tx, job_id, outcome=AttemptOutcome.CANCELLED)
                 cancel_job(tx, row, progress=job_progress(pipeline, runs))
+                self._admission.release(tx, row.owner_id, skip_job=job_id)
             if decision.refusal is not None:
                 return decision.refusal
             if decision.take_over:
@@ -239,6 +242,7 @@ class Stages:
         job_id = claim.job.id
         with self._db.tx() as tx:
             row = self._lock_fenced(tx, claim)
+            self._admission.lock(tx, [row.owner_id])
             done = tx.conn.execute(
                 update(StageRunRow)
                 .where(*_fenced(claim))
@@ -259,6 +263,7 @@ class Stages:
             close_attempts(tx, job_id, attempt_id=claim.attempt_id, outcome=AttemptOutcome.SUCCEEDED)
             record_artifacts(tx, job_id, artifacts)
             pipeline = self._pipeline(claim)
+            self._meter(tx, row, pipeline, claim.stage.name, output)
             runs = load_runs(tx.conn, job_id)
             if children:
                 parent = next(r for r in runs if r.name == claim.stage.name)
@@ -291,6 +296,7 @@ class Stages:
                 current = current_stage(runs, row.current_stage)
                 update_job(tx, row, [note], progress=job_progress(pipeline, runs), current_stage=current)
                 changes.update(current_stage=current)
+            self._admission.release(tx, row.owner_id)  # this stage's slot is free for the user's next
             return replace(job_with_runs(row, runs, pipeline), **changes)
 
     def fail_attempt(self, claim: Claim, error: ErrorInfo, *, retry_delay: float | None) -> Job:
@@ -298,6 +304,7 @@ class Stages:
         job_id = claim.job.id
         with self._db.tx() as tx:
             row = self._lock_fenced(tx, claim)
+            self._admission.lock(tx, [row.owner_id])
             action = after_failure(
                 cancel_requested=row.cancel_requested_at is not None, retry_delay=retry_delay
             )
@@ -332,7 +339,7 @@ class Stages:
                     tx,
                     self._queue_for,
                     job_id=job_id,
-                    lane=row.lane,
+                    lane=claim.stage.routed_lane or row.lane,
                     sends=[Send(stage=claim.stage.name, kind=claim.stage.kind, fence=claim.fence)],
                     delay=retry_delay,
                 )
@@ -355,16 +362,20 @@ class Stages:
                 fail_job(tx, row, error, [stage_note], progress=progress)
                 runs = runs_after_failure(runs)
                 changes.update(_ended(tx.now, JobStatus.FAILED, error))
+            if action is not FailureAction.RETRY:
+                self._admission.release(tx, row.owner_id, skip_job=job_id)
             return replace(job_with_runs(row, runs, pipeline), **changes)
 
     def cancel_stage(self, claim: Claim) -> Job:
         """The running stage stopped because its job was cancelled."""
         with self._db.tx() as tx:
             row = self._lock_fenced(tx, claim)
+            self._admission.lock(tx, [row.owner_id])
             close_attempts(tx, claim.job.id, attempt_id=claim.attempt_id, outcome=AttemptOutcome.CANCELLED)
             pipeline = self._pipeline(claim)
             runs = load_runs(tx.conn, claim.job.id)
             cancel_job(tx, row, progress=job_progress(pipeline, runs))
+            self._admission.release(tx, row.owner_id, skip_job=claim.job.id)
             ended = JobStatus(row.status).terminal
             job = job_with_runs(row, runs if ended else runs_cancelled(runs, tx.now), pipeline)
             if ended:
@@ -381,6 +392,18 @@ class Stages:
             close_attempts(tx, claim.job.id, attempt_id=claim.attempt_id, outcome=AttemptOutcome.LEASE_LOST)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _meter(self, tx: Tx, row: Row[Any], pipeline: Pipeline, stage: str, output: JsonDict) -> None:
+        """Charge the media's length to the user's usage, once, when the stage that knows it ends."""
+        if pipeline.meter is None or pipeline.meter[0] != stage or row.charged_at is not None:
+            return
+        seconds = output.get(pipeline.meter[1])
+        if not isinstance(seconds, int | float) or seconds < 0:
+            return
+        tx.conn.execute(
+            update(JobRow).where(JobRow.id == row.id).values(media_seconds=float(seconds), charged_at=tx.now)
+        )
+        charge(tx, row.owner_id, media_seconds=float(seconds))
 
     def _pipeline(self, claim: Claim) -> Pipeline:
         return self._pipelines.get_pipeline(claim.job.pipeline)

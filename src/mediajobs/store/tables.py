@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -67,7 +69,54 @@ class UserRow(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[str] = mapped_column(String(16), default="free", server_default="free")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("name", name="uq_users_name"),)
+
+
+class ApiKeyRow(Base):
+    """An API key: only its hash is stored; `id` is the public part shown in the key (`mj_<id>_...`)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_api_keys_user", "user_id"),)
+
+
+class UsageRow(Base):
+    """What one user used in one period (a calendar month, UTC); a new month is a new row."""
+
+    __tablename__ = "usage"
+
+    user_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    jobs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    media_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    updated_at: Mapped[datetime]
+
+
+class TaskRunRow(Base):
+    """One run of a periodic task for one period: the primary key makes a second runner a no-op."""
+
+    __tablename__ = "task_runs"
+
+    task: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(32), primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None]
 
 
 class JobRow(Base):
@@ -89,6 +138,8 @@ class JobRow(Base):
     lane: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
     event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     source_name: Mapped[str | None] = mapped_column(String(255))
+    media_seconds: Mapped[float | None] = mapped_column(Float)  # the media's length, charged once known
+    charged_at: Mapped[datetime | None]
     cancel_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -116,6 +167,7 @@ class StageRunRow(Base):
     # worker dies, the message is sent again at once (see store/leases.py).
     reserved_by: Mapped[str | None] = mapped_column(String(200))
     reserved_at: Mapped[datetime | None]
+    routed_lane: Mapped[str | None] = mapped_column(String(16))  # the lane its current message went to
     position: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -198,6 +198,7 @@ def insert_runs(tx: Tx, runs: Sequence[StageRun], *, first_position: int) -> Non
                 parent=run.parent,
                 child_index=run.index,
                 params=run.params,
+                routed_lane=run.routed_lane,
                 position=first_position + n,
                 status=run.status,
                 attempts=0,

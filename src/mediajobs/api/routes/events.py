@@ -15,10 +15,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from mediajobs.api.deps import CurrentUser, JobId, ServicesDep, current_user
+from mediajobs.api.auth import check_key, key_of
+from mediajobs.api.deps import JobId, ServicesDep, StreamUser
 from mediajobs.api.schemas import ErrorBody
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.errors import InvalidRequest, NotFound
+from mediajobs.errors import InvalidRequest, NotFound, Unauthorized
 from mediajobs.progress import follow_job, follow_owner
 from mediajobs.progress.sse import HEADERS, HEARTBEAT, MEDIA_TYPE, encode_event, encode_retry
 from mediajobs.services import Services
@@ -29,6 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 
 RETRY_MS = 1000  # how long EventSource waits before reconnecting
 WS_NOT_FOUND = 4404  # WebSocket close code for an unknown job (4000-4999: application codes)
+WS_UNAUTHORIZED = 4401  # ... and for a missing or invalid API key
 
 _EVENT_STREAM = {
     "description": "`text/event-stream`: `id`, `event` (`state` or `progress`) and `data` (the event as JSON)"
@@ -80,19 +82,25 @@ ResumeQuery = Annotated[
 @router.get(
     "/jobs/{job_id}/events",
     response_class=StreamingResponse,
-    responses={200: _EVENT_STREAM, 204: _FINISHED, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses={
+        200: _EVENT_STREAM,
+        204: _FINISHED,
+        401: {"model": ErrorBody},
+        404: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+    },
 )
 async def job_events(
     job_id: JobId,
     services: ServicesDep,
-    owner: CurrentUser,
+    owner: StreamUser,
     last_event_id: LastEventId = None,
     resume: ResumeQuery = None,
 ) -> Response:
     """A job's progress as Server-Sent Events (id = seq): what was missed, then live, until it ends."""
     after = _resume_point(last_event_id, resume) or 0
     store = services.store
-    job = await run_in_threadpool(store.get_job, job_id, owner)
+    job = await run_in_threadpool(store.get_job, job_id, owner.scope)
     if job.status.terminal and not await run_in_threadpool(
         store.job_events, job_id, after_seq=after, limit=1
     ):
@@ -105,18 +113,20 @@ async def job_events(
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: _EVENT_STREAM, 422: {"model": ErrorBody}},
+    responses={200: _EVENT_STREAM, 401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
 async def user_events(
     services: ServicesDep,
-    owner: CurrentUser,
+    owner: StreamUser,
     last_event_id: LastEventId = None,
     resume: ResumeQuery = None,
 ) -> StreamingResponse:
     """Every job's progress of the caller as Server-Sent Events (id = global event id); never ends."""
     after = _resume_point(last_event_id, resume)
     progress = services.progress
-    stream = follow_owner(services.store, progress.feed, owner, after_id=after, timings=progress.timings)
+    stream = follow_owner(
+        services.store, progress.feed, owner.user.id, after_id=after, timings=progress.timings
+    )
     return StreamingResponse(_sse(stream, lambda e: e.id), media_type=MEDIA_TYPE, headers=HEADERS)
 
 
@@ -127,13 +137,18 @@ async def job_events_ws(
     resume: Annotated[int | None, Query(alias="last_event_id", ge=0)] = None,
 ) -> None:
     """A job's progress over a WebSocket: one JSON text message per event (with its `seq`; pass the
-    last one as `?last_event_id=` to resume); closed with 1000 after the final event, 4404 for an
-    unknown job."""
+    last one as `?last_event_id=` to resume); closed with 1000 after the final event, 4401 without a
+    valid API key (header, `?access_token=` or the `mediajobs_key` cookie), 4404 for an unknown job."""
     services: Services = websocket.app.state.services
     await websocket.accept()
     try:
+        caller = await run_in_threadpool(check_key, services, key_of(websocket, browser_forms=True))
+    except Unauthorized as exc:
+        await websocket.close(code=WS_UNAUTHORIZED, reason=exc.message[:120])
+        return
+    try:
         parsed = uuid.UUID(job_id)
-        await run_in_threadpool(services.store.get_job, parsed, current_user())
+        await run_in_threadpool(services.store.get_job, parsed, caller.scope)
     except (ValueError, NotFound):
         await websocket.close(code=WS_NOT_FOUND, reason="no such job")
         return

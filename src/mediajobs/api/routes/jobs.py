@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No valid API key"},
     404: {"model": ErrorBody, "description": "No such job"},
     409: {"model": ErrorBody, "description": "The job is in the wrong state"},
 }
@@ -58,7 +59,13 @@ _SUBMIT_BODY = {
     "",
     status_code=202,
     response_model=JobAccepted,
-    responses={422: {"model": ErrorBody}, 409: {"model": ErrorBody}, 413: {"model": ErrorBody}},
+    responses={
+        401: {"model": ErrorBody},
+        409: {"model": ErrorBody},
+        413: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+        429: {"model": ErrorBody, "description": "Over a monthly quota or the submit rate limit"},
+    },
     openapi_extra=_SUBMIT_BODY,
 )
 async def create_job(
@@ -70,12 +77,14 @@ async def create_job(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JobAccepted:
     """Submit a job: JSON with a source URL or upload id, or multipart with the media file itself."""
-    submit = await read_submit(request, services, owner)
+    response.headers.update(request.app.state.gate.check(owner, services.store.db.clock()))
+    submit = await read_submit(request, services, owner.user.id)
     job, created = await run_in_threadpool(
         submit_job,
         services.store,
         submit,
-        owner_id=owner,
+        owner_id=owner.user.id,
+        tier=owner.user.tier,
         idempotency_key=idempotency_key,
         allow_private_sources=services.settings.allow_private_sources,
     )
@@ -96,22 +105,24 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> JobList:
-    """List jobs, newest first; pass `next_cursor` back as `cursor` for the next page."""
-    page = store.list_jobs(owner_id=owner, status=status, pipeline=pipeline, limit=limit, cursor=cursor)
+    """List jobs, newest first (an admin sees everybody's); pass `next_cursor` back as `cursor`."""
+    page = store.list_jobs(owner_id=owner.scope, status=status, pipeline=pipeline, limit=limit, cursor=cursor)
     return JobList(jobs=[job_public(j) for j in page.jobs], next_cursor=page.next_cursor)
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=ERRORS)
 def get_job(job_id: JobId, store: StoreDep, owner: CurrentUser) -> JobPublic:
-    """A job's status, progress, stages and attempt history."""
-    job = store.get_job(job_id, owner)
-    return job_public(job, store.list_attempts(job_id), latest_event=store.latest_event(job_id))
+    """A job's status, progress, stages, attempt history, and why it waits when it does."""
+    job = store.get_job(job_id, owner.scope)
+    return job_public(
+        job, store.list_attempts(job_id), latest_event=store.latest_event(job_id), waiting=store.waiting(job)
+    )
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, responses=ERRORS)
 def cancel_job(job_id: JobId, store: StoreDep, owner: CurrentUser) -> JobPublic:
     """Cancel a job: a queued job never starts; a running stage is stopped."""
-    return job_public(store.request_cancel(job_id, owner))
+    return job_public(store.request_cancel(job_id, owner.scope))
 
 
 @router.post("/{job_id}/retry", status_code=202, response_model=JobPublic, responses=ERRORS)
@@ -119,7 +130,7 @@ def retry_job(
     job_id: JobId, services: ServicesDep, owner: CurrentUser, background: BackgroundTasks
 ) -> JobPublic:
     """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget."""
-    job = services.store.retry_job(job_id, owner)
+    job = services.store.retry_job(job_id, owner.scope)
     background.add_task(services.publish_soon, job.id)
     return job_public(job, services.store.list_attempts(job_id))
 
@@ -128,7 +139,7 @@ def retry_job(
 def get_result(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> Response:
     """The job's main result, the artifact its pipeline declares (for `transcribe`, the transcript
     JSON); 409 until the job succeeded."""
-    job = services.store.get_job(job_id, owner)
+    job = services.store.get_job(job_id, owner.scope)
     if job.status is not JobStatus.SUCCEEDED:
         detail = f" ({job.error.code}: {job.error.message})" if job.error else ""
         raise Conflict(
@@ -144,14 +155,14 @@ def get_result(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> Resp
 @router.get("/{job_id}/artifacts", response_model=ArtifactList, responses=ERRORS)
 def list_artifacts(job_id: JobId, store: StoreDep, owner: CurrentUser) -> ArtifactList:
     """The job's result files."""
-    store.get_job(job_id, owner)
+    store.get_job(job_id, owner.scope)
     return ArtifactList(artifacts=[artifact_public(a) for a in store.list_artifacts(job_id)])
 
 
 @router.get("/{job_id}/artifacts/{name}", responses=ERRORS)
 def get_artifact(job_id: JobId, name: str, services: ServicesDep, owner: CurrentUser) -> Response:
     """Download one result file (transcript.srt, transcript.vtt, transcript.txt, transcript.json)."""
-    services.store.get_job(job_id, owner)
+    services.store.get_job(job_id, owner.scope)
     artifact = services.store.get_artifact(job_id, name)
     return send_object(
         services.storage, artifact.key, media_type=artifact.content_type, filename=artifact.name
