@@ -25,7 +25,7 @@ from mediajobs.domain.events import ProgressEvent
 from mediajobs.errors import ClientSideError
 from mediajobs.settings import DEFAULT_DATA_DIR
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired"})
 
 
 class ApiError(ClientSideError):

@@ -22,7 +22,7 @@ from mediajobs.runner import Runner
 from mediajobs.settings import Settings
 from mediajobs.stages import StageFn, default_stages
 from mediajobs.storage import LocalStorage, Storage, Workspace
-from mediajobs.store import JobStore, create_db_engine, ensure_migrated
+from mediajobs.store import Clock, JobStore, create_db_engine, ensure_migrated, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ def build_services(
     hooks: Hooks | None = None,
     admission: AdmissionPolicy | None = None,
     timeout_errors: tuple[type[BaseException], ...] = (),
+    clock: Clock = utcnow,
 ) -> Services:
     engine = create_db_engine(settings.resolved_database_url)
     if check_schema:
@@ -128,7 +129,8 @@ def build_services(
     hooks = hooks if hooks is not None else default_hooks()
     store = JobStore(
         engine,
-        pipelines=pipelines if pipelines is not None else default_pipelines(),
+        clock=clock,
+        pipelines=pipelines if pipelines is not None else default_pipelines(noop=settings.noop_pipelines),
         queue_for=queue_router(settings.queue_prefix),
         event_sink=progress.publisher.publish if progress.publisher is not None else None,
         hooks=hooks,

@@ -127,6 +127,18 @@ class Settings(BaseSettings):
     # Where the submit rate limiter keeps its counters: the broker's Redis when it is Redis, else memory.
     rate_limit_storage: str | None = Field(default=None, validation_alias="MEDIAJOBS_RATE_LIMIT_STORAGE")
 
+    # The daily cleanup removes the media and artifacts of jobs finished this long ago (rows stay).
+    retention_days: Annotated[float, Field(gt=0)] = Field(
+        default=7.0, validation_alias="MEDIAJOBS_RETENTION_DAYS"
+    )
+    # ... and uploads that no job uses, this long after they were uploaded.
+    orphan_upload_grace_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=86400.0, validation_alias="MEDIAJOBS_ORPHAN_UPLOAD_GRACE"
+    )
+
+    # The measurement pipelines `noop` and `noop3` (no media work; for load tests and benchmarks).
+    noop_pipelines: bool = Field(default=False, validation_alias="MEDIAJOBS_NOOP_PIPELINES")
+
     engine_isolation: Literal["process", "inline"] = Field(
         default="process", validation_alias="MEDIAJOBS_ENGINE_ISOLATION"
     )

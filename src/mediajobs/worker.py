@@ -28,6 +28,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from mediajobs.domain import PipelineRegistry
 from mediajobs.engines import Engines
 from mediajobs.errors import MediaJobsError
+from mediajobs.housekeeping import Housekeeping
 from mediajobs.queue.app import create_celery_app
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.queue.publisher import RUN_STAGE, CeleryPublisher
@@ -60,6 +61,10 @@ class WorkerServices:
     def maintain(self) -> dict[str, int]:
         services = self.get()
         return Maintenance(services.store, services.dispatcher, services.settings).run_once()
+
+    def periodic(self, name: str) -> dict[str, Any] | None:
+        services = self.get()
+        return Housekeeping(services.store, services.storage, services.workspace, services.settings).run(name)
 
     def forget_after_fork(self) -> None:
         if self._services is not None:

@@ -20,13 +20,16 @@ class JobStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"  # every stage finished; artifacts are ready
     FAILED = "failed"  # a stage failed permanently or ran out of retries
     CANCELLED = "cancelled"  # cancelled by the user; no further stage starts
+    EXPIRED = "expired"  # finished long ago; its media and artifacts were removed (the row stays)
 
     @property
     def terminal(self) -> bool:
         return self in TERMINAL_JOB_STATUSES
 
 
-TERMINAL_JOB_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+TERMINAL_JOB_STATUSES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+)
 
 
 class StageStatus(enum.StrEnum):

@@ -34,9 +34,41 @@ TRANSCRIBE = Pipeline(
 )
 
 
-def default_pipelines() -> PipelineRegistry:
-    """A fresh registry of the shipped pipelines (a process may register more on its own copy)."""
-    return PipelineRegistry([TRANSCRIBE])
+class NoopOptions(BaseModel):
+    """Options of the measurement pipelines."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    work_seconds: float = Field(default=0.0, ge=0, le=60, description="How long each stage pretends to work.")
+
+
+_NOOP_SOURCES = frozenset({"noop", "http", "https"})
+
+NOOP = Pipeline(
+    name="noop",
+    description="One stage that does no media work: the whole path of a job, for load tests and benchmarks.",
+    stages=(StageSpec(name="noop", kind=StageKind.MEDIA),),
+    options_model=NoopOptions,
+    source_schemes=_NOOP_SOURCES,
+)
+
+NOOP3 = Pipeline(
+    name="noop3",
+    description="Three chained stages that do no media work (download, media and transcribe queues).",
+    stages=(
+        StageSpec(name="first", run="noop", kind=StageKind.DOWNLOAD),
+        StageSpec(name="second", run="noop", kind=StageKind.MEDIA, needs=("first",)),
+        StageSpec(name="third", run="noop", kind=StageKind.TRANSCRIBE, needs=("second",)),
+    ),
+    options_model=NoopOptions,
+    source_schemes=_NOOP_SOURCES,
+)
+
+
+def default_pipelines(*, noop: bool = False) -> PipelineRegistry:
+    """A fresh registry of the shipped pipelines (a process may register more on its own copy).
+    `noop`: also the measurement pipelines (`MEDIAJOBS_NOOP_PIPELINES`), off by default."""
+    return PipelineRegistry([TRANSCRIBE, NOOP, NOOP3] if noop else [TRANSCRIBE])
 
 
 PIPELINES = default_pipelines()
@@ -48,4 +80,13 @@ def get_pipeline(name: str) -> Pipeline:
     return PIPELINES.get_pipeline(name)
 
 
-__all__ = ["PIPELINES", "TRANSCRIBE", "TranscribeOptions", "default_pipelines", "get_pipeline"]
+__all__ = [
+    "NOOP",
+    "NOOP3",
+    "PIPELINES",
+    "TRANSCRIBE",
+    "NoopOptions",
+    "TranscribeOptions",
+    "default_pipelines",
+    "get_pipeline",
+]

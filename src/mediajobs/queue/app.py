@@ -19,7 +19,7 @@ from mediajobs.settings import Settings
 
 from .config import celery_config
 from .publisher import RUN_STAGE
-from .schedule import MAINTAIN, beat_schedule
+from .schedule import MAINTAIN, PERIODIC, beat_schedule
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ class TaskHandler(Protocol):
     def run_stage(self, job_id: uuid.UUID, stage: str) -> str: ...
 
     def maintain(self) -> dict[str, int]: ...
+
+    def periodic(self, name: str) -> dict[str, Any] | None: ...
 
 
 def create_celery_app(
@@ -64,6 +66,10 @@ def create_celery_app(
     @app.task(name=MAINTAIN, ignore_result=True)  # type: ignore[untyped-decorator]
     def maintain() -> dict[str, int]:
         return get_handler().maintain()
+
+    @app.task(name=PERIODIC, ignore_result=True)  # type: ignore[untyped-decorator]
+    def periodic(name: str) -> dict[str, Any] | None:
+        return get_handler().periodic(name)
 
     return app
 

@@ -4,21 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.schedules import crontab
+
 from mediajobs.settings import Settings
 
 from .routing import MAINTENANCE_QUEUE
 
 MAINTAIN = "mediajobs.maintain"
+PERIODIC = "mediajobs.periodic"
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    return {
+    """The lease reaper and relay every few seconds; the housekeeping tasks on UTC calendar times
+    (each runs at most once per period however many beats send it: see housekeeping.py)."""
+    queue = f"{settings.queue_prefix}{MAINTENANCE_QUEUE}"
+    periodic = {
+        "rollover": crontab(minute="0", hour="0", day_of_month="1"),
+        "usage": crontab(minute="0"),
+        "cleanup": crontab(minute="0", hour="2"),
+    }
+    schedule: dict[str, dict[str, Any]] = {
         "mediajobs-maintain": {
             "task": MAINTAIN,
             "schedule": max(5.0, settings.maintenance_interval * 5),
-            "options": {"queue": f"{settings.queue_prefix}{MAINTENANCE_QUEUE}", "expires": 60},
+            "options": {"queue": queue, "expires": 60},
         }
     }
+    for name, when in periodic.items():
+        schedule[f"mediajobs-{name}"] = {
+            "task": PERIODIC,
+            "schedule": when,
+            "args": (name,),
+            "options": {"queue": queue, "expires": 3000},
+        }
+    return schedule
 
 
-__all__ = ["MAINTAIN", "beat_schedule"]
+__all__ = ["MAINTAIN", "PERIODIC", "beat_schedule"]

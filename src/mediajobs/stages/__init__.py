@@ -6,6 +6,7 @@ from types import MappingProxyType
 
 from .base import ArtifactFile, CancelToken, NullProgress, ProgressSink, StageContext, StageFn, StageResult
 from .ingest import ingest
+from .noop import noop
 from .normalize import normalize
 from .transcribe import transcribe
 
@@ -13,6 +14,7 @@ STAGES = MappingProxyType(
     {
         "ingest": ingest,
         "normalize": normalize,
+        "noop": noop,
         "transcribe": transcribe,
     }
 )

@@ -11,6 +11,7 @@ transactions, what happens after a commit):
     events     the event log's reads
     uploads    files received; artifacts: files produced
     users      users, API keys (hashed), usage per period
+    periodic   the periodic tasks' runs (once per period) and their queries
 
 Its methods are those of its parts, so callers say `store.claim_stage(...)` and tests can hand any
 part's method a stand-in.
@@ -32,6 +33,7 @@ from .events import EventReads
 from .jobs import JobPage, Jobs
 from .leases import Leases, Reaped, WorkerBeat
 from .outbox import Outbox, OutboxBatch, OutboxMessage
+from .periodic import Periodic
 from .stages import Claim, Stages
 from .tx import Clock, Database, EventSink, QueueFor, default_queue_for, utcnow
 from .uploads import Uploads
@@ -64,6 +66,7 @@ class JobStore:
         self.uploads = Uploads(self.db)
         self.artifacts = Artifacts(self.db)
         self.users = Users(self.db)
+        self.periodic = Periodic(self.db)
 
         # jobs (API side)
         self.create_job = self.jobs.create_job

@@ -403,7 +403,10 @@ class Jobs:
                     .where(
                         JobRow.owner_id == job.owner_id,
                         StageRunRow.status == StageStatus.READY,
-                        JobRow.created_at < job.created_at,
+                        or_(
+                            JobRow.created_at < job.created_at,
+                            and_(JobRow.created_at == job.created_at, JobRow.id < job.id),
+                        ),
                     )
                 ).scalar_one()
                 return Waiting(reason="user_concurrency", position=int(ahead) + 1)
