@@ -121,9 +121,9 @@ def worker_main(settings_json: str, job_id: str, events: int, rate: float, conn:
 # -- the client side ------------------------------------------------------------------------------
 
 
-def follow(url: str, job_id: str, received: dict[int, int], ready: threading.Event) -> None:
+def follow(url: str, key: str, job_id: str, received: dict[int, int], ready: threading.Event) -> None:
     with (
-        httpx.Client(base_url=url, timeout=120) as http,
+        httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {key}"}) as http,
         http.stream("GET", f"/api/v1/jobs/{job_id}/events") as response,
     ):
         parser = SseParser()
@@ -181,6 +181,7 @@ def run(scenario: Scenario, *, events: int, rate: float, redis_url: str, workdir
         options={},
     )
     job_id = str(job.id)
+    _, key = store.users.create_key(LOCAL_USER_ID, name="bench")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     api_env = {**os.environ, **settings_env(settings)}
@@ -207,7 +208,7 @@ def run(scenario: Scenario, *, events: int, rate: float, redis_url: str, workdir
         threads = []
         for received in receivers:
             ready = threading.Event()
-            thread = threading.Thread(target=follow, args=(url, job_id, received, ready), daemon=True)
+            thread = threading.Thread(target=follow, args=(url, key, job_id, received, ready), daemon=True)
             thread.start()
             if not ready.wait(30):
                 raise RuntimeError(f"SSE client did not connect; see {log_path}")

@@ -5,9 +5,10 @@
 
 A fresh PostgreSQL database (created, migrated, dropped at the end) and a Redis queue prefix of its
 own; the API runs as `python -m mediajobs api` in a child process; no worker runs, so the figures are
-the API's own work: validate, one transaction (job + stage rows + outbox + event), answer 202, then
-publish to Redis after the response. Measured sequentially (one client) and with `--concurrency`
-clients, for JSON submits (URL source) and multipart uploads of a small file.
+the API's own work: authenticate the key (and read the caller's usage), check quota and rate limit,
+validate, one transaction (job + stage rows + outbox + usage + event, admission with its per-user
+lock), answer 202, then publish to Redis after the response. Measured sequentially (one client) and
+with `--concurrency` clients, for JSON submits (URL source) and multipart uploads of a small file.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from mediajobs.domain import LOCAL_USER_ID
 from mediajobs.launch import settings_env
 from mediajobs.settings import Settings
-from mediajobs.store import create_db_engine, migrate
+from mediajobs.store import JobStore, create_db_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -83,6 +85,7 @@ def main() -> None:
     db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db
     engine = create_db_engine(db_url)
     migrate(engine)
+    _, key = JobStore(engine).users.create_key(LOCAL_USER_ID, name="bench")  # auth is in the measured path
     engine.dispose()
     data = Path(tempfile.mkdtemp(prefix="mj-bench-"))
     settings = Settings(  # type: ignore[call-arg]
@@ -107,7 +110,7 @@ def main() -> None:
                 raise SystemExit("the API did not start")
             time.sleep(0.2)  # waiting for the server this script started
         media = b"RIFF" + os.urandom(16 * 1024)
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
 
             def submit_json() -> int:
                 body = {"pipeline": "transcribe", "source": "https://media.example/talk.mp3"}
