@@ -152,6 +152,13 @@ class Pipeline:
                 f"unsupported source {source[:200]!r}: pipeline {self.name!r} accepts {allowed}",
                 code="invalid_source",
             )
+        if scheme in ("http", "https") and (parts.username is not None or parts.password is not None):
+            # Refused rather than stored: the source is shown in every job listing and log line.
+            raise InvalidRequest(
+                "source URLs may not carry credentials (user:password@); "
+                "use a pre-signed URL or upload the file",
+                code="credentials_in_source",
+            )
         if scheme in ("http", "https") and not parts.hostname:
             raise InvalidRequest(f"source URL {source[:200]!r} has no host", code="invalid_source")
         if scheme in ("upload", "job") and not parts.netloc:

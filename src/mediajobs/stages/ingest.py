@@ -28,7 +28,7 @@ import httpx
 
 from mediajobs import __version__
 from mediajobs.errors import PermanentError, RetryableError, UnsupportedMedia
-from mediajobs.netguard import check_public_host
+from mediajobs.netguard import PinnedTransport
 from mediajobs.storage.keys import upload_prefix
 
 from .base import StageContext, StageResult
@@ -127,7 +127,8 @@ def _download(ctx: StageContext) -> _Received:
                 max_redirects=MAX_REDIRECTS,
                 timeout=timeout,
                 headers=headers,
-                event_hooks={"request": [] if settings.allow_private_sources else [_only_public_hosts]},
+                transport=PinnedTransport(allow_private=settings.allow_private_sources),
+                trust_env=False,
             ) as client,
             client.stream("GET", ctx.source) as response,
         ):
@@ -149,11 +150,6 @@ def _download(ctx: StageContext) -> _Received:
     key = ctx.output_key(name)
     ctx.storage.put_file(key, ctx.work_dir / name)
     return _Received(key=key, size=size, sha256=sha256, content_type=content_type)
-
-
-def _only_public_hosts(request: httpx.Request) -> None:
-    """Checked before every request, redirects included."""
-    check_public_host(request.url.host, request.url.port)
 
 
 def _stream_to(
