@@ -127,7 +127,9 @@ def resolve_checked(host: str, port: int, *, allow_private: bool = False) -> lis
     if not allow_private:
         for ip in addresses:
             if not is_public(ip):
-                raise ForbiddenSource(f"refusing to fetch from {host[:100]!r}: it resolves to non-public {ip}")
+                raise ForbiddenSource(
+                    f"refusing to fetch from {host[:100]!r}: it resolves to non-public {ip}"
+                )
     return addresses
 
 

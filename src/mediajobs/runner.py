@@ -26,6 +26,7 @@ from mediajobs.errors import (
     StoreUnavailable,
 )
 from mediajobs.hooks import Hooks, StageFinished, StageInfo
+from mediajobs.redact import host_folders, scrub
 from mediajobs.settings import Settings
 from mediajobs.stages import StageContext, StageFn, StageResult
 from mediajobs.stages.base import CancelToken
@@ -228,10 +229,11 @@ class Runner:
                 code="timeout", message=f"stage {claim.stage.name} exceeded its soft time limit"
             )
         elif isinstance(exc, MediaJobsError):
-            error = ErrorInfo(code=exc.code, message=exc.message)
+            error = ErrorInfo(code=exc.code, message=scrub(exc.message, host_folders(self.settings)))
         elif isinstance(exc, Exception):
             log.exception("stage %s/%s crashed", claim.job.id, claim.stage.name)
-            error = ErrorInfo(code="internal_error", message=f"{type(exc).__name__}: {exc}"[:2000])
+            message = scrub(f"{type(exc).__name__}: {exc}", host_folders(self.settings))
+            error = ErrorInfo(code="internal_error", message=message)
         else:  # KeyboardInterrupt, SystemExit: the process is going away; the lease path takes over
             raise exc
         retry_after = exc.retry_after if isinstance(exc, RetryableError) else None

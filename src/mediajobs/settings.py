@@ -109,6 +109,28 @@ class Settings(BaseSettings):
         default=2 * 1024**3, validation_alias="MEDIAJOBS_UPLOAD_MAX_BYTES"
     )
 
+    # Limits on media, checked from ffprobe before converting and enforced again while decoding.
+    max_media_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=4 * 3600.0, validation_alias="MEDIAJOBS_MAX_MEDIA_SECONDS"
+    )
+    # Size of the decoded audio (16 kHz mono 16-bit WAV: 115 MB per hour) that later stages read.
+    max_decoded_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=1024**3, validation_alias="MEDIAJOBS_MAX_DECODED_BYTES"
+    )
+    # Address-space caps (bytes; 0: none): a hostile file kills its own ffmpeg or engine, not the host.
+    media_memory_limit: Annotated[int, Field(ge=0)] = Field(
+        default=2 * 1024**3, validation_alias="MEDIAJOBS_MEDIA_MEMORY_LIMIT"
+    )
+    # Default: 2 GiB plus 1 MiB per second of the longest media (Whisper's features of the whole audio
+    # take about 845 kB per second), so the longest accepted file fits and a longer one cannot.
+    engine_memory_limit: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, validation_alias="MEDIAJOBS_ENGINE_MEMORY_LIMIT"
+    )
+    # Uploads no job refers to are removed once they are this old (the maintenance task does it).
+    orphan_upload_grace_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=86400.0, validation_alias="MEDIAJOBS_ORPHAN_UPLOAD_GRACE"
+    )
+
     whisper_model: str | None = Field(default=None, validation_alias="MEDIAJOBS_WHISPER_MODEL")
     whisper_compute_type: str = Field(default="int8", validation_alias="MEDIAJOBS_WHISPER_COMPUTE_TYPE")
     whisper_cpu_threads: Annotated[int, Field(ge=0)] = Field(
@@ -233,6 +255,13 @@ class Settings(BaseSettings):
     @property
     def work_dir(self) -> Path:
         return self.scratch_dir if self.scratch_dir is not None else self.data_dir / "work"
+
+    @property
+    def engine_memory_bytes(self) -> int:
+        """The speech-to-text engine process's address-space cap (0: none)."""
+        if self.engine_memory_limit is not None:
+            return self.engine_memory_limit
+        return 2 * 1024**3 + int(self.max_media_seconds) * 1024**2
 
     @property
     def broker_dir(self) -> Path:

@@ -59,3 +59,27 @@ def long_audio(target: Path, minutes: int = 30) -> Path:
     _ffmpeg("-stream_loop", str(minutes - 1), "-i", str(one_minute), "-c", "copy", str(target))
     one_minute.unlink()
     return target
+
+
+def silent_opus(target: Path, hours: float) -> Path:
+    """`hours` of silent mono Opus in Ogg (about 1 MB per hour), made in seconds: one minute, looped."""
+    one_minute = target.with_name(f"one-minute-{target.name}")
+    _ffmpeg(
+        "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "60",
+        "-c:a", "libopus", "-b:a", "6k", "-frame_duration", "60", str(one_minute),
+    )  # fmt: skip
+    _ffmpeg("-stream_loop", str(round(hours * 60) - 1), "-i", str(one_minute), "-c", "copy", str(target))
+    one_minute.unlink()
+    return target
+
+
+def lying_wav(target: Path, *, frames: int = 60_000, rate: int = 1) -> Path:
+    """A small 8-bit mono WAV whose header claims a tiny sample rate: `frames / rate` seconds long."""
+    import wave
+
+    with wave.open(str(target), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(1)
+        wav.setframerate(rate)
+        wav.writeframes(b"\x80" * frames)
+    return target

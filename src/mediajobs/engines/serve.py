@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import threading
 from typing import Any, TextIO
@@ -38,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compute-type", default="int8")
     parser.add_argument("--cpu-threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=os.getppid())
+    parser.add_argument("--memory-limit", type=int, default=0, help="address space cap in bytes (0: none)")
     args = parser.parse_args(argv)
+    if args.memory_limit > 0:
+        # A file that decodes to more audio than fits fails this process's request, not the machine.
+        resource.setrlimit(resource.RLIMIT_AS, (args.memory_limit, args.memory_limit))
 
     # stdout is the protocol channel: anything a library prints goes to stderr instead.
     out = os.fdopen(os.dup(1), "w", buffering=1)
@@ -59,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
                 request, on_segment=lambda s: _send(out, {"type": "segment", "segment": segment_to_json(s)})
             )
             _send(out, {"type": "done", "transcript": transcript_to_json(transcript)})
+        except MemoryError:
+            message = "the audio needs more memory than this engine may use (MEDIAJOBS_ENGINE_MEMORY_LIMIT)"
+            code = "engine_out_of_memory"
+            _send(out, {"type": "error", "code": code, "message": message, "retryable": False})
         except MediaJobsError as exc:
             retryable = isinstance(exc, RetryableError)
             _send(out, {"type": "error", "code": exc.code, "message": exc.message, "retryable": retryable})

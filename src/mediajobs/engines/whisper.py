@@ -146,6 +146,7 @@ def whisper_factory(settings: Settings) -> Callable[[], SpeechToText]:
             from .isolated import IsolatedSpeechToText
 
             args = ["--compute-type", compute_type, "--cpu-threads", str(cpu_threads)]
+            args += ["--memory-limit", str(settings.engine_memory_bytes)]
             if model_path:
                 args += ["--model", model_path]
             return IsolatedSpeechToText(args, name=ENGINE_NAME)

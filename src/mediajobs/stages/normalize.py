@@ -2,7 +2,10 @@
 
 Every later stage (speech-to-text now, others later) reads one predictable format, so codec and container
 quirks are dealt with once, here. ffprobe runs first so that a file without sound fails with a message
-naming what *was* found, and so that ffmpeg's progress can be shown against the real duration.
+naming what *was* found, so that media over the limits (`MEDIAJOBS_MAX_MEDIA_SECONDS`,
+`MEDIAJOBS_MAX_DECODED_BYTES`) is refused before any work, and so that ffmpeg's progress can be shown
+against the real duration. A header can lie about the duration, so the limits hold while decoding too
+(`-t`, `-fs`). Both tools run as `ffmpeg.py` describes: only the input, only allowed demuxers.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import math
 import os
 import tempfile
 import wave
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,13 @@ from typing import Any
 from mediajobs.errors import PermanentError, RetryableError, UnsupportedMedia
 
 from .base import StageContext, StageResult
-from .process import ProcessResult, run_process
+from .ffmpeg import demuxer_of, input_options, linked_input, refuse_format, run_tool, stderr_tail
 
 SAMPLE_RATE = 16_000
+BYTES_PER_SECOND = SAMPLE_RATE * 2  # mono, 16-bit
+WAV_HEADER_BYTES = 44
 OUTPUT_NAME = "audio.wav"
 PROBE_TIMEOUT_SECONDS = 120.0
-# Local files only: a crafted input (playlist, concat list) must not make ffmpeg fetch URLs.
-INPUT_PROTOCOLS = "file"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -44,16 +46,22 @@ class Probe:
 def normalize(ctx: StageContext) -> StageResult:
     """Probe the ingested media, then convert its audio to `audio.wav` in the work folder."""
     target = ctx.work_dir / OUTPUT_NAME
-    with ctx.storage.local_copy(ctx.input_key("ingest", "media")) as source:
+    limits = Limits.of(ctx)
+    with (
+        ctx.storage.local_copy(ctx.input_key("ingest", "media")) as source,
+        linked_input(ctx.work_dir, source) as url,
+    ):
         ctx.progress.report(0.0, "probing media")
-        probe = probe_media(ctx, source)
+        probe = probe_media(ctx, url)
         if probe.audio_index is None:
             raise UnsupportedMedia(
                 f"no audio stream found: the file is {probe.format_name or 'unknown'} with "
                 f"{probe.stream_summary or 'no streams'}"
             )
-        _convert(ctx, source, target, probe)
+        limits.check_probe(probe)
+        convert(ctx, url, target, probe, limits)
     duration = wav_duration(target)
+    limits.check_output(duration, target.stat().st_size)
     if duration <= 0:
         raise UnsupportedMedia(f"the audio stream ({probe.audio_codec or 'unknown codec'}) holds no samples")
     key = ctx.output_key(OUTPUT_NAME)
@@ -70,19 +78,68 @@ def normalize(ctx: StageContext) -> StageResult:
     )
 
 
+# -- limits -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Limits:
+    """How long the media may last and how large its decoded audio may be."""
+
+    max_seconds: float
+    max_bytes: int
+
+    @classmethod
+    def of(cls, ctx: StageContext) -> Limits:
+        return cls(max_seconds=ctx.settings.max_media_seconds, max_bytes=ctx.settings.max_decoded_bytes)
+
+    def check_probe(self, probe: Probe) -> None:
+        """Before any decoding: what the container says."""
+        if probe.duration is None:
+            return  # nothing says: decoding enforces the limits
+        self._check(probe.duration, WAV_HEADER_BYTES + probe.duration * BYTES_PER_SECOND, "the file says it")
+
+    def check_output(self, duration: float, size: int) -> None:
+        """After decoding (stopped at the limits): what it really held."""
+        self._check(duration, size, "decoding found it")
+
+    def _check(self, duration: float, size: float, who: str) -> None:
+        if duration > self.max_seconds:
+            raise PermanentError(
+                f"the media is too long: {who} lasts {_clock(duration)} or more, and at most "
+                f"{_clock(self.max_seconds)} is accepted",
+                code="media_too_long",
+            )
+        if size >= self.max_bytes:
+            raise PermanentError(
+                f"the media is too large: {who} decodes to {size / 1_048_576:.0f} MiB or more of audio, "
+                f"and at most {self.max_bytes / 1_048_576:.0f} MiB is accepted",
+                code="media_too_large",
+            )
+
+    def output_options(self) -> list[str]:
+        """ffmpeg output options that stop decoding just past the limits (so going past is seen)."""
+        return ["-t", f"{self.max_seconds + 1:g}", "-fs", str(self.max_bytes)]
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
 # -- probing ------------------------------------------------------------------------------------------
 
 
-def probe_media(ctx: StageContext, source: Path) -> Probe:
-    """Run ffprobe; a file it cannot read is unsupported media, not a crash."""
+def probe_media(ctx: StageContext, url: str) -> Probe:
+    """Run ffprobe on the linked input; a file it cannot read (or may not read) is unsupported media."""
     lines: list[str] = []
     argv = [
-        "ffprobe", "-v", "error", "-protocol_whitelist", INPUT_PROTOCOLS,
-        "-print_format", "json", "-show_format", "-show_streams", f"file:{source}",
+        "ffprobe", "-v", "error", *input_options(),
+        "-print_format", "json", "-show_format", "-show_streams", url,
     ]  # fmt: skip
-    result = _run(ctx, argv, on_line=lines.append, timeout=PROBE_TIMEOUT_SECONDS)
+    result = run_tool(ctx, argv, on_line=lines.append, timeout=PROBE_TIMEOUT_SECONDS)
     if not result.ok:
-        raise UnsupportedMedia(f"ffprobe cannot read the file: {_tail(result)}")
+        refuse_format(result.stderr_tail)
+        raise UnsupportedMedia(f"ffprobe cannot read the file: {stderr_tail(result)}")
     try:
         data = json.loads("\n".join(lines))
     except json.JSONDecodeError as exc:
@@ -137,22 +194,25 @@ def _positive_float(raw: object) -> float | None:
 # -- conversion ---------------------------------------------------------------------------------------
 
 
-def _convert(ctx: StageContext, source: Path, target: Path, probe: Probe) -> None:
+def convert(ctx: StageContext, url: str, target: Path, probe: Probe, limits: Limits) -> None:
     """ffmpeg into a temp file, then rename: `audio.wav` exists only when it is complete."""
+    demuxer = demuxer_of(probe.format_name)
+    if demuxer is None:  # the whitelist let ffprobe open nothing else; never decode what it did not
+        raise UnsupportedMedia(f"the file's format {probe.format_name[:100]!r} is not accepted as input")
     fd, tmp_name = tempfile.mkstemp(prefix=".audio.", suffix=".wav.part", dir=ctx.work_dir)
     os.close(fd)
     progress = _ProgressParser(ctx, probe.duration)
     argv = [
         "ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-        "-protocol_whitelist", INPUT_PROTOCOLS, "-i", f"file:{source}",
+        *input_options(demuxer), "-i", url,
         "-map", f"0:a:{probe.audio_index}", "-vn", "-sn", "-dn",
-        "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav",
-        "-progress", "pipe:1", "-nostats", tmp_name,
+        "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", *limits.output_options(), "-f", "wav",
+        "-progress", "pipe:1", "-nostats", f"file:{Path(tmp_name).name}",
     ]  # fmt: skip
     try:
-        result = _run(ctx, argv, on_line=progress.feed, timeout=float(ctx.settings.stage_soft_time_limit))
+        result = run_tool(ctx, argv, on_line=progress.feed, timeout=float(ctx.settings.stage_soft_time_limit))
         if not result.ok:
-            tail = _tail(result)
+            tail = stderr_tail(result)
             if "No space left on device" in tail:
                 raise RetryableError(f"ffmpeg ran out of disk space: {tail}", code="disk_full")
             raise UnsupportedMedia(f"ffmpeg could not decode the audio ({probe.audio_codec}): {tail}")
@@ -197,20 +257,4 @@ def wav_duration(path: Path) -> float:
         raise UnsupportedMedia(f"ffmpeg produced an unreadable WAV file: {exc}") from exc
 
 
-# -- helpers ------------------------------------------------------------------------------------------
-
-
-def _run(
-    ctx: StageContext, argv: list[str], *, on_line: Callable[[str], None], timeout: float | None
-) -> ProcessResult:
-    try:
-        return run_process(argv, cancel=ctx.cancel, on_stdout_line=on_line, timeout=timeout)
-    except FileNotFoundError as exc:
-        raise PermanentError(f"{argv[0]} is not installed: {exc}", code="engine_unavailable") from exc
-
-
-def _tail(result: ProcessResult) -> str:
-    return result.stderr_tail[-1000:] or f"exit status {result.returncode}"
-
-
-__all__ = ["Probe", "normalize", "parse_probe", "probe_media", "wav_duration"]
+__all__ = ["Limits", "Probe", "convert", "normalize", "parse_probe", "probe_media", "wav_duration"]

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from mediajobs.errors import StageTimeout
@@ -101,6 +103,12 @@ def _terminate_group(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def limit_memory(pid: int, limit: int) -> None:
+    """Cap the address space of a running process (RLIMIT_AS); it may already be gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
+
+
 def _join(readers: list[threading.Thread]) -> None:
     """Wait for the pipe readers, which end at EOF once the process group is gone."""
     for reader in readers:
@@ -114,12 +122,17 @@ def run_process(
     cancel: CancelToken,
     on_stdout_line: Callable[[str], None] | None = None,
     timeout: float | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    memory_limit: int = 0,
 ) -> ProcessResult:
     """Run `argv` to completion, streaming stdout lines to `on_stdout_line`.
 
     Raises the token's error once `cancel` is set, StageTimeout after `timeout` seconds, and whatever
     `on_stdout_line` raised; in each case (and on any asynchronous exception) the process group is
     killed first. A non-zero exit is not an error here: the caller decides what it means.
+    `memory_limit` (bytes of address space, 0: none) is set on the child right after it starts, so an
+    allocation past it fails in the child instead of pushing the machine into swap.
     """
     cancel.raise_if_set()
     args = tuple(argv)
@@ -131,7 +144,11 @@ def run_process(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        cwd=cwd,
+        env=None if env is None else dict(env),
     )
+    if memory_limit > 0:
+        limit_memory(proc.pid, memory_limit)
     assert proc.stdout is not None
     assert proc.stderr is not None
     readers = [
