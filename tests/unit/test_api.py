@@ -330,10 +330,10 @@ def test_empty_upload_is_rejected(client: TestClient) -> None:
     assert_error(upload(client, data=b""), 422, "empty_upload")
 
 
-def test_upload_without_a_file_is_a_validation_error(client: TestClient) -> None:
-    response = client.post(UPLOADS, data={"name": "x"})
-
-    assert_error(response, 422, "validation_error")
+def test_upload_without_a_file_is_refused(client: TestClient) -> None:
+    assert_error(client.post(UPLOADS, data={"name": "x"}), 422, "unsupported_content_type")
+    response = client.post(UPLOADS, data={"name": "x"}, files={"other": ("x", b"x")})
+    assert_error(response, 422, "missing_file")
 
 
 def test_upload_file_name_cannot_escape(client: TestClient, services: Services) -> None:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from mediajobs import __version__
 from mediajobs.api.errors import install_error_handlers
 from mediajobs.api.gate import SubmitGate
+from mediajobs.api.guards import ControlCharacterGuard
 from mediajobs.api.routes import events, health, jobs, me, uploads
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.services import Services, build_services
@@ -57,6 +58,7 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(ControlCharacterGuard)
     app.include_router(health.router)
     app.include_router(jobs.router)
     app.include_router(uploads.router)

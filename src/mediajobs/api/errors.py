@@ -21,6 +21,7 @@ from mediajobs.errors import (
     Unauthorized,
     Unavailable,
 )
+from mediajobs.redact import MAX_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,15 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
 }
+MAX_SHOWN_ERRORS = 5
 
 
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(
-        status_code=status, content={"error": {"code": code, "message": message}}, headers=headers
-    )
+    """The error body; the message is bounded (a request can name a million bad keys)."""
+    content = {"error": {"code": code[:64], "message": message[:MAX_MESSAGE]}}
+    return JSONResponse(status_code=status, content=content, headers=headers)
 
 
 def _headers(exc: MediaJobsError) -> dict[str, str] | None:
@@ -80,13 +82,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
         parts = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        for err in errors[:MAX_SHOWN_ERRORS]:
+            where = ".".join(str(p)[:40] for p in err.get("loc", ()) if p != "body")
+            message = str(err.get("msg"))[:200]
+            parts.append(f"{where}: {message}" if where else message)
+        if len(errors) > MAX_SHOWN_ERRORS:
+            parts.append(f"and {len(errors) - MAX_SHOWN_ERRORS} more")
         return error_response(422, "validation_error", "; ".join(parts) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug, not bad input: still the JSON body (and the traceback in the log, not the answer).
+        log.error("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "the server failed to handle this request")

@@ -1,7 +1,10 @@
 """Accepting work: read a submit request (JSON or multipart), store its upload, write the job.
 
-Routes call `read_submit` and `submit_job`; nothing here is specific to one route, so other front
-doors (the OpenAI-compatible transcription route of the roadmap) reuse the same parsing and checks.
+Routes call `accept_submit` (or `receive_upload`); nothing here is specific to one route, so other
+front doors (the OpenAI-compatible transcription route of the roadmap) reuse the same parsing and
+checks. Every body is bounded while it streams (Content-Length first, then the bytes themselves), and
+an upload that does not end up in a job is removed at once: a refused submit, or an idempotent replay
+(which answers the first submit's job), leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -9,27 +12,30 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 
+from mediajobs.api.guards import check_options, check_text, parse_json_object
+from mediajobs.api.multipart import FormLimits, MultipartReader, body_chunks
 from mediajobs.api.schemas import JobCreate
 from mediajobs.domain import Job, Upload
 from mediajobs.domain.tenancy import Tier, lane_for
-from mediajobs.errors import InvalidRequest, NotFound, PayloadTooLarge
+from mediajobs.errors import ClientError, InvalidRequest, NotFound, PayloadTooLarge
 from mediajobs.netguard import refuse_private_literal
 from mediajobs.services import Services
-from mediajobs.storage import Storage, safe_filename, upload_key
-from mediajobs.store import JobStore
+from mediajobs.storage import safe_filename, upload_key
+from mediajobs.store import Caller, JobStore
 
-_CHUNK = 1024 * 1024
 DEFAULT_PIPELINE = "transcribe"
+MAX_JSON_BYTES = 1024 * 1024  # a JSON submit: a source and options, never near this
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -50,63 +56,185 @@ def request_hash(pipeline: str, source: str, options: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# -- reading a request --------------------------------------------------------------------------
+
+
+def check_length(request: Request, limit: int) -> None:
+    """Refuse a body whose announced length is over `limit` before reading any of it."""
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return
+    if not raw.strip().isdigit():
+        raise ClientError("Content-Length must be a number of bytes", code="invalid_content_length")
+    if int(raw) > limit:
+        raise PayloadTooLarge(
+            f"the request body ({raw.strip()[:20]} bytes) exceeds the limit of {limit} bytes"
+        )
+
+
+async def read_json_body(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:
+    check_length(request, limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
+    return bytes(body)
+
+
+def _is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
+
+
 async def read_submit(request: Request, services: Services, owner_id: str) -> SubmitRequest:
     """A JSON body with a source, or a multipart body with the media file itself (stored as an
-    upload once the pipeline and options are known to be acceptable)."""
+    upload; refused before storing when the fields sent before it are not acceptable)."""
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        async with request.form(max_files=1, max_fields=10) as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise InvalidRequest("multipart submit needs a `file` part", code="missing_file")
-            pipeline = str(form.get("pipeline") or DEFAULT_PIPELINE)
-            spec = services.pipelines.get_pipeline(pipeline)  # refuse a bad request before storing its file
-            options = spec.validate_options(parse_options(form.get("options")))
-            lane = form.get("lane")
-            lane = str(lane) if isinstance(lane, str) and lane else None
-            saved = await save_upload_file(services, owner_id, upload)
+    if _is_multipart(request):
+        upload, (pipeline, options, lane) = await _receive_form(
+            request, services, owner_id, lambda fields: _form_submit(services, fields)
+        )
         return SubmitRequest(
             pipeline=pipeline,
-            source=f"upload://{saved.id}",
+            source=f"upload://{upload.id}",
             options=options,
-            body_hash=request_hash(pipeline, f"sha256:{saved.sha256}", options),
-            upload=saved,
+            body_hash=request_hash(pipeline, f"sha256:{upload.sha256}", options),
+            upload=upload,
             lane=lane,
         )
     if content_type.startswith("application/json") or not content_type:
+        raw = await read_json_body(request)
         try:
-            body = JobCreate.model_validate_json(await request.body())
+            body = JobCreate.model_validate_json(raw)
         except ValidationError as exc:
             raise InvalidRequest(describe(exc), code="validation_error") from None
-        return SubmitRequest(pipeline=body.pipeline, source=body.source, options=body.options, lane=body.lane)
+        return SubmitRequest(
+            pipeline=check_text(body.pipeline, "pipeline"),
+            source=check_text(body.source, "source"),
+            options=check_options(body.options),
+            lane=None if body.lane is None else check_text(body.lane, "lane"),
+        )
     raise InvalidRequest(
         f"unsupported content type {content_type[:100]!r}: send application/json or multipart/form-data",
         code="unsupported_content_type",
     )
 
 
-def parse_options(raw: object) -> dict[str, Any]:
-    """The `options` form field: a JSON object in a string."""
-    if raw is None or raw == "":
-        return {}
-    if not isinstance(raw, str):
-        raise InvalidRequest("`options` must be a JSON object string", code="invalid_options")
+def _form_submit(services: Services, fields: Mapping[str, str]) -> tuple[str, dict[str, Any], str | None]:
+    """(pipeline, options, lane) of a multipart submit's fields, checked."""
+    pipeline = check_text(fields.get("pipeline") or DEFAULT_PIPELINE, "pipeline")
+    spec = services.pipelines.get_pipeline(pipeline)
+    raw = fields.get("options")
+    options = parse_json_object(raw, "`options`") if raw else {}
+    lane = check_text(fields["lane"], "lane") if fields.get("lane") else None
+    return pipeline, spec.validate_options(options), lane
+
+
+async def receive_upload(request: Request, services: Services, owner_id: str) -> Upload:
+    """POST /uploads: the multipart `file` part, stored as an upload."""
+    if not _is_multipart(request):
+        raise InvalidRequest("send the file as multipart/form-data", code="unsupported_content_type")
+    upload, _ = await _receive_form(request, services, owner_id, lambda fields: None)
+    return upload
+
+
+async def _receive_form(
+    request: Request, services: Services, owner_id: str, validate: Callable[[Mapping[str, str]], T]
+) -> tuple[Upload, T]:
+    limits = FormLimits(max_file_bytes=services.settings.upload_max_bytes)
+    check_length(request, limits.max_body_bytes)
+    reader = MultipartReader(request.headers["content-type"], limits)
+    chunks = body_chunks(request.stream())
+    return await run_in_threadpool(_store_form_file, services, owner_id, reader, chunks, validate)
+
+
+def _store_form_file(
+    services: Services,
+    owner_id: str,
+    reader: MultipartReader,
+    chunks: Iterator[bytes],
+    validate: Callable[[Mapping[str, str]], T],
+) -> tuple[Upload, T]:
+    """Stream the file part into storage; keep it only if the whole form is read and acceptable."""
+    reader.read_until_file(chunks)
+    validate(reader.fields)  # fields sent before the file: refuse before storing anything
+    if reader.file is None:
+        raise InvalidRequest("the multipart body needs a `file` part", code="missing_file")
+    upload_id = uuid.uuid4()
+    name = safe_filename(reader.file.filename or "upload", default="upload")
+    key = upload_key(upload_id, name)
+    stored = services.storage.write(key, _non_empty(reader.file_chunks(chunks)))  # nothing kept if it raises
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"`options` is not valid JSON: {exc.msg}", code="invalid_options") from None
-    if not isinstance(value, dict):
-        raise InvalidRequest("`options` must be a JSON object", code="invalid_options")
-    return value
+        reader.read_to_end(chunks)
+        checked = validate(reader.fields)
+        upload = services.store.create_upload(
+            upload_id=upload_id,
+            owner_id=owner_id,
+            filename=name,
+            content_type=reader.file.content_type,
+            size=stored.size,
+            sha256=stored.sha256 or "",
+            key=key,
+        )
+    except BaseException:
+        services.storage.delete(key)
+        raise
+    return upload, checked
+
+
+def _non_empty(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        yield chunk
+    if size == 0:
+        raise InvalidRequest("the uploaded file is empty", code="empty_upload")
 
 
 def describe(exc: ValidationError, limit: int = 5) -> str:
     """A bounded, readable summary of a validation error (the first few problems)."""
     errors = exc.errors()
-    parts = [f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in errors[:limit]]
+    parts = [
+        f"{'.'.join(str(p)[:40] for p in err['loc']) or 'body'}: {err['msg'][:200]}" for err in errors[:limit]
+    ]
     if len(errors) > limit:
         parts.append(f"and {len(errors) - limit} more")
     return "; ".join(parts)
+
+
+# -- writing the job ----------------------------------------------------------------------------
+
+
+async def accept_submit(
+    request: Request, services: Services, owner: Caller, idempotency_key: str | None
+) -> tuple[Job, bool]:
+    """Read, check and write a submit; (job, created). An upload the job does not use is removed."""
+    submit = await read_submit(request, services, owner.user.id)
+    try:
+        job, created = await run_in_threadpool(
+            submit_job,
+            services.store,
+            submit,
+            owner_id=owner.user.id,
+            tier=owner.user.tier,
+            idempotency_key=idempotency_key,
+            allow_private_sources=services.settings.allow_private_sources,
+        )
+    except BaseException:
+        if submit.upload is not None:
+            await run_in_threadpool(discard_upload, services, submit.upload)
+        raise
+    if submit.upload is not None and job.source != f"upload://{submit.upload.id}":
+        # an idempotent replay: the first submit's job has its own copy of this file
+        await run_in_threadpool(discard_upload, services, submit.upload)
+    return job, created
+
+
+def discard_upload(services: Services, upload: Upload) -> None:
+    """Remove an upload (row and file) unless a job refers to it."""
+    removed = services.store.delete_unused_upload(upload.id)
+    if removed is not None:
+        services.storage.delete(removed.key)
 
 
 def submit_job(
@@ -162,68 +290,16 @@ def _upload_id(source: str) -> uuid.UUID:
         raise InvalidRequest(f"malformed upload id in {source[:200]!r}", code="invalid_source") from None
 
 
-def _bounded(stream: BinaryIO, max_bytes: int) -> Iterator[bytes]:
-    size = 0
-    while chunk := stream.read(_CHUNK):
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"upload exceeds the limit of {max_bytes} bytes")
-        yield chunk
-    if size == 0:
-        raise InvalidRequest("the uploaded file is empty", code="empty_upload")
-
-
-def save_upload(
-    store: JobStore,
-    storage: Storage,
-    *,
-    owner_id: str,
-    stream: BinaryIO,
-    filename: str | None,
-    content_type: str | None,
-    max_bytes: int,
-) -> Upload:
-    """Copy an uploaded stream into storage (hashing it, bounding its size), then record it."""
-    upload_id = uuid.uuid4()
-    name = safe_filename(filename or "upload", default="upload")
-    key = upload_key(upload_id, name)
-    stored = storage.write(key, _bounded(stream, max_bytes))  # nothing is stored if it raises
-    try:
-        return store.create_upload(
-            upload_id=upload_id,
-            owner_id=owner_id,
-            filename=name,
-            content_type=content_type,
-            size=stored.size,
-            sha256=stored.sha256 or "",
-            key=key,
-        )
-    except BaseException:
-        storage.delete(key)
-        raise
-
-
-async def save_upload_file(services: Services, owner_id: str, file: UploadFile) -> Upload:
-    """`save_upload` for a multipart file part, off the event loop."""
-    return await run_in_threadpool(
-        save_upload,
-        services.store,
-        services.storage,
-        owner_id=owner_id,
-        stream=file.file,
-        filename=file.filename,
-        content_type=file.content_type,
-        max_bytes=services.settings.upload_max_bytes,
-    )
-
-
 __all__ = [
+    "MAX_JSON_BYTES",
     "SubmitRequest",
+    "accept_submit",
+    "check_length",
     "describe",
-    "parse_options",
+    "discard_upload",
+    "read_json_body",
     "read_submit",
+    "receive_upload",
     "request_hash",
-    "save_upload",
-    "save_upload_file",
     "submit_job",
 ]

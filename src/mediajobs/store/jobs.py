@@ -195,6 +195,7 @@ class Jobs:
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
                 source_name=source_name,
+                upload_id=_upload_id(source),
                 event_seq=1,
                 created_at=now,
                 updated_at=now,
@@ -442,13 +443,22 @@ def _stages_of(conn: Connection, job_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID
     return out
 
 
+def _upload_id(source: str) -> uuid.UUID | None:
+    parts = urlsplit(source)
+    if parts.scheme != "upload":
+        return None
+    try:
+        return uuid.UUID(parts.netloc)
+    except ValueError:
+        return None
+
+
 def _source_name(conn: Connection, source: str) -> str | None:
     """The source's file name, for people: an upload's name, else the URL's last path segment."""
     parts = urlsplit(source)
     if parts.scheme == "upload":
-        try:
-            upload_id = uuid.UUID(parts.netloc)
-        except ValueError:
+        upload_id = _upload_id(source)
+        if upload_id is None:
             return None
         name: str | None = conn.execute(
             select(UploadRow.filename).where(UploadRow.id == upload_id)

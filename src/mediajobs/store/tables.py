@@ -140,6 +140,7 @@ class JobRow(Base):
     source_name: Mapped[str | None] = mapped_column(String(255))
     media_seconds: Mapped[float | None] = mapped_column(Float)  # the media's length, charged once known
     charged_at: Mapped[datetime | None]
+    upload_id: Mapped[uuid.UUID | None]  # the upload an `upload://` source names
     cancel_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -149,6 +150,7 @@ class JobRow(Base):
     __table_args__ = (
         Index("ix_jobs_owner_created", "owner_id", "created_at", "id"),
         Index("ix_jobs_status", "status"),
+        Index("ix_jobs_upload_id", "upload_id"),
         UniqueConstraint("owner_id", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
     )
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, delete, exists, insert, select
 
 from mediajobs.domain import Upload
 from mediajobs.errors import NotFound
 
 from .mapping import upload_from_row
-from .tables import UploadRow
+from .tables import JobRow, UploadRow
 from .tx import Database
 
 
@@ -62,6 +63,36 @@ class Uploads:
         if row is None:
             raise NotFound(f"no upload with id {upload_id}")
         return upload_from_row(row)
+
+    def delete_unused_upload(self, upload_id: uuid.UUID) -> Upload | None:
+        """Remove the upload's row if no job refers to it; the removed upload (its storage key is
+        the caller's to delete), or None when it is in use or gone."""
+        return next(iter(self._delete_unused(UploadRow.id == upload_id)), None)
+
+    def delete_orphan_uploads(self, older_than: timedelta, *, limit: int = 500) -> list[Upload]:
+        """Remove the rows of uploads older than `older_than` that no job refers to (uploads sent
+        for a job that was never submitted, or whose submit was refused); the caller deletes their
+        files. At most `limit` per call."""
+        with self._db.read() as conn:
+            cutoff = self._db.clock() - older_than
+            ids = (
+                conn.execute(
+                    select(UploadRow.id)
+                    .where(UploadRow.created_at < cutoff, ~exists().where(JobRow.upload_id == UploadRow.id))
+                    .order_by(UploadRow.created_at)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+        return self._delete_unused(UploadRow.id.in_(ids)) if ids else []
+
+    def _delete_unused(self, which: object) -> list[Upload]:
+        # The NOT EXISTS is checked again in the DELETE itself: a job that names the upload meanwhile wins.
+        unused = and_(which, ~exists().where(JobRow.upload_id == UploadRow.id))  # type: ignore[arg-type]
+        with self._db.tx() as tx:
+            rows = tx.conn.execute(delete(UploadRow).where(unused).returning(*UploadRow.__table__.c)).all()
+        return [upload_from_row(r) for r in rows]
 
 
 __all__ = ["Uploads"]

@@ -40,22 +40,23 @@ _EVENT_STREAM = {
 _FINISHED = {"description": "The job has ended and the client has every event: nothing to stream."}
 
 
-def _resume_point(header: str | None, query: int | None) -> int | None:
+MAX_SEQ = 2**31 - 1  # a job's events are numbered in a 32-bit column
+MAX_EVENT_ID = 2**63 - 1  # the global event id is a 64-bit column
+
+
+def _resume_point(header: str | None, query: int | None, maximum: int) -> int | None:
     """The client's last event id, from `Last-Event-ID` (sent by EventSource on reconnect) or the query."""
     if query is not None:
         return query
     if header is None or not header.strip():
         return None
-    try:
-        value = int(header.strip())
-    except ValueError:
+    text = header.strip()
+    if not text.isdigit() or len(text) > 19 or int(text) > maximum:
         raise InvalidRequest(
-            f"Last-Event-ID must be an event id given by this stream, not {header[:40]!r}",
+            f"Last-Event-ID must be an event id given by this stream (0 to {maximum}), not {header[:40]!r}",
             code="invalid_last_event_id",
-        ) from None
-    if value < 0:
-        raise InvalidRequest("Last-Event-ID must not be negative", code="invalid_last_event_id")
-    return value
+        )
+    return int(text)
 
 
 async def _sse(
@@ -69,13 +70,12 @@ async def _sse(
 LastEventId = Annotated[
     str | None, Header(description="The `id` of the last event received; replays what came after it.")
 ]
-ResumeQuery = Annotated[
-    int | None,
-    Query(
-        alias="last_event_id",
-        ge=0,
-        description="Same as the Last-Event-ID header (for clients that cannot set headers); wins over it.",
-    ),
+_RESUME_HELP = "Same as the Last-Event-ID header (for clients that cannot set headers); wins over it."
+JobResumeQuery = Annotated[
+    int | None, Query(alias="last_event_id", ge=0, le=MAX_SEQ, description=_RESUME_HELP)
+]
+UserResumeQuery = Annotated[
+    int | None, Query(alias="last_event_id", ge=0, le=MAX_EVENT_ID, description=_RESUME_HELP)
 ]
 
 
@@ -95,10 +95,10 @@ async def job_events(
     services: ServicesDep,
     owner: StreamUser,
     last_event_id: LastEventId = None,
-    resume: ResumeQuery = None,
+    resume: JobResumeQuery = None,
 ) -> Response:
     """A job's progress as Server-Sent Events (id = seq): what was missed, then live, until it ends."""
-    after = _resume_point(last_event_id, resume) or 0
+    after = _resume_point(last_event_id, resume, MAX_SEQ) or 0
     store = services.store
     job = await run_in_threadpool(store.get_job, job_id, owner.scope)
     if job.status.terminal and not await run_in_threadpool(
@@ -119,10 +119,10 @@ async def user_events(
     services: ServicesDep,
     owner: StreamUser,
     last_event_id: LastEventId = None,
-    resume: ResumeQuery = None,
+    resume: UserResumeQuery = None,
 ) -> StreamingResponse:
     """Every job's progress of the caller as Server-Sent Events (id = global event id); never ends."""
-    after = _resume_point(last_event_id, resume)
+    after = _resume_point(last_event_id, resume, MAX_EVENT_ID)
     progress = services.progress
     stream = follow_owner(
         services.store, progress.feed, owner.user.id, after_id=after, timings=progress.timings
@@ -134,7 +134,7 @@ async def user_events(
 async def job_events_ws(
     websocket: WebSocket,
     job_id: str,
-    resume: Annotated[int | None, Query(alias="last_event_id", ge=0)] = None,
+    resume: JobResumeQuery = None,
 ) -> None:
     """A job's progress over a WebSocket: one JSON text message per event (with its `seq`; pass the
     last one as `?last_event_id=` to resume); closed with 1000 after the final event, 4401 without a

@@ -6,7 +6,6 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from mediajobs.api.deps import CurrentUser, JobId, ServicesDep, StoreDep
 from mediajobs.api.downloads import send_object
@@ -20,7 +19,7 @@ from mediajobs.api.schemas import (
     job_links,
     job_public,
 )
-from mediajobs.api.submission import read_submit, submit_job
+from mediajobs.api.submission import accept_submit
 from mediajobs.domain import JobStatus
 from mediajobs.errors import Conflict, NotFound
 
@@ -78,16 +77,7 @@ async def create_job(
 ) -> JobAccepted:
     """Submit a job: JSON with a source URL or upload id, or multipart with the media file itself."""
     response.headers.update(request.app.state.gate.check(owner, services.store.db.clock()))
-    submit = await read_submit(request, services, owner.user.id)
-    job, created = await run_in_threadpool(
-        submit_job,
-        services.store,
-        submit,
-        owner_id=owner.user.id,
-        tier=owner.user.tier,
-        idempotency_key=idempotency_key,
-        allow_private_sources=services.settings.allow_private_sources,
-    )
+    job, created = await accept_submit(request, services, owner, idempotency_key)
     if created:
         background.add_task(services.publish_soon, job.id)
     else:
@@ -101,9 +91,9 @@ def list_jobs(
     store: StoreDep,
     owner: CurrentUser,
     status: JobStatus | None = None,
-    pipeline: str | None = None,
+    pipeline: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobList:
     """List jobs, newest first (an admin sees everybody's); pass `next_cursor` back as `cursor`."""
     page = store.list_jobs(owner_id=owner.scope, status=status, pipeline=pipeline, limit=limit, cursor=cursor)

@@ -4,28 +4,50 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response, UploadFile
+from fastapi import APIRouter, Request, Response
 
 from mediajobs.api.deps import CurrentUser, ServicesDep, StoreDep
 from mediajobs.api.schemas import ErrorBody, UploadPublic, upload_public
-from mediajobs.api.submission import save_upload_file
+from mediajobs.api.submission import receive_upload
 from mediajobs.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
 
 
 @router.post(
     "",
     status_code=201,
     response_model=UploadPublic,
-    responses={401: {"model": ErrorBody}, 413: {"model": ErrorBody}, 429: {"model": ErrorBody}},
+    responses={
+        400: {"model": ErrorBody, "description": "Malformed multipart body"},
+        401: {"model": ErrorBody, "description": "No valid API key"},
+        413: {"model": ErrorBody, "description": "The file is over MEDIAJOBS_UPLOAD_MAX_BYTES"},
+        422: {"model": ErrorBody, "description": "No `file` part, an empty file, or not multipart"},
+        429: {"model": ErrorBody, "description": "Over a monthly quota or the submit rate limit"},
+    },
+    openapi_extra=_UPLOAD_BODY,
 )
 async def create_upload(
-    request: Request, response: Response, file: UploadFile, services: ServicesDep, owner: CurrentUser
+    request: Request, response: Response, services: ServicesDep, owner: CurrentUser
 ) -> UploadPublic:
-    """Store a media file for later jobs."""
+    """Store a media file for later jobs (the body is read as it streams, and cut at the size limit)."""
     response.headers.update(request.app.state.gate.check(owner, services.store.db.clock()))
-    upload = await save_upload_file(services, owner.user.id, file)
+    upload = await receive_upload(request, services, owner.user.id)
     return upload_public(upload)
 
 
