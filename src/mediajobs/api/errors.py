@@ -72,13 +72,21 @@ def status_for(exc: MediaJobsError) -> int:
     return 500
 
 
+def _is_upload(request: Request) -> bool:
+    return request.headers.get("content-type", "").lower().startswith("multipart/")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MediaJobsError)
-    async def _mediajobs_error(_: Request, exc: MediaJobsError) -> JSONResponse:
+    async def _mediajobs_error(request: Request, exc: MediaJobsError) -> JSONResponse:
         status = status_for(exc)
         if status >= 500:
             log.error("request failed: %s", exc)
-        return error_response(status, exc.code, exc.message, _headers(exc))
+        response = error_response(status, exc.code, exc.message, _headers(exc))
+        if isinstance(exc, PayloadTooLarge) or _is_upload(request):
+            # The rest of the body may still be on its way: close rather than read it to the end.
+            response.headers["Connection"] = "close"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
