@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,3 +92,31 @@ def test_a_missing_model_is_a_permanent_error(tmp_path: Path) -> None:
         broken.transcribe(TranscribeRequest(audio=tmp_path / "x.wav"))
     assert caught.value.code == "engine_unavailable"
     broken.close()
+
+
+def test_the_engine_process_runs_under_its_memory_cap(engine: IsolatedSpeechToText, tmp_path: Path) -> None:
+    clip = media.speak("Good morning and welcome.", tmp_path / "short.wav")
+    engine.transcribe(TranscribeRequest(audio=clip))
+    assert engine.pid is not None
+    limits = Path(f"/proc/{engine.pid}/limits").read_text()
+    [line] = [x for x in limits.splitlines() if x.startswith("Max address space")]
+    expected = make_settings(tmp_path).engine_memory_bytes  # the default: 2 GiB + 1 MiB per media second
+    assert line.split()[3] == str(expected)
+
+
+def test_audio_too_big_for_the_cap_fails_its_request_not_the_machine(tmp_path: Path) -> None:
+    """The mechanism, with a cap low enough to reach: 20 minutes of audio need about 1 GB of features."""
+    audio = tmp_path / "twenty-minutes.wav"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono",
+         "-t", "1200", "-c:a", "pcm_s16le", str(audio)],
+        check=True,
+    )  # fmt: skip
+    capped = IsolatedSpeechToText(["--memory-limit", str(1800 * 1024**2)])
+    try:
+        with pytest.raises(PermanentError) as caught:
+            capped.transcribe(TranscribeRequest(audio=audio, language="en"))
+        assert caught.value.code == "engine_out_of_memory"
+        assert capped.pid is not None  # the engine lives on for the next, smaller file
+    finally:
+        capped.close()

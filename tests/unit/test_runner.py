@@ -611,3 +611,63 @@ def test_a_lost_database_is_left_to_the_lease_path_not_recorded_as_a_failure(
     harness.clock.advance(harness.settings.lease_seconds + 1)
     [reaped] = harness.store.reap_expired_leases(max_attempts=5)
     assert reaped.requeued
+
+
+# -- work files of stages that did not succeed ----------------------------------------------------
+
+
+def _writes_then(ending: Callable[[StageContext], None]) -> Callable[[StageContext], StageResult]:
+    def stage(ctx: StageContext) -> StageResult:
+        (ctx.work_dir / "audio.wav.part").write_bytes(b"\0" * 4096)
+        (ctx.work_dir / "nested").mkdir()
+        (ctx.work_dir / "nested" / "x").write_bytes(b"x")
+        ending(ctx)
+        return StageResult(output={})
+
+    return stage
+
+
+def _fail(ctx: StageContext) -> None:
+    raise UnsupportedMedia(f"cannot decode {ctx.work_dir / 'audio.wav.part'}")
+
+
+def _time_out(ctx: StageContext) -> None:
+    raise SoftTimeLimit()
+
+
+def _crash(ctx: StageContext) -> None:
+    raise RuntimeError(f"boom in {ctx.work_dir}")
+
+
+@pytest.mark.parametrize("ending", [_fail, _time_out, _crash], ids=["failed", "timed-out", "crashed"])
+def test_a_stage_that_fails_leaves_no_work_files(
+    harness: Harness, ending: Callable[[StageContext], None]
+) -> None:
+    harness.with_runner(timeout_errors=(SoftTimeLimit,))
+    harness.stages.behaviour["normalize"] = _writes_then(ending)
+    job = harness.submit()
+
+    finished = harness.run_to_end(job.id)
+
+    assert finished.status is JobStatus.FAILED
+    assert not harness.workspace.folder(job.id, "normalize").exists()
+    assert not (harness.workspace.root / str(job.id)).exists()
+    # and the message a client reads names no host folder
+    assert finished.error is not None
+    assert str(harness.workspace.root) not in finished.error.message
+    assert str(harness.settings.data_dir) not in finished.error.message
+
+
+def test_a_cancelled_stage_leaves_no_work_files(harness: Harness) -> None:
+    def cancel_meanwhile(ctx: StageContext) -> None:
+        harness.store.request_cancel(ctx.job_id)
+        assert ctx.cancel.wait(5)  # the heartbeat saw the cancel
+        ctx.cancel.raise_if_set()
+
+    harness.stages.behaviour["normalize"] = _writes_then(cancel_meanwhile)
+    job = harness.submit()
+
+    finished = harness.run_to_end(job.id)
+
+    assert finished.status is JobStatus.CANCELLED
+    assert not (harness.workspace.root / str(job.id)).exists()
