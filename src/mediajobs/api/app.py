@@ -12,6 +12,7 @@ from mediajobs import __version__
 from mediajobs.api.errors import install_error_handlers
 from mediajobs.api.gate import SubmitGate
 from mediajobs.api.guards import ControlCharacterGuard
+from mediajobs.api.openapi import install_openapi
 from mediajobs.api.routes import events, health, jobs, me, uploads
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.services import Services, build_services
@@ -57,6 +58,9 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
         summary="Asynchronous media jobs: submit, follow, fetch results.",
         lifespan=lifespan,
     )
+    if services is not None:  # usable without the lifespan too (in-process test clients)
+        app.state.services = services
+        app.state.gate = SubmitGate.from_settings(settings)
     install_error_handlers(app)
     app.add_middleware(ControlCharacterGuard)
     app.include_router(health.router)
@@ -64,4 +68,5 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
     app.include_router(uploads.router)
     app.include_router(events.router)
     app.include_router(me.router)
+    install_openapi(app)
     return app

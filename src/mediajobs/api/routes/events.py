@@ -35,7 +35,16 @@ WS_UNAUTHORIZED = 4401  # ... and for a missing or invalid API key
 _EVENT_STREAM = {
     "description": "`text/event-stream`: `id`, `event` (`state` or `progress`) and `data` (the event as JSON)"
     " per event; a comment line as a keep-alive every 15 s.",
-    "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+    "content": {
+        MEDIA_TYPE: {
+            "schema": {
+                "type": "string",
+                "contentMediaType": MEDIA_TYPE,
+                "description": "Server-Sent Events; each event's `data` is an EventPublic as JSON.",
+            },
+            "x-event-data": {"$ref": "#/components/schemas/EventPublic"},
+        }
+    },
 }
 _FINISHED = {"description": "The job has ended and the client has every event: nothing to stream."}
 

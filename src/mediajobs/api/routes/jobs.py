@@ -33,6 +33,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "The job is in the wrong state"},
 }
 
+_ANY_SCHEMA: dict[str, Any] = {"schema": {}}
+_FILE_TYPES = (
+    "application/json",
+    "application/x-subrip",
+    "text/vtt",
+    "text/plain",
+    "application/octet-stream",
+)
+_FILE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file's bytes", "content": {t: _ANY_SCHEMA for t in _FILE_TYPES}},
+    307: {"description": "The file is at this (pre-signed) URL of the storage backend"},
+    **ERRORS,
+}
+
 _SUBMIT_BODY = {
     "requestBody": {
         "required": True,
@@ -59,10 +73,11 @@ _SUBMIT_BODY = {
     status_code=202,
     response_model=JobAccepted,
     responses={
-        401: {"model": ErrorBody},
-        409: {"model": ErrorBody},
-        413: {"model": ErrorBody},
-        422: {"model": ErrorBody},
+        400: {"model": ErrorBody, "description": "Malformed multipart body or Content-Length"},
+        401: {"model": ErrorBody, "description": "No valid API key"},
+        409: {"model": ErrorBody, "description": "The Idempotency-Key was used for another request"},
+        413: {"model": ErrorBody, "description": "The body or its file is over its limit"},
+        422: {"model": ErrorBody, "description": "Unacceptable pipeline, source, options or form"},
         429: {"model": ErrorBody, "description": "Over a monthly quota or the submit rate limit"},
     },
     openapi_extra=_SUBMIT_BODY,
@@ -125,7 +140,7 @@ def retry_job(
     return job_public(job, services.store.list_attempts(job_id))
 
 
-@router.get("/{job_id}/result", responses=ERRORS)
+@router.get("/{job_id}/result", response_class=Response, responses=_FILE)
 def get_result(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> Response:
     """The job's main result, the artifact its pipeline declares (for `transcribe`, the transcript
     JSON); 409 until the job succeeded."""
@@ -149,7 +164,7 @@ def list_artifacts(job_id: JobId, store: StoreDep, owner: CurrentUser) -> Artifa
     return ArtifactList(artifacts=[artifact_public(a) for a in store.list_artifacts(job_id)])
 
 
-@router.get("/{job_id}/artifacts/{name}", responses=ERRORS)
+@router.get("/{job_id}/artifacts/{name}", response_class=Response, responses=_FILE)
 def get_artifact(job_id: JobId, name: str, services: ServicesDep, owner: CurrentUser) -> Response:
     """Download one result file (transcript.srt, transcript.vtt, transcript.txt, transcript.json)."""
     services.store.get_job(job_id, owner.scope)

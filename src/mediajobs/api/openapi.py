@@ -1,0 +1,79 @@
+"""The OpenAPI document, made to tell the truth about what the routes answer.
+
+FastAPI's generated document is close, but not right for this API: every error here is an `ErrorBody`
+(FastAPI documents its own `HTTPValidationError` for 422), every API route needs a bearer key (401)
+and can answer 400 for a control character (the `ControlCharacterGuard` runs before any route) and
+503 while the database is away,
+and the JSON submit's body (`JobCreate`) is referenced from the hand-written request body of
+`POST /api/v1/jobs`, so its schema must be put in the components. Schemathesis checks the result
+against the running app in the test suite (tests/integration/test_openapi_conformance.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from mediajobs.api.schemas import ErrorBody, JobCreate
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+_ERROR = {"application/json": {"schema": _ERROR_REF}}
+COMMON_ERRORS: dict[str, dict[str, Any]] = {
+    "400": {"description": "A control character in the path, query string or a header", "content": _ERROR},
+    "401": {"description": "No valid API key", "content": _ERROR},
+    "503": {"description": "The database cannot be reached now", "content": _ERROR},
+}
+BEARER = {"type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer mj_...`"}
+_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
+
+
+def _add_schema(components: dict[str, Any], model: type[Any]) -> None:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    components.setdefault(model.__name__, schema)
+
+
+def truthful_openapi(app: FastAPI) -> dict[str, Any]:
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        routes=app.routes,
+        description=app.description,
+    )
+    document.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = BEARER
+    components: dict[str, Any] = document["components"].setdefault("schemas", {})
+    _add_schema(components, JobCreate)
+    _add_schema(components, ErrorBody)
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"]["content"] = _ERROR
+                responses["422"].setdefault("description", "The request is not acceptable")
+            if path.startswith("/api/"):
+                operation.setdefault("security", [{"bearer": []}])
+                for status, response in COMMON_ERRORS.items():
+                    responses.setdefault(status, response)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return document
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve `truthful_openapi` (built once) at /openapi.json."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = truthful_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+__all__ = ["COMMON_ERRORS", "install_openapi", "truthful_openapi"]
