@@ -148,14 +148,6 @@ def test_cancel_of_a_running_transcription_stops_it_within_two_seconds(
     assert not work.exists()  # the attempt's scratch folder is gone: no half-written files
 
 
-def _submit_file(stack: Stack, path: Path) -> str:
-    with path.open("rb") as fh:
-        response = stack.api.post("/api/v1/jobs", files={"file": (path.name, fh, "audio/wav")})
-    assert response.status_code == 202, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
 def test_soft_time_limit_fails_the_stage_with_timeout_and_stops_the_engine(
     tmp_path: Path, pg_url: str, redis_url: str, long_speech: Path
 ) -> None:
@@ -169,7 +161,7 @@ def test_soft_time_limit_fails_the_stage_with_timeout_and_stops_the_engine(
         worker = stack.worker()
         assert worker.proc is not None
         worker_pid = worker.proc.pid
-        job_id = _submit_file(stack, long_speech)
+        job_id = stack.submit_file(long_speech, "audio/wav")
         seen: set[int] = set()
 
         def ended() -> dict[str, Any] | None:
@@ -197,7 +189,7 @@ def test_redis_down_at_submit_answers_202_and_the_job_runs_once_redis_is_back(
     try:
         with open_stack(settings, tmp_path) as stack:
             own_redis.stop()
-            job_id = _submit_file(stack, clip)
+            job_id = stack.submit_file(clip, "audio/wav")
             assert stack.store.pending_outbox_count() == 1  # accepted, and waiting to be published
             own_redis.start()
             stack.worker()
@@ -220,7 +212,7 @@ def test_a_stage_longer_than_the_visibility_timeout_runs_once(
     )
     with open_stack(settings, tmp_path) as stack:
         first = stack.worker(concurrency=2)
-        job_id = _submit_file(stack, speak(" ".join([SPEECH_SCRIPT] * 5), tmp_path / "speech.wav"))
+        job_id = stack.submit_file(speak(" ".join([SPEECH_SCRIPT] * 5), tmp_path / "speech.wav"), "audio/wav")
         job = stack.wait_job(job_id, timeout=180)
         assert job["status"] == "succeeded", job
         assert {name: s["attempts"] for name, s in _stages(job).items()} == {

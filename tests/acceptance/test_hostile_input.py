@@ -10,19 +10,11 @@ from helpers import media
 from helpers.stack import Stack
 
 
-def _submit(stack: Stack, path: Path) -> str:
-    with path.open("rb") as fh:
-        response = stack.api.post("/api/v1/jobs", files={"file": (path.name, fh, "application/octet-stream")})
-    assert response.status_code == 202, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
 def test_ten_hours_of_silent_opus_are_refused_with_media_too_long(stack: Stack, tmp_path: Path) -> None:
     opus = media.silent_opus(tmp_path / "ten-hours.opus", hours=10)
     stack.worker()
     started = time.monotonic()
-    job_id = _submit(stack, opus)
+    job_id = stack.submit_file(opus)
 
     job = stack.wait_job(job_id)
     took = time.monotonic() - started
@@ -52,7 +44,7 @@ def test_a_playlist_naming_another_upload_fails_without_reading_it(stack: Stack,
     )
     stack.worker()
 
-    job = stack.wait_job(_submit(stack, playlist))
+    job = stack.wait_job(stack.submit_file(playlist))
 
     assert job["status"] == "failed", job
     assert job["error"]["code"] == "unsupported_media"

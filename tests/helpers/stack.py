@@ -33,6 +33,14 @@ class Stack:
         self.workers.append(worker)
         return worker.start()
 
+    def submit_file(self, path: Path, content_type: str = "application/octet-stream") -> str:
+        """A multipart submit of `path`; the new job's id."""
+        with path.open("rb") as fh:
+            response = self.api.post("/api/v1/jobs", files={"file": (path.name, fh, content_type)})
+        assert response.status_code == 202, response.text
+        job_id: str = response.json()["id"]
+        return job_id
+
     def wait_job(
         self, job_id: str, *, timeout: float = 120, status: tuple[str, ...] = TERMINAL
     ) -> dict[str, Any]:
