@@ -60,6 +60,10 @@ _SUBMIT_BODY = {
                         "file": {"type": "string", "format": "binary"},
                         "pipeline": {"type": "string", "default": "transcribe"},
                         "options": {"type": "string", "description": "JSON object of pipeline options"},
+                        "lane": {
+                            "type": "string",
+                            "description": "`standard` or `batch`: slower than your tier's",
+                        },
                     },
                 }
             },
