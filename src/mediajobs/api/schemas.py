@@ -22,6 +22,16 @@ class ErrorBody(BaseModel):
     error: ErrorPublic
 
 
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed multipart body or Content-Length"},
+    401: {"model": ErrorBody, "description": "No valid API key"},
+    413: {"model": ErrorBody, "description": "The body or its file is over its limit"},
+    422: {"model": ErrorBody, "description": "Unacceptable form, file, pipeline, source or options"},
+    429: {"model": ErrorBody, "description": "Over a monthly quota or the submit rate limit"},
+}
+"""The answers of a route that reads a body (a submit, an upload), for its OpenAPI responses."""
+
+
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

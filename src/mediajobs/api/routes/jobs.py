@@ -10,6 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from mediajobs.api.deps import CurrentUser, JobId, ServicesDep, StoreDep
 from mediajobs.api.downloads import send_object
 from mediajobs.api.schemas import (
+    BODY_ERRORS,
     ArtifactList,
     ErrorBody,
     JobAccepted,
@@ -77,12 +78,8 @@ _SUBMIT_BODY = {
     status_code=202,
     response_model=JobAccepted,
     responses={
-        400: {"model": ErrorBody, "description": "Malformed multipart body or Content-Length"},
-        401: {"model": ErrorBody, "description": "No valid API key"},
+        **BODY_ERRORS,
         409: {"model": ErrorBody, "description": "The Idempotency-Key was used for another request"},
-        413: {"model": ErrorBody, "description": "The body or its file is over its limit"},
-        422: {"model": ErrorBody, "description": "Unacceptable pipeline, source, options or form"},
-        429: {"model": ErrorBody, "description": "Over a monthly quota or the submit rate limit"},
     },
     openapi_extra=_SUBMIT_BODY,
 )

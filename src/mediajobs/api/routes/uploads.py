@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from mediajobs.api.deps import CurrentUser, ServicesDep, StoreDep
-from mediajobs.api.schemas import ErrorBody, UploadPublic, upload_public
+from mediajobs.api.schemas import BODY_ERRORS, ErrorBody, UploadPublic, upload_public
 from mediajobs.api.submission import receive_upload
 from mediajobs.errors import NotFound
 
@@ -33,13 +33,7 @@ _UPLOAD_BODY = {
     "",
     status_code=201,
     response_model=UploadPublic,
-    responses={
-        400: {"model": ErrorBody, "description": "Malformed multipart body"},
-        401: {"model": ErrorBody, "description": "No valid API key"},
-        413: {"model": ErrorBody, "description": "The file is over MEDIAJOBS_UPLOAD_MAX_BYTES"},
-        422: {"model": ErrorBody, "description": "No `file` part, an empty file, or not multipart"},
-        429: {"model": ErrorBody, "description": "Over a monthly quota or the submit rate limit"},
-    },
+    responses=BODY_ERRORS,
     openapi_extra=_UPLOAD_BODY,
 )
 async def create_upload(
