@@ -83,9 +83,9 @@ class Housekeeping:
         for orphan in periodic.orphan_uploads(
             now - timedelta(seconds=self.settings.orphan_upload_grace_seconds)
         ):
-            self.storage.delete(orphan.key)
-            periodic.forget_upload(orphan.upload_id)
-            orphans += 1
+            if periodic.forget_upload(orphan.upload_id):  # the row first: a job may name it meanwhile
+                self.storage.delete(orphan.key)
+                orphans += 1
         return {
             "jobs_expired": expired,
             "objects_removed": removed_objects,

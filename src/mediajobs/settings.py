@@ -126,10 +126,6 @@ class Settings(BaseSettings):
     engine_memory_limit: Annotated[int, Field(ge=0)] | None = Field(
         default=None, validation_alias="MEDIAJOBS_ENGINE_MEMORY_LIMIT"
     )
-    # Uploads no job refers to are removed once they are this old (the maintenance task does it).
-    orphan_upload_grace_seconds: Annotated[float, Field(gt=0)] = Field(
-        default=86400.0, validation_alias="MEDIAJOBS_ORPHAN_UPLOAD_GRACE"
-    )
 
     whisper_model: str | None = Field(default=None, validation_alias="MEDIAJOBS_WHISPER_MODEL")
     whisper_compute_type: str = Field(default="int8", validation_alias="MEDIAJOBS_WHISPER_COMPUTE_TYPE")

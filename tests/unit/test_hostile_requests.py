@@ -20,7 +20,7 @@ from helpers.progress import run_job, submit
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.engines import Engines
-from mediajobs.queue.maintenance import remove_orphan_uploads
+from mediajobs.housekeeping import Housekeeping
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.services import Services, build_services
 from mediajobs.store import JobStore, create_db_engine
@@ -275,7 +275,7 @@ def test_a_refused_multipart_submit_keeps_no_upload(client: TestClient, services
     assert len(stored_files(services)) == 1
 
 
-def test_orphan_uploads_are_removed_after_the_grace_period(tmp_path: Path, sqlite_url: str) -> None:
+def test_the_daily_cleanup_removes_only_uploads_no_job_names(tmp_path: Path, sqlite_url: str) -> None:
     clock = FakeClock(datetime.now(UTC))
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url)
     engine = create_db_engine(sqlite_url)
@@ -285,15 +285,21 @@ def test_orphan_uploads_are_removed_after_the_grace_period(tmp_path: Path, sqlit
         with TestClient(create_app(settings, services=services, maintenance=False)) as client:
             authorize(client, services.store)
             used = client.post(UPLOADS, files={"file": ("a.wav", b"RIFF a", "audio/wav")}).json()
-            client.post(UPLOADS, files={"file": ("b.wav", b"RIFF b", "audio/wav")}).json()
+            unused = client.post(UPLOADS, files={"file": ("b.wav", b"RIFF b", "audio/wav")}).json()
+            late = client.post(UPLOADS, files={"file": ("c.wav", b"RIFF c", "audio/wav")}).json()
             client.post(JOBS, json={"pipeline": "transcribe", "source": used["source"]})
-        grace = timedelta(seconds=settings.orphan_upload_grace_seconds)
-        clock.advance(grace.total_seconds() - 60)
-        assert remove_orphan_uploads(store, services.storage, older_than=grace) == 0
-        clock.advance(120)
-        assert remove_orphan_uploads(store, services.storage, older_than=grace) == 1
-        assert [f.key.split("/")[1] for f in services.storage.list("uploads/")] == [used["id"]]
-        store.get_upload(uuid.UUID(used["id"]))
+            clock.advance(settings.orphan_upload_grace_seconds + 60)
+            # the cleanup lists `late` as unused; a job names it before the row is removed
+            cutoff = clock() - timedelta(seconds=settings.orphan_upload_grace_seconds)
+            listed = {str(o.upload_id) for o in store.periodic.orphan_uploads(cutoff)}
+            assert listed == {unused["id"], late["id"]}
+            client.post(JOBS, json={"pipeline": "transcribe", "source": late["source"]})
+            assert not store.periodic.forget_upload(uuid.UUID(late["id"]))
+        did = Housekeeping(store, services.storage, services.workspace, settings).run("cleanup")
+        assert did is not None
+        assert did["orphan_uploads_removed"] == 1
+        kept = sorted(f.key.split("/")[1] for f in services.storage.list("uploads/"))
+        assert kept == sorted([used["id"], late["id"]])
     finally:
         services.close()
         engine.dispose()

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.settings import Settings
-from mediajobs.storage import Storage, upload_prefix
 from mediajobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -78,21 +77,3 @@ class Maintenance:
         )
         thread.start()
         return thread
-
-
-def remove_orphan_uploads(
-    store: JobStore, storage: Storage, *, older_than: timedelta, batch: int = 500
-) -> int:
-    """Remove uploads that no job refers to once they are `older_than` old: rows first (the store
-    re-checks that no job names them), then their files. Returns how many were removed."""
-    removed = 0
-    while True:
-        uploads = store.delete_orphan_uploads(older_than, limit=batch)
-        for upload in uploads:
-            storage.delete_prefix(upload_prefix(upload.id))
-        removed += len(uploads)
-        if len(uploads) < batch:
-            break
-    if removed:
-        log.info("removed %d uploads that no job refers to", removed)
-    return removed

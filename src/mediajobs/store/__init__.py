@@ -107,7 +107,6 @@ class JobStore:
         self.create_upload = self.uploads.create_upload
         self.get_upload = self.uploads.get_upload
         self.delete_unused_upload = self.uploads.delete_unused_upload
-        self.delete_orphan_uploads = self.uploads.delete_orphan_uploads
         self.list_artifacts = self.artifacts.list_artifacts
         self.get_artifact = self.artifacts.get_artifact
         # the database itself

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -164,25 +164,26 @@ class Periodic:
         return True
 
     def orphan_uploads(self, cutoff: datetime, *, limit: int = 500) -> list[Orphan]:
-        """Uploads older than `cutoff` that no job names as its source."""
+        """Uploads older than `cutoff` that no job names as its source (`jobs.upload_id`, indexed)."""
         with self._db.read() as conn:
             rows = conn.execute(
                 select(UploadRow.id, UploadRow.storage_key)
-                .where(UploadRow.created_at < cutoff)
+                .where(UploadRow.created_at < cutoff, ~exists().where(JobRow.upload_id == UploadRow.id))
                 .order_by(UploadRow.created_at)
                 .limit(limit)
             ).all()
-            sources = [f"upload://{r.id}" for r in rows]
-            used = (
-                set(conn.execute(select(JobRow.source).where(JobRow.source.in_(sources))).scalars())
-                if rows
-                else set()
-            )
-        return [Orphan(upload_id=r.id, key=r.storage_key) for r in rows if f"upload://{r.id}" not in used]
+        return [Orphan(upload_id=r.id, key=r.storage_key) for r in rows]
 
-    def forget_upload(self, upload_id: uuid.UUID) -> None:
+    def forget_upload(self, upload_id: uuid.UUID) -> bool:
+        """Remove an upload's row unless a job names it by now (checked in the DELETE itself); True
+        when removed, and only then may its file go."""
         with self._db.tx() as tx:
-            tx.conn.execute(delete(UploadRow).where(UploadRow.id == upload_id))
+            removed = tx.conn.execute(
+                delete(UploadRow)
+                .where(UploadRow.id == upload_id, ~exists().where(JobRow.upload_id == UploadRow.id))
+                .returning(UploadRow.id)
+            ).first()
+        return removed is not None
 
     def running_jobs(self) -> set[uuid.UUID]:
         """Jobs with a stage running now (their scratch folders are in use)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from sqlalchemy import and_, delete, exists, insert, select
 
@@ -68,24 +67,6 @@ class Uploads:
         """Remove the upload's row if no job refers to it; the removed upload (its storage key is
         the caller's to delete), or None when it is in use or gone."""
         return next(iter(self._delete_unused(UploadRow.id == upload_id)), None)
-
-    def delete_orphan_uploads(self, older_than: timedelta, *, limit: int = 500) -> list[Upload]:
-        """Remove the rows of uploads older than `older_than` that no job refers to (uploads sent
-        for a job that was never submitted, or whose submit was refused); the caller deletes their
-        files. At most `limit` per call."""
-        with self._db.read() as conn:
-            cutoff = self._db.clock() - older_than
-            ids = (
-                conn.execute(
-                    select(UploadRow.id)
-                    .where(UploadRow.created_at < cutoff, ~exists().where(JobRow.upload_id == UploadRow.id))
-                    .order_by(UploadRow.created_at)
-                    .limit(limit)
-                )
-                .scalars()
-                .all()
-            )
-        return self._delete_unused(UploadRow.id.in_(ids)) if ids else []
 
     def _delete_unused(self, which: object) -> list[Upload]:
         # The NOT EXISTS is checked again in the DELETE itself: a job that names the upload meanwhile wins.
