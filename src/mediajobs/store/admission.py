@@ -5,7 +5,8 @@ It runs inside the transactions that change what is in flight: submit, a stage's
 manual retry; and on the maintenance tick as a safety net. With a policy that may hold stages back
 (`policy.holds`), every such transaction first takes the user's admission lock (a PostgreSQL
 advisory lock; SQLite has one writer anyway), so two processes admitting for one user cannot both see
-a free slot. Lock order, everywhere: job rows, then user locks (sorted), then stage rows.
+a free slot. Lock order, everywhere: job rows, then user locks (sorted), then stage rows; a
+transaction that holds a user lock takes further job rows only with SKIP LOCKED (it never waits).
 """
 
 from __future__ import annotations
@@ -151,7 +152,19 @@ class Admission:
         )
         if skip_job is not None:
             query = query.where(StageRunRow.job_id != skip_job)
-        return self._admit_rows(tx, tx.conn.execute(query).all())
+        rows = tx.conn.execute(query).all()
+        if rows and tx.postgres:
+            # This transaction holds the user's lock; taking other jobs' rows must not wait (the
+            # admission tick locks job rows, then users): skip the ones another transaction holds.
+            locked = set(
+                tx.conn.execute(
+                    select(JobRow.id)
+                    .where(JobRow.id.in_({r.job_id for r in rows}))
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+            )
+            rows = [r for r in rows if r.job_id in locked]
+        return self._admit_rows(tx, rows)
 
     def send(
         self, tx: Tx, job: JobKey, runs: Sequence[StageRun], lanes: dict[str, str] | None = None

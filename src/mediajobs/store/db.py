@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 from mediajobs.errors import NotMigrated
 
+from .diagnostics import attach_counter
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -35,8 +37,10 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size * 2)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size * 2)
+    attach_counter(engine)
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

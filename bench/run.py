@@ -1,0 +1,271 @@
+"""`bench/run`: mediajobs against raw Celery and a hand-wired FastAPI + Celery service, in one run.
+
+    bench/run                 # the whole comparison, printed, and written to docs/benchmarks.md
+    bench/run --reps 1 --jobs 200 --no-write    # quicker, figures not recorded
+    bench/run --check         # CI: SQL round trips per no-op job within bench/budget.json (a count)
+    bench/run --record-budget # measure the round trips per job and write bench/budget.json
+
+Every system runs on this machine's Redis and PostgreSQL, each run in a fresh database and Redis
+database, with the same worker settings (prefork, concurrency 2, acks_late, prefetch 1). Repetitions
+are interleaved (raw, hand-wired, mediajobs 1 stage, mediajobs 3 stages, then again), so a noisy
+moment hurts every system alike; tables give the median and the spread (min-max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .measure import PeakRss, closed_loop, cpu_seconds, open_loop, percentile, postgres_backends, spread, tree
+from .systems import HandWired, MediaJobs, RawCelery, System, redis_pid, settle
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+BUDGET = Path(__file__).with_name("budget.json")
+BEGIN, END = "<!-- peer-bench:begin -->", "<!-- peer-bench:end -->"
+CLIENTS = (8, 64)
+OPEN_RATE = 200.0  # req/s of the open-loop phase (issue 13: p99 <= 25 ms at 200 req/s, workers busy)
+
+
+@dataclass
+class Figures:
+    submit_rate: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    submit_p50: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    submit_p99: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    e2e_rate: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    cpu_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    rss_mb: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    open_p50: list[float] = field(default_factory=list)
+    open_p99: list[float] = field(default_factory=list)
+
+
+def cpu_snapshot(system: System) -> dict[str, float]:
+    pids = {role: tree(pid) for role, pid in system.roots().items()}
+    snap = {role: cpu_seconds(p) for role, p in pids.items()}
+    snap["redis"] = cpu_seconds([redis_pid()])
+    snap["postgres"] = cpu_seconds(postgres_backends(system.database))
+    return snap
+
+
+def run_system(system: System, jobs: int, figures: Figures, *, open_loop_seconds: float) -> None:
+    system.start()
+    try:
+        with PeakRss(system.roots()) as rss:
+            total = 0
+            for clients in CLIENTS:
+                before = cpu_snapshot(system)
+                started = time.perf_counter()
+                load = closed_loop(system.make_call, jobs, clients)
+                total += jobs
+                finished = settle(system, total)
+                after = cpu_snapshot(system)
+                figures.submit_rate[clients].append(load.rate)
+                figures.submit_p50[clients].append(percentile(load.latencies_ms, 0.5))
+                figures.submit_p99[clients].append(percentile(load.latencies_ms, 0.99))
+                figures.e2e_rate[clients].append(jobs / (finished - started))
+                if clients == CLIENTS[0]:
+                    for kind in after:
+                        figures.cpu_ms[kind].append((after[kind] - before.get(kind, 0.0)) * 1000 / jobs)
+            if system.http and open_loop_seconds:
+                load = open_loop(system.make_call, OPEN_RATE, open_loop_seconds)
+                total += len(load.latencies_ms)
+                settle(system, total)
+                figures.open_p50.append(percentile(load.latencies_ms, 0.5))
+                figures.open_p99.append(percentile(load.latencies_ms, 0.99))
+        for role, peak in rss.peaks.items():
+            figures.rss_mb[role].append(peak / 2**20)
+    finally:
+        system.stop()
+
+
+def systems() -> list[System]:
+    return [
+        RawCelery(name="raw Celery"),
+        HandWired(name="hand-wired"),
+        MediaJobs(name="mediajobs, 1 stage", pipeline="noop"),
+        MediaJobs(name="mediajobs, 3 stages", pipeline="noop3"),
+    ]
+
+
+def ratio(a: list[float], b: list[float]) -> float:
+    return statistics.median(a) / statistics.median(b) if a and b else float("nan")
+
+
+def report(results: dict[str, Figures], args: argparse.Namespace, extra: str) -> str:
+    lines = [
+        f"Command: `bench/run --reps {args.reps} --jobs {args.jobs}` ({datetime.now(UTC):%Y-%m-%d}); "
+        f"{machine()}; {versions()}. Median of {args.reps} interleaved runs (min-max).",
+        "",
+        "| system | submits/s, 8 clients | p50 / p99 ms | submits/s, 64 clients | p50 / p99 ms "
+        "| jobs/s end to end (8 / 64) | CPU ms per job: API / worker / Redis / PostgreSQL "
+        "| peak RSS MB: API / worker |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, f in results.items():
+        cpu = " / ".join(spread(f.cpu_ms.get(kind, [])) for kind in ("api", "worker", "redis", "postgres"))
+        rss = " / ".join(spread(f.rss_mb.get(role, [])) for role in ("api", "worker"))
+        lines.append(
+            f"| {name} | {spread(f.submit_rate[8])} | {spread(f.submit_p50[8])} / {spread(f.submit_p99[8])} "
+            f"| {spread(f.submit_rate[64])} | {spread(f.submit_p50[64])} / {spread(f.submit_p99[64])} "
+            f"| {spread(f.e2e_rate[8])} / {spread(f.e2e_rate[64])} | {cpu} | {rss} |"
+        )
+    mj, hw, raw = results["mediajobs, 1 stage"], results["hand-wired"], results["raw Celery"]
+    submit_vs_hw = ratio(mj.submit_rate[8], hw.submit_rate[8])
+    e2e_vs_hw = ratio(mj.e2e_rate[8], hw.e2e_rate[8])
+    e2e_vs_raw = ratio(mj.e2e_rate[8], raw.e2e_rate[8])
+    p99 = statistics.median(mj.open_p99) if mj.open_p99 else float("nan")
+    api_rss = max(mj.rss_mb.get("api", [float("nan")]))
+
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    lines += [
+        "",
+        "Ratios (1 stage, 8 clients): mediajobs / hand-wired submit rate "
+        f"**{submit_vs_hw:.2f}x**; end to end **{e2e_vs_hw:.2f}x** of hand-wired and **{e2e_vs_raw:.2f}x** "
+        "of raw Celery.",
+        "",
+        "| target (issue 13) | figure | |",
+        "|---|---|---|",
+        f"| submit rate of one API process at 8 clients >= 1.0x hand-wired | {submit_vs_hw:.2f}x | "
+        f"{verdict(submit_vs_hw >= 1.0)} |",
+        f"| submit p99 <= 25 ms at {OPEN_RATE:g} req/s while workers are busy | p50 "
+        f"{spread(mj.open_p50)} ms, p99 {spread(mj.open_p99)} ms (hand-wired p99 {spread(hw.open_p99)} ms) | "
+        f"{verdict(p99 <= 25)} |",
+        f"| no-op jobs/s end to end >= 1.0x hand-wired | {e2e_vs_hw:.2f}x | {verdict(e2e_vs_hw >= 1.0)} |",
+        f"| no-op jobs/s end to end >= 0.7x raw Celery | {e2e_vs_raw:.2f}x | {verdict(e2e_vs_raw >= 0.7)} |",
+        f"| API RSS <= 150 MB | {api_rss:.0f} MB peak | {verdict(api_rss <= 150)} |",
+    ]
+    if extra:
+        lines += ["", extra]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def versions() -> str:
+    import celery
+    import fastapi
+
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip().split()[-1]
+    redis_v = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
+    return (
+        f"Python {platform.python_version()}, Celery {celery.__version__}, FastAPI {fastapi.__version__}, "
+        f"PostgreSQL {pg}, Redis {redis_v.removeprefix('v=')}"
+    )
+
+
+def write_doc(body: str) -> None:
+    text = DOC.read_text()
+    section = f"{BEGIN}\n{body}\n{END}"
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
+    else:
+        text = (
+            text.rstrip()
+            + "\n\n## The whole path against raw Celery and a hand-wired service\n\n"
+            + section
+            + "\n"
+        )
+    DOC.write_text(text)
+
+
+# -- the round-trip budget (CI) ---------------------------------------------------------------------
+
+
+def per_job_counts(jobs: int, pipeline: str = "noop") -> dict[str, float]:
+    """SQL statements, commits and pool checkouts per no-op job, over the whole path (API, worker)."""
+    from mediajobs.store.diagnostics import read_counts
+
+    folder = Path(tempfile.mkdtemp(prefix="mj-sql-"))
+    system = MediaJobs(name="budget", pipeline=pipeline, sql_counts=folder)
+    system.start()
+    try:
+        time.sleep(1.0)  # the counters of the idle processes (start-up, first maintenance) are written
+        base = read_counts(folder)
+        closed_loop(system.make_call, jobs, 8)
+        settle(system, jobs)
+        time.sleep(1.0)  # let every process write its last counts (every 0.5 s)
+        total = read_counts(folder)
+    finally:
+        system.stop()
+    return {key: round((total[key] - base[key]) / jobs, 2) for key in ("statements", "commits", "checkouts")}
+
+
+def check_budget(jobs: int) -> int:
+    budget = json.loads(BUDGET.read_text())
+    counts = per_job_counts(jobs)
+    print(f"SQL per no-op job over {jobs} jobs: {counts}; budget: {budget['per_job']}")
+    over = {k: v for k, v in counts.items() if v > budget["per_job"][k]}
+    if over:
+        print(f"over the budget: {over} (bench/budget.json; a new round trip per job needs a reason)")
+        return 1
+    return 0
+
+
+def record_budget(jobs: int) -> None:
+    counts = per_job_counts(jobs)
+    # Headroom for the maintenance loop's rounds (not per job), well under one round trip per job.
+    budget = {k: round(v + 0.5, 1) for k, v in counts.items()}
+    BUDGET.write_text(json.dumps({"measured": counts, "per_job": budget, "jobs": jobs}, indent=2) + "\n")
+    print(f"measured {counts}; budget written: {budget}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=400)
+    parser.add_argument("--open-seconds", type=float, default=5.0)
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--record-budget", action="store_true")
+    parser.add_argument("--transcribe", action="store_true", help="also: a transcribe job against the engine")
+    args = parser.parse_args()
+    if args.check:
+        raise SystemExit(check_budget(300))
+    if args.record_budget:
+        record_budget(300)
+        return
+    results: dict[str, Figures] = {}
+    for rep in range(args.reps):
+        for system in systems():
+            print(f"rep {rep + 1}: {system.name}", file=sys.stderr, flush=True)
+            run_system(
+                system,
+                args.jobs,
+                results.setdefault(system.name, Figures()),
+                open_loop_seconds=args.open_seconds,
+            )
+    extra = ""
+    if args.transcribe:
+        from .transcribe_vs_engine import compare
+
+        extra = compare()
+    body = report(results, args, extra)
+    print(body)
+    if not args.no_write:
+        write_doc(body)
+
+
+if __name__ == "__main__":
+    main()
