@@ -84,10 +84,14 @@ class Services:
         return self._runner
 
     def publish_soon(self, job_id: uuid.UUID) -> None:
-        """Fast path after a commit: publish the job's due messages now. A failure is only logged:
-        the commit already happened, and the maintenance relay publishes what is left."""
+        """Fast path after a commit that changed `job_id`: admit what now fits of its owner's waiting
+        stages (a holding admission policy), then publish the due messages of the jobs concerned.
+        A failure is only logged: the commit already happened, and the maintenance loop admits and
+        relays what is left."""
         try:
-            self.dispatcher.publish_job(job_id)
+            admitted = self.store.admit_after(job_id)
+            for job in {job_id, *admitted}:
+                self.dispatcher.publish_job(job)
         except Exception:
             log.warning("fast-path publish failed for %s; the relay will publish it", job_id, exc_info=True)
 

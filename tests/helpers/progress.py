@@ -21,7 +21,8 @@ def submit(store: JobStore, source: str = "https://example.com/talk.mp3", owner:
         owner_id=owner, pipeline=get_pipeline("transcribe"), source=source, options={"language": "en"}
     )
     assert created
-    return job
+    store.admit_owner(owner)  # what the API's after-commit step does (a holding admission policy)
+    return store.get_job(job.id)
 
 
 def claim(store: JobStore, job_id: Any, stage: str) -> Claim:

@@ -275,7 +275,7 @@ def test_job_and_user_streams_over_http_with_redis(services: Services) -> None:
         for thread in threads:
             thread.start()
         for event in connected:  # each stream replayed the submit event: it is subscribed
-            assert event.wait(10)
+            assert event.wait(30)
         run_job(store, job.id)
         for thread in threads:
             thread.join(20)

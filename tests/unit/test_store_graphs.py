@@ -59,8 +59,13 @@ class Graphs:
         job, _ = self.store.create_job(
             owner_id="local", pipeline=pipeline, source=SOURCE, options=pipeline.validate_options(options)
         )
-        self.dispatcher.dispatch_due()
+        self.after_commit(job.id)
         return job.id
+
+    def after_commit(self, job_id: uuid.UUID) -> None:
+        """What services do after a commit: admit what fits of the owner's waiting stages, publish."""
+        for job in {job_id, *self.store.admit_after(job_id)}:
+            self.dispatcher.publish_job(job)
 
     def drain(self) -> None:
         for _ in range(20):
@@ -88,13 +93,14 @@ def build(tmp_path: Path, sqlite_url: str, clock: FakeClock, **store_args: objec
         settings=make_settings(tmp_path, MEDIAJOBS_RETRY_BASE_SECONDS=1, MEDIAJOBS_RETRY_CAP_SECONDS=2),
         engines=Engines(),
         stages=graph_stages(),
-        after_commit=dispatcher.publish_job,
+        after_commit=lambda job_id: built.after_commit(job_id),
         hooks=hooks,
         worker_id="worker-test",
     )
-    return Graphs(
+    built = Graphs(
         store=store, publisher=publisher, dispatcher=dispatcher, runner=runner, hooks=hooks, clock=clock
     )
+    return built
 
 
 @pytest.fixture

@@ -97,6 +97,8 @@ class JobStore:
         self.unsent_ids = self.outbox.unsent_ids
         self.pending_outbox_count = self.outbox.pending_outbox_count
         self.admit_waiting = self.admission.admit_waiting
+        self.admit_owner = self.admission.admit_owner
+        self.admit_after = self.admission.admit_after
         self.reroute_aged = self.admission.reroute_aged
         # the event log
         self.job_events = self.events.job_events

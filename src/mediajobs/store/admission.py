@@ -1,12 +1,19 @@
 """The store's side of admission: ask the policy (domain/admission.py) which ready stages go to the
 broker, and write the answer (queued + an outbox message routed to a lane, or ready to wait).
 
-It runs inside the transactions that change what is in flight: submit, a stage's end, a job's end, a
-manual retry; and on the maintenance tick as a safety net. With a policy that may hold stages back
-(`policy.holds`), every such transaction first takes the user's admission lock (a PostgreSQL
-advisory lock; SQLite has one writer anyway), so two processes admitting for one user cannot both see
-a free slot. Lock order, everywhere: job rows, then user locks (sorted), then stage rows; a
-transaction that holds a user lock takes further job rows only with SKIP LOCKED (it never waits).
+With a policy that admits everything (`AdmitAll`), stages are admitted inside the transaction that made
+them ready. With a policy that holds stages back (`FairShare`), no write transaction of the hot path
+takes a lock or counts anything:
+- a stage that ends hands its slot to its job's next stage (one out, one in: the user's number of
+  stages in flight does not change), in its own transaction;
+- everything else that became ready (a new job's root stages, a fan-out's children, a stage made
+  ready after a slot freed) waits as `ready`, and `admit_owner` runs right after the commit (the API's
+  background task, the runner's after-commit step) and on the maintenance tick: it takes the user's
+  admission lock (a PostgreSQL advisory lock; SQLite has one writer), counts, and admits what fits.
+So two processes admitting for one user cannot both see the same free slot, and submits of one user
+never wait for each other. Lock order: a user lock first, then job rows only with SKIP LOCKED; the
+tick takes job rows (SKIP LOCKED) first, then user locks in sorted order: nobody ever waits on a job
+row while holding a user lock.
 """
 
 from __future__ import annotations
@@ -98,7 +105,7 @@ class Admission:
     def holds(self) -> bool:
         return self.policy.holds
 
-    # -- inside a transaction ----------------------------------------------------------------------
+    # -- inside the transaction that made stages ready --------------------------------------------
 
     def lock(self, tx: Tx, owner_ids: Iterable[str]) -> None:
         """Take the users' admission locks (sorted: no two admitters deadlock), if the policy holds."""
@@ -109,17 +116,19 @@ class Admission:
                 text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"mj-admit:{owner}"}
             )
 
-    def decide(self, tx: Tx, job: JobKey, ready: Sequence[StageRun]) -> dict[str, str]:
-        """The ready stages of one job the policy admits now, with the lane each goes to (no writes)."""
+    def hand_on(
+        self, tx: Tx, job: JobKey, ready: Sequence[StageRun], *, freed: int = 0
+    ) -> tuple[StageRun, ...]:
+        """Stages of `job` that just became ready: admit them, or leave them waiting for `admit_owner`;
+        returns them in their new state. `freed`: how many of the job's stages left flight in this
+        transaction (their slots go to the first `freed` ready stages without asking the policy)."""
         if not ready:
-            return {}
-        admitted = self.policy.admit([_candidate(job, run) for run in ready], _TxLoad(tx))
-        return {c.stage: c.lane for c in admitted}
-
-    def hand_on(self, tx: Tx, job: JobKey, ready: Sequence[StageRun]) -> tuple[StageRun, ...]:
-        """Stages of `job` that just became ready: admit them, or leave them waiting; returns them in
-        their new state. (With a holding policy, call `lock` first.)"""
-        lanes = self.decide(tx, job, ready)
+            return ()
+        if self.holds:
+            lanes = {r.name: job.lane for r in ready[:freed]}
+        else:
+            admitted = self.policy.admit([_candidate(job, run) for run in ready], _TxLoad(tx))
+            lanes = {c.stage: c.lane for c in admitted}
         go = [r for r in ready if r.name in lanes]
         wait = [r for r in ready if r.name not in lanes]
         self._queue(tx, job, go, lanes)
@@ -131,40 +140,70 @@ class Admission:
             for r in ready
         )
 
-    def release(self, tx: Tx, owner_id: str, *, skip_job: uuid.UUID | None = None) -> int:
-        """Some of the user's in-flight stages ended: offer their waiting stages (oldest job first) to
-        the policy. A no-op for a policy that never holds. Returns how many were admitted."""
+    def decide_new(self, tx: Tx, job: JobKey, roots: Sequence[StageRun]) -> dict[str, str]:
+        """For a new job's root stages: those admitted at once, with their lanes (none with a holding
+        policy: `admit_owner` admits them after the commit)."""
+        if self.holds or not roots:
+            return {}
+        admitted = self.policy.admit([_candidate(job, run) for run in roots], _TxLoad(tx))
+        return {c.stage: c.lane for c in admitted}
+
+    # -- after the commit -----------------------------------------------------------------------------
+
+    def admit_owner(self, owner_id: str) -> set[uuid.UUID]:
+        """Offer the user's waiting stages (oldest job first) to the policy; returns the jobs whose
+        stages were admitted (their messages are in the outbox)."""
         if not self.holds:
-            return 0
-        query = (
-            select(
-                StageRunRow.__table__, JobRow.owner_id, JobRow.lane, JobRow.created_at.label("job_created_at")
-            )
+            return set()
+        with self._db.tx() as tx:
+            self.lock(tx, [owner_id])
+            rows = tx.conn.execute(
+                select(
+                    StageRunRow.__table__,
+                    JobRow.owner_id,
+                    JobRow.lane,
+                    JobRow.created_at.label("job_created_at"),
+                )
+                .join(JobRow, JobRow.id == StageRunRow.job_id)
+                .where(
+                    JobRow.owner_id == owner_id,
+                    JobRow.status.in_(OPEN),
+                    JobRow.cancel_requested_at.is_(None),
+                    StageRunRow.status == StageStatus.READY,
+                )
+                .order_by(JobRow.created_at, StageRunRow.job_id, StageRunRow.position)
+                .limit(PER_OWNER)
+            ).all()
+            if rows and tx.postgres:  # holding the user lock: never wait for a job row
+                locked = set(
+                    tx.conn.execute(
+                        select(JobRow.id)
+                        .where(JobRow.id.in_({r.job_id for r in rows}))
+                        .with_for_update(skip_locked=True)
+                    ).scalars()
+                )
+                rows = [r for r in rows if r.job_id in locked]
+            return self._admit_rows(tx, rows)
+
+    def admit_after(self, job_id: uuid.UUID) -> set[uuid.UUID]:
+        """After a stage of `job_id` ended: if its owner has stages waiting, admit what now fits
+        (one read when nothing waits)."""
+        if not self.holds:
+            return set()
+        waiting = (
+            select(StageRunRow.job_id)
             .join(JobRow, JobRow.id == StageRunRow.job_id)
-            .where(
-                JobRow.owner_id == owner_id,
-                JobRow.status.in_(OPEN),
-                JobRow.cancel_requested_at.is_(None),
-                StageRunRow.status == StageStatus.READY,
-            )
-            .order_by(JobRow.created_at, StageRunRow.job_id, StageRunRow.position)
-            .limit(PER_OWNER)
+            .where(JobRow.owner_id == select(JobRow.owner_id).where(JobRow.id == job_id).scalar_subquery())
+            .where(StageRunRow.status == StageStatus.READY)
+            .limit(1)
         )
-        if skip_job is not None:
-            query = query.where(StageRunRow.job_id != skip_job)
-        rows = tx.conn.execute(query).all()
-        if rows and tx.postgres:
-            # This transaction holds the user's lock; taking other jobs' rows must not wait (the
-            # admission tick locks job rows, then users): skip the ones another transaction holds.
-            locked = set(
-                tx.conn.execute(
-                    select(JobRow.id)
-                    .where(JobRow.id.in_({r.job_id for r in rows}))
-                    .with_for_update(skip_locked=True)
-                ).scalars()
-            )
-            rows = [r for r in rows if r.job_id in locked]
-        return self._admit_rows(tx, rows)
+        with self._db.read() as conn:
+            found = conn.execute(
+                select(select(JobRow.owner_id).where(JobRow.id == job_id).scalar_subquery(), waiting.exists())
+            ).first()
+        if found is None or found[0] is None or not found[1]:
+            return set()
+        return self.admit_owner(str(found[0]))
 
     def send(
         self, tx: Tx, job: JobKey, runs: Sequence[StageRun], lanes: dict[str, str] | None = None
@@ -185,18 +224,18 @@ class Admission:
             set_status(tx, job.id, names, StageStatus.QUEUED, routed_lane=lane, **_queued(tx))
         self.send(tx, job, go, lanes)
 
-    def _admit_rows(self, tx: Tx, rows: Sequence[Any]) -> int:
+    def _admit_rows(self, tx: Tx, rows: Sequence[Any]) -> set[uuid.UUID]:
         """Offer waiting stage rows (joined with their job's owner, lane and age) to the policy and
         queue the ones it admits; a row that changed meanwhile (a cancel) is skipped."""
         if not rows:
-            return 0
+            return set()
         keys = {
             r.job_id: JobKey(id=r.job_id, owner_id=r.owner_id, lane=r.lane, created_at=r.job_created_at)
             for r in rows
         }
         runs = {(r.job_id, r.name): stage_from_row(r) for r in rows}
         candidates = [_candidate(keys[job_id], run) for (job_id, _), run in runs.items()]
-        admitted = 0
+        admitted: set[uuid.UUID] = set()
         by_job: dict[uuid.UUID, list[tuple[StageRun, str]]] = {}
         for candidate in self.policy.admit(candidates, _TxLoad(tx)):
             by_job.setdefault(candidate.job_id, []).append(
@@ -215,7 +254,7 @@ class Admission:
                 ).rowcount
                 if moved == 1:
                     self.send(tx, keys[job_id], [run], {run.name: lane})
-                    admitted += 1
+                    admitted.add(job_id)
         return admitted
 
     # -- the maintenance tick ----------------------------------------------------------------------
@@ -271,7 +310,7 @@ class Admission:
                 )
                 .order_by(JobRow.created_at, StageRunRow.position)
             ).all()
-            return self._admit_rows(tx, rows)
+            return len(self._admit_rows(tx, rows))
 
     def reroute_aged(self, *, limit: int = 500) -> int:
         """Batch-lane messages that waited longer than the policy's `batch_aging` in the broker go

@@ -170,8 +170,7 @@ class Jobs:
             for spec in pipeline.stages
         ]
         roots = [r for r, spec in zip(runs, pipeline.stages, strict=True) if not spec.needs]
-        self._admission.lock(tx, [owner_id])
-        admitted = self._admission.decide(tx, key, roots)
+        admitted = self._admission.decide_new(tx, key, roots)
         root_names = {r.name for r in roots}
         runs = [
             replace(r, status=StageStatus.QUEUED, available_at=now, routed_lane=admitted[r.name])
@@ -275,7 +274,6 @@ class Jobs:
             )
             pipeline = self._pipelines.get_pipeline(row.pipeline)
             runs = load_runs(tx.conn, job_id)
-            self._admission.lock(tx, [row.owner_id])
             handed = {
                 r.name: r for r in self._admission.hand_on(tx, JobKey.of(row), ready_stages(pipeline, runs))
             }
@@ -325,9 +323,7 @@ class Jobs:
                 raise Conflict(f"job {job_id} is already {row.status}", code="job_finished")
             requested = row.cancel_requested_at or tx.now
             if action is CancelAction.CANCEL_NOW:
-                self._admission.lock(tx, [row.owner_id])
                 cancel_job(tx, row, cancel_requested_at=requested)
-                self._admission.release(tx, row.owner_id, skip_job=job_id)
             else:
                 tx.conn.execute(
                     update(JobRow)

@@ -144,13 +144,11 @@ class Leases:
             outcome=AttemptOutcome.LOST,
             error=ErrorInfo(code="worker_lost", message="the worker stopped renewing its lease"),
         )
-        if action is not LostLeaseAction.REQUEUE:
-            self._admission.lock(tx, [row.owner_id])
+        if action is not LostLeaseAction.REQUEUE:  # (the maintenance tick then admits the user's next)
             if action is LostLeaseAction.CANCEL_JOB:
                 cancel_job(tx, row)
             else:
                 fail_job(tx, row, lost)
-            self._admission.release(tx, row.owner_id, skip_job=job_id)
             return Reaped(job_id=job_id, stage=stage, requeued=False)
         write_messages(
             tx,

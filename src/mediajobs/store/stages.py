@@ -103,10 +103,8 @@ class Stages:
             )
             pipeline = self._pipelines.get_pipeline(row.pipeline)
             if decision.cancel_job:
-                self._admission.lock(tx, [row.owner_id])
                 close_attempts(tx, job_id, outcome=AttemptOutcome.CANCELLED)
                 cancel_job(tx, row, progress=job_progress(pipeline, runs))
-                self._admission.release(tx, row.owner_id, skip_job=job_id)
             if decision.refusal is not None:
                 return decision.refusal
             if decision.take_over:
@@ -242,7 +240,6 @@ class Stages:
         job_id = claim.job.id
         with self._db.tx() as tx:
             row = self._lock_fenced(tx, claim)
-            self._admission.lock(tx, [row.owner_id])
             done = tx.conn.execute(
                 update(StageRunRow)
                 .where(*_fenced(claim))
@@ -291,12 +288,12 @@ class Stages:
                 succeed_job(tx, row, [note])
                 changes.update(status=JobStatus.SUCCEEDED, current_stage=None, finished_at=tx.now)
             else:
-                handed = {r.name: r for r in self._admission.hand_on(tx, JobKey.of(row), plan.ready)}
+                # this stage's slot goes to the job's next stage; a holding policy admits the rest later
+                handed = {r.name: r for r in self._admission.hand_on(tx, JobKey.of(row), plan.ready, freed=1)}
                 runs = tuple(handed.get(r.name, r) for r in runs)
                 current = current_stage(runs, row.current_stage)
                 update_job(tx, row, [note], progress=job_progress(pipeline, runs), current_stage=current)
                 changes.update(current_stage=current)
-            self._admission.release(tx, row.owner_id)  # this stage's slot is free for the user's next
             return replace(job_with_runs(row, runs, pipeline), **changes)
 
     def fail_attempt(self, claim: Claim, error: ErrorInfo, *, retry_delay: float | None) -> Job:
@@ -304,7 +301,6 @@ class Stages:
         job_id = claim.job.id
         with self._db.tx() as tx:
             row = self._lock_fenced(tx, claim)
-            self._admission.lock(tx, [row.owner_id])
             action = after_failure(
                 cancel_requested=row.cancel_requested_at is not None, retry_delay=retry_delay
             )
@@ -362,20 +358,16 @@ class Stages:
                 fail_job(tx, row, error, [stage_note], progress=progress)
                 runs = runs_after_failure(runs)
                 changes.update(_ended(tx.now, JobStatus.FAILED, error))
-            if action is not FailureAction.RETRY:
-                self._admission.release(tx, row.owner_id, skip_job=job_id)
             return replace(job_with_runs(row, runs, pipeline), **changes)
 
     def cancel_stage(self, claim: Claim) -> Job:
         """The running stage stopped because its job was cancelled."""
         with self._db.tx() as tx:
             row = self._lock_fenced(tx, claim)
-            self._admission.lock(tx, [row.owner_id])
             close_attempts(tx, claim.job.id, attempt_id=claim.attempt_id, outcome=AttemptOutcome.CANCELLED)
             pipeline = self._pipeline(claim)
             runs = load_runs(tx.conn, claim.job.id)
             cancel_job(tx, row, progress=job_progress(pipeline, runs))
-            self._admission.release(tx, row.owner_id, skip_job=claim.job.id)
             ended = JobStatus(row.status).terminal
             job = job_with_runs(row, runs if ended else runs_cancelled(runs, tx.now), pipeline)
             if ended:

@@ -126,9 +126,13 @@ def get_job(job_id: JobId, store: StoreDep, owner: CurrentUser) -> JobPublic:
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, responses=ERRORS)
-def cancel_job(job_id: JobId, store: StoreDep, owner: CurrentUser) -> JobPublic:
+def cancel_job(
+    job_id: JobId, services: ServicesDep, owner: CurrentUser, background: BackgroundTasks
+) -> JobPublic:
     """Cancel a job: a queued job never starts; a running stage is stopped."""
-    return job_public(store.request_cancel(job_id, owner.scope))
+    job = services.store.request_cancel(job_id, owner.scope)
+    background.add_task(services.publish_soon, job.id)  # its slots go to the owner's waiting jobs
+    return job_public(job)
 
 
 @router.post("/{job_id}/retry", status_code=202, response_model=JobPublic, responses=ERRORS)
