@@ -203,13 +203,21 @@ def per_job_counts(jobs: int, pipeline: str = "noop") -> dict[str, float]:
     try:
         time.sleep(1.0)  # the counters of the idle processes (start-up, first maintenance) are written
         base = read_counts(folder)
+        base_api = read_counts(folder, pids={system.roots()["api"]})
         closed_loop(system.make_call, jobs, 8)
         settle(system, jobs)
         time.sleep(1.0)  # let every process write its last counts (every 0.5 s)
         total = read_counts(folder)
+        api = read_counts(folder, pids={system.roots()["api"]})
     finally:
         system.stop()
-    return {key: round((total[key] - base[key]) / jobs, 2) for key in ("statements", "commits", "checkouts")}
+    keys = ("statements", "commits", "checkouts")
+    print(
+        "  of which the API process: "
+        + ", ".join(f"{k} {(api[k] - base_api.get(k, 0)) / jobs:.2f}" for k in keys),
+        file=sys.stderr,
+    )
+    return {key: round((total[key] - base[key]) / jobs, 2) for key in keys}
 
 
 def check_budget(jobs: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -156,3 +157,39 @@ def test_drain_delivers_messages_in_order(publisher: InMemoryPublisher, store: J
     assert delivered == [(j.id, "ingest") for j in jobs]
     assert not publisher.messages
     assert publisher.queues() == []
+
+
+def test_messages_the_broker_lost_are_sent_again_once_a_lease_period_passed(
+    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher, clock: FakeClock
+) -> None:
+    """Counting finds the loss: three stages wait on `test.ingest`, the broker holds one message.
+    A count cannot tell which two were lost, so all three go out again (the claim drops the extra)."""
+    jobs = submit(store, 3)
+    dispatcher.dispatch_due()
+    publisher.lose(2)
+    lease = timedelta(seconds=30)
+
+    assert store.resend_lost(publisher.queue_sizes, older_than=lease, settle=0) == 0  # too young to judge
+    clock.advance(31)
+    assert store.resend_lost(publisher.queue_sizes, older_than=lease, settle=0) == 3
+    assert dispatcher.dispatch_due() == 3
+    assert {m.job_id for m in publisher.messages} == {job.id for job in jobs}
+
+    clock.advance(31)
+    assert (
+        store.resend_lost(publisher.queue_sizes, older_than=lease, settle=0) == 0
+    )  # nothing short: no duplicate
+
+
+def test_a_reserved_or_claimed_stage_is_not_counted_as_lost(
+    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher, clock: FakeClock
+) -> None:
+    first, second = submit(store, 2)
+    dispatcher.dispatch_due()
+    publisher.messages.clear()  # both messages taken by workers:
+    store.mark_reserved("w1", first.id, "ingest")  # one arrived and is marked
+    claim = store.claim_stage(second.id, "ingest", worker="w2", lease_seconds=30)  # one runs
+    assert isinstance(claim, Claim)
+    clock.advance(120)
+
+    assert store.resend_lost(publisher.queue_sizes, older_than=timedelta(seconds=30), settle=0) == 0

@@ -97,6 +97,7 @@ PUBLIC = {
         "OutboxBatch",
         "OutboxMessage",
         "QueueFor",
+        "QueueSizes",
         "Reaped",
         "Refusal",
         "WorkerBeat",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from typing import Protocol
 
 from mediajobs.store import JobStore, OutboxBatch, OutboxMessage
@@ -22,6 +23,10 @@ class Publisher(Protocol):
 
     def ping(self) -> None:
         """Raise when the broker cannot be reached."""
+        ...
+
+    def queue_sizes(self, queues: Iterable[str]) -> dict[str, int]:
+        """How many messages wait in each of `queues` (not counting those workers hold)."""
         ...
 
 

@@ -43,6 +43,13 @@ class Maintenance:
         resent = self.store.reap_dead_workers(silent_for=timedelta(seconds=self.settings.lease_seconds))
         if resent:
             log.warning("re-sent %d stage messages held by workers that died", resent)
+        # A message the broker lost (Redis restarted without it, a worker killed the instant it took
+        # one): the queue holds fewer messages than the stages waiting on it. Sent again now.
+        lost = self.store.resend_lost(
+            self.dispatcher.publisher.queue_sizes, older_than=timedelta(seconds=self.settings.lease_seconds)
+        )
+        if lost:
+            log.warning("re-sent %d stage messages the broker no longer held", lost)
         redispatched = self.store.redispatch_stale(
             older_than=timedelta(seconds=self.settings.redispatch_after_seconds)
         )
@@ -56,6 +63,7 @@ class Maintenance:
         return {
             "reaped": len(reaped),
             "resent": resent,
+            "lost": lost,
             "redispatched": redispatched,
             "admitted": admitted,
             "aged": aged,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from mediajobs.store import OutboxMessage
@@ -31,6 +31,20 @@ class InMemoryPublisher:
     def ping(self) -> None:
         if self.down:
             raise BrokerDown("in-memory broker is down")
+
+    def queue_sizes(self, queues: Iterable[str]) -> dict[str, int]:
+        if self.down:
+            raise BrokerDown("in-memory broker is down")
+        wanted = set(queues)
+        sizes = dict.fromkeys(wanted, 0)
+        for message in self.messages:
+            if message.queue in wanted:
+                sizes[message.queue] += 1
+        return sizes
+
+    def lose(self, count: int = 1) -> list[OutboxMessage]:
+        """Drop the `count` newest waiting messages, as a broker that restarted without them would."""
+        return [self.messages.pop() for _ in range(min(count, len(self.messages)))]
 
     def queues(self) -> list[str]:
         return [m.queue for m in self.messages]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from celery import Celery
@@ -43,6 +43,13 @@ class CeleryPublisher:
             return {}
         soft, hard = self.time_limits(stage)
         return {"soft_time_limit": soft, "time_limit": hard}
+
+    def queue_sizes(self, queues: Iterable[str]) -> dict[str, int]:
+        """Messages waiting per queue (Redis: every priority list of the queue; the filesystem
+        broker: its message files). Messages workers took and have not acknowledged do not count."""
+        with self.app.connection_for_read() as conn:
+            channel = conn.default_channel
+            return {queue: int(channel.queue_declare(queue=queue).message_count) for queue in queues}
 
     def ping(self) -> None:
         with self.app.connection_for_write() as conn:

@@ -35,6 +35,7 @@ from .leases import Leases, Reaped, WorkerBeat
 from .outbox import Outbox, OutboxBatch, OutboxMessage
 from .periodic import Periodic
 from .stages import Claim, Stages
+from .strays import QueueSizes, Strays
 from .tx import Clock, Database, EventSink, QueueFor, default_queue_for, utcnow
 from .uploads import Uploads
 from .users import ApiKey, Caller, Users
@@ -91,6 +92,8 @@ class JobStore:
         self.worker_heartbeat = self.leases.worker_heartbeat
         self.worker_stopped = self.leases.worker_stopped
         self.reap_dead_workers = self.leases.reap_dead_workers
+        self.strays = Strays(self.db, queue_for, self.leases)
+        self.resend_lost = self.strays.resend_lost
         self.mark_reserved = self.leases.mark_reserved
         # outbox and admission (dispatcher side)
         self.outbox_batch = self.outbox.outbox_batch
@@ -140,6 +143,7 @@ __all__ = [
     "OutboxBatch",
     "OutboxMessage",
     "QueueFor",
+    "QueueSizes",
     "Reaped",
     "Refusal",
     "WorkerBeat",

@@ -69,10 +69,12 @@ def attach_counter(engine: Engine) -> None:
     event.listen(engine.pool, "checkout", on_checkout)
 
 
-def read_counts(folder: Path) -> dict[str, int]:
-    """The totals of every process that wrote into `folder`."""
+def read_counts(folder: Path, pids: set[int] | None = None) -> dict[str, int]:
+    """The totals of every process that wrote into `folder` (or of the processes `pids`)."""
     total = {"statements": 0, "commits": 0, "checkouts": 0, "processes": 0}
     for file in folder.glob("*.json"):
+        if pids is not None and int(file.stem) not in pids:
+            continue
         data = json.loads(file.read_text())
         total["processes"] += 1
         for key in ("statements", "commits", "checkouts"):

@@ -7,8 +7,11 @@ Three ways work can go missing, and what brings it back:
   message unacknowledged until its visibility timeout, an hour): the worker marked each stage
   reserved when the message arrived, so `reap_dead_workers` sends them again as soon as its
   heartbeats stop;
-- a message vanishes in a way nobody notices (a broker that lost data): `redispatch_stale` sends
-  the message of any stage queued for too long again.
+- a message vanishes from the broker (Redis restarted without it, a worker killed the instant it took
+  one, before marking it): the queue holds fewer messages than the stages waiting on it, and
+  `Strays.resend_lost` (store/strays.py) sends them again within a lease period or two;
+- anything else nobody notices: `redispatch_stale` sends the message of any stage that stayed
+  queued, unchanged, for too long (15 minutes by default) again.
 Duplicates are harmless everywhere: the claim lets exactly one delivery run a stage.
 """
 
@@ -190,7 +193,7 @@ class Leases:
                 select(StageRunRow.job_id, StageRunRow.name)
                 .where(
                     StageRunRow.status == StageStatus.QUEUED,
-                    StageRunRow.available_at < now - older_than,
+                    StageRunRow.updated_at < now - older_than,
                     ~unsent,
                 )
                 .limit(limit)
@@ -198,11 +201,11 @@ class Leases:
         count = 0
         for job_id, stage in stale:
             with self._db.tx() as tx:
-                if self._resend(tx, job_id, stage, queued_before=tx.now - older_than):
+                if self.resend(tx, job_id, stage, queued_before=tx.now - older_than):
                     count += 1
         return count
 
-    def _resend(
+    def resend(
         self,
         tx: Tx,
         job_id: uuid.UUID,
@@ -211,7 +214,8 @@ class Leases:
         queued_before: datetime | None = None,
         reserved_by: str | None = None,
     ) -> bool:
-        """Write a new message for a stage that is still queued (and unclaimed); True if written."""
+        """Write a new message for a stage that is still queued (and unclaimed) and unchanged since
+        `queued_before`; True if written. The stage's `updated_at` moves, so the next sweep waits again."""
         row = tx.lock_job(job_id)
         if row is None or row.status not in OPEN:
             return False
@@ -221,7 +225,7 @@ class Leases:
             StageRunRow.status == StageStatus.QUEUED,
         ]
         if queued_before is not None:
-            conditions.append(StageRunRow.available_at < queued_before)
+            conditions.append(StageRunRow.updated_at < queued_before)
         if reserved_by is not None:
             conditions.append(StageRunRow.reserved_by == reserved_by)
         touched = tx.conn.execute(
@@ -298,7 +302,7 @@ class Leases:
         resent = 0
         for job_id, stage, worker_id in orphans:
             with self._db.tx() as tx:
-                if self._resend(tx, job_id, stage, reserved_by=worker_id):
+                if self.resend(tx, job_id, stage, reserved_by=worker_id):
                     resent += 1
         with self._db.tx() as tx:
             tx.conn.execute(delete(WorkerRow).where(WorkerRow.last_seen < cutoff))
