@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from helpers.media import SPEECH_SCRIPT, speak
 from helpers.processes import FileServer, wait_for
 from helpers.stack import Stack
 from helpers.wer import wer
-from mediajobs.formats import parse_srt, parse_vtt
+from mediajobs.subtitles import parse_srt, parse_vtt
 
 
 def _check_transcript(stack: Stack, job_id: str) -> None:
@@ -27,9 +28,9 @@ def _check_transcript(stack: Stack, job_id: str) -> None:
     assert vtt.text.startswith("WEBVTT")
     for cues in (parse_srt(srt.text), parse_vtt(vtt.text)):
         assert cues
-        starts = [start for start, _, _ in cues]
-        assert starts == sorted(starts)
-        assert all(end >= start for start, end, _ in cues)
+        assert all(a.end <= b.start for a, b in itertools.pairwise(cues))
+        assert all(c.end > c.start for c in cues)
+        assert cues[-1].end <= transcript["duration"]
     txt = stack.api.get(f"/api/v1/jobs/{job_id}/artifacts/transcript.txt")
     assert txt.headers["content-type"].startswith("text/plain")
     names = {a["name"] for a in stack.api.get(f"/api/v1/jobs/{job_id}/artifacts").json()["artifacts"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import time
 import uuid
@@ -27,7 +28,6 @@ from mediajobs.errors import (
     StageTimeout,
     UnsupportedMedia,
 )
-from mediajobs.formats import parse_srt, parse_vtt
 from mediajobs.settings import Settings
 from mediajobs.stages.base import CancelToken, StageContext, StageResult
 from mediajobs.stages.ingest import describe_non_media, ingest, parse_retry_after
@@ -35,6 +35,7 @@ from mediajobs.stages.normalize import normalize
 from mediajobs.stages.process import run_process
 from mediajobs.stages.transcribe import transcribe
 from mediajobs.storage import LocalStorage, Workspace, read_bytes
+from mediajobs.subtitles import CueLimits, parse_srt, parse_vtt
 from mediajobs.testing import FakeSpeechToText, engines_with
 
 SMALL_LIMIT = 200_000  # download_max_bytes for these tests; the speech MP3 is about 120 kB
@@ -246,10 +247,16 @@ def test_subtitles_parse_and_are_in_order(pipeline: PipelineRun) -> None:
         parse_srt((work / "transcript.srt").read_text(encoding="utf-8")),
         parse_vtt((work / "transcript.vtt").read_text(encoding="utf-8")),
     ):
-        assert len(cues) == pipeline.transcribe.output["segments"]
-        starts = [start for start, _, _ in cues]
-        assert starts == sorted(starts)
-        assert all(0 <= start <= end <= duration + 0.5 and text for start, end, text in cues)
+        assert len(cues) == pipeline.transcribe.output["cues"] >= pipeline.transcribe.output["segments"]
+        limits = CueLimits()
+        for before, after in itertools.pairwise(cues):
+            assert before.end <= after.start  # in order, never overlapping
+        for cue in cues:
+            assert 0 <= cue.start < cue.end <= duration  # clamped to the probed duration
+            assert cue.end - cue.start <= limits.max_cue_seconds
+            assert 1 <= len(cue.lines) <= limits.max_lines
+            assert all(len(line) <= limits.max_line_chars for line in cue.lines), cue
+            assert len(cue.text) / (cue.end - cue.start) <= limits.max_chars_per_second + 0.01, cue
 
 
 def test_word_timestamps_reach_the_json(pipeline: PipelineRun) -> None:
@@ -459,7 +466,31 @@ def test_transcribe_with_a_fake_engine_writes_every_format(job: Job, speech_wav:
     assert result.output["segments"] == 3  # 14.85 s in 5 s segments
     assert result.output["engine"] == "fake"
     srt = parse_srt(next(a.path for a in result.artifacts if a.name == "transcript.srt").read_text())
-    assert [text for _, _, text in srt] == [f"Segment {n} of the fake transcript." for n in (1, 2, 3)]
+    assert [cue.text for cue in srt] == [f"Segment {n} of the fake transcript." for n in (1, 2, 3)]
+
+
+def test_a_short_clip_has_no_cue_or_word_past_its_end(tmp_path: Path, whisper_engines: Engines) -> None:
+    import json
+
+    job = Job(root=tmp_path, settings=make_settings(tmp_path), engines=whisper_engines)
+    clip = media.speak("Hello world.", tmp_path / "short.wav")
+    normalized = _normalize_file(job, clip)
+    duration = normalized.output["duration"]
+    assert duration < 2.0  # shorter than Whisper's timestamp grid rounds its last segment to
+    result = transcribe(
+        job.context(
+            "transcribe", inputs={"normalize": dict(normalized.output)}, options={"word_timestamps": True}
+        )
+    )
+    work = job.work("transcribe")
+    doc = json.loads((work / "transcript.json").read_text(encoding="utf-8"))
+    assert doc["duration"] == duration
+    assert all(s["end"] <= duration for s in doc["segments"])
+    assert all(w["end"] <= duration for s in doc["segments"] for w in s["words"])
+    cues = parse_srt((work / "transcript.srt").read_text(encoding="utf-8"))
+    assert cues
+    assert cues[-1].end <= duration
+    assert result.output["cues"] == len(cues)
 
 
 def test_cancel_stops_transcription_between_segments(job: Job) -> None:

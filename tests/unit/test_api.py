@@ -118,7 +118,14 @@ def test_submitted_job_can_be_read_back(client: TestClient) -> None:
     assert job["id"] == job_id
     assert job["pipeline"] == "transcribe"
     assert job["source"] == "https://example.com/talk.mp3"
-    assert job["options"] == {"language": "de", "vad": True, "word_timestamps": False}
+    assert job["options"] == {
+        "language": "de",
+        "vad": True,
+        "word_timestamps": False,
+        "max_line_chars": 42,
+        "max_lines": 2,
+        "max_cue_seconds": 7.0,
+    }
     assert job["status"] == "queued"
     assert job["cancel_requested"] is False
     assert job["error"] is None

@@ -204,7 +204,8 @@ def test_validate_source_rejects_other_schemes_and_empty_hosts(source: str) -> N
 
 def test_validate_options_fills_defaults() -> None:
     pipeline = get_pipeline("transcribe")
-    defaults = {"language": None, "vad": False, "word_timestamps": False}
+    cues = {"max_line_chars": 42, "max_lines": 2, "max_cue_seconds": 7.0}
+    defaults = {"language": None, "vad": False, "word_timestamps": False, **cues}
 
     assert pipeline.validate_options(None) == defaults
     assert pipeline.validate_options({}) == defaults
@@ -212,6 +213,7 @@ def test_validate_options_fills_defaults() -> None:
         "language": "en",
         "vad": True,
         "word_timestamps": False,
+        **cues,
     }
 
 
@@ -230,6 +232,9 @@ def test_validate_options_accepts_language_tags(language: str) -> None:
         pytest.param({"language": "en_US"}, id="language-underscore"),
         pytest.param({"language": "en; rm -rf /"}, id="language-injection"),
         pytest.param({"vad": "sometimes"}, id="vad-not-a-bool"),
+        pytest.param({"max_line_chars": 5}, id="lines-too-short"),
+        pytest.param({"max_lines": 0}, id="no-lines"),
+        pytest.param({"max_cue_seconds": 120}, id="cue-too-long"),
     ],
 )
 def test_validate_options_rejects_bad_options(options: dict[str, object]) -> None:

@@ -16,7 +16,12 @@ class TranscribeOptions(BaseModel):
         default=None, min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$"
     )
     vad: bool = False
-    word_timestamps: bool = False
+    word_timestamps: bool = Field(default=False, description="Include each word's timing in the JSON.")
+    max_line_chars: int = Field(
+        default=42, ge=10, le=200, description="Longest subtitle line, in characters."
+    )
+    max_lines: int = Field(default=2, ge=1, le=4, description="Most lines in one subtitle cue.")
+    max_cue_seconds: float = Field(default=7.0, ge=1.0, le=30.0, description="Longest a cue stays on screen.")
 
 
 TRANSCRIBE = Pipeline(

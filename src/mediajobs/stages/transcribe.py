@@ -1,14 +1,15 @@
 """The `transcribe` stage: speech-to-text over the normalised WAV, written as JSON, SRT, VTT and text.
 
 The engine reports each segment as it is decoded; that callback is where the stage reports progress
-(segment end against the audio's duration) and where cancellation stops a long transcription. All four
-files are written completely (temp file, then rename) before the stage returns them as artifacts.
+(segment end against the audio's duration) and where cancellation stops a long transcription. The
+engine always times words: subtitle cues are shaped from them (subtitles/shape.py), inside the probed
+duration of the media; the JSON keeps the engine's raw segments beside the cues.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -16,16 +17,25 @@ from pydantic import ValidationError
 from mediajobs.domain.pipelines import TranscribeOptions
 from mediajobs.engines import SPEECH_TO_TEXT, Segment, TranscribeRequest, Transcript
 from mediajobs.errors import PermanentError
-from mediajobs.formats import to_json, to_srt, to_text, to_vtt
+from mediajobs.formats import to_json, to_text
+from mediajobs.subtitles import Cue, CueLimits, clamp_transcript, shape_cues, to_srt, to_vtt
 
 from .base import ArtifactFile, StageContext, StageResult
 
+Render = Callable[[Transcript, Sequence[Cue], TranscribeOptions], str]
+
 # (file name, content type, renderer)
-OUTPUTS: tuple[tuple[str, str, Callable[[Transcript], str]], ...] = (
-    ("transcript.json", "application/json", lambda t: json.dumps(to_json(t), ensure_ascii=False, indent=2)),
-    ("transcript.srt", "application/x-subrip", to_srt),
-    ("transcript.vtt", "text/vtt; charset=utf-8", to_vtt),
-    ("transcript.txt", "text/plain; charset=utf-8", to_text),
+OUTPUTS: tuple[tuple[str, str, Render], ...] = (
+    (
+        "transcript.json",
+        "application/json",
+        lambda t, c, o: (
+            json.dumps(to_json(t, c, words=o.word_timestamps), ensure_ascii=False, indent=2) + "\n"
+        ),
+    ),
+    ("transcript.srt", "application/x-subrip", lambda t, c, o: to_srt(c)),
+    ("transcript.vtt", "text/vtt; charset=utf-8", lambda t, c, o: to_vtt(c)),
+    ("transcript.txt", "text/plain; charset=utf-8", lambda t, c, o: to_text(t)),
 )
 
 
@@ -48,17 +58,20 @@ def transcribe(ctx: StageContext) -> StageResult:
             audio=audio,
             language=options.language,
             vad=options.vad,
-            word_timestamps=options.word_timestamps,
+            word_timestamps=True,  # cues are shaped from word timings
         )
         transcript = engine.transcribe(request, on_segment, ctx.cancel.raise_if_set)
     ctx.cancel.raise_if_set()
-    artifacts = _write(ctx.work_dir, transcript)
+    transcript = clamp_transcript(transcript, duration)
+    cues = shape_cues(transcript, cue_limits(options))
+    artifacts = _write(ctx.work_dir, transcript, cues, options)
     ctx.progress.report(100.0, "transcript ready")
     return StageResult(
         output={
             "language": transcript.language,
             "duration": round(transcript.duration, 3),
             "segments": sum(1 for s in transcript.segments if s.text.strip()),
+            "cues": len(cues),
             "words": len(transcript.text.split()),
             "engine": engine.name,
             "artifacts": [a.name for a in artifacts],
@@ -75,13 +88,24 @@ def _options(ctx: StageContext) -> TranscribeOptions:
         raise PermanentError(f"invalid transcribe options: {exc}", code="invalid_options") from exc
 
 
-def _write(work_dir: Path, transcript: Transcript) -> list[ArtifactFile]:
+def cue_limits(options: TranscribeOptions) -> CueLimits:
+    """The cue limits a job asked for (the rest at their defaults)."""
+    return CueLimits(
+        max_line_chars=options.max_line_chars,
+        max_lines=options.max_lines,
+        max_cue_seconds=options.max_cue_seconds,
+    )
+
+
+def _write(
+    work_dir: Path, transcript: Transcript, cues: Sequence[Cue], options: TranscribeOptions
+) -> list[ArtifactFile]:
     artifacts = []
     for name, content_type, render in OUTPUTS:
         path = work_dir / name
-        path.write_bytes(render(transcript).encode("utf-8"))
+        path.write_bytes(render(transcript, cues, options).encode("utf-8"))
         artifacts.append(ArtifactFile(name=name, path=path, content_type=content_type))
     return artifacts
 
 
-__all__ = ["OUTPUTS", "transcribe"]
+__all__ = ["OUTPUTS", "cue_limits", "transcribe"]
