@@ -5,15 +5,20 @@ Exceptions (all but `ApiError` raised only by the calls that say so), under medi
 MediaJobsError
 └── ClientSideError
     ├── ApiError        the API answered with an error body (`{"error": {"code", "message"}}`)
+    ├── AmbiguousJobId  `resolve_id` was given an id prefix that several jobs (or too few digits) share
     ├── WaitTimeout     `wait` reached its deadline before the job ended
     └── StreamLost      `subscribe_progress` could not re-establish the event stream
+
+Transport failures (API unreachable, timeouts) are httpx's own `httpx.TransportError`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +42,12 @@ class ApiError(ClientSideError):
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
+
+
+class AmbiguousJobId(ClientSideError):
+    """Raised by `resolve_id` when an id prefix is too short or several jobs' ids start with it."""
+
+    code = "ambiguous_id"
 
 
 class WaitTimeout(ClientSideError):
@@ -175,6 +186,27 @@ class Client:
             )
         return _json(response)
 
+    def resolve_id(self, text: str) -> str:
+        """The full id of the one job whose id starts with `text` (at least 4 hex digits), like git.
+
+        A full id is returned as it is; ApiError 404 when no job of the caller's matches, and
+        AmbiguousJobId when several do."""
+        text = text.strip().lower()
+        try:
+            return str(uuid.UUID(text))
+        except ValueError:
+            pass
+        digits = text.replace("-", "")
+        if not re.fullmatch(r"[0-9a-f]{4,31}", digits):
+            raise AmbiguousJobId(f"{text!r} is not a job id: give the id or at least its first 4 hex digits")
+        found = [job["id"] for job in self.list(id_prefix=digits, limit=5)["jobs"]]
+        if not found:
+            raise ApiError(404, "not_found", f"no job with an id starting with {text!r}")
+        if len(found) > 1:
+            listed = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
+            raise AmbiguousJobId(f"id prefix {text!r} matches several jobs ({listed}): give more digits")
+        return str(found[0])
+
     def get(self, job_id: str) -> dict[str, Any]:
         return _json(self._http.get(f"/api/v1/jobs/{job_id}"))
 
@@ -185,12 +217,16 @@ class Client:
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        id_prefix: str | None = None,
     ) -> dict[str, Any]:
-        params = {
-            k: v
-            for k, v in {"status": status, "pipeline": pipeline, "limit": limit, "cursor": cursor}.items()
-            if v is not None
+        query = {
+            "status": status,
+            "pipeline": pipeline,
+            "limit": limit,
+            "cursor": cursor,
+            "id_prefix": id_prefix,
         }
+        params = {k: v for k, v in query.items() if v is not None}
         return _json(self._http.get("/api/v1/jobs", params=params))
 
     def cancel(self, job_id: str) -> dict[str, Any]:
@@ -335,6 +371,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 __all__ = [
+    "AmbiguousJobId",
     "ApiError",
     "Client",
     "SseMessage",

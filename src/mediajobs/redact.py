@@ -40,9 +40,10 @@ def host_folders(settings: Settings) -> list[tuple[str, str]]:
 def scrub(message: str, folders: Iterable[tuple[str, str]]) -> str:
     """`message` with each host folder replaced by its placeholder, cut to MAX_MESSAGE characters.
 
-    Only whole path starts count: `/tmp/x` is replaced, the `/tmp` inside `https://host/tmp/x` is not."""
+    Only whole path starts count: `/tmp/x` and `file:/tmp/x` are replaced, the `/tmp` inside
+    `https://host/tmp/x` is not (a URL's path follows its host name)."""
     for folder, placeholder in folders:
-        pattern = rf"(?<![\w.~%/:-]){re.escape(folder)}(?![\w.~%-])"
+        pattern = rf"(?<![\w.~%/-]){re.escape(folder)}(?![\w.~%-])"
         message = re.sub(pattern, placeholder, message)
     return message[:MAX_MESSAGE]
 

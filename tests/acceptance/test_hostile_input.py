@@ -21,7 +21,7 @@ def test_ten_hours_of_silent_opus_are_refused_with_media_too_long(stack: Stack, 
 
     assert job["status"] == "failed", job
     assert job["error"]["code"] == "media_too_long"
-    assert [s["status"] for s in job["stages"]] == ["succeeded", "failed", "cancelled"]
+    assert [s["status"] for s in job["stages"]] == ["succeeded", "failed", "skipped"]
     normalize = job["stages"][1]
     assert normalize["attempts"] == 1  # permanent: not retried
     assert str(stack.settings.resolved_storage_dir) not in job["error"]["message"]

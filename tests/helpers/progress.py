@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,9 @@ import httpx
 from mediajobs.client import SseMessage, SseParser
 from mediajobs.domain import LOCAL_USER_ID, Job, get_pipeline
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.store import Claim, JobStore
+from mediajobs.services import Services
+from mediajobs.storage import artifact_key
+from mediajobs.store import ArtifactRecord, Claim, JobStore
 
 STAGES = ("ingest", "normalize", "transcribe")
 
@@ -64,3 +67,21 @@ def sse_events(source: httpx.Response | Iterator[str]) -> Iterator[tuple[int, Pr
         if message.data:
             assert message.id is not None
             yield int(message.id), ProgressEvent.from_json(json.loads(message.data))
+
+
+def finish_with_transcript(services: Services, job_id: str, transcript: bytes) -> None:
+    """Do what workers do, through the store: run every stage, the last one leaving transcript.json."""
+    job_uuid = uuid.UUID(job_id)
+    for stage in ("ingest", "normalize", "transcribe"):
+        claim = services.store.claim_stage(job_uuid, stage, worker="test", lease_seconds=30)
+        assert isinstance(claim, Claim), claim
+        artifacts = []
+        if stage == "transcribe":
+            key = artifact_key(job_uuid, "transcript.json", version=claim.fence)
+            services.storage.write(key, [transcript])
+            artifacts.append(
+                ArtifactRecord(
+                    name="transcript.json", content_type="application/json", size=len(transcript), key=key
+                )
+            )
+        services.store.complete_stage(claim, {"stage": stage}, artifacts)

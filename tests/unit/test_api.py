@@ -12,13 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from helpers.auth import authorize
+from helpers.progress import finish_with_transcript
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.engines import Engines
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.services import Services, build_services
-from mediajobs.storage import artifact_key, read_bytes
-from mediajobs.store import ArtifactRecord, Claim
+from mediajobs.storage import read_bytes
+from mediajobs.store import Claim
 
 JOBS = "/api/v1/jobs"
 UPLOADS = "/api/v1/uploads"
@@ -462,24 +463,6 @@ def test_artifacts_of_a_new_job(client: TestClient) -> None:
     assert_error(client.get(f"{JOBS}/{job_id}/artifacts/transcript.srt"), 404, "not_found")
 
 
-def finish_with_transcript(services: Services, job_id: str, transcript: bytes) -> None:
-    """Do what workers do, through the store: run every stage, the last one leaving transcript.json."""
-    job_uuid = uuid.UUID(job_id)
-    for stage in ("ingest", "normalize", "transcribe"):
-        claim = services.store.claim_stage(job_uuid, stage, worker="test", lease_seconds=30)
-        assert isinstance(claim, Claim), claim
-        artifacts = []
-        if stage == "transcribe":
-            key = artifact_key(job_uuid, "transcript.json", version=claim.fence)
-            services.storage.write(key, [transcript])
-            artifacts.append(
-                ArtifactRecord(
-                    name="transcript.json", content_type="application/json", size=len(transcript), key=key
-                )
-            )
-        services.store.complete_stage(claim, {"stage": stage}, artifacts)
-
-
 def test_result_and_artifacts_of_a_succeeded_job(client: TestClient, services: Services) -> None:
     job_id = submit(client).json()["id"]
     transcript = b'{"language": "en", "segments": []}'
@@ -599,3 +582,15 @@ def test_private_url_sources_are_refused_unless_allowed(tmp_path: Path, sqlite_u
     assert refused.json()["error"]["code"] == "forbidden_source"
     assert accepted.status_code == 202
     services.close()
+
+
+def test_jobs_are_listed_by_id_prefix(client: TestClient) -> None:
+    ids = [submit(client).json()["id"] for _ in range(17)]
+    # 17 ids over 16 first hex digits: at least two share one
+    digit = next(d for d in "0123456789abcdef" if sum(i.startswith(d) for i in ids) >= 2)
+    listed = client.get(JOBS, params={"id_prefix": digit}).json()["jobs"]
+    assert sorted(j["id"] for j in listed) == sorted(i for i in ids if i.startswith(digit))
+    one = ids[0]
+    for prefix in (one[:8], one[:13], one[:13].replace("-", ""), one.upper()[:10]):
+        assert [j["id"] for j in client.get(JOBS, params={"id_prefix": prefix}).json()["jobs"]] == [one]
+    assert_error(client.get(JOBS, params={"id_prefix": "xyz"}), 422, "validation_error")

@@ -353,6 +353,7 @@ def test_stage_status_terminal() -> None:
         StageStatus.SUCCEEDED,
         StageStatus.FAILED,
         StageStatus.CANCELLED,
+        StageStatus.SKIPPED,
     }
 
 

@@ -12,6 +12,7 @@ import pytest
 PUBLIC = {
     "mediajobs": ["__version__"],
     "mediajobs.client": [
+        "AmbiguousJobId",
         "ApiError",
         "Client",
         "SseMessage",
@@ -169,6 +170,6 @@ def test_every_client_error_is_under_the_root() -> None:
     from mediajobs import client
     from mediajobs.errors import ClientSideError, MediaJobsError
 
-    for name in ("ApiError", "StreamLost", "WaitTimeout"):
+    for name in ("AmbiguousJobId", "ApiError", "StreamLost", "WaitTimeout"):
         assert issubclass(getattr(client, name), ClientSideError)
     assert issubclass(ClientSideError, MediaJobsError)

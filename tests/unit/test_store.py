@@ -359,8 +359,8 @@ def test_fail_attempt_without_delay_fails_the_job(store: JobStore, clock: FakeCl
     assert after.finished_at == clock.now
     assert statuses(after) == {
         "ingest": StageStatus.FAILED,
-        "normalize": StageStatus.CANCELLED,
-        "transcribe": StageStatus.CANCELLED,
+        "normalize": StageStatus.SKIPPED,
+        "transcribe": StageStatus.SKIPPED,
     }
     assert store.unsent_ids(job.id) == []
     [attempt] = store.list_attempts(job.id)
@@ -523,8 +523,8 @@ def test_reaper_fails_the_job_once_attempts_run_out(store: JobStore, clock: Fake
     assert after.error.code == "worker_lost"
     assert statuses(after) == {
         "ingest": StageStatus.FAILED,
-        "normalize": StageStatus.CANCELLED,
-        "transcribe": StageStatus.CANCELLED,
+        "normalize": StageStatus.SKIPPED,
+        "transcribe": StageStatus.SKIPPED,
     }
     assert [a.outcome for a in store.list_attempts(job.id)] == ["lost", "lost", "lost"]
     assert store.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.JOB_FINISHED

@@ -108,6 +108,7 @@ class JobPublic(BaseModel):
     lane: str
     pipeline: str
     source: str
+    source_name: str | None = Field(default=None, description="The source's file name, for people.")
     options: dict[str, Any]
     status: str
     current_stage: str | None
@@ -244,6 +245,7 @@ def job_public(
         lane=job.lane,
         pipeline=job.pipeline,
         source=job.source,
+        source_name=job.source_name,
         options=job.options,
         status=job.status.value,
         current_stage=job.current_stage,

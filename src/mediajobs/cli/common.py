@@ -1,12 +1,24 @@
-"""What every `mediajobs` command shares: the Typer app, the consoles, errors, the API option."""
+"""What every `mediajobs` command shares: the Typer app, the consoles, errors, the API option.
+
+Exit codes: 0 success; 1 the job failed (or was cancelled); 2 the command could not do what it was
+asked: bad arguments, an error answer of the API, an API that cannot be reached. Text that comes from
+users or from the server is printed with rich markup off (`[a-z]` in a message is not a style).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from mediajobs.client import ApiError, Client
+from mediajobs.errors import ClientSideError
 
 app = typer.Typer(
     help="mediajobs: asynchronous media jobs over HTTP.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -17,11 +29,37 @@ err = Console(stderr=True)
 ApiUrl = Annotated[str, typer.Option("--api", envvar="MEDIAJOBS_API_URL", help="Base URL of the API.")]
 DEFAULT_API = "http://127.0.0.1:8000"
 
+EXIT_JOB_FAILED = 1
+EXIT_CLIENT_ERROR = 2
+
 
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+def fail(message: str, code: int = EXIT_CLIENT_ERROR) -> typer.Exit:
+    """Print `error: <message>` on stderr (the message verbatim) and return the Exit to raise."""
+    err.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
     return typer.Exit(code)
+
+
+def plain(text: object) -> Text:
+    """Server or user text for a rich table or line, never read as markup."""
+    return Text(str(text))
+
+
+@contextmanager
+def api_client(api_url: str) -> Iterator[Client]:
+    """A client whose failures end the command with one line and exit code 2: an API error answer
+    (its code and message), an API that cannot be reached, another client-side error."""
+    try:
+        with Client(api_url) as client:
+            yield client
+    except ApiError as exc:
+        raise fail(f"{exc.code}: {exc.message}") from None
+    except httpx.TransportError as exc:
+        if isinstance(exc, httpx.TimeoutException):
+            raise fail(f"the mediajobs API at {api_url} did not answer in time") from None
+        raise fail(f"cannot reach the mediajobs API at {api_url}: is `mediajobs up` running?") from None
+    except ClientSideError as exc:
+        raise fail(exc.message) from None

@@ -1,4 +1,7 @@
-"""Commands that use the service over its HTTP API: submit, status, watch, result, cancel, jobs, retry."""
+"""Commands that use the service over its HTTP API: submit, status, watch, result, cancel, jobs, retry.
+
+Wherever a job id is taken, a unique prefix of it (at least 4 hex digits) will do, as in git.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,25 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from mediajobs.client import ApiError, Client, StreamLost
+from mediajobs.client import ApiError, Client
 
-from .common import DEFAULT_API, ApiUrl, app, console, err, fail
+from .common import (
+    DEFAULT_API,
+    EXIT_CLIENT_ERROR,
+    EXIT_JOB_FAILED,
+    ApiUrl,
+    api_client,
+    app,
+    console,
+    err,
+    fail,
+    plain,
+)
 from .view import follow, print_outcome
+
+JobIdArg = Annotated[str, typer.Argument(help="A job id, or a unique prefix of it (at least 4 hex digits).")]
 
 
 def _parse_option(pair: str) -> tuple[str, Any]:
@@ -37,56 +54,64 @@ def submit(
     wait: Annotated[bool, typer.Option("--wait", help="Follow the job until it ends.")] = False,
     api_url: ApiUrl = DEFAULT_API,
 ) -> None:
-    """Submit a job and print its id."""
+    """Submit a job and print its id (with --wait: exit 1 when the job does not succeed)."""
     options = dict(_parse_option(p) for p in option or [])
     target: str | Path = source
     if not source.startswith(("http://", "https://", "upload://", "job://")):
         target = Path(source)
         if not target.is_file():
             raise fail(f"no such file: {source}")
-    with Client(api_url) as client:
-        try:
-            accepted = client.submit(target, pipeline=pipeline, options=options)
-        except ApiError as exc:
-            raise fail(f"{exc.code}: {exc.message}") from None
-        console.print(accepted["id"])
+    with api_client(api_url) as client:
+        accepted = client.submit(target, pipeline=pipeline, options=options)
+        console.print(accepted["id"], markup=False)
         if wait:
-            try:
-                job = follow(client, accepted["id"])
-            except (ApiError, StreamLost) as exc:
-                raise fail(str(exc)) from None
-            print_outcome(job)
-            if job["status"] != "succeeded":
-                raise typer.Exit(1)
+            job = follow(client, accepted["id"])
+    if wait:
+        print_outcome(job)
+        if job["status"] != "succeeded":
+            raise typer.Exit(EXIT_JOB_FAILED)
+
+
+def _stage_of(job: dict[str, Any]) -> str:
+    """The stage a job is at: its current one, else the first that is not finished."""
+    if job.get("current_stage"):
+        return str(job["current_stage"])
+    for stage in job["stages"]:
+        if stage["status"] in ("running", "queued", "ready", "pending", "failed"):
+            return str(stage["name"])
+    return "-"
 
 
 @app.command()
-def status(job_id: str, api_url: ApiUrl = DEFAULT_API) -> None:
-    """Show a job's status and stages."""
-    with Client(api_url) as client:
-        try:
-            job = client.get(job_id)
-        except ApiError as exc:
-            raise fail(f"{exc.code}: {exc.message}") from None
-    console.print(f"{job['id']}  [bold]{job['status']}[/bold]  {job['progress']:.1f}%  {job['pipeline']}")
+def status(job_id: JobIdArg, api_url: ApiUrl = DEFAULT_API) -> None:
+    """Show a job's status, the stage it is at, and its stages."""
+    with api_client(api_url) as client:
+        job = client.get(client.resolve_id(job_id))
+    line = Text.assemble(
+        job["id"], "  ", (job["status"], "bold"), f"  {job['progress']:.1f}%  ", f"{job['pipeline']}: "
+    )
+    line.append(_stage_of(job) if job["status"] not in ("succeeded",) else "done")
+    if job.get("source_name"):
+        line.append(f"  ({job['source_name']})")
+    console.print(line)
     if job.get("error"):
-        console.print(f"error: {job['error']['code']}: {job['error']['message']}")
+        console.print(plain(f"error: {job['error']['code']}: {job['error']['message']}"))
     table = Table("stage", "status", "attempts", "progress", "error")
     for stage in job["stages"]:
         error = stage.get("error") or {}
         table.add_row(
-            stage["name"],
-            stage["status"],
+            plain(stage["name"]),
+            plain(stage["status"]),
             str(stage["attempts"]),
             f"{stage['progress']:.0f}%",
-            error.get("code") or "",
+            plain(error.get("code") or ""),
         )
     console.print(table)
 
 
 @app.command()
 def result(
-    job_id: str,
+    job_id: JobIdArg,
     format: Annotated[str, typer.Option("--format", "-f", help="srt, vtt, txt or json")] = "json",
     output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
     api_url: ApiUrl = DEFAULT_API,
@@ -94,29 +119,30 @@ def result(
     """Print (or save) a finished job's transcript."""
     if format not in ("srt", "vtt", "txt", "json"):
         raise fail(f"unknown format {format!r}: choose srt, vtt, txt or json")
-    with Client(api_url) as client:
+    with api_client(api_url) as client:
+        full_id = client.resolve_id(job_id)
         try:
-            data = client.artifact(job_id, f"transcript.{format}")
+            data = client.artifact(full_id, f"transcript.{format}")
         except ApiError as exc:
-            raise fail(f"{exc.code}: {exc.message}") from None
+            if exc.status != 404:
+                raise
+            client.result(full_id)  # a job that has not succeeded: the API's 409 says why
+            raise
     if output is not None:
         output.write_bytes(data)
-        err.print(f"wrote {output}")
+        err.print(f"wrote {output}", markup=False)
     else:
-        sys.stdout.write(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
 
 
 @app.command()
-def cancel(job_id: str, api_url: ApiUrl = DEFAULT_API) -> None:
+def cancel(job_id: JobIdArg, api_url: ApiUrl = DEFAULT_API) -> None:
     """Cancel a job."""
-    with Client(api_url) as client:
-        try:
-            job = client.cancel(job_id)
-        except ApiError as exc:
-            raise fail(f"{exc.code}: {exc.message}") from None
-    console.print(
-        f"{job['id']} {job['status']}" + (" (cancel requested)" if job["status"] == "running" else "")
-    )
+    with api_client(api_url) as client:
+        job = client.cancel(client.resolve_id(job_id))
+    suffix = " (cancel requested)" if job["status"] == "running" else ""
+    console.print(f"{job['id']} {job['status']}{suffix}", markup=False)
 
 
 @app.command()
@@ -126,31 +152,39 @@ def jobs(
     limit: int = 20,
     api_url: ApiUrl = DEFAULT_API,
 ) -> None:
-    """List recent jobs."""
-    with Client(api_url) as client:
-        try:
-            page = client.list(status=status, pipeline=pipeline, limit=limit)
-        except ApiError as exc:
-            raise fail(f"{exc.code}: {exc.message}") from None
-    table = Table("id", "pipeline", "status", "progress", "created")
+    """List recent jobs (full ids; any unique prefix of one names the job in other commands)."""
+    with api_client(api_url) as client:
+        page = client.list(status=status, pipeline=pipeline, limit=limit)
+    several = len({job["pipeline"] for job in page["jobs"]}) > 1
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("id", no_wrap=True, min_width=36)
+    table.add_column("status", no_wrap=True)
+    table.add_column("progress", justify="right", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    if several:
+        table.add_column("pipeline", no_wrap=True)
+    table.add_column("source", no_wrap=True, overflow="ellipsis")
     for job in page["jobs"]:
-        table.add_row(job["id"], job["pipeline"], job["status"], f"{job['progress']:.0f}%", job["created_at"])
+        cells = [
+            job["id"],
+            plain(job["status"]),
+            f"{job['progress']:.0f}%",
+            job["created_at"][5:16].replace("T", " "),
+            *([plain(job["pipeline"])] if several else []),
+            plain(job.get("source_name") or job["source"]),
+        ]
+        table.add_row(*cells)
     console.print(table)
 
 
 @app.command()
-def watch(job_id: str, api_url: ApiUrl = DEFAULT_API) -> None:
-    """Follow a job's progress live, one bar per stage, until it ends."""
-    with Client(api_url) as client:
-        try:
-            job = follow(client, job_id)
-        except ApiError as exc:
-            raise fail(f"{exc.code}: {exc.message}") from None
-        except StreamLost as exc:
-            raise fail(str(exc)) from None
+def watch(job_id: JobIdArg, api_url: ApiUrl = DEFAULT_API) -> None:
+    """Follow a job's progress live, one bar per stage, until it ends (exit 1 unless it succeeded)."""
+    with api_client(api_url) as client:
+        job = follow(client, client.resolve_id(job_id))
     print_outcome(job)
     if job["status"] != "succeeded":
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_JOB_FAILED)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -184,7 +218,7 @@ def failed_since(client: Client, cutoff: datetime, *, page_size: int = 200) -> l
 
 @app.command()
 def retry(
-    job_id: Annotated[str | None, typer.Argument(help="The job to run again.")] = None,
+    job_id: Annotated[str | None, typer.Argument(help="The job to run again (id or unique prefix).")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job of the window.")] = False,
     since: Annotated[str, typer.Option("--since", help="With --failed: how far back, e.g. 1h.")] = "1h",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --failed: only list them.")] = False,
@@ -192,34 +226,31 @@ def retry(
 ) -> None:
     """Run a failed job again from its first unfinished stage (or, with --failed, every recent one)."""
     if (job_id is None) == (not failed):
-        raise fail("give a job id, or --failed (with --since) for every recently failed job", code=2)
-    with Client(api_url) as client:
+        raise fail("give a job id, or --failed (with --since) for every recently failed job")
+    window = parse_duration(since)
+    with api_client(api_url) as client:
         if job_id is not None:
-            try:
-                job = client.retry(job_id)
-            except ApiError as exc:
-                raise fail(f"{exc.code}: {exc.message}") from None
-            console.print(f"{job['id']} {job['status']}")
+            job = client.retry(client.resolve_id(job_id))
+            console.print(f"{job['id']} {job['status']}", markup=False)
             return
-        window = parse_duration(since)
-        try:
-            targets = failed_since(client, datetime.now(UTC) - window)
-        except ApiError as exc:
-            raise fail(f"{exc.code}: {exc.message}") from None
+        targets = failed_since(client, datetime.now(UTC) - window)
         errors = 0
         for job in targets:
             if dry_run:
                 console.print(
-                    f"{job['id']} failed at {job['finished_at']}: {(job.get('error') or {}).get('code')}"
+                    f"{job['id']} failed at {job['finished_at']}: {(job.get('error') or {}).get('code')}",
+                    markup=False,
                 )
                 continue
             try:
                 retried = client.retry(job["id"])
-                console.print(f"{retried['id']} {retried['status']}")
+                console.print(f"{retried['id']} {retried['status']}", markup=False)
             except ApiError as exc:
                 errors += 1
-                err.print(f"[red]{job['id']}[/red] {exc.code}: {exc.message}")
+                err.print(Text.assemble((job["id"], "red"), f" {exc.code}: {exc.message}"))
         verb = "would retry" if dry_run else "retried"
-        err.print(f"{verb} {len(targets) - errors} of {len(targets)} jobs failed in the last {since}")
+        err.print(
+            f"{verb} {len(targets) - errors} of {len(targets)} jobs failed in the last {since}", markup=False
+        )
         if errors:
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_CLIENT_ERROR)

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from mediajobs.client import Client
 from mediajobs.domain.events import ProgressEvent
@@ -68,10 +69,11 @@ def follow(client: Client, job_id: str) -> dict[str, Any]:
 
 def print_outcome(job: dict[str, Any]) -> None:
     if job["status"] == "succeeded":
-        console.print(f"[green]succeeded[/green] {job['id']}")
+        console.print(Text.assemble(("succeeded", "green"), f" {job['id']}"))
     else:
         error = job.get("error") or {}
-        console.print(f"[red]{job['status']}[/red] {job['id']}: {error.get('code')}: {error.get('message')}")
+        detail = f" {job['id']}: {error.get('code')}: {error.get('message')}"
+        console.print(Text.assemble((job["status"], "red"), detail))
 
 
 __all__ = ["StageBars", "follow", "print_outcome"]

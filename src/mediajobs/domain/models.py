@@ -40,10 +40,11 @@ class StageStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"  # output (checkpoint) committed; never run again
     FAILED = "failed"  # failed permanently or out of retries
     CANCELLED = "cancelled"  # its job was cancelled before it finished
+    SKIPPED = "skipped"  # never ran: another stage of its job failed first
 
     @property
     def terminal(self) -> bool:
-        return self in (StageStatus.SUCCEEDED, StageStatus.FAILED, StageStatus.CANCELLED)
+        return self in (StageStatus.SUCCEEDED, StageStatus.FAILED, StageStatus.CANCELLED, StageStatus.SKIPPED)
 
 
 OPEN_JOB_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})

@@ -57,7 +57,7 @@ def decide_claim(
     status = run.status
     if status is StageStatus.SUCCEEDED:
         return ClaimDecision(refusal=Refusal.ALREADY_DONE)
-    if status in (StageStatus.FAILED, StageStatus.CANCELLED):
+    if status in (StageStatus.FAILED, StageStatus.CANCELLED, StageStatus.SKIPPED):
         return ClaimDecision(refusal=Refusal.JOB_FINISHED)
     if status in (StageStatus.PENDING, StageStatus.READY):
         return ClaimDecision(refusal=Refusal.NOT_READY)

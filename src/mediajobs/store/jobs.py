@@ -362,11 +362,17 @@ class Jobs:
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        id_prefix: str | None = None,
     ) -> JobPage:
-        """Jobs newest first; `owner_id=None` lists everybody's (admins)."""
+        """Jobs newest first; `owner_id=None` lists everybody's (admins). `id_prefix`: only the jobs
+        whose id starts with these hex digits (dashes ignored), found as a range of the primary key."""
         query = select(JobRow.__table__)
         if owner_id is not None:
             query = query.where(JobRow.owner_id == owner_id)
+        if id_prefix is not None:
+            digits = id_prefix.replace("-", "").lower()
+            low, high = uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
+            query = query.where(JobRow.id >= low, JobRow.id <= high)
         if status is not None:
             query = query.where(JobRow.status == status)
         if pipeline is not None:

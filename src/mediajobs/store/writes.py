@@ -91,7 +91,7 @@ def fail_job(tx: Tx, row: Row[Any], error: ErrorInfo, notes: Sequence[Note] = ()
     tx.conn.execute(
         update(StageRunRow)
         .where(StageRunRow.job_id == row.id, StageRunRow.status.in_(SKIPPED_BY_FAILURE))
-        .values(status=StageStatus.CANCELLED, updated_at=tx.now)
+        .values(status=StageStatus.SKIPPED, updated_at=tx.now)
     )
     _drop_unsent(tx, row.id)
     update_job(
@@ -148,7 +148,7 @@ def runs_cancelled(runs: Iterable[StageRun], now: Any) -> tuple[StageRun, ...]:
 
 def runs_after_failure(runs: Iterable[StageRun]) -> tuple[StageRun, ...]:
     return tuple(
-        replace(r, status=StageStatus.CANCELLED) if r.status in SKIPPED_BY_FAILURE else r for r in runs
+        replace(r, status=StageStatus.SKIPPED) if r.status in SKIPPED_BY_FAILURE else r for r in runs
     )
 
 

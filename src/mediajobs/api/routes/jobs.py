@@ -110,9 +110,23 @@ def list_jobs(
     pipeline: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    id_prefix: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9a-fA-F](-?[0-9a-fA-F]){0,31}$",
+            description="Only jobs whose id starts with these hex digits (how the CLI resolves short ids).",
+        ),
+    ] = None,
 ) -> JobList:
     """List jobs, newest first (an admin sees everybody's); pass `next_cursor` back as `cursor`."""
-    page = store.list_jobs(owner_id=owner.scope, status=status, pipeline=pipeline, limit=limit, cursor=cursor)
+    page = store.list_jobs(
+        owner_id=owner.scope,
+        status=status,
+        pipeline=pipeline,
+        limit=limit,
+        cursor=cursor,
+        id_prefix=id_prefix,
+    )
     return JobList(jobs=[job_public(j) for j in page.jobs], next_cursor=page.next_cursor)
 
 

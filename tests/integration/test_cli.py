@@ -1,0 +1,156 @@
+"""The `mediajobs` client commands as a user runs them (a subprocess) against a real API server on the
+embedded database: one-line errors, exit codes, id prefixes, text printed as it is."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from helpers.auth import new_key
+from helpers.live_server import live_server
+from helpers.processes import free_port
+from helpers.progress import claim, finish_with_transcript, submit
+from helpers.settings import make_settings
+from mediajobs.api.app import create_app
+from mediajobs.domain import ErrorInfo
+from mediajobs.engines import Engines
+from mediajobs.queue.memory import InMemoryPublisher
+from mediajobs.services import Services, build_services
+from mediajobs.store import jobs as store_jobs
+
+
+@dataclass
+class Cli:
+    url: str
+    key: str
+    services: Services
+
+    def __call__(
+        self, *args: str, api: str | None = None, columns: int = 80
+    ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAJOBS_")}
+        env.update(MEDIAJOBS_API_KEY=self.key, COLUMNS=str(columns))
+        return subprocess.run(
+            [sys.executable, "-m", "mediajobs", *args, "--api", api or self.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sqlite_url: str) -> Iterator[Cli]:
+    settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url)
+    services = build_services(settings, InMemoryPublisher(), engines=Engines())
+    try:
+        with live_server(create_app(settings, services=services, maintenance=False)) as url:
+            yield Cli(url=url, key=new_key(services.store), services=services)
+    finally:
+        services.close()
+
+
+def test_an_unreachable_api_is_one_line_and_exit_2(cli: Cli) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    for args in (["status", "abcd1234"], ["jobs"], ["result", "abcd1234"], ["cancel", "abcd"]):
+        done = cli(*args, api=down)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr == f"error: cannot reach the mediajobs API at {down}: is `mediajobs up` running?\n"
+        assert done.stdout == ""
+
+
+def test_bad_arguments_exit_2(cli: Cli) -> None:
+    assert cli("result", "abcd1234", "--format", "docx").returncode == 2
+    assert cli("retry").returncode == 2
+    done = cli("status", "xyz")
+    assert done.returncode == 2
+    assert "not a job id" in done.stderr
+
+
+def test_error_messages_keep_their_square_brackets(cli: Cli, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.wav"
+    clip.write_bytes(b"RIFF")
+    done = cli("submit", str(clip), "-o", "language=klingon")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: invalid_options: ")
+    assert "[a-z]{2,3}" in done.stderr  # the API's pattern, not eaten as rich markup
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_prefixes_name_jobs_and_status_shows_the_stage(cli: Cli) -> None:
+    job = submit(cli.services.store)
+    prefix = str(job.id)[:8]
+    done = cli("status", prefix)
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith(f"{job.id}  queued")
+    assert "transcribe: ingest" in first
+    missing = cli("status", "0000" if not str(job.id).startswith("0000") else "ffff")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: not_found: no job with an id starting with")
+
+
+def test_ambiguous_prefixes_are_refused(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = iter(
+        [uuid.UUID("abcd1234-0000-4000-8000-000000000001"), uuid.UUID("abcd5678-0000-4000-8000-000000000002")]
+    )
+    monkeypatch.setattr(store_jobs, "uuid", SimpleNamespace(uuid4=lambda: next(ids), UUID=uuid.UUID))
+    submit(cli.services.store)
+    submit(cli.services.store)
+    done = cli("cancel", "abcd")
+    assert done.returncode == 2
+    assert "matches several jobs" in done.stderr
+    assert "abcd1234-0000-4000-8000-000000000001" in done.stderr
+    done = cli("cancel", "abcd5")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("abcd5678-0000-4000-8000-000000000002 cancelled")
+
+
+def test_result_of_an_unfinished_job_shows_the_apis_409(cli: Cli) -> None:
+    job = submit(cli.services.store)
+    done = cli("result", str(job.id))
+    assert done.returncode == 2
+    assert "has no artifact" not in done.stderr
+    assert done.stderr == f"error: job_queued: job {job.id} is queued, not succeeded\n"
+
+
+def test_a_failed_job_shows_skipped_stages_and_its_error(cli: Cli) -> None:
+    store = cli.services.store
+    job = submit(store)
+    store.fail_attempt(
+        claim(store, job.id, "ingest"), ErrorInfo(code="unsupported_media", message="x [y]"), retry_delay=None
+    )
+    done = cli("status", str(job.id)[:6])
+    assert done.returncode == 0, done.stderr
+    assert "error: unsupported_media: x [y]" in done.stdout
+    rows = {line.split()[1]: line.split()[3] for line in done.stdout.splitlines() if line.startswith("│ ")}
+    assert "skipped" in done.stdout, done.stdout
+    assert rows == {"ingest": "failed", "normalize": "skipped", "transcribe": "skipped"}
+
+
+def test_jobs_shows_whole_ids_and_source_names(cli: Cli, tmp_path: Path) -> None:
+    store = cli.services.store
+    job = submit(store, source="https://example.com/some/talk-recording.mp3")
+    done = cli("jobs")
+    assert done.returncode == 0, done.stderr
+    assert str(job.id) in done.stdout  # whole, in 80 columns
+    assert "talk-reco" in done.stdout
+    wide = cli("jobs", columns=120)
+    assert "talk-recording.mp3" in wide.stdout
+
+
+def test_result_ends_with_a_newline(cli: Cli) -> None:
+    job = submit(cli.services.store)
+    finish_with_transcript(cli.services, str(job.id), b'{"text": "hi"}')
+    done = cli("result", str(job.id)[:8], "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == '{"text": "hi"}\n'
+    assert cli("result", str(job.id)[:8], "--format", "srt").stderr.startswith("error: not_found: ")
