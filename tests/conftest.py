@@ -13,10 +13,19 @@ import redis
 
 from helpers.db import REDIS_URL, admin
 from helpers.db import pg_url as _pg_url
+from helpers.leaks import check_no_leaks, start_watching
 from helpers.settings import make_settings
 from mediajobs.store import create_db_engine, migrate
 
 _redis_dbs = itertools.cycle(range(1, 16))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    start_watching()  # orphans of tests re-parent to pytest, so the check below sees them
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    check_no_leaks(session)  # after every fixture's teardown: a live child of pytest is a leak
 
 
 @pytest.fixture(scope="session")

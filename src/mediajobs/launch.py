@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -17,6 +16,8 @@ from mediajobs.store import create_db_engine, migrate
 log = logging.getLogger(__name__)
 
 STREAM_SHUTDOWN_GRACE_SECONDS = 5
+UP_STOP_GRACE_SECONDS = 30.0
+"""How long `mediajobs up` lets its children stop after SIGTERM before it SIGKILLs them."""
 
 
 def migrate_database(settings: Settings) -> str:
@@ -87,9 +88,18 @@ def prepare_local_key(settings: Settings) -> Path:
 
 
 def run_up(
-    settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, concurrency: int | None = None
-) -> None:
-    """API, worker and beat on this machine. Embedded (SQLite + filesystem broker) unless configured."""
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    concurrency: int | None = None,
+    grace: float = UP_STOP_GRACE_SECONDS,
+) -> int:
+    """API, worker and beat on this machine, each a child process of this one, until SIGTERM or
+    SIGINT (or until one of them exits: then 1). Embedded (SQLite + filesystem broker) unless
+    configured. See supervise.py for how they are stopped."""
+    from mediajobs.supervise import Supervisor, become_subreaper
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     revision = migrate_database(settings)
     log.info("database at revision %s", revision)
@@ -98,15 +108,9 @@ def run_up(
         "the local admin's API key is in %s (the CLI and the Python client read it from there)", key_file
     )
     worker_args = ["worker"] + (["-c", str(concurrency)] if concurrency else [])
-    children = [spawn(worker_args, settings), spawn(["beat"], settings)]
-    try:
-        run_api(settings, host=host, port=port)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    become_subreaper()
+    supervisor = Supervisor(grace=grace)
+    supervisor.start("api", lambda: spawn(["api", "--host", host, "--port", str(port)], settings))
+    supervisor.start("worker", lambda: spawn(worker_args, settings))
+    supervisor.start("beat", lambda: spawn(["beat"], settings))
+    return supervisor.run()

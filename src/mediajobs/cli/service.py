@@ -48,7 +48,7 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
     try:
         run_api(settings, host=host, port=port)
     except MediaJobsError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), code=1) from None
 
 
 @app.command()
@@ -80,7 +80,7 @@ def worker(
             pool=pool,
         )
     except MediaJobsError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), code=1) from None
 
 
 @app.command()
@@ -91,7 +91,7 @@ def beat(loglevel: Annotated[str | None, typer.Option("--loglevel", "-l")] = Non
     try:
         run_beat(get_settings(), loglevel=loglevel)
     except MediaJobsError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), code=1) from None
 
 
 @app.command()
@@ -99,8 +99,13 @@ def up(
     host: str = "127.0.0.1",
     port: int = 8000,
     concurrency: Annotated[int | None, typer.Option("-c", "--concurrency")] = None,
+    grace: Annotated[
+        float, typer.Option("--grace", help="Seconds the parts get to stop on SIGTERM/SIGINT before SIGKILL.")
+    ] = 30.0,
 ) -> None:
-    """Run API, worker and beat together (embedded SQLite + filesystem broker unless configured)."""
+    """Run API, worker and beat together (embedded SQLite + filesystem broker unless configured).
+
+    SIGTERM or SIGINT stops all of them (and whatever they started); exits 1 if one of them died."""
     from mediajobs.launch import run_up
 
     settings = get_settings()
@@ -111,7 +116,9 @@ def up(
         f"API key in {settings.api_key_file}",
         markup=False,
     )
-    run_up(settings, host=host, port=port, concurrency=concurrency)
+    code = run_up(settings, host=host, port=port, concurrency=concurrency, grace=grace)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
