@@ -594,3 +594,18 @@ def test_jobs_are_listed_by_id_prefix(client: TestClient) -> None:
     for prefix in (one[:8], one[:13], one[:13].replace("-", ""), one.upper()[:10]):
         assert [j["id"] for j in client.get(JOBS, params={"id_prefix": prefix}).json()["jobs"]] == [one]
     assert_error(client.get(JOBS, params={"id_prefix": "xyz"}), 422, "validation_error")
+
+
+def test_docs_are_served_from_the_package_with_no_external_host(client: TestClient) -> None:
+    import re
+
+    for page in ("/docs", "/redoc"):
+        response = client.get(page)
+        assert response.status_code == 200
+        html = response.text
+        assert re.findall(r"(?:https?:)?//[\w.-]+", html) == [], page  # no CDN, no font or image host
+        assets = re.findall(r'(?:src|href)="(/[^"]+)"', html)
+        assert assets, page
+        for asset in assets:
+            assert client.get(asset).status_code == 200, asset
+    assert '"validatorUrl": null' in client.get("/docs").text  # Swagger UI would call validator.swagger.io

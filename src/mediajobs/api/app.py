@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from mediajobs import __version__
 from mediajobs.api.errors import install_error_handlers
@@ -52,11 +53,14 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
             if own:
                 app.state.services.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from files inside the `fastapi-offline` package, not a CDN: /docs works
+    # on a host with no internet access.
+    app = FastAPIOffline(
         title="mediajobs",
         version=__version__,
         summary="Asynchronous media jobs: submit, follow, fetch results.",
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
     )
     if services is not None:  # usable without the lifespan too (in-process test clients)
         app.state.services = services
