@@ -83,3 +83,26 @@ def lying_wav(target: Path, *, frames: int = 60_000, rate: int = 1) -> Path:
         wav.setframerate(rate)
         wav.writeframes(b"\x80" * frames)
     return target
+
+
+def speech_with_pauses(sentences: list[str], gaps: list[float], target: Path, *, noise: float = 0.05) -> Path:
+    """The sentences spoken by espeak-ng, each followed by a pause of pink noise (room tone: digital
+    silence is too easy for a decoder), `gaps` seconds long, cycled; one 16 kHz mono WAV. The noise is
+    seeded, so the same arguments make the same file."""
+    folder = target.parent / f"{target.stem}-parts"
+    folder.mkdir(exist_ok=True)
+    parts = []
+    for i, sentence in enumerate(sentences):
+        speech = speak(sentence, folder / f"s{i}.wav")
+        gap = gaps[i % len(gaps)]
+        pause = folder / f"p{i}.wav"
+        _ffmpeg(
+            "-f", "lavfi",
+            "-i", f"anoisesrc=color=pink:amplitude={noise}:duration={gap}:sample_rate=16000:seed={i + 1}",
+            "-ac", "1", str(pause),
+        )  # fmt: skip
+        parts += [speech, pause]
+    listing = folder / "parts.txt"
+    listing.write_text("".join(f"file '{p.name}'\n" for p in parts))
+    _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-ac", "1", "-ar", "16000", str(target))
+    return target

@@ -493,6 +493,23 @@ def test_a_short_clip_has_no_cue_or_word_past_its_end(tmp_path: Path, whisper_en
     assert result.output["cues"] == len(cues)
 
 
+def test_vad_gives_the_same_cues_on_every_run(tmp_path: Path, whisper_engines: Engines) -> None:
+    sentences = ["The weather today is sunny and warm.", "Please close the door when you leave the house."]
+    clip = media.speech_with_pauses(sentences, [12.0], tmp_path / "pauses.wav")
+    runs = []
+    for attempt in range(2):
+        job = Job(root=tmp_path / str(attempt), settings=make_settings(tmp_path), engines=whisper_engines)
+        normalized = _normalize_file(job, clip)
+        transcribe(
+            job.context("transcribe", inputs={"normalize": dict(normalized.output)}, options={"vad": True})
+        )
+        runs.append(parse_srt((job.work("transcribe") / "transcript.srt").read_text(encoding="utf-8")))
+    assert runs[0] == runs[1]
+    assert wer(" ".join(sentences), " ".join(c.text for c in runs[0])) <= 0.2
+    limits = CueLimits()
+    assert all(len(c.text) / (c.end - c.start) <= limits.max_chars_per_second + 0.01 for c in runs[0])
+
+
 def test_cancel_stops_transcription_between_segments(job: Job) -> None:
     segments = [Segment(start=float(i), end=float(i + 1), text=f"part {i}") for i in range(10)]
     job.engines = engines_with(FakeSpeechToText(segments))

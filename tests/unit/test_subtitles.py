@@ -241,3 +241,43 @@ def test_parse_srt_rejects_malformed(bad: str) -> None:
 def test_parse_vtt_requires_the_header() -> None:
     with pytest.raises(ValueError, match="WebVTT"):
         parse_vtt("00:00:01.000 --> 00:00:02.000\nhi\n")
+
+
+def test_a_cue_with_no_time_of_its_own_borrows_from_the_one_before() -> None:
+    # decoders can stamp a run of words with the time of the words before them
+    words = (
+        *timed("The first sentence is said slowly here.", start=0.0, per_word=0.5),
+        *(Word(start=3.4, end=3.4, word=w) for w in ["and", "then", "everything", "at", "once."]),
+        *timed("Later on.", start=3.4),
+    )
+    transcript = Transcript(
+        language="en", duration=6.0, segments=(Segment(start=0, end=4, text="x", words=words),)
+    )
+    limits = CueLimits(max_line_chars=20, max_lines=1)
+    cues = shape_cues(transcript, limits)
+    assert all(c.end - c.start > 0 for c in cues), cues
+    for before, after in itertools.pairwise(cues):
+        assert before.end <= after.start
+    assert " ".join(c.text for c in cues).split() == [w.word.strip() for w in words]
+
+
+def test_words_with_no_time_to_be_read_are_not_emitted_and_lone_punctuation_joins_its_word() -> None:
+    loop = " ".join(["I can't do that,"] * 12)
+    debris = tuple(
+        Word(start=10.0 + i * 0.001, end=10.0 + i * 0.001, word=w) for i, w in enumerate(loop.split())
+    )
+    words = (
+        *timed("Hello there", start=0.0),
+        Word(start=0.8, end=0.9, word=" ."),
+        Word(start=0.9, end=0.95, word=" ."),
+        *debris,
+        *timed("Please close the door.", start=10.05),
+    )
+    transcript = Transcript(
+        language="en", duration=20, segments=(Segment(start=0, end=12, text="x", words=words),)
+    )
+    limits = CueLimits()
+    cues = shape_cues(transcript, limits)
+    check_cues(cues, limits, 20)
+    assert cues[0].text == "Hello there."
+    assert cues[-1].text.endswith("Please close the door.")

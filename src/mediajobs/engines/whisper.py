@@ -9,7 +9,7 @@ worker process keeps the models it loaded (`whisper_factory`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,18 @@ if TYPE_CHECKING:
     from mediajobs.settings import Settings
 
 ENGINE_NAME = "faster-whisper"
+
+DECODE_OPTIONS: Mapping[str, Any] = {
+    # A repetition loop ("right, right, right...") or a sentence said twice feeds itself through the
+    # previous window's text; without it each 30 s window starts clean.
+    "condition_on_previous_text": False,
+    "compression_ratio_threshold": 2.4,  # text this repetitive is decoded again at a higher temperature
+    "log_prob_threshold": -1.0,  # so is text the model is this unsure of
+    "no_speech_threshold": 0.6,  # a window judged silent (and poorly decoded) gives no text
+    # Off: at 2 s it dropped real sentences that follow a long pause (docs/benchmarks.md).
+    "hallucination_silence_threshold": None,
+}
+"""Decoding options every transcription uses (measured in docs/benchmarks.md, "Repetition guards")."""
 
 
 def default_model_path() -> Path:
@@ -36,8 +48,14 @@ class WhisperEngine:
     name = ENGINE_NAME
 
     def __init__(
-        self, model_path: str | Path | None = None, *, compute_type: str = "int8", cpu_threads: int = 0
+        self,
+        model_path: str | Path | None = None,
+        *,
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        decode: Mapping[str, Any] = DECODE_OPTIONS,
     ) -> None:
+        self.decode = dict(decode)
         path = Path(model_path) if model_path else default_model_path()
         # A name such as "small" would make faster-whisper try to download it: only local folders count.
         if not (path / "model.bin").is_file():
@@ -74,11 +92,15 @@ class WhisperEngine:
         """Decode segment by segment; `on_segment` or `check` raising stops decoding after the current
         window (in-process decoding cannot be interrupted; `IsolatedSpeechToText` can)."""
         language = self._language(request.language)
+        decode = dict(self.decode)
+        if not request.word_timestamps:
+            decode["hallucination_silence_threshold"] = None  # it works on word timings
         segments, info = self._model.transcribe(
             str(request.audio),
             language=language,
             vad_filter=request.vad,
             word_timestamps=request.word_timestamps,
+            **decode,
         )
         decoded: list[Segment] = []
         # `segments` is a lazy generator: each step decodes the next window of audio.
@@ -155,4 +177,10 @@ def whisper_factory(settings: Settings) -> Callable[[], SpeechToText]:
     return build
 
 
-__all__ = ["WhisperEngine", "default_model_path", "load_whisper", "whisper_factory"]
+__all__ = [
+    "DECODE_OPTIONS",
+    "WhisperEngine",
+    "default_model_path",
+    "load_whisper",
+    "whisper_factory",
+]

@@ -8,7 +8,8 @@ media does. Here the words are regrouped into cues that a viewer can read:
 - split after a sentence end, at a pause in speech, or (when a cue is full) after the last comma,
   semicolon or colon past its first third;
 - never overlapping, inside [0, media duration], and slow enough to read (`max_chars_per_second`: a
-  cue whose words are squeezed into too little time borrows from the silence around it).
+  cue whose words are squeezed into too little time borrows from the silence around it and from the
+  cue before; one that still gets less than half its reading time is not emitted).
 
 Segments without word timings (an engine that gives none) get word times spread over the segment by
 the length of each word. Pure functions: tested without audio in tests/unit/test_subtitles.py.
@@ -105,8 +106,12 @@ def _tokens(segments: Iterable[Segment]) -> list[_Token]:
         words = segment.words or _spread(segment)
         for word in words:
             text = " ".join(word.word.split()).replace("-->", "->")
-            if text:
-                tokens.append(_Token(word.start, max(word.start, word.end), text))
+            if not any(ch.isalnum() for ch in text):  # a lone "." or "," the decoder timed as a word
+                if tokens and text and not tokens[-1].text.endswith(SENTENCE_END + CLAUSE_END):
+                    last = tokens[-1]
+                    tokens[-1] = _Token(last.start, max(last.end, word.end), last.text + text)
+                continue
+            tokens.append(_Token(word.start, max(word.start, word.end), text))
     # engines emit words in order; a word that starts before its predecessor is moved to its start
     ordered: list[_Token] = []
     for token in tokens:
@@ -243,18 +248,31 @@ def _time(groups: list[list[_Token]], limits: CueLimits, duration: float) -> lis
     for i in range(1, len(spans)):  # no overlap: a cue starts when the previous one ended at the earliest
         spans[i][0] = max(spans[i][0], spans[i - 1][1])
         spans[i][1] = max(spans[i][1], spans[i][0])
-    for i, (group, span) in enumerate(zip(groups, spans, strict=True)):
-        chars = len(" ".join(t.text for t in group))
-        needed = min(limits.max_cue_seconds, max(limits.min_cue_seconds, chars / limits.max_chars_per_second))
+    needs = [_needed(g, limits) for g in groups]
+    for i, span in enumerate(spans):
         later = spans[i + 1][0] if i + 1 < len(spans) else bound
-        span[1] = max(span[1], min(span[0] + needed, later))
-        if span[1] - span[0] < needed:  # squeezed between its neighbours: start earlier if that is free
+        span[1] = max(span[1], min(span[0] + needs[i], later))
+        if span[1] - span[0] < needs[i]:  # squeezed between its neighbours: start earlier if that is free
             earlier = spans[i - 1][1] if i > 0 else 0.0
-            span[0] = max(earlier, min(span[0], span[1] - needed))
+            span[0] = max(earlier, min(span[0], span[1] - needs[i]))
+        if i > 0 and span[1] - span[0] < needs[i]:  # still squeezed: borrow what the previous cue spares
+            before = spans[i - 1]
+            boundary = max(before[0] + min(needs[i - 1], before[1] - before[0]), span[1] - needs[i])
+            if boundary < span[0]:
+                before[1] = span[0] = boundary
     return [
-        Cue(start=round(a, 3), end=round(b, 3), lines=wrap([t.text for t in g], limits))
-        for g, (a, b) in zip(groups, spans, strict=True)
+        Cue(start=round(start, 3), end=round(end, 3), lines=wrap([t.text for t in group], limits))
+        for group, need, (start, end) in zip(groups, needs, spans, strict=True)
+        # words squeezed into less than half their reading time, with no silence to borrow,
+        # cannot be read: decoder debris (a repetition loop's tail), kept in the JSON's segments only
+        if end - start >= need / 2
     ]
+
+
+def _needed(group: list[_Token], limits: CueLimits) -> float:
+    """How long a cue must show to be read: a minimum, and no faster than max_chars_per_second."""
+    chars = len(" ".join(t.text for t in group))
+    return min(limits.max_cue_seconds, max(limits.min_cue_seconds, chars / limits.max_chars_per_second))
 
 
 __all__ = ["Cue", "CueLimits", "clamp_transcript", "fits", "shape_cues", "wrap"]
