@@ -1,12 +1,12 @@
-"""Memory of a worker at its default concurrency while it transcribes as many files as it has slots.
+"""Memory and time of `mediajobs up`'s workers at their default concurrency, transcribing at once.
 
-    .venv/bin/python -m bench.worker_memory [--concurrency N] [--seconds 60]
+    .venv/bin/python -m bench.worker_memory [--clips 4] [--transcribe-concurrency N] [--single-worker-c N]
 
-Starts `mediajobs up` (embedded: SQLite, filesystem broker) in a temporary data folder, submits one
-speech clip per pool slot at once, and samples every 0.25 s, until all are done, the resident and
-proportional set sizes (RSS, PSS from /proc/<pid>/smaps_rollup) of the worker's process tree: the
-Celery main process, its pool children, and the speech-to-text engine process each pool child starts
-(`python -m mediajobs.engines.serve`, which holds the model). Reports the peaks.
+Starts `mediajobs up` (embedded: SQLite, filesystem broker) in a temporary data folder, submits
+`--clips` speech clips at once, and samples every 0.25 s, until all are done, the resident and
+proportional set sizes (RSS, PSS from /proc/<pid>/smaps_rollup) of every worker process (Celery main
+processes and pool children) and speech-to-text engine process (`python -m mediajobs.engines.serve`,
+which holds the model). Reports the peaks and the time until every job ended.
 """
 
 from __future__ import annotations
@@ -68,11 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--concurrency", type=int, default=None, help="default: the worker's own default")
+    parser.add_argument("--clips", type=int, default=4, help="clips submitted at once")
     parser.add_argument("--repeat", type=int, default=4, help="times the speech script is read per clip")
-    parser.add_argument(
-        "--clips", type=int, default=None, help="clips submitted at once (default: one per slot)"
-    )
+    parser.add_argument("--transcribe-concurrency", type=int, default=None, help="default: up's own")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mj-mem-") as tmp:
         data = Path(tmp) / "data"
@@ -80,35 +78,29 @@ def main(argv: list[str] | None = None) -> int:
         env["MEDIAJOBS_DATA_DIR"] = str(data)
         port = free_port()
         argv_up = [sys.executable, "-m", "mediajobs", "up", "--port", str(port)]
-        if args.concurrency:
-            argv_up += ["-c", str(args.concurrency)]
+        if args.transcribe_concurrency:
+            argv_up += ["--transcribe-concurrency", str(args.transcribe_concurrency)]
         up = subprocess.Popen(argv_up, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
             wait_for(lambda: http_ready(f"{url}/readyz"), timeout=120, message="up ready")
             clip = speak(" ".join([SPEECH_SCRIPT] * args.repeat), Path(tmp) / "speech.wav")
-            tree = _tree(up.pid)
-            worker_pid = min(p for p, kind in tree.items() if kind == "worker")  # the main process
-            slots = sum(1 for kind in _tree(worker_pid).values() if kind == "worker")
-            clips = args.clips or slots
-            peak_rss: dict[str, int] = {}
-            peak_total_rss = peak_total_pss = engines = 0
+            peak: dict[str, int] = {}
+            counts: dict[str, int] = {}
+            peak_rss = peak_pss = 0
             with Client(url, api_key=(data / "api-key").read_text().strip()) as client:
-                ids = [client.submit(clip)["id"] for _ in range(clips)]
+                ids = [client.submit(clip)["id"] for _ in range(args.clips)]
                 started = time.monotonic()
                 while True:
-                    tree = {
-                        p: "worker pool child" if k == "worker" else k for p, k in _tree(worker_pid).items()
-                    }
-                    tree[worker_pid] = "worker main"
+                    tree = _tree(up.pid)
                     by_kind: dict[str, int] = {}
                     for pid, kind in tree.items():
                         by_kind[kind] = by_kind.get(kind, 0) + _kb(pid, "VmRSS", "status")
                     for kind, kb in by_kind.items():
-                        peak_rss[kind] = max(peak_rss.get(kind, 0), kb)
-                    peak_total_rss = max(peak_total_rss, sum(by_kind.values()))
-                    peak_total_pss = max(peak_total_pss, sum(_kb(p, "Pss", "smaps_rollup") for p in tree))
-                    engines = max(engines, sum(1 for k in tree.values() if k == "engine"))
+                        peak[kind] = max(peak.get(kind, 0), kb)
+                        counts[kind] = max(counts.get(kind, 0), sum(1 for k in tree.values() if k == kind))
+                    peak_rss = max(peak_rss, sum(by_kind.values()))
+                    peak_pss = max(peak_pss, sum(_kb(p, "Pss", "smaps_rollup") for p in tree))
                     if all(client.get(i)["status"] in ("succeeded", "failed") for i in ids):
                         break
                     time.sleep(0.25)  # sampling interval
@@ -117,14 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             up.send_signal(signal.SIGTERM)
             up.wait(timeout=120)
+    print(f"{args.clips} clips of {args.repeat}x the script at once: all ended in {took:.1f} s ({statuses})")
+    for kind, kb in sorted(peak.items()):
+        print(f"peak RSS of {counts[kind]} {kind} processes: {kb / 1024:.0f} MiB")
     print(
-        f"worker pool slots {slots}; {slots} clips of {args.repeat}x the script at once; done in {took:.1f} s"
-    )
-    print(f"statuses: {statuses}; engine processes at peak: {engines}")
-    for kind, kb in sorted(peak_rss.items()):
-        print(f"peak RSS {kind}: {kb / 1024:.0f} MiB")
-    print(
-        f"peak RSS of the worker tree: {peak_total_rss / 1024:.0f} MiB; PSS: {peak_total_pss / 1024:.0f} MiB"
+        f"peak RSS of workers and engines together: {peak_rss / 1024:.0f} MiB; PSS: {peak_pss / 1024:.0f} MiB"
     )
     return 0
 

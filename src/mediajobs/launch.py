@@ -87,17 +87,48 @@ def prepare_local_key(settings: Settings) -> Path:
         engine.dispose()
 
 
+ENGINE_MEMORY_BUDGET = 512 * 1024 * 1024
+"""Memory one transcribe slot may need: its engine process holds the model (tiny.en: about 340 MB RSS
+at its peak, measured in docs/benchmarks.md) and the decoded audio."""
+
+
+def transcribe_slots(cpus: int | None = None, available_bytes: int | None = None) -> int:
+    """Default transcribe slots of a worker: one per core, and no more than the available memory holds
+    engines for. CTranslate2 decodes on every core it gets, so more slots than cores add memory, not
+    speed (measured in docs/benchmarks.md, "Worker memory")."""
+    cpus = cpus if cpus is not None else (os.cpu_count() or 1)
+    if available_bytes is None:
+        available_bytes = _available_memory()
+    by_memory = available_bytes // ENGINE_MEMORY_BUDGET if available_bytes else cpus
+    return max(1, min(cpus, by_memory))
+
+
+def _available_memory() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def run_up(
     settings: Settings,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
     concurrency: int | None = None,
+    transcribe_concurrency: int | None = None,
     grace: float = UP_STOP_GRACE_SECONDS,
 ) -> int:
-    """API, worker and beat on this machine, each a child process of this one, until SIGTERM or
+    """API, two workers and beat on this machine, each a child process of this one, until SIGTERM or
     SIGINT (or until one of them exits: then 1). Embedded (SQLite + filesystem broker) unless
-    configured. See supervise.py for how they are stopped."""
+    configured. See supervise.py for how they are stopped.
+
+    One worker serves the download, media and maintenance queues (`concurrency` slots, default
+    CELERY_WORKER_CONCURRENCY); the other serves the transcribe queue with `transcribe_concurrency`
+    slots (default: `transcribe_slots()`), each slot with its own speech-to-text engine process."""
     from mediajobs.supervise import Supervisor, become_subreaper
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -107,10 +138,16 @@ def run_up(
     log.info(
         "the local admin's API key is in %s (the CLI and the Python client read it from there)", key_file
     )
-    worker_args = ["worker"] + (["-c", str(concurrency)] if concurrency else [])
+    worker_args = ["worker", "-Q", "download,media,maintenance"]
+    worker_args += ["-c", str(concurrency)] if concurrency else []
+    slots = transcribe_concurrency or transcribe_slots()
+    log.info("transcribe worker: %d slots (one speech-to-text engine process each)", slots)
     become_subreaper()
     supervisor = Supervisor(grace=grace)
     supervisor.start("api", lambda: spawn(["api", "--host", host, "--port", str(port)], settings))
     supervisor.start("worker", lambda: spawn(worker_args, settings))
+    supervisor.start(
+        "transcribe worker", lambda: spawn(["worker", "-Q", "transcribe", "-c", str(slots)], settings)
+    )
     supervisor.start("beat", lambda: spawn(["beat"], settings))
     return supervisor.run()

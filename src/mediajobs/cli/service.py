@@ -98,7 +98,16 @@ def beat(loglevel: Annotated[str | None, typer.Option("--loglevel", "-l")] = Non
 def up(
     host: str = "127.0.0.1",
     port: int = 8000,
-    concurrency: Annotated[int | None, typer.Option("-c", "--concurrency")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("-c", "--concurrency", help="Slots for download, media and maintenance.")
+    ] = None,
+    transcribe_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--transcribe-concurrency",
+            help="Transcribe slots, one speech-to-text engine each (default: cores, bounded by memory).",
+        ),
+    ] = None,
     grace: Annotated[
         float, typer.Option("--grace", help="Seconds the parts get to stop on SIGTERM/SIGINT before SIGKILL.")
     ] = 30.0,
@@ -116,7 +125,14 @@ def up(
         f"API key in {settings.api_key_file}",
         markup=False,
     )
-    code = run_up(settings, host=host, port=port, concurrency=concurrency, grace=grace)
+    code = run_up(
+        settings,
+        host=host,
+        port=port,
+        concurrency=concurrency,
+        transcribe_concurrency=transcribe_concurrency,
+        grace=grace,
+    )
     if code:
         raise typer.Exit(code)
 
