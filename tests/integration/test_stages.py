@@ -152,9 +152,11 @@ def base_url(speech_mp3: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def whisper_engines(tmp_path_factory: pytest.TempPathFactory) -> Engines:
+def whisper_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
     settings = make_settings(tmp_path_factory.mktemp("engines"))
-    return Engines().register(SPEECH_TO_TEXT, whisper_factory(settings))
+    engines = Engines().register(SPEECH_TO_TEXT, whisper_factory(settings))
+    yield engines
+    engines.close()  # stops the engine process (the suite fails on a process left behind)
 
 
 @pytest.fixture
