@@ -247,7 +247,7 @@ def test_cli_submit_wait_and_watch_draw_stage_bars(live: LiveStack, clip: Path) 
     assert "transcribe [succeeded]" in watched.stderr
 
     missing = run_cli(live, "watch", "8d6b3c1e-9f6a-4f55-a5c4-2c8f3b1b9c11")
-    assert missing.returncode == 1
+    assert missing.returncode == 2  # an error answer of the API (1 is for a job that failed)
     assert "not_found" in missing.stderr
 
     # a job that fails, then `retry --failed --since` finds it (and only it) and runs it again
