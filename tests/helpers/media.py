@@ -16,11 +16,17 @@ def _ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
 
 
-def speak(script: str, target: Path) -> Path:
-    """espeak-ng reading `script` into a WAV file (22.05 kHz mono)."""
+SPANISH_SCRIPT = (
+    "El tiempo hoy es bueno y hace calor. Vamos a caminar al parque despues de comer. "
+    "Mi hermana lee libros en el jardin. Los niños juegan al futbol cerca del rio.\n"
+)
+
+
+def speak(script: str, target: Path, voice: str = "en-us") -> Path:
+    """espeak-ng reading `script` with `voice` into a WAV file (22.05 kHz mono)."""
     text = target.with_suffix(".txt")
     text.write_text(script, encoding="utf-8")
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(target), "-f", str(text)], check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "140", "-w", str(target), "-f", str(text)], check=True)
     return target
 
 

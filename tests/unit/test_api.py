@@ -109,7 +109,7 @@ def test_submit_json_is_accepted_and_published(client: TestClient, publisher: In
 
 
 def test_submitted_job_can_be_read_back(client: TestClient) -> None:
-    job_id = submit(client, options={"language": "de", "vad": True}).json()["id"]
+    job_id = submit(client, options={"model": "base", "language": "de", "vad": True}).json()["id"]
 
     response = client.get(f"{JOBS}/{job_id}")
 
@@ -118,7 +118,13 @@ def test_submitted_job_can_be_read_back(client: TestClient) -> None:
     assert job["id"] == job_id
     assert job["pipeline"] == "transcribe"
     assert job["source"] == "https://example.com/talk.mp3"
-    assert job["options"] == {"language": "de", "vad": True, "word_timestamps": False}
+    assert job["options"] == {
+        "model": "base",
+        "language": "de",
+        "task": "transcribe",
+        "vad": True,
+        "word_timestamps": False,
+    }
     assert job["status"] == "queued"
     assert job["cancel_requested"] is False
     assert job["error"] is None
@@ -144,7 +150,7 @@ def test_submit_multipart_stores_the_file_as_an_upload(
     response = client.post(
         JOBS,
         files={"file": ("My Talk.mp3", b"ID3 fake mp3 bytes", "audio/mpeg")},
-        data={"pipeline": "transcribe", "options": json.dumps({"language": "fr"})},
+        data={"pipeline": "transcribe", "options": json.dumps({"model": "base", "language": "fr"})},
     )
 
     assert response.status_code == 202, response.text

@@ -204,14 +204,20 @@ def test_validate_source_rejects_other_schemes_and_empty_hosts(source: str) -> N
 
 def test_validate_options_fills_defaults() -> None:
     pipeline = get_pipeline("transcribe")
-    defaults = {"language": None, "vad": False, "word_timestamps": False}
+    defaults = {
+        "model": None,
+        "language": "auto",
+        "task": "transcribe",
+        "vad": False,
+        "word_timestamps": False,
+    }
 
     assert pipeline.validate_options(None) == defaults
     assert pipeline.validate_options({}) == defaults
     assert pipeline.validate_options({"language": "en", "vad": True}) == {
+        **defaults,
         "language": "en",
         "vad": True,
-        "word_timestamps": False,
     }
 
 

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from mediajobs.api.guards import check_options, check_text, parse_json_object
 from mediajobs.api.multipart import FormLimits, MultipartReader, body_chunks
 from mediajobs.api.schemas import JobCreate
+from mediajobs.capabilities import Capabilities
 from mediajobs.domain import Job, Upload
 from mediajobs.domain.tenancy import Tier, lane_for
 from mediajobs.errors import ClientError, InvalidRequest, NotFound, PayloadTooLarge
@@ -219,6 +220,7 @@ async def accept_submit(
             tier=owner.user.tier,
             idempotency_key=idempotency_key,
             allow_private_sources=services.settings.allow_private_sources,
+            capabilities=services.capabilities,
         )
     except BaseException:
         if submit.upload is not None:
@@ -245,6 +247,7 @@ def submit_job(
     tier: Tier = Tier.ENTERPRISE,
     idempotency_key: str | None = None,
     allow_private_sources: bool = False,
+    capabilities: Capabilities | None = None,
 ) -> tuple[Job, bool]:
     """Check the request against its pipeline and the user's tier, and write the job; (job, created)."""
     spec = store.pipelines.get_pipeline(submit.pipeline)
@@ -254,6 +257,8 @@ def submit_job(
     if not allow_private_sources and scheme in ("http", "https"):
         refuse_private_literal(urlsplit(clean_source).hostname)
     clean_options = spec.validate_options(submit.options)
+    if capabilities is not None:
+        clean_options = capabilities.check(spec.name, clean_options)
     source_name: str | None = None
     if scheme == "upload":
         upload_id = _upload_id(clean_source)

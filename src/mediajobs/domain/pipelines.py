@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from .graph import Pipeline, PipelineRegistry, StageKind, StageSpec
@@ -12,8 +14,21 @@ class TranscribeOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    language: str | None = Field(
-        default=None, min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$"
+    model: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="An installed model (GET /api/v1/models); none: the deployment's default (tiny.en).",
+    )
+    language: str = Field(
+        default="auto",
+        min_length=2,
+        max_length=8,
+        pattern=r"^(auto|[a-z]{2,3}(-[A-Za-z0-9]+)?)$",
+        description="`auto` detects it (the result says which, and how sure); or a code such as `es`.",
+    )
+    task: Literal["transcribe", "translate"] = Field(
+        default="transcribe", description="`translate`: speech in any language to English text."
     )
     vad: bool = False
     word_timestamps: bool = False

@@ -15,18 +15,24 @@ from pydantic import ValidationError
 
 from mediajobs.domain.pipelines import TranscribeOptions
 from mediajobs.engines import SPEECH_TO_TEXT, Segment, TranscribeRequest, Transcript
-from mediajobs.errors import PermanentError
+from mediajobs.engines.catalog import ModelCatalog
+from mediajobs.errors import InvalidRequest, PermanentError
 from mediajobs.formats import to_json, to_srt, to_text, to_vtt
 
 from .base import ArtifactFile, StageContext, StageResult
 
 # (file name, content type, renderer)
 OUTPUTS: tuple[tuple[str, str, Callable[[Transcript], str]], ...] = (
-    ("transcript.json", "application/json", lambda t: json.dumps(to_json(t), ensure_ascii=False, indent=2)),
+    ("transcript.json", "application/json", lambda t: json.dumps(_json(t), ensure_ascii=False, indent=2)),
     ("transcript.srt", "application/x-subrip", to_srt),
     ("transcript.vtt", "text/vtt; charset=utf-8", to_vtt),
     ("transcript.txt", "text/plain; charset=utf-8", to_text),
 )
+
+
+def _json(transcript: Transcript) -> dict[str, object]:
+    doc = to_json(transcript)
+    return {**doc, "language_probability": transcript.language_probability}
 
 
 def transcribe(ctx: StageContext) -> StageResult:
@@ -43,10 +49,16 @@ def transcribe(ctx: StageContext) -> StageResult:
         percent = min(100.0, segment.end * 100.0 / duration) if duration > 0 else None
         ctx.progress.report(percent, f"transcribed {segment.end:.0f} s")
 
+    catalog = ModelCatalog(ctx.settings)
+    _checked(catalog, options)  # a submit refuses these; a worker configured differently fails here
+    model = catalog.get(options.model)
+    folder = catalog.folder(model.name)
     with ctx.storage.local_copy(ctx.input_key("normalize", "audio")) as audio:
         request = TranscribeRequest(
             audio=audio,
-            language=options.language,
+            language=None if options.language == "auto" else options.language,
+            model=folder,
+            task=options.task,
             vad=options.vad,
             word_timestamps=options.word_timestamps,
         )
@@ -57,6 +69,9 @@ def transcribe(ctx: StageContext) -> StageResult:
     return StageResult(
         output={
             "language": transcript.language,
+            "language_probability": transcript.language_probability,
+            "model": model.name,
+            "task": options.task,
             "duration": round(transcript.duration, 3),
             "segments": sum(1 for s in transcript.segments if s.text.strip()),
             "words": len(transcript.text.split()),
@@ -65,6 +80,13 @@ def transcribe(ctx: StageContext) -> StageResult:
         },
         artifacts=artifacts,
     )
+
+
+def _checked(catalog: ModelCatalog, options: TranscribeOptions) -> None:
+    try:
+        catalog.check(options.model, options.language, options.task)
+    except InvalidRequest as exc:
+        raise PermanentError(exc.message, code=exc.code) from None
 
 
 def _options(ctx: StageContext) -> TranscribeOptions:

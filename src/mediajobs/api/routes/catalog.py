@@ -1,0 +1,45 @@
+"""What the engines of this deployment can do: speech models, translation pairs, voices."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from mediajobs.api.deps import CurrentUser, ServicesDep
+from mediajobs.api.schemas import ErrorBody
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+
+class ModelPublic(BaseModel):
+    name: str = Field(description="What a transcribe job's `model` option names.")
+    default: bool
+    multilingual: bool
+    languages: list[str] = Field(description="Language codes it transcribes (`language` option).")
+    tasks: list[str] = Field(description="`transcribe`, and `translate` (speech to English) if multilingual.")
+    size: int = Field(description="Bytes of its model file.")
+    description: str
+
+
+class ModelList(BaseModel):
+    models: list[ModelPublic]
+
+
+@router.get("/models", response_model=ModelList, responses={401: {"model": ErrorBody}})
+def list_models(services: ServicesDep, owner: CurrentUser) -> ModelList:
+    """The speech-to-text models a transcribe job may ask for, with their languages and sizes."""
+    catalog = services.capabilities.models
+    return ModelList(
+        models=[
+            ModelPublic(
+                name=m.name,
+                default=m.name == catalog.default,
+                multilingual=m.multilingual,
+                languages=list(m.languages),
+                tasks=list(m.tasks),
+                size=m.size,
+                description=m.description,
+            )
+            for m in catalog.models()
+        ]
+    )

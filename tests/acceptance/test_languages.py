@@ -1,0 +1,74 @@
+"""Models and languages through the HTTP API, with a real worker and the real Whisper models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers.media import SPANISH_SCRIPT, speak
+from helpers.stack import Stack
+from helpers.wer import wer
+
+
+def _submit(stack: Stack, clip: Path, options: str) -> str:
+    with clip.open("rb") as fh:
+        response = stack.api.post(
+            "/api/v1/jobs",
+            files={"file": (clip.name, fh, "audio/wav")},
+            data={"pipeline": "transcribe", "options": options},
+        )
+    assert response.status_code == 202, response.text
+    job_id: str = response.json()["id"]
+    return job_id
+
+
+def test_spanish_speech_with_base_is_detected_and_transcribed(stack: Stack, tmp_path: Path) -> None:
+    clip = speak(SPANISH_SCRIPT, tmp_path / "spanish.wav", voice="es")
+    stack.worker()
+    job = stack.wait_job(_submit(stack, clip, '{"model": "base", "language": "auto"}'), timeout=240)
+    assert job["status"] == "succeeded", job
+    transcript = stack.api.get(f"/api/v1/jobs/{job['id']}/result").json()
+    assert transcript["language"] == "es"
+    assert transcript["language_probability"] > 0.5
+    error_rate = wer(SPANISH_SCRIPT, transcript["text"])
+    assert error_rate <= 0.35, (error_rate, transcript["text"])
+    artifacts = stack.api.get(f"/api/v1/jobs/{job['id']}/artifacts").json()["artifacts"]
+    assert {a["name"] for a in artifacts} >= {"transcript.json", "transcript.srt"}
+    assert all(a["size"] > 0 and a["content_type"] for a in artifacts)
+
+
+def test_english_only_model_is_refused_another_language_at_submit(stack: Stack, tmp_path: Path) -> None:
+    clip = speak(SPANISH_SCRIPT, tmp_path / "spanish.wav", voice="es")
+    with clip.open("rb") as fh:
+        response = stack.api.post(
+            "/api/v1/jobs",
+            files={"file": (clip.name, fh, "audio/wav")},
+            data={"pipeline": "transcribe", "options": '{"model": "tiny.en", "language": "es"}'},
+        )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_language"
+    assert "base" in error["message"]
+    default = stack.api.post(
+        "/api/v1/jobs",
+        json={"pipeline": "transcribe", "source": "https://example.com/a.wav", "options": {"language": "fr"}},
+    )
+    assert default.status_code == 422, default.text
+    assert default.json()["error"]["code"] == "unsupported_language"
+    unknown = stack.api.post(
+        "/api/v1/jobs",
+        json={"pipeline": "transcribe", "source": "https://example.com/a.wav", "options": {"model": "huge"}},
+    )
+    assert unknown.status_code == 422
+    assert "tiny.en" in unknown.json()["error"]["message"]
+    assert stack.api.get("/api/v1/jobs").json()["jobs"] == []
+
+
+def test_models_are_listed_with_languages_and_sizes(stack: Stack) -> None:
+    models = {m["name"]: m for m in stack.api.get("/api/v1/models").json()["models"]}
+    assert models["tiny.en"]["languages"] == ["en"]
+    assert models["tiny.en"]["default"]
+    assert models["tiny.en"]["tasks"] == ["transcribe"]
+    assert "es" in models["base"]["languages"]
+    assert models["base"]["multilingual"]
+    assert models["base"]["size"] == 145_217_532
+    assert models["base"]["tasks"] == ["transcribe", "translate"]
