@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from mediajobs.domain import Job
+from mediajobs.engines.apertium import Translator, installed_translator
 from mediajobs.engines.catalog import ModelCatalog
+from mediajobs.errors import InvalidRequest
 from mediajobs.settings import Settings
+from mediajobs.textio import TEXT_SUFFIXES
 
-OptionCheck = Callable[["Capabilities", dict[str, Any]], dict[str, Any]]
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SubmitInput:
+    """What a submit's source turned out to be, for the checks that depend on it."""
+
+    filename: str | None = None  # an upload's file name
+    job: Job | None = None  # a `job://` source: the caller's finished job
+
+
+OptionCheck = Callable[["Capabilities", dict[str, Any], SubmitInput], dict[str, Any]]
 
 
 class Capabilities:
@@ -30,18 +44,61 @@ class Capabilities:
                 self._models = ModelCatalog(self.settings)
             return self._models
 
-    def check(self, pipeline: str, options: dict[str, Any]) -> dict[str, Any]:
-        """`options` (already valid for the pipeline) checked against the engines; InvalidRequest
-        when an engine cannot do what they ask. Answers the options to store (defaults filled in)."""
+    @property
+    def translator(self) -> Translator:
+        """The installed Apertium pairs (discovered once per process)."""
+        return installed_translator()
+
+    def check(
+        self, pipeline: str, options: dict[str, Any], given: SubmitInput | None = None
+    ) -> dict[str, Any]:
+        """`options` (already valid for the pipeline) checked against the engines and the input;
+        InvalidRequest when an engine cannot do what they ask. Answers the options to store (with
+        what the input implies filled in)."""
         check = _CHECKS.get(pipeline)
-        return options if check is None else check(self, options)
+        return options if check is None else check(self, options, given or SubmitInput())
 
 
-def _check_transcribe(caps: Capabilities, options: dict[str, Any]) -> dict[str, Any]:
+def _check_transcribe(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
     caps.models.check(options.get("model"), options.get("language"), str(options.get("task") or "transcribe"))
     return options
 
 
-_CHECKS: dict[str, OptionCheck] = {"transcribe": _check_transcribe}
+def _check_text_input(given: SubmitInput) -> None:
+    name = (given.filename or "").lower()
+    if given.filename is not None and not name.endswith(TEXT_SUFFIXES):
+        raise InvalidRequest(
+            f"this pipeline reads text: upload a {', '.join(TEXT_SUFFIXES)} file, send `text`, "
+            "or name a finished job (job://<id>)",
+            code="unsupported_text",
+        )
 
-__all__ = ["Capabilities"]
+
+def job_language(job: Job) -> str | None:
+    """The language of a finished job's text: what it detected or translated to."""
+    for run in reversed(job.stages):
+        output = run.output or {}
+        for key in ("target_language", "language"):
+            value = output.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+def _check_translate(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
+    _check_text_input(given)
+    source = options.get("source_language")
+    if source is None and given.job is not None:
+        source = job_language(given.job)
+    if source is None:
+        raise InvalidRequest(
+            "source_language is required unless the input is a job that detected its language",
+            code="invalid_options",
+        )
+    caps.translator.route(str(source), str(options["target_language"]))
+    return {**options, "source_language": source}
+
+
+_CHECKS: dict[str, OptionCheck] = {"transcribe": _check_transcribe, "translate": _check_translate}
+
+__all__ = ["Capabilities", "SubmitInput", "job_language"]

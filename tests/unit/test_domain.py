@@ -253,7 +253,7 @@ def test_invalid_options_message_names_the_offending_key() -> None:
 
 def test_get_pipeline_unknown_lists_the_known_ones() -> None:
     with pytest.raises(InvalidRequest) as info:
-        get_pipeline("translate")
+        get_pipeline("summarize")
 
     assert info.value.code == "unknown_pipeline"
     assert "transcribe" in info.value.message

@@ -49,6 +49,72 @@ TRANSCRIBE = Pipeline(
 )
 
 
+_LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$"
+_TEXT_SOURCES = frozenset({"upload", "job"})  # a `text` field is stored as an upload
+
+
+class TranslateOptions(BaseModel):
+    """Options of the `translate` pipeline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target_language: str = Field(min_length=2, max_length=8, pattern=_LANGUAGE)
+    source_language: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=8,
+        pattern=_LANGUAGE,
+        description="Default: the language the input job detected; required for other inputs.",
+    )
+    bilingual: bool = Field(
+        default=False, description="Also subtitles with the original and the translation."
+    )
+
+
+TRANSLATE = Pipeline(
+    name="translate",
+    description="Translate a finished job's transcript, a text, or an uploaded .srt/.vtt/.txt "
+    "(same cues, same timings).",
+    stages=(
+        StageSpec(name="read_text", kind=StageKind.DOWNLOAD, weight=1.0),
+        StageSpec(name="translate", kind=StageKind.TRANSLATE, needs=("read_text",), weight=4.0),
+    ),
+    options_model=TranslateOptions,
+    source_schemes=_TEXT_SOURCES,
+    result_artifact="translation.json",
+)
+
+
+class SynthesizeOptions(BaseModel):
+    """Options of the `synthesize` pipeline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    language: str = Field(default="en", min_length=2, max_length=12, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9-]+)?$")
+    voice: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_+-]*$",
+        description="An espeak-ng voice or variant (e.g. `en-us`, `es`, `en+f3`); default: the language's.",
+    )
+    rate: int = Field(default=160, ge=80, le=450, description="Words per minute.")
+    pitch: int = Field(default=50, ge=0, le=99)
+    format: Literal["wav", "mp3", "opus"] = "wav"
+
+
+SYNTHESIZE = Pipeline(
+    name="synthesize",
+    description="Speak a text, a finished job's transcript or translation, or an uploaded .txt/.srt/.vtt.",
+    stages=(
+        StageSpec(name="read_text", kind=StageKind.DOWNLOAD, weight=1.0),
+        StageSpec(name="synthesize", kind=StageKind.SYNTHESIZE, needs=("read_text",), weight=4.0),
+    ),
+    options_model=SynthesizeOptions,
+    source_schemes=_TEXT_SOURCES,
+    result_artifact="speech.{format}",
+)
+
+
 class NoopOptions(BaseModel):
     """Options of the measurement pipelines."""
 
@@ -83,7 +149,8 @@ NOOP3 = Pipeline(
 def default_pipelines(*, noop: bool = False) -> PipelineRegistry:
     """A fresh registry of the shipped pipelines (a process may register more on its own copy).
     `noop`: also the measurement pipelines (`MEDIAJOBS_NOOP_PIPELINES`), off by default."""
-    return PipelineRegistry([TRANSCRIBE, NOOP, NOOP3] if noop else [TRANSCRIBE])
+    shipped = [TRANSCRIBE, TRANSLATE, SYNTHESIZE]
+    return PipelineRegistry([*shipped, NOOP, NOOP3] if noop else shipped)
 
 
 PIPELINES = default_pipelines()
@@ -99,9 +166,13 @@ __all__ = [
     "NOOP",
     "NOOP3",
     "PIPELINES",
+    "SYNTHESIZE",
     "TRANSCRIBE",
+    "TRANSLATE",
     "NoopOptions",
+    "SynthesizeOptions",
     "TranscribeOptions",
+    "TranslateOptions",
     "default_pipelines",
     "get_pipeline",
 ]

@@ -8,14 +8,18 @@ from .base import ArtifactFile, CancelToken, NullProgress, ProgressSink, StageCo
 from .ingest import ingest
 from .noop import noop
 from .normalize import normalize
+from .read_text import read_text
 from .transcribe import transcribe
+from .translate import translate
 
 STAGES = MappingProxyType(
     {
         "ingest": ingest,
         "normalize": normalize,
         "noop": noop,
+        "read_text": read_text,
         "transcribe": transcribe,
+        "translate": translate,
     }
 )
 """The shipped stage code by run key."""

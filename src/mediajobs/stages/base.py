@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from mediajobs.domain import JsonDict
+from mediajobs.domain import Artifact, JsonDict
 from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, PermanentError, StageTimeout
 from mediajobs.storage.keys import stage_key
 
@@ -99,6 +99,9 @@ class StageContext:
     params: JsonDict = field(default_factory=dict)  # what a fan-out parent handed this child
     progress: ProgressSink = field(default_factory=NullProgress)
     cancel: CancelToken = field(default_factory=CancelToken)
+    # (job id, name) -> that job's artifact, for a `job://` source (the API checked the job is the
+    # caller's own and finished); None where no store is at hand
+    find_artifact: Callable[[uuid.UUID, str], Artifact] | None = None
 
     def output_key(self, name: str) -> str:
         """The storage key for a file this attempt checkpoints."""

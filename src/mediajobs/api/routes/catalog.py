@@ -43,3 +43,29 @@ def list_models(services: ServicesDep, owner: CurrentUser) -> ModelList:
             for m in catalog.models()
         ]
     )
+
+
+class PairPublic(BaseModel):
+    source: str
+    target: str
+    engine_mode: str = Field(description="The installed Apertium pair.")
+
+
+class LanguagesPublic(BaseModel):
+    translation_pairs: list[PairPublic] = Field(description="Installed direct pairs.")
+    translation_routes: dict[str, list[str]] = Field(
+        description="Every target each source language reaches, directly or by chaining pairs."
+    )
+
+
+@router.get("/languages", response_model=LanguagesPublic, responses={401: {"model": ErrorBody}})
+def list_languages(services: ServicesDep, owner: CurrentUser) -> LanguagesPublic:
+    """What a translate job can translate to what (`source_language` -> `target_language`)."""
+    translator = services.capabilities.translator
+    return LanguagesPublic(
+        translation_pairs=[
+            PairPublic(source=s, target=t, engine_mode=mode)
+            for (s, t), mode in sorted(translator.pairs.items())
+        ],
+        translation_routes=translator.reachable(),
+    )
