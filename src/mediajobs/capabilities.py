@@ -15,6 +15,7 @@ from typing import Any
 from mediajobs.domain import Job
 from mediajobs.engines.apertium import Translator, installed_translator
 from mediajobs.engines.catalog import ModelCatalog
+from mediajobs.engines.espeak import Voices, installed_voices
 from mediajobs.errors import InvalidRequest
 from mediajobs.settings import Settings
 from mediajobs.textio import TEXT_SUFFIXES
@@ -43,6 +44,11 @@ class Capabilities:
             if self._models is None:
                 self._models = ModelCatalog(self.settings)
             return self._models
+
+    @property
+    def voices(self) -> Voices:
+        """The installed espeak-ng languages and voice variants (discovered once per process)."""
+        return installed_voices()
 
     @property
     def translator(self) -> Translator:
@@ -99,6 +105,16 @@ def _check_translate(caps: Capabilities, options: dict[str, Any], given: SubmitI
     return {**options, "source_language": source}
 
 
-_CHECKS: dict[str, OptionCheck] = {"transcribe": _check_transcribe, "translate": _check_translate}
+def _check_synthesize(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
+    _check_text_input(given)
+    caps.voices.check(str(options["language"]), options.get("voice"))
+    return options
+
+
+_CHECKS: dict[str, OptionCheck] = {
+    "transcribe": _check_transcribe,
+    "translate": _check_translate,
+    "synthesize": _check_synthesize,
+}
 
 __all__ = ["Capabilities", "SubmitInput", "job_language"]

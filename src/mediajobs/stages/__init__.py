@@ -9,6 +9,7 @@ from .ingest import ingest
 from .noop import noop
 from .normalize import normalize
 from .read_text import read_text
+from .synthesize import synthesize
 from .transcribe import transcribe
 from .translate import translate
 
@@ -18,6 +19,7 @@ STAGES = MappingProxyType(
         "normalize": normalize,
         "noop": noop,
         "read_text": read_text,
+        "synthesize": synthesize,
         "transcribe": transcribe,
         "translate": translate,
     }

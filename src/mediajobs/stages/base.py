@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from mediajobs.domain import Artifact, JsonDict
 from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, PermanentError, StageTimeout
@@ -119,6 +121,20 @@ class StageContext:
         return value
 
 
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+def stage_options(ctx: StageContext, model: type[OptionsT]) -> OptionsT:
+    """The job's options as `model` (the submit checked them; a stored job of an older version may
+    fail here, permanently)."""
+    try:
+        return model.model_validate(ctx.options)
+    except ValidationError as exc:
+        raise PermanentError(
+            f"invalid options for stage {ctx.stage!r}: {exc}", code="invalid_options"
+        ) from exc
+
+
 StageFn = Callable[[StageContext], StageResult]
 
 
@@ -138,4 +154,5 @@ __all__ = [
     "StageFn",
     "StageResult",
     "StageTimeout",
+    "stage_options",
 ]

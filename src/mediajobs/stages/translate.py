@@ -11,14 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from mediajobs.domain.pipelines import TranslateOptions
 from mediajobs.engines.apertium import Hop, argv, decode, encode, installed_translator
 from mediajobs.errors import InvalidRequest, PermanentError
 from mediajobs.textio import Cue, cues_from_json, cues_json, timed, to_srt, to_text, to_vtt
 
-from .base import ArtifactFile, StageContext, StageResult
+from .base import ArtifactFile, StageContext, StageResult, stage_options
 from .process import run_process
 
 TIMEOUT_SECONDS = 600.0
@@ -32,7 +30,7 @@ _TYPES = {
 
 
 def translate(ctx: StageContext) -> StageResult:
-    options = _options(ctx)
+    options = stage_options(ctx, TranslateOptions)
     source = options.source_language
     if source is None:
         raise PermanentError("no source_language, and the input says none", code="invalid_options")
@@ -126,13 +124,6 @@ def _write(
         path.write_text(content, encoding="utf-8")
         artifacts.append(ArtifactFile(name=name, path=path, content_type=_TYPES[name.rsplit(".", 1)[1]]))
     return artifacts
-
-
-def _options(ctx: StageContext) -> TranslateOptions:
-    try:
-        return TranslateOptions.model_validate(ctx.options)
-    except ValidationError as exc:
-        raise PermanentError(f"invalid translate options: {exc}", code="invalid_options") from exc
 
 
 __all__ = ["translate"]

@@ -56,11 +56,13 @@ class LanguagesPublic(BaseModel):
     translation_routes: dict[str, list[str]] = Field(
         description="Every target each source language reaches, directly or by chaining pairs."
     )
+    speech_languages: list[str] = Field(description="What a synthesize job's `language` may be.")
+    speech_variants: list[str] = Field(description="Voice variants: `voice` may be `<language>+<variant>`.")
 
 
 @router.get("/languages", response_model=LanguagesPublic, responses={401: {"model": ErrorBody}})
 def list_languages(services: ServicesDep, owner: CurrentUser) -> LanguagesPublic:
-    """What a translate job can translate to what (`source_language` -> `target_language`)."""
+    """What a translate job can translate to what, and what a synthesize job can speak."""
     translator = services.capabilities.translator
     return LanguagesPublic(
         translation_pairs=[
@@ -68,4 +70,6 @@ def list_languages(services: ServicesDep, owner: CurrentUser) -> LanguagesPublic
             for (s, t), mode in sorted(translator.pairs.items())
         ],
         translation_routes=translator.reachable(),
+        speech_languages=sorted(services.capabilities.voices.languages),
+        speech_variants=sorted(services.capabilities.voices.variants),
     )

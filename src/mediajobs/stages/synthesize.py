@@ -1,0 +1,112 @@
+"""The `synthesize` stage: `read_text`'s text spoken by espeak-ng, as WAV, MP3 or Opus.
+
+Long text is split by sentence into pieces of a bounded size; each piece is one engine run (progress
+is pieces done), and the pieces are joined sample for sample into one WAV, encoded by ffmpeg for the
+compressed formats.
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+from mediajobs.domain.pipelines import SynthesizeOptions
+from mediajobs.engines.espeak import ENGINE_NAME, argv, installed_voices
+from mediajobs.errors import InvalidRequest, PermanentError
+from mediajobs.textio import cues_from_json, sentences
+
+from .base import ArtifactFile, StageContext, StageResult, stage_options
+from .process import run_process
+
+PIECE_CHARS = 600  # sentences are grouped up to this many characters per engine run
+PIECE_TIMEOUT = 300.0
+CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg"}
+_ENCODE = {
+    "mp3": ["-c:a", "libmp3lame", "-b:a", "64k"],
+    "opus": ["-c:a", "libopus", "-b:a", "32k", "-ar", "48000"],
+}
+
+
+def synthesize(ctx: StageContext) -> StageResult:
+    options = stage_options(ctx, SynthesizeOptions)
+    try:
+        voice = installed_voices().check(options.language, options.voice)
+    except InvalidRequest as exc:  # a submit refuses this; a worker with other voices fails here
+        raise PermanentError(exc.message, code=exc.code) from None
+    with ctx.storage.open(ctx.input_key("read_text", "cues")) as fh:
+        cues = cues_from_json(json.load(fh)["cues"])
+    pieces = _pieces(sentences("\n\n".join(c.text for c in cues)))
+    if not pieces:
+        raise PermanentError("the input has no text to speak", code="empty_text")
+    wavs = []
+    for number, piece in enumerate(pieces, start=1):
+        ctx.cancel.raise_if_set()
+        text_file = ctx.work_dir / f"piece{number}.txt"
+        text_file.write_text(piece + "\n", encoding="utf-8")
+        wav = ctx.work_dir / f"piece{number}.wav"
+        run = argv(voice=voice, rate=options.rate, pitch=options.pitch, text_file=text_file, wav=wav)
+        result = run_process(run, cancel=ctx.cancel, timeout=PIECE_TIMEOUT)
+        if not result.ok or not wav.is_file():
+            raise PermanentError(
+                f"espeak-ng failed (exit {result.returncode}): {result.stderr_tail[-300:]}",
+                code="synthesis_failed",
+            )
+        wavs.append(wav)
+        ctx.progress.report(100.0 * number / (len(pieces) + 1), f"spoke {number} of {len(pieces)} pieces")
+    speech = ctx.work_dir / "joined.wav"
+    duration = _join(wavs, speech)
+    name = f"speech.{options.format}"
+    final = ctx.work_dir / name
+    if options.format == "wav":
+        speech.rename(final)
+    else:
+        _encode(ctx, speech, final, options.format)
+    ctx.progress.report(100.0, "speech ready")
+    return StageResult(
+        output={
+            "duration": round(duration, 3),
+            "pieces": len(pieces),
+            "voice": voice,
+            "language": options.language,
+            "engine": ENGINE_NAME,
+            "artifacts": [name],
+        },
+        artifacts=[ArtifactFile(name=name, path=final, content_type=CONTENT_TYPES[options.format])],
+    )
+
+
+def _pieces(parts: list[str]) -> list[str]:
+    pieces: list[str] = []
+    for sentence in parts:
+        if pieces and len(pieces[-1]) + len(sentence) < PIECE_CHARS:
+            pieces[-1] = f"{pieces[-1]} {sentence}"
+        else:
+            pieces.append(sentence)
+    return pieces
+
+
+def _join(wavs: list[Path], target: Path) -> float:
+    """The pieces one after another in one WAV (espeak-ng writes them all in one format); seconds."""
+    frames = 0
+    rate = 1
+    with wave.open(str(target), "wb") as out:
+        for index, path in enumerate(wavs):
+            with wave.open(str(path), "rb") as piece:
+                if index == 0:
+                    out.setparams(piece.getparams())
+                    rate = piece.getframerate()
+                count = piece.getnframes()
+                out.writeframes(piece.readframes(count))
+                frames += count
+    return frames / rate
+
+
+def _encode(ctx: StageContext, source: Path, target: Path, fmt: str) -> None:
+    args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(source)]
+    result = run_process([*args, *_ENCODE[fmt], str(target)], cancel=ctx.cancel, timeout=PIECE_TIMEOUT)
+    if not result.ok:
+        raise PermanentError(f"encoding {fmt} failed: {result.stderr_tail[-300:]}", code="synthesis_failed")
+
+
+__all__ = ["synthesize"]
