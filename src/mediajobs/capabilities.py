@@ -84,6 +84,8 @@ def job_language(job: Job) -> str | None:
     """The language of a finished job's text: what it detected or translated to."""
     for run in reversed(job.stages):
         output = run.output or {}
+        if output.get("task") == "translate":
+            return "en"  # Whisper's speech translation writes English
         for key in ("target_language", "language"):
             value = output.get(key)
             if isinstance(value, str) and value:
@@ -111,7 +113,30 @@ def _check_synthesize(caps: Capabilities, options: dict[str, Any], given: Submit
     return options
 
 
+def _check_dub(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
+    model = caps.models.check(
+        options.get("model"), options.get("language"), str(options.get("task") or "transcribe")
+    )
+    target = str(options["target_language"])
+    spoken = str(options.get("language") or "auto")
+    if options.get("task") == "translate":
+        spoken = "en"  # Whisper's speech translation always writes English
+    elif spoken == "auto" and not model.multilingual:
+        spoken = "en"
+    if spoken != "auto":
+        caps.translator.route(spoken, target)
+    elif not any(target in targets for targets in caps.translator.reachable().values()):
+        raise InvalidRequest(
+            f"no installed pair translates to {target!r}; "
+            f"installed pairs: {caps.translator.describe_pairs()}",
+            code="unsupported_language_pair",
+        )
+    caps.voices.check(target, None)
+    return options
+
+
 _CHECKS: dict[str, OptionCheck] = {
+    "dub": _check_dub,
     "transcribe": _check_transcribe,
     "translate": _check_translate,
     "synthesize": _check_synthesize,

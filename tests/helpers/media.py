@@ -46,6 +46,20 @@ def video_with_sound(target: Path, seconds: float = 3.0) -> Path:
     return target
 
 
+def video_with_speech(script: str, target: Path) -> Path:
+    """A small H.264 + AAC MP4: a test pattern for exactly as long as espeak-ng reads `script`."""
+    import wave
+
+    speech = speak(script, target.with_name(f"{target.stem}-speech.wav"))
+    with wave.open(str(speech)) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=25:duration={seconds:.3f}", "-i", str(speech),
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(target),
+    )  # fmt: skip
+    return target
+
+
 def silent_video(target: Path, seconds: float = 1.0) -> Path:
     """An MP4 with a video stream and no audio stream."""
     _ffmpeg(

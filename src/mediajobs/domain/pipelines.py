@@ -115,6 +115,40 @@ SYNTHESIZE = Pipeline(
 )
 
 
+class DubOptions(TranscribeOptions):
+    """Options of the `dub` pipeline: the transcribe options, and what to dub into and how."""
+
+    target_language: str = Field(min_length=2, max_length=8, pattern=_LANGUAGE)
+    mix: Literal["replace", "duck"] = Field(
+        default="replace", description="`replace` the original sound, or `duck` it under the new voice."
+    )
+    rate: int = Field(default=170, ge=80, le=450, description="Words per minute of the new voice.")
+
+
+DUB = Pipeline(
+    name="dub",
+    description="Audio or video in another language: transcribe, translate, speak each cue in its time "
+    "slot, mix; video keeps its video stream as it was.",
+    stages=(
+        StageSpec(name="ingest", kind=StageKind.DOWNLOAD, weight=1.0),
+        StageSpec(name="normalize", kind=StageKind.MEDIA, needs=("ingest",), weight=1.0),
+        StageSpec(name="transcribe", kind=StageKind.TRANSCRIBE, needs=("normalize",), weight=6.0),
+        StageSpec(name="translate", kind=StageKind.TRANSLATE, needs=("transcribe",), weight=1.0),
+        StageSpec(
+            name="voice",
+            run="dub_voice",
+            kind=StageKind.SYNTHESIZE,
+            needs=("normalize", "translate"),
+            weight=2.0,
+        ),
+        StageSpec(name="mix", kind=StageKind.MEDIA, needs=("ingest", "normalize", "voice"), weight=1.0),
+    ),
+    options_model=DubOptions,
+    result_artifact="dub.json",
+    meter=("normalize", "duration"),
+)
+
+
 class NoopOptions(BaseModel):
     """Options of the measurement pipelines."""
 
@@ -149,7 +183,7 @@ NOOP3 = Pipeline(
 def default_pipelines(*, noop: bool = False) -> PipelineRegistry:
     """A fresh registry of the shipped pipelines (a process may register more on its own copy).
     `noop`: also the measurement pipelines (`MEDIAJOBS_NOOP_PIPELINES`), off by default."""
-    shipped = [TRANSCRIBE, TRANSLATE, SYNTHESIZE]
+    shipped = [TRANSCRIBE, TRANSLATE, SYNTHESIZE, DUB]
     return PipelineRegistry([*shipped, NOOP, NOOP3] if noop else shipped)
 
 
@@ -163,12 +197,14 @@ def get_pipeline(name: str) -> Pipeline:
 
 
 __all__ = [
+    "DUB",
     "NOOP",
     "NOOP3",
     "PIPELINES",
     "SYNTHESIZE",
     "TRANSCRIBE",
     "TRANSLATE",
+    "DubOptions",
     "NoopOptions",
     "SynthesizeOptions",
     "TranscribeOptions",

@@ -127,8 +127,9 @@ OptionsT = TypeVar("OptionsT", bound=BaseModel)
 def stage_options(ctx: StageContext, model: type[OptionsT]) -> OptionsT:
     """The job's options as `model` (the submit checked them; a stored job of an older version may
     fail here, permanently)."""
+    known = {k: v for k, v in ctx.options.items() if k in model.model_fields}  # a pipeline may have more
     try:
-        return model.model_validate(ctx.options)
+        return model.model_validate(known)
     except ValidationError as exc:
         raise PermanentError(
             f"invalid options for stage {ctx.stage!r}: {exc}", code="invalid_options"

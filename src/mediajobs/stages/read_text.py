@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from mediajobs.errors import NotFound, PermanentError
 from mediajobs.storage.keys import upload_prefix
-from mediajobs.textio import Cue, cues_json, parse, text_format, timed
+from mediajobs.textio import Cue, cues_from_json, cues_json, parse, text_format, timed
 
 from .base import StageContext, StageResult
 
@@ -34,12 +34,28 @@ def read_text(ctx: StageContext) -> StageResult:
         raise PermanentError(f"read_text cannot read source {ctx.source[:200]!r}", code="invalid_source")
     if not any(c.text.strip() for c in cues):
         raise PermanentError("the input has no text", code="empty_text")
+    key = checkpoint_cues(ctx, cues)
+    ctx.progress.report(100.0, f"{len(cues)} cues read")
+    return StageResult(output={"cues_key": key, "cues": len(cues), "timed": timed(cues), "format": fmt})
+
+
+def checkpoint_cues(ctx: StageContext, cues: list[Cue]) -> str:
+    """Store `cues` as this attempt's `cues.json` checkpoint; its storage key (`cues_key`)."""
     path = ctx.work_dir / "cues.json"
     path.write_text(json.dumps({"timed": timed(cues), "cues": cues_json(cues)}, ensure_ascii=False))
     key = ctx.output_key("cues.json")
     ctx.storage.put_file(key, path)
-    ctx.progress.report(100.0, f"{len(cues)} cues read")
-    return StageResult(output={"cues_key": key, "cues": len(cues), "timed": timed(cues), "format": fmt})
+    return key
+
+
+def input_cues(ctx: StageContext, stage: str = "read_text") -> list[Cue]:
+    """The cues a text stage works on: `stage`'s checkpoint, else (a dub, after `transcribe`) the
+    job's own subtitles."""
+    if stage in ctx.inputs:
+        with ctx.storage.open(ctx.input_key(stage, "cues")) as fh:
+            return cues_from_json(json.load(fh)["cues"])
+    cues, _ = _from_job(ctx, str(ctx.job_id))
+    return cues
 
 
 def _from_job(ctx: StageContext, job_id: str) -> tuple[list[Cue], str]:
@@ -74,4 +90,4 @@ def _read(ctx: StageContext, key: str) -> bytes:
         return fh.read()
 
 
-__all__ = ["JOB_TEXT_ARTIFACTS", "read_text"]
+__all__ = ["JOB_TEXT_ARTIFACTS", "checkpoint_cues", "input_cues", "read_text"]

@@ -7,17 +7,17 @@ compressed formats.
 
 from __future__ import annotations
 
-import json
 import wave
 from pathlib import Path
 
 from mediajobs.domain.pipelines import SynthesizeOptions
 from mediajobs.engines.espeak import ENGINE_NAME, argv, installed_voices
 from mediajobs.errors import InvalidRequest, PermanentError
-from mediajobs.textio import cues_from_json, sentences
+from mediajobs.textio import sentences
 
 from .base import ArtifactFile, StageContext, StageResult, stage_options
 from .process import run_process
+from .read_text import input_cues
 
 PIECE_CHARS = 600  # sentences are grouped up to this many characters per engine run
 PIECE_TIMEOUT = 300.0
@@ -34,25 +34,13 @@ def synthesize(ctx: StageContext) -> StageResult:
         voice = installed_voices().check(options.language, options.voice)
     except InvalidRequest as exc:  # a submit refuses this; a worker with other voices fails here
         raise PermanentError(exc.message, code=exc.code) from None
-    with ctx.storage.open(ctx.input_key("read_text", "cues")) as fh:
-        cues = cues_from_json(json.load(fh)["cues"])
+    cues = input_cues(ctx)
     pieces = _pieces(sentences("\n\n".join(c.text for c in cues)))
     if not pieces:
         raise PermanentError("the input has no text to speak", code="empty_text")
     wavs = []
     for number, piece in enumerate(pieces, start=1):
-        ctx.cancel.raise_if_set()
-        text_file = ctx.work_dir / f"piece{number}.txt"
-        text_file.write_text(piece + "\n", encoding="utf-8")
-        wav = ctx.work_dir / f"piece{number}.wav"
-        run = argv(voice=voice, rate=options.rate, pitch=options.pitch, text_file=text_file, wav=wav)
-        result = run_process(run, cancel=ctx.cancel, timeout=PIECE_TIMEOUT)
-        if not result.ok or not wav.is_file():
-            raise PermanentError(
-                f"espeak-ng failed (exit {result.returncode}): {result.stderr_tail[-300:]}",
-                code="synthesis_failed",
-            )
-        wavs.append(wav)
+        wavs.append(speak(ctx, piece, f"piece{number}", voice=voice, rate=options.rate, pitch=options.pitch))
         ctx.progress.report(100.0 * number / (len(pieces) + 1), f"spoke {number} of {len(pieces)} pieces")
     speech = ctx.work_dir / "joined.wav"
     duration = _join(wavs, speech)
@@ -74,6 +62,22 @@ def synthesize(ctx: StageContext) -> StageResult:
         },
         artifacts=[ArtifactFile(name=name, path=final, content_type=CONTENT_TYPES[options.format])],
     )
+
+
+def speak(ctx: StageContext, text: str, name: str, *, voice: str, rate: int, pitch: int) -> Path:
+    """`text` spoken by espeak-ng into `<name>.wav` in the work folder."""
+    ctx.cancel.raise_if_set()
+    text_file = ctx.work_dir / f"{name}.txt"
+    text_file.write_text(text + "\n", encoding="utf-8")
+    wav = ctx.work_dir / f"{name}.wav"
+    run = argv(voice=voice, rate=rate, pitch=pitch, text_file=text_file, wav=wav)
+    result = run_process(run, cancel=ctx.cancel, timeout=PIECE_TIMEOUT)
+    if not result.ok or not wav.is_file():
+        raise PermanentError(
+            f"espeak-ng failed (exit {result.returncode}): {result.stderr_tail[-300:]}",
+            code="synthesis_failed",
+        )
+    return wav
 
 
 def _pieces(parts: list[str]) -> list[str]:
@@ -109,4 +113,4 @@ def _encode(ctx: StageContext, source: Path, target: Path, fmt: str) -> None:
         raise PermanentError(f"encoding {fmt} failed: {result.stderr_tail[-300:]}", code="synthesis_failed")
 
 
-__all__ = ["synthesize"]
+__all__ = ["speak", "synthesize"]

@@ -1,4 +1,6 @@
-"""The `translate` stage: every cue of `read_text`'s checkpoint through Apertium, same cues and timings.
+"""The `translate` stage: every cue of its input through Apertium, same cues and timings.
+
+The input is `read_text`'s checkpoint, or in a dub the job's own transcript.
 
 One engine call per hop of the route for all cues together (see engines/apertium.py); a route of
 several hops (English -> Spanish -> Portuguese) is reported in the result.
@@ -14,10 +16,11 @@ from typing import Any
 from mediajobs.domain.pipelines import TranslateOptions
 from mediajobs.engines.apertium import Hop, argv, decode, encode, installed_translator
 from mediajobs.errors import InvalidRequest, PermanentError
-from mediajobs.textio import Cue, cues_from_json, cues_json, timed, to_srt, to_text, to_vtt
+from mediajobs.textio import Cue, cues_json, timed, to_srt, to_text, to_vtt
 
 from .base import ArtifactFile, StageContext, StageResult, stage_options
 from .process import run_process
+from .read_text import checkpoint_cues, input_cues
 
 TIMEOUT_SECONDS = 600.0
 
@@ -31,15 +34,17 @@ _TYPES = {
 
 def translate(ctx: StageContext) -> StageResult:
     options = stage_options(ctx, TranslateOptions)
-    source = options.source_language
+    # in a dub, the transcription before this stage says what language was spoken
+    transcribed = ctx.inputs.get("transcribe") or {}
+    spoken = "en" if transcribed.get("task") == "translate" else transcribed.get("language")
+    source = options.source_language or spoken
     if source is None:
         raise PermanentError("no source_language, and the input says none", code="invalid_options")
     try:
         route = installed_translator().route(source, options.target_language)
     except InvalidRequest as exc:  # a submit refuses this; a worker with fewer pairs fails here
         raise PermanentError(exc.message, code=exc.code) from None
-    with ctx.storage.open(ctx.input_key("read_text", "cues")) as fh:
-        cues = cues_from_json(json.load(fh)["cues"])
+    cues = input_cues(ctx)
     # one engine line per line of a cue: Apertium may move words within a block, never across one
     lines = [line for cue in cues for line in _lines(cue)]
     translated = list(lines)
@@ -53,10 +58,12 @@ def translate(ctx: StageContext) -> StageResult:
         text = "\n".join(line for line in translated[position : position + count] if line)
         out.append(Cue(text=text, start=cue.start, end=cue.end))
         position += count
-    artifacts = _write(ctx.work_dir, cues, out, options, route)
+    artifacts = _write(ctx.work_dir, cues, out, options.model_copy(update={"source_language": source}), route)
+    key = checkpoint_cues(ctx, out)
     ctx.progress.report(100.0, "translation ready")
     return StageResult(
         output={
+            "cues_key": key,
             "source_language": source,
             "target_language": options.target_language,
             "route": [h.mode for h in route],
