@@ -65,7 +65,20 @@ class Capabilities:
         return options if check is None else check(self, options, given or SubmitInput())
 
 
+MEDIA_PIPELINES = frozenset({"synthesize", "dub"})  # the pipelines whose result a media pipeline can read
+
+
+def _check_media_input(given: SubmitInput) -> None:
+    if given.job is not None and given.job.pipeline not in MEDIA_PIPELINES:
+        raise InvalidRequest(
+            f"job {given.job.id} ({given.job.pipeline}) has no audio or video result; "
+            f"a media source job is one of: {', '.join(sorted(MEDIA_PIPELINES))}",
+            code="source_job_has_no_media",
+        )
+
+
 def _check_transcribe(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
+    _check_media_input(given)
     caps.models.check(options.get("model"), options.get("language"), str(options.get("task") or "transcribe"))
     return options
 
@@ -114,6 +127,7 @@ def _check_synthesize(caps: Capabilities, options: dict[str, Any], given: Submit
 
 
 def _check_dub(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
+    _check_media_input(given)
     model = caps.models.check(
         options.get("model"), options.get("language"), str(options.get("task") or "transcribe")
     )

@@ -30,6 +30,9 @@ def test_spanish_speech_with_base_is_detected_and_transcribed(stack: Stack, tmp_
     assert transcript["language"] == "es"
     assert transcript["language_probability"] > 0.5
     error_rate = wer(SPANISH_SCRIPT, transcript["text"])
+    print(
+        f"base, auto: {transcript['language']} p={transcript['language_probability']}, WER {error_rate:.3f}"
+    )
     assert error_rate <= 0.35, (error_rate, transcript["text"])
     artifacts = stack.api.get(f"/api/v1/jobs/{job['id']}/artifacts").json()["artifacts"]
     assert {a["name"] for a in artifacts} >= {"transcript.json", "transcript.srt"}

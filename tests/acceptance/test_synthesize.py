@@ -25,7 +25,7 @@ def _run(stack: Stack, **body: Any) -> dict[str, Any]:
     return job
 
 
-def test_text_is_spoken_to_wav_that_transcribes_back(stack: Stack, tmp_path: Path) -> None:
+def test_text_is_spoken_to_wav_that_transcribes_back(stack: Stack) -> None:
     stack.worker()
     job = _run(stack, pipeline="synthesize", text=SPEECH_SCRIPT, options={"language": "en", "voice": "en-us"})
     result = stack.api.get(f"{JOBS}/{job['id']}/result")
@@ -37,13 +37,18 @@ def test_text_is_spoken_to_wav_that_transcribes_back(stack: Stack, tmp_path: Pat
     [artifact] = stack.api.get(f"{JOBS}/{job['id']}/artifacts").json()["artifacts"]
     assert (artifact["name"], artifact["size"]) == ("speech.wav", len(result.content))
 
-    spoken = tmp_path / "spoken.wav"
-    spoken.write_bytes(result.content)
-    back = stack.wait_job(stack.submit_file(spoken, "audio/wav"))
+    response = stack.api.post(JOBS, json={"pipeline": "transcribe", "source": f"job://{job['id']}"})
+    assert response.status_code == 202, response.text
+    back = stack.wait_job(response.json()["id"])
     assert back["status"] == "succeeded", back
     text = stack.api.get(f"{JOBS}/{back['id']}/result").json()["text"]
     error_rate = wer(SPEECH_SCRIPT, text)
+    print(f"synthesize -> transcribe: {seconds:.2f} s (expected ~{expected:.1f}), WER {error_rate:.3f}")
     assert error_rate <= 0.3, (error_rate, text)
+    # a transcript is no media source
+    refused = stack.api.post(JOBS, json={"pipeline": "transcribe", "source": f"job://{back['id']}"})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "source_job_has_no_media"
 
 
 def test_long_text_is_spoken_piece_by_piece_into_compressed_formats(stack: Stack, tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ def test_submit_multipart_with_bad_options_json_is_rejected(client: TestClient) 
 @pytest.mark.parametrize(
     "fields",
     [
-        pytest.param({"pipeline": "dub"}, id="unknown-pipeline"),
+        pytest.param({"pipeline": "summarize"}, id="unknown-pipeline"),
         pytest.param({"options": json.dumps({"colour": "blue"})}, id="bad-options"),
     ],
 )
@@ -223,7 +223,7 @@ def test_submit_with_a_malformed_upload_id_is_rejected(client: TestClient) -> No
 
 
 def test_submit_unknown_pipeline(client: TestClient, publisher: InMemoryPublisher) -> None:
-    response = client.post(JOBS, json={"pipeline": "dub", "source": "https://example.com/a.mp3"})
+    response = client.post(JOBS, json={"pipeline": "summarize", "source": "https://example.com/a.mp3"})
 
     error = assert_error(response, 422, "unknown_pipeline")
     assert "transcribe" in error["message"]
@@ -396,7 +396,7 @@ def test_list_jobs_filters_by_status(client: TestClient) -> None:
 
     assert [j["id"] for j in cancelled] == [gone]
     assert [j["id"] for j in queued] == [keep]
-    assert client.get(JOBS, params={"pipeline": "dub"}).json() == {"jobs": [], "next_cursor": None}
+    assert client.get(JOBS, params={"pipeline": "summarize"}).json() == {"jobs": [], "next_cursor": None}
 
 
 @pytest.mark.parametrize(

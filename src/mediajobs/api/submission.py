@@ -108,7 +108,8 @@ async def read_submit(request: Request, services: Services, owner_id: str) -> Su
         if (body.source is None) == (body.text is None):
             raise InvalidRequest("give either `source` or `text`", code="validation_error")
         if body.text is not None:
-            upload = await run_in_threadpool(_store_text, services, owner_id, body.text)
+            text = check_text(body.text, "text", multiline=True)
+            upload = await run_in_threadpool(_store_text, services, owner_id, text)
             return _with_upload(pipeline, upload, options, lane, f"text:{upload.sha256}")
         return SubmitRequest(
             pipeline=pipeline, source=check_text(body.source or "", "source"), options=options, lane=lane

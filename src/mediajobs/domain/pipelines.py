@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .graph import Pipeline, PipelineRegistry, StageKind, StageSpec
 
+_MEDIA_SOURCES = frozenset({"http", "https", "upload", "job"})  # job://: a synthesize or dub result
+
 
 class TranscribeOptions(BaseModel):
     """Options of the `transcribe` pipeline."""
@@ -43,7 +45,7 @@ TRANSCRIBE = Pipeline(
         StageSpec(name="transcribe", kind=StageKind.TRANSCRIBE, needs=("normalize",), weight=6.0),
     ),
     options_model=TranscribeOptions,
-    source_schemes=frozenset({"http", "https", "upload"}),
+    source_schemes=_MEDIA_SOURCES,
     result_artifact="transcript.json",
     meter=("normalize", "duration"),
 )
@@ -144,6 +146,7 @@ DUB = Pipeline(
         StageSpec(name="mix", kind=StageKind.MEDIA, needs=("ingest", "normalize", "voice"), weight=1.0),
     ),
     options_model=DubOptions,
+    source_schemes=_MEDIA_SOURCES,
     result_artifact="dub.json",
     meter=("normalize", "duration"),
 )

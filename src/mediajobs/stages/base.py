@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from mediajobs.domain import Artifact, JsonDict
-from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, PermanentError, StageTimeout
+from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, NotFound, PermanentError, StageTimeout
 from mediajobs.storage.keys import stage_key
 
 if TYPE_CHECKING:
@@ -108,6 +108,17 @@ class StageContext:
     def output_key(self, name: str) -> str:
         """The storage key for a file this attempt checkpoints."""
         return stage_key(self.job_id, self.stage, self.fence, name)
+
+    def job_artifact(self, job_id: str, names: Sequence[str]) -> Artifact | None:
+        """The first of `names` that job `job_id` has as an artifact (a `job://` source), else None."""
+        if self.find_artifact is None:
+            raise PermanentError("this worker cannot read other jobs' results", code="invalid_source")
+        for name in names:
+            try:
+                return self.find_artifact(uuid.UUID(job_id), name)
+            except (NotFound, ValueError):
+                continue
+        return None
 
     def input_key(self, stage: str, what: str) -> str:
         """The storage key a needed stage checkpointed as `<what>_key` (or, in checkpoints written

@@ -12,7 +12,7 @@ import json
 import uuid
 from urllib.parse import urlsplit
 
-from mediajobs.errors import NotFound, PermanentError
+from mediajobs.errors import PermanentError
 from mediajobs.storage.keys import upload_prefix
 from mediajobs.textio import Cue, cues_from_json, cues_json, parse, text_format, timed
 
@@ -59,16 +59,11 @@ def input_cues(ctx: StageContext, stage: str = "read_text") -> list[Cue]:
 
 
 def _from_job(ctx: StageContext, job_id: str) -> tuple[list[Cue], str]:
-    if ctx.find_artifact is None:
-        raise PermanentError("this worker cannot read other jobs' results", code="invalid_source")
-    for name in JOB_TEXT_ARTIFACTS:
-        try:
-            artifact = ctx.find_artifact(uuid.UUID(job_id), name)
-        except (NotFound, ValueError):
-            continue
-        fmt = text_format(name)
-        return parse(_read(ctx, artifact.key), fmt), fmt
-    raise PermanentError(f"job {job_id} has no transcript or translation to read", code="missing_input")
+    artifact = ctx.job_artifact(job_id, JOB_TEXT_ARTIFACTS)
+    if artifact is None:
+        raise PermanentError(f"job {job_id} has no transcript or translation to read", code="missing_input")
+    fmt = text_format(artifact.name)
+    return parse(_read(ctx, artifact.key), fmt), fmt
 
 
 def _from_upload(ctx: StageContext, upload_id: str) -> tuple[list[Cue], str]:
