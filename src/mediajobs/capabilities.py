@@ -7,6 +7,7 @@ the translation pairs and speech voices discovered from the installed engines.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ class SubmitInput:
     filename: str | None = None  # an upload's file name
     job: Job | None = None  # a `job://` source: the caller's finished job
 
+
+log = logging.getLogger(__name__)
 
 OptionCheck = Callable[["Capabilities", dict[str, Any], SubmitInput], dict[str, Any]]
 
@@ -54,6 +57,17 @@ class Capabilities:
     def translator(self) -> Translator:
         """The installed Apertium pairs (discovered once per process)."""
         return installed_translator()
+
+    def discover(self) -> None:
+        """Look at the installed engines now (at start-up) rather than at the first submit."""
+        models, pairs, voices = self.models.models(), self.translator.pairs, self.voices.languages
+        log.info(
+            "engines: %d speech models, %d translation pairs (%s), %d speech languages",
+            len(models),
+            len(pairs),
+            self.translator.describe_pairs(),
+            len(voices),
+        )
 
     def check(
         self, pipeline: str, options: dict[str, Any], given: SubmitInput | None = None

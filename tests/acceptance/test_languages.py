@@ -8,6 +8,8 @@ from helpers.media import SPANISH_SCRIPT, speak
 from helpers.stack import Stack
 from helpers.wer import wer
 
+JOBS = "/api/v1/jobs"
+
 
 def _submit(stack: Stack, clip: Path, options: str) -> str:
     with clip.open("rb") as fh:
@@ -75,3 +77,15 @@ def test_models_are_listed_with_languages_and_sizes(stack: Stack) -> None:
     assert models["base"]["multilingual"]
     assert models["base"]["size"] == 145_217_532
     assert models["base"]["tasks"] == ["transcribe", "translate"]
+
+
+def test_spanish_speech_is_translated_to_english_text(stack: Stack, tmp_path: Path) -> None:
+    clip = speak(SPANISH_SCRIPT, tmp_path / "spanish.wav", voice="es")
+    stack.worker()
+    job = stack.wait_job(_submit(stack, clip, '{"model": "base", "task": "translate"}'), timeout=240)
+    assert job["status"] == "succeeded", job
+    transcript = stack.api.get(f"{JOBS}/{job['id']}/result").json()
+    assert transcript["language"] == "es"  # what was spoken; the text is English
+    text = transcript["text"].lower()
+    assert "park" in text
+    assert "garden" in text

@@ -37,6 +37,7 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
         else:
             app.state.services = services
         app.state.gate = SubmitGate.from_settings(settings)
+        app.state.services.capabilities.discover()  # what submits may ask for: models, pairs, voices
         stop = threading.Event()
         thread = None
         if maintenance:
