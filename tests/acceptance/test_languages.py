@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from helpers.media import SPANISH_SCRIPT, speak
 from helpers.stack import Stack
@@ -23,12 +24,17 @@ def _submit(stack: Stack, clip: Path, options: str) -> str:
     return job_id
 
 
-def test_spanish_speech_with_base_is_detected_and_transcribed(stack: Stack, tmp_path: Path) -> None:
+def _spanish(stack: Stack, tmp_path: Path, options: str) -> tuple[str, dict[str, Any]]:
+    """A job over espeak-ng's Spanish reading of SPANISH_SCRIPT: (job id, its transcript)."""
     clip = speak(SPANISH_SCRIPT, tmp_path / "spanish.wav", voice="es")
     stack.worker()
-    job = stack.wait_job(_submit(stack, clip, '{"model": "base", "language": "auto"}'), timeout=240)
+    job = stack.wait_job(_submit(stack, clip, options), timeout=240)
     assert job["status"] == "succeeded", job
-    transcript = stack.api.get(f"/api/v1/jobs/{job['id']}/result").json()
+    return job["id"], stack.api.get(f"{JOBS}/{job['id']}/result").json()
+
+
+def test_spanish_speech_with_base_is_detected_and_transcribed(stack: Stack, tmp_path: Path) -> None:
+    job_id, transcript = _spanish(stack, tmp_path, '{"model": "base", "language": "auto"}')
     assert transcript["language"] == "es"
     assert transcript["language_probability"] > 0.5
     error_rate = wer(SPANISH_SCRIPT, transcript["text"])
@@ -36,7 +42,7 @@ def test_spanish_speech_with_base_is_detected_and_transcribed(stack: Stack, tmp_
         f"base, auto: {transcript['language']} p={transcript['language_probability']}, WER {error_rate:.3f}"
     )
     assert error_rate <= 0.35, (error_rate, transcript["text"])
-    artifacts = stack.api.get(f"/api/v1/jobs/{job['id']}/artifacts").json()["artifacts"]
+    artifacts = stack.api.get(f"{JOBS}/{job_id}/artifacts").json()["artifacts"]
     assert {a["name"] for a in artifacts} >= {"transcript.json", "transcript.srt"}
     assert all(a["size"] > 0 and a["content_type"] for a in artifacts)
 
@@ -80,11 +86,7 @@ def test_models_are_listed_with_languages_and_sizes(stack: Stack) -> None:
 
 
 def test_spanish_speech_is_translated_to_english_text(stack: Stack, tmp_path: Path) -> None:
-    clip = speak(SPANISH_SCRIPT, tmp_path / "spanish.wav", voice="es")
-    stack.worker()
-    job = stack.wait_job(_submit(stack, clip, '{"model": "base", "task": "translate"}'), timeout=240)
-    assert job["status"] == "succeeded", job
-    transcript = stack.api.get(f"{JOBS}/{job['id']}/result").json()
+    _, transcript = _spanish(stack, tmp_path, '{"model": "base", "task": "translate"}')
     assert transcript["language"] == "es"  # what was spoken; the text is English
     text = transcript["text"].lower()
     assert "park" in text
