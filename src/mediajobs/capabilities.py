@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mediajobs.domain import Job
+from mediajobs.engines import flite
 from mediajobs.engines.apertium import Translator, installed_translator
 from mediajobs.engines.catalog import ModelCatalog
 from mediajobs.engines.espeak import Voices, installed_voices
@@ -136,8 +137,15 @@ def _check_translate(caps: Capabilities, options: dict[str, Any], given: SubmitI
 
 def _check_synthesize(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
     _check_text_input(given)
-    caps.voices.check(str(options["language"]), options.get("voice"))
+    speech_voice(str(options.get("engine") or "espeak-ng"), str(options["language"]), options.get("voice"))
     return options
+
+
+def speech_voice(engine: str, language: str, voice: str | None) -> str:
+    """The speech engine's voice for this language and `voice` option; InvalidRequest if it has none."""
+    if engine == flite.ENGINE_NAME:
+        return flite.check(flite.installed_voices(), language, voice)
+    return installed_voices().check(language, voice)
 
 
 def _check_dub(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
@@ -170,4 +178,4 @@ _CHECKS: dict[str, OptionCheck] = {
     "synthesize": _check_synthesize,
 }
 
-__all__ = ["Capabilities", "SubmitInput", "job_language"]
+__all__ = ["Capabilities", "SubmitInput", "job_language", "speech_voice"]

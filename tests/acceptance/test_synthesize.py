@@ -96,3 +96,21 @@ def test_a_language_or_voice_the_engine_lacks_is_refused_at_submit(stack: Stack)
     assert stack.api.get(JOBS).json()["jobs"] == []
     languages = stack.api.get("/api/v1/languages").json()
     assert {"en", "es", "pt"} <= set(languages["speech_languages"])
+
+
+def test_flite_speaks_english_and_refuses_other_languages(stack: Stack) -> None:
+    refused = stack.api.post(
+        JOBS,
+        json={"pipeline": "synthesize", "text": "Hola.", "options": {"engine": "flite", "language": "es"}},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "unsupported_language"
+    stack.worker()
+    job = _run(stack, pipeline="synthesize", text=SPEECH_SCRIPT, options={"engine": "flite", "voice": "slt"})
+    response = stack.api.post(JOBS, json={"pipeline": "transcribe", "source": f"job://{job['id']}"})
+    assert response.status_code == 202, response.text
+    back = stack.wait_job(response.json()["id"])
+    assert back["status"] == "succeeded", back
+    error_rate = wer(SPEECH_SCRIPT, stack.api.get(f"{JOBS}/{back['id']}/result").json()["text"])
+    print(f"flite -> transcribe: WER {error_rate:.3f}")
+    assert error_rate <= 0.3

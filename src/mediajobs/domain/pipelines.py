@@ -100,8 +100,11 @@ class SynthesizeOptions(BaseModel):
         description="An espeak-ng voice or variant (e.g. `en-us`, `es`, `en+f3`); default: the language's.",
     )
     rate: int = Field(default=160, ge=80, le=450, description="Words per minute.")
-    pitch: int = Field(default=50, ge=0, le=99)
+    pitch: int = Field(default=50, ge=0, le=99, description="espeak-ng only.")
     format: Literal["wav", "mp3", "opus"] = "wav"
+    engine: Literal["espeak-ng", "flite"] = Field(
+        default="espeak-ng", description="`flite`: English only, clearer voices (kal, awb, rms, slt)."
+    )
 
 
 SYNTHESIZE = Pipeline(

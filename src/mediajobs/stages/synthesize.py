@@ -1,4 +1,4 @@
-"""The `synthesize` stage: `read_text`'s text spoken by espeak-ng, as WAV, MP3 or Opus.
+"""The `synthesize` stage: `read_text`'s text spoken by espeak-ng (or flite), as WAV, MP3 or Opus.
 
 Long text is split by sentence into pieces of a bounded size; each piece is one engine run (progress
 is pieces done), and the pieces are joined sample for sample into one WAV, encoded by ffmpeg for the
@@ -10,8 +10,10 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
+from mediajobs.capabilities import speech_voice
 from mediajobs.domain.pipelines import SynthesizeOptions
-from mediajobs.engines.espeak import ENGINE_NAME, argv, installed_voices
+from mediajobs.engines import flite
+from mediajobs.engines.espeak import ENGINE_NAME, argv
 from mediajobs.errors import InvalidRequest, PermanentError
 from mediajobs.textio import sentences
 
@@ -31,7 +33,7 @@ _ENCODE = {
 def synthesize(ctx: StageContext) -> StageResult:
     options = stage_options(ctx, SynthesizeOptions)
     try:
-        voice = installed_voices().check(options.language, options.voice)
+        voice = speech_voice(options.engine, options.language, options.voice)
     except InvalidRequest as exc:  # a submit refuses this; a worker with other voices fails here
         raise PermanentError(exc.message, code=exc.code) from None
     cues = input_cues(ctx)
@@ -40,7 +42,17 @@ def synthesize(ctx: StageContext) -> StageResult:
         raise PermanentError("the input has no text to speak", code="empty_text")
     wavs = []
     for number, piece in enumerate(pieces, start=1):
-        wavs.append(speak(ctx, piece, f"piece{number}", voice=voice, rate=options.rate, pitch=options.pitch))
+        wavs.append(
+            speak(
+                ctx,
+                piece,
+                f"piece{number}",
+                voice=voice,
+                rate=options.rate,
+                pitch=options.pitch,
+                engine=options.engine,
+            )
+        )
         ctx.progress.report(100.0 * number / (len(pieces) + 1), f"spoke {number} of {len(pieces)} pieces")
     speech = ctx.work_dir / "joined.wav"
     duration = _join(wavs, speech)
@@ -57,24 +69,29 @@ def synthesize(ctx: StageContext) -> StageResult:
             "pieces": len(pieces),
             "voice": voice,
             "language": options.language,
-            "engine": ENGINE_NAME,
+            "engine": options.engine,
             "artifacts": [name],
         },
         artifacts=[ArtifactFile(name=name, path=final, content_type=CONTENT_TYPES[options.format])],
     )
 
 
-def speak(ctx: StageContext, text: str, name: str, *, voice: str, rate: int, pitch: int) -> Path:
-    """`text` spoken by espeak-ng into `<name>.wav` in the work folder."""
+def speak(
+    ctx: StageContext, text: str, name: str, *, voice: str, rate: int, pitch: int, engine: str = ENGINE_NAME
+) -> Path:
+    """`text` spoken by the engine into `<name>.wav` in the work folder."""
     ctx.cancel.raise_if_set()
     text_file = ctx.work_dir / f"{name}.txt"
     text_file.write_text(text + "\n", encoding="utf-8")
     wav = ctx.work_dir / f"{name}.wav"
-    run = argv(voice=voice, rate=rate, pitch=pitch, text_file=text_file, wav=wav)
+    if engine == flite.ENGINE_NAME:
+        run = flite.argv(voice=voice, rate=rate, text_file=text_file, wav=wav)
+    else:
+        run = argv(voice=voice, rate=rate, pitch=pitch, text_file=text_file, wav=wav)
     result = run_process(run, cancel=ctx.cancel, timeout=PIECE_TIMEOUT)
     if not result.ok or not wav.is_file():
         raise PermanentError(
-            f"espeak-ng failed (exit {result.returncode}): {result.stderr_tail[-300:]}",
+            f"{engine} failed (exit {result.returncode}): {result.stderr_tail[-300:]}",
             code="synthesis_failed",
         )
     return wav
