@@ -77,6 +77,8 @@ def test_english_video_is_dubbed_into_spanish_keeping_its_video(stack: Stack, tm
     voice = stack.store.get_job(uuid.UUID(job["id"])).stages[4].output
     assert voice is not None
     assert voice["cues"] >= 2
+    shift = float(audio[0]["duration"]) - float(before["format"]["duration"])
+    print(f"dub: {voice['cues']} cues, {voice['sped_up']} sped up, {voice['cut']} cut; audio {shift:+.3f} s")
 
 
 def test_audio_is_dubbed_over_the_ducked_original(stack: Stack, tmp_path: Path) -> None:
