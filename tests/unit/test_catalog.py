@@ -55,3 +55,9 @@ def test_operator_models_are_registered_by_name(tmp_path: Path) -> None:
     assert mine.size == BASE_SIZE
     assert catalog.folder("mine") == folder
     assert [m.name for m in catalog.models()] == ["base", "mine", "tiny.en"]
+
+
+def test_a_job_stored_with_language_null_reads_as_auto() -> None:
+    from mediajobs.domain.pipelines import TranscribeOptions
+
+    assert TranscribeOptions.model_validate({"language": None}).language == "auto"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .graph import Pipeline, PipelineRegistry, StageKind, StageSpec
 
@@ -32,6 +32,11 @@ class TranscribeOptions(BaseModel):
     task: Literal["transcribe", "translate"] = Field(
         default="transcribe", description="`translate`: speech in any language to English text."
     )
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _none_is_auto(cls, value: object) -> object:
+        return "auto" if value is None else value  # jobs stored before `auto` said null
     vad: bool = False
     word_timestamps: bool = False
 
