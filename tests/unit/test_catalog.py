@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers.settings import make_settings as base_settings
+from mediajobs.domain.pipelines import TranscribeOptions
 from mediajobs.engines.catalog import BASE_SHA256, BASE_SIZE, ModelCatalog, assemble_base
 from mediajobs.errors import InvalidRequest
 
@@ -58,6 +59,4 @@ def test_operator_models_are_registered_by_name(tmp_path: Path) -> None:
 
 
 def test_a_job_stored_with_language_null_reads_as_auto() -> None:
-    from mediajobs.domain.pipelines import TranscribeOptions
-
     assert TranscribeOptions.model_validate({"language": None}).language == "auto"
