@@ -37,6 +37,7 @@ class TranscribeOptions(BaseModel):
     @classmethod
     def _none_is_auto(cls, value: object) -> object:
         return "auto" if value is None else value  # jobs stored before `auto` said null
+
     vad: bool = False
     word_timestamps: bool = False
 
