@@ -32,14 +32,13 @@ class TranscribeOptions(BaseModel):
     task: Literal["transcribe", "translate"] = Field(
         default="transcribe", description="`translate`: speech in any language to English text."
     )
+    vad: bool = False
+    word_timestamps: bool = False
 
     @field_validator("language", mode="before")
     @classmethod
     def _none_is_auto(cls, value: object) -> object:
         return "auto" if value is None else value  # jobs stored before `auto` said null
-
-    vad: bool = False
-    word_timestamps: bool = False
 
 
 TRANSCRIBE = Pipeline(
