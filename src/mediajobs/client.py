@@ -207,6 +207,19 @@ class Client:
             raise AmbiguousJobId(f"id prefix {text!r} matches several jobs ({listed}): give more digits")
         return str(found[0])
 
+    def submit_text(
+        self,
+        text: str,
+        *,
+        pipeline: str = "translate",
+        options: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Submit a text pipeline's job (translate, synthesize) with the text itself as its input."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body = {"pipeline": pipeline, "text": text, "options": dict(options or {})}
+        return _json(self._http.post("/api/v1/jobs", json=body, headers=headers))
+
     def get(self, job_id: str) -> dict[str, Any]:
         return _json(self._http.get(f"/api/v1/jobs/{job_id}"))
 

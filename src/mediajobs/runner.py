@@ -176,6 +176,7 @@ class Runner:
                     store=self.store, claim=claim, token=token, hooks=self.hooks, info=info
                 ),
                 cancel=token,
+                find_artifact=self.store.get_artifact,
             )
             code = self.stages.get(claim.stage.run_key)
             if code is None:

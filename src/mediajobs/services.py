@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from mediajobs.capabilities import Capabilities
 from mediajobs.domain import AdmissionPolicy, FairShare, PipelineRegistry, RetryPolicy, default_pipelines
 from mediajobs.domain.routing import queue_router
 from mediajobs.engines import Engines
@@ -55,6 +56,14 @@ class Services:
     progress: Progress = field(default_factory=Progress)  # live progress: publisher and feed
     timeout_errors: tuple[type[BaseException], ...] = ()
     _runner: Runner | None = field(default=None, init=False)
+    _capabilities: Capabilities | None = field(default=None, init=False)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the engines can do (models, language pairs, voices), for checks at submit."""
+        if self._capabilities is None:
+            self._capabilities = Capabilities(self.settings)
+        return self._capabilities
 
     @property
     def pipelines(self) -> PipelineRegistry:

@@ -128,6 +128,13 @@ class Settings(BaseSettings):
     )
 
     whisper_model: str | None = Field(default=None, validation_alias="MEDIAJOBS_WHISPER_MODEL")
+    # Extra CTranslate2 Whisper model folders a job's `model` option may name: {"name": "/path/to/folder"}.
+    whisper_models: dict[str, str] = Field(default_factory=dict, validation_alias="MEDIAJOBS_WHISPER_MODELS")
+    # Where the models run: `cuda` for a GPU worker pool (then e.g. MEDIAJOBS_WHISPER_COMPUTE_TYPE=float16),
+    # `auto` lets CTranslate2 pick a GPU when one is visible.
+    whisper_device: Literal["cpu", "cuda", "auto"] = Field(
+        default="cpu", validation_alias="MEDIAJOBS_WHISPER_DEVICE"
+    )
     whisper_compute_type: str = Field(default="int8", validation_alias="MEDIAJOBS_WHISPER_COMPUTE_TYPE")
     whisper_cpu_threads: Annotated[int, Field(ge=0)] = Field(
         default=0, validation_alias="MEDIAJOBS_WHISPER_CPU_THREADS"

@@ -16,11 +16,17 @@ def _ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
 
 
-def speak(script: str, target: Path) -> Path:
-    """espeak-ng reading `script` into a WAV file (22.05 kHz mono)."""
+SPANISH_SCRIPT = (
+    "El tiempo hoy es bueno y hace calor. Vamos a caminar al parque despues de comer. "
+    "Mi hermana lee libros en el jardin. Los niños juegan al futbol cerca del rio.\n"
+)
+
+
+def speak(script: str, target: Path, voice: str = "en-us") -> Path:
+    """espeak-ng reading `script` with `voice` into a WAV file (22.05 kHz mono)."""
     text = target.with_suffix(".txt")
     text.write_text(script, encoding="utf-8")
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(target), "-f", str(text)], check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "140", "-w", str(target), "-f", str(text)], check=True)
     return target
 
 
@@ -36,6 +42,20 @@ def video_with_sound(target: Path, seconds: float = 3.0) -> Path:
         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
         str(target),
+    )  # fmt: skip
+    return target
+
+
+def video_with_speech(script: str, target: Path) -> Path:
+    """A small H.264 + AAC MP4: a test pattern for exactly as long as espeak-ng reads `script`."""
+    import wave
+
+    speech = speak(script, target.with_name(f"{target.stem}-speech.wav"))
+    with wave.open(str(speech)) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=25:duration={seconds:.3f}", "-i", str(speech),
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(target),
     )  # fmt: skip
     return target
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _NON_WORD = re.compile(r"[^a-z0-9']+")
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words with punctuation dropped, so "Warm." and "warm" compare equal."""
-    return [w.strip("'") for w in _NON_WORD.split(text.lower()) if w.strip("'")]
+    """Lower-case words with punctuation and accents dropped, so "Warm." and "warm" (or "después"
+    and "despues") compare equal."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+    return [w.strip("'") for w in _NON_WORD.split(plain) if w.strip("'")]
 
 
 def wer(reference: str, hypothesis: str) -> float:

@@ -20,7 +20,8 @@ from helpers.http_server import Route, serve
 from helpers.settings import make_settings as base_settings
 from helpers.wer import wer
 from mediajobs.engines import SPEECH_TO_TEXT, Engines, Segment
-from mediajobs.engines.whisper import WhisperEngine, whisper_factory
+from mediajobs.engines.catalog import ModelCatalog
+from mediajobs.engines.whisper import WhisperEngine, WhisperModels, whisper_factory
 from mediajobs.errors import (
     JobCancelled,
     PermanentError,
@@ -540,8 +541,14 @@ def test_missing_whisper_model_is_engine_unavailable(tmp_path: Path) -> None:
 
 def test_inline_whisper_loads_once_per_process(tmp_path: Path) -> None:
     settings = base_settings(tmp_path, MEDIAJOBS_ENGINE_ISOLATION="inline")
-    assert isinstance(whisper_factory(settings)(), WhisperEngine)
-    assert whisper_factory(settings)() is whisper_factory(settings)()
+    first, second = whisper_factory(settings)(), whisper_factory(settings)()
+    assert isinstance(first, WhisperModels)
+    assert isinstance(first.load(), WhisperEngine)
+    assert first.load() is second.load()  # each model once per process, whichever engine asks
+    base = ModelCatalog(settings).folder("base")
+    assert first.load(base) is second.load(base) is not first.load()
+    assert first.load(base).multilingual
+    assert not first.load().multilingual
 
 
 # -- run_process --------------------------------------------------------------------------------------

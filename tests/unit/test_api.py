@@ -110,7 +110,7 @@ def test_submit_json_is_accepted_and_published(client: TestClient, publisher: In
 
 
 def test_submitted_job_can_be_read_back(client: TestClient) -> None:
-    job_id = submit(client, options={"language": "de", "vad": True}).json()["id"]
+    job_id = submit(client, options={"model": "base", "language": "de", "vad": True}).json()["id"]
 
     response = client.get(f"{JOBS}/{job_id}")
 
@@ -120,7 +120,9 @@ def test_submitted_job_can_be_read_back(client: TestClient) -> None:
     assert job["pipeline"] == "transcribe"
     assert job["source"] == "https://example.com/talk.mp3"
     assert job["options"] == {
+        "model": "base",
         "language": "de",
+        "task": "transcribe",
         "vad": True,
         "word_timestamps": False,
         "max_line_chars": 42,
@@ -152,7 +154,7 @@ def test_submit_multipart_stores_the_file_as_an_upload(
     response = client.post(
         JOBS,
         files={"file": ("My Talk.mp3", b"ID3 fake mp3 bytes", "audio/mpeg")},
-        data={"pipeline": "transcribe", "options": json.dumps({"language": "fr"})},
+        data={"pipeline": "transcribe", "options": json.dumps({"model": "base", "language": "fr"})},
     )
 
     assert response.status_code == 202, response.text
@@ -184,7 +186,7 @@ def test_submit_multipart_with_bad_options_json_is_rejected(client: TestClient) 
 @pytest.mark.parametrize(
     "fields",
     [
-        pytest.param({"pipeline": "dub"}, id="unknown-pipeline"),
+        pytest.param({"pipeline": "summarize"}, id="unknown-pipeline"),
         pytest.param({"options": json.dumps({"colour": "blue"})}, id="bad-options"),
     ],
 )
@@ -225,7 +227,7 @@ def test_submit_with_a_malformed_upload_id_is_rejected(client: TestClient) -> No
 
 
 def test_submit_unknown_pipeline(client: TestClient, publisher: InMemoryPublisher) -> None:
-    response = client.post(JOBS, json={"pipeline": "dub", "source": "https://example.com/a.mp3"})
+    response = client.post(JOBS, json={"pipeline": "summarize", "source": "https://example.com/a.mp3"})
 
     error = assert_error(response, 422, "unknown_pipeline")
     assert "transcribe" in error["message"]
@@ -398,7 +400,7 @@ def test_list_jobs_filters_by_status(client: TestClient) -> None:
 
     assert [j["id"] for j in cancelled] == [gone]
     assert [j["id"] for j in queued] == [keep]
-    assert client.get(JOBS, params={"pipeline": "dub"}).json() == {"jobs": [], "next_cursor": None}
+    assert client.get(JOBS, params={"pipeline": "summarize"}).json() == {"jobs": [], "next_cursor": None}
 
 
 @pytest.mark.parametrize(

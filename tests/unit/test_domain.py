@@ -205,15 +205,21 @@ def test_validate_source_rejects_other_schemes_and_empty_hosts(source: str) -> N
 def test_validate_options_fills_defaults() -> None:
     pipeline = get_pipeline("transcribe")
     cues = {"max_line_chars": 42, "max_lines": 2, "max_cue_seconds": 7.0}
-    defaults = {"language": None, "vad": False, "word_timestamps": False, **cues}
+    defaults = {
+        "model": None,
+        "language": "auto",
+        "task": "transcribe",
+        "vad": False,
+        "word_timestamps": False,
+        **cues,
+    }
 
     assert pipeline.validate_options(None) == defaults
     assert pipeline.validate_options({}) == defaults
     assert pipeline.validate_options({"language": "en", "vad": True}) == {
+        **defaults,
         "language": "en",
         "vad": True,
-        "word_timestamps": False,
-        **cues,
     }
 
 
@@ -252,7 +258,7 @@ def test_invalid_options_message_names_the_offending_key() -> None:
 
 def test_get_pipeline_unknown_lists_the_known_ones() -> None:
     with pytest.raises(InvalidRequest) as info:
-        get_pipeline("translate")
+        get_pipeline("summarize")
 
     assert info.value.code == "unknown_pipeline"
     assert "transcribe" in info.value.message

@@ -14,7 +14,7 @@ from mediajobs.api.errors import install_error_handlers
 from mediajobs.api.gate import SubmitGate
 from mediajobs.api.guards import ControlCharacterGuard
 from mediajobs.api.openapi import install_openapi
-from mediajobs.api.routes import events, health, jobs, me, uploads
+from mediajobs.api.routes import catalog, events, health, jobs, me, uploads
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.services import Services, build_services
 from mediajobs.settings import Settings
@@ -38,6 +38,7 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
         else:
             app.state.services = services
         app.state.gate = SubmitGate.from_settings(settings)
+        app.state.services.capabilities.discover()  # what submits may ask for: models, pairs, voices
         stop = threading.Event()
         thread = None
         if maintenance:
@@ -72,5 +73,6 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
     app.include_router(uploads.router)
     app.include_router(events.router)
     app.include_router(me.router)
+    app.include_router(catalog.router)
     install_openapi(app)
     return app

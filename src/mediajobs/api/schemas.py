@@ -32,14 +32,25 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 """The answers of a route that reads a body (a submit, an upload), for its OpenAPI responses."""
 
 
+MAX_TEXT_CHARS = 200_000
+
+
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pipeline: str = Field(examples=["transcribe"], max_length=64)
-    source: str = Field(
-        examples=["https://example.com/talk.mp3", "upload://6f1c..."],
+    source: str | None = Field(
+        default=None,
+        examples=["https://example.com/talk.mp3", "upload://6f1c...", "job://0b5e..."],
         max_length=4096,
-        description="An http(s) URL to fetch, or `upload://<id>` of a file sent to POST /api/v1/uploads.",
+        description="An http(s) URL to fetch, `upload://<id>` of a file sent to POST /api/v1/uploads, "
+        "or `job://<id>`: the result of one of your finished jobs. Give it or `text`.",
+    )
+    text: str | None = Field(
+        default=None,
+        max_length=MAX_TEXT_CHARS,
+        examples=["Hello there."],
+        description="The input of a text pipeline (translate, synthesize) instead of a `source`.",
     )
     options: dict[str, Any] = Field(default_factory=dict, examples=[{"language": "en", "vad": True}])
     lane: str | None = Field(

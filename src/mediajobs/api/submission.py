@@ -24,7 +24,8 @@ from pydantic import ValidationError
 from mediajobs.api.guards import check_options, check_text, parse_json_object
 from mediajobs.api.multipart import FormLimits, MultipartReader, body_chunks
 from mediajobs.api.schemas import JobCreate
-from mediajobs.domain import Job, Upload
+from mediajobs.capabilities import Capabilities, SubmitInput
+from mediajobs.domain import Job, JobStatus, Upload
 from mediajobs.domain.tenancy import Tier, lane_for
 from mediajobs.errors import ClientError, InvalidRequest, NotFound, PayloadTooLarge
 from mediajobs.netguard import refuse_private_literal
@@ -94,30 +95,66 @@ async def read_submit(request: Request, services: Services, owner_id: str) -> Su
         upload, (pipeline, options, lane) = await _receive_form(
             request, services, owner_id, lambda fields: _form_submit(services, fields)
         )
-        return SubmitRequest(
-            pipeline=pipeline,
-            source=f"upload://{upload.id}",
-            options=options,
-            body_hash=request_hash(pipeline, f"sha256:{upload.sha256}", options),
-            upload=upload,
-            lane=lane,
-        )
+        return _with_upload(pipeline, upload, options, lane, f"sha256:{upload.sha256}")
     if content_type.startswith("application/json") or not content_type:
         raw = await read_json_body(request)
         try:
             body = JobCreate.model_validate_json(raw)
         except ValidationError as exc:
             raise InvalidRequest(describe(exc), code="validation_error") from None
+        pipeline = check_text(body.pipeline, "pipeline")
+        options = check_options(body.options)
+        lane = None if body.lane is None else check_text(body.lane, "lane")
+        if (body.source is None) == (body.text is None):
+            raise InvalidRequest("give either `source` or `text`", code="validation_error")
+        if body.text is not None:
+            text = check_text(body.text, "text", multiline=True)
+            upload = await run_in_threadpool(_store_text, services, owner_id, text)
+            return _with_upload(pipeline, upload, options, lane, f"text:{upload.sha256}")
         return SubmitRequest(
-            pipeline=check_text(body.pipeline, "pipeline"),
-            source=check_text(body.source, "source"),
-            options=check_options(body.options),
-            lane=None if body.lane is None else check_text(body.lane, "lane"),
+            pipeline=pipeline, source=check_text(body.source or "", "source"), options=options, lane=lane
         )
     raise InvalidRequest(
         f"unsupported content type {content_type[:100]!r}: send application/json or multipart/form-data",
         code="unsupported_content_type",
     )
+
+
+def _with_upload(
+    pipeline: str, upload: Upload, options: dict[str, Any], lane: str | None, fingerprint: str
+) -> SubmitRequest:
+    """A submit whose source is a file it brought along (its hash stands in for the source)."""
+    return SubmitRequest(
+        pipeline=pipeline,
+        source=f"upload://{upload.id}",
+        options=options,
+        body_hash=request_hash(pipeline, fingerprint, options),
+        upload=upload,
+        lane=lane,
+    )
+
+
+def _store_text(services: Services, owner_id: str, text: str) -> Upload:
+    """A submit's `text` field, stored as an upload (`text.txt`) that the job reads like any other."""
+    if not text.strip():
+        raise InvalidRequest("`text` is empty", code="empty_text")
+    data = text.encode("utf-8")
+    upload_id = uuid.uuid4()
+    key = upload_key(upload_id, "text.txt")
+    stored = services.storage.write(key, [data])
+    try:
+        return services.store.create_upload(
+            upload_id=upload_id,
+            owner_id=owner_id,
+            filename="text.txt",
+            content_type="text/plain; charset=utf-8",
+            size=stored.size,
+            sha256=stored.sha256 or hashlib.sha256(data).hexdigest(),
+            key=key,
+        )
+    except BaseException:
+        services.storage.delete(key)
+        raise
 
 
 def _form_submit(services: Services, fields: Mapping[str, str]) -> tuple[str, dict[str, Any], str | None]:
@@ -219,6 +256,7 @@ async def accept_submit(
             tier=owner.user.tier,
             idempotency_key=idempotency_key,
             allow_private_sources=services.settings.allow_private_sources,
+            capabilities=services.capabilities,
         )
     except BaseException:
         if submit.upload is not None:
@@ -245,6 +283,7 @@ def submit_job(
     tier: Tier = Tier.ENTERPRISE,
     idempotency_key: str | None = None,
     allow_private_sources: bool = False,
+    capabilities: Capabilities | None = None,
 ) -> tuple[Job, bool]:
     """Check the request against its pipeline and the user's tier, and write the job; (job, created)."""
     spec = store.pipelines.get_pipeline(submit.pipeline)
@@ -255,6 +294,10 @@ def submit_job(
         refuse_private_literal(urlsplit(clean_source).hostname)
     clean_options = spec.validate_options(submit.options)
     source_name: str | None = None
+    source_job: Job | None = None
+    if scheme == "job":
+        source_job = _source_job(store, clean_source, owner_id)
+        clean_source = f"job://{source_job.id}"
     if scheme == "upload":
         upload_id = _upload_id(clean_source)
         upload = submit.upload
@@ -265,6 +308,9 @@ def submit_job(
                 raise InvalidRequest(f"no upload with id {upload_id}", code="upload_not_found") from None
         clean_source = f"upload://{upload_id}"
         source_name = upload.filename
+    if capabilities is not None:
+        given = SubmitInput(filename=source_name, job=source_job)
+        clean_options = capabilities.check(spec.name, clean_options, given)
     if idempotency_key is not None:
         idempotency_key = idempotency_key.strip()
         if not idempotency_key or len(idempotency_key) > 200:
@@ -281,6 +327,21 @@ def submit_job(
         source_name=source_name,
         lane=lane,
     )
+
+
+def _source_job(store: JobStore, source: str, owner_id: str) -> Job:
+    """The caller's own finished job a `job://` source names (anybody else's is not found)."""
+    try:
+        job_id = uuid.UUID(urlsplit(source).netloc)
+    except ValueError:
+        raise InvalidRequest(f"malformed job id in {source[:200]!r}", code="invalid_source") from None
+    job = store.get_job(job_id, owner_id)
+    if job.status is not JobStatus.SUCCEEDED:
+        raise InvalidRequest(
+            f"job {job_id} is {job.status.value}: only a succeeded job can be a source",
+            code="source_job_not_finished",
+        )
+    return job
 
 
 def _upload_id(source: str) -> uuid.UUID:

@@ -56,7 +56,10 @@ def worker(
     queues: Annotated[
         str | None,
         typer.Option(
-            "-Q", "--queues", help="Comma-separated stage kinds: download, media, transcribe, maintenance."
+            "-Q",
+            "--queues",
+            help="Comma-separated stage kinds: download, media, transcribe, translate, synthesize, "
+            "maintenance.",
         ),
     ] = None,
     lane: Annotated[

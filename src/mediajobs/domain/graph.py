@@ -34,6 +34,8 @@ class StageKind(enum.StrEnum):
     DOWNLOAD = "download"  # fetch the source into storage (network-bound)
     MEDIA = "media"  # ffprobe/ffmpeg conversions (CPU, short)
     TRANSCRIBE = "transcribe"  # speech-to-text (CPU/GPU, long, large model in memory)
+    TRANSLATE = "translate"  # machine translation of text (Apertium: CPU, short)
+    SYNTHESIZE = "synthesize"  # text-to-speech (espeak-ng: CPU, short)
 
     @classmethod
     def all(cls) -> tuple[StageKind, ...]:
@@ -82,13 +84,20 @@ class Pipeline:
     stages: tuple[StageSpec, ...]
     options_model: type[BaseModel] = NoOptions
     source_schemes: frozenset[str] = frozenset({"http", "https", "upload"})
-    result_artifact: str | None = None  # what GET /jobs/{id}/result answers
+    # what GET /jobs/{id}/result answers; `{option}` is filled from the job's options (`speech.{format}`)
+    result_artifact: str | None = None
     meter: tuple[str, str] | None = None  # (stage, output field) whose value in seconds is charged to usage
     description: str = ""
     _by_name: dict[str, StageSpec] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_name.update(_check_graph(self.name, self.stages))
+
+    def result_name(self, options: Mapping[str, Any]) -> str | None:
+        """The name of the result artifact of a job with these options."""
+        if self.result_artifact is None:
+            return None
+        return self.result_artifact.format_map({k: str(v) for k, v in options.items()})
 
     # -- the graph -------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from mediajobs.errors import MediaJobsError, RetryableError
 
-from .whisper import WhisperEngine
+from .whisper import WhisperModels
 from .wire import request_from_json, segment_to_json, transcript_to_json
 
 
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mediajobs.engines.serve")
     parser.add_argument("--model", default=None)
     parser.add_argument("--compute-type", default="int8")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     parser.add_argument("--cpu-threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=os.getppid())
     parser.add_argument("--memory-limit", type=int, default=0, help="address space cap in bytes (0: none)")
@@ -50,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     threading.Thread(target=_watch_parent, args=(args.parent,), daemon=True).start()
     try:
-        engine = WhisperEngine(args.model, compute_type=args.compute_type, cpu_threads=args.cpu_threads)
+        engine = WhisperModels(
+            args.model, device=args.device, compute_type=args.compute_type, cpu_threads=args.cpu_threads
+        )
+        engine.load()  # the default model, so a broken install is reported before any request
     except MediaJobsError as exc:
         _send(out, {"type": "fatal", "code": exc.code, "message": exc.message})
         return 2

@@ -30,6 +30,7 @@ class Segment:
 class Transcript:
     language: str
     duration: float  # seconds of audio
+    language_probability: float | None = None  # how sure the detection was (None: the language was given)
     segments: tuple[Segment, ...] = field(default_factory=tuple)
 
     @property
@@ -41,6 +42,8 @@ class Transcript:
 class TranscribeRequest:
     audio: Path  # 16 kHz mono WAV
     language: str | None = None  # None: detect
+    model: Path | None = None  # the model folder (None: the engine's default model)
+    task: str = "transcribe"  # or "translate": speech in any language to English text
     vad: bool = False
     word_timestamps: bool = False
 

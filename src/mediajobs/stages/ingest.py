@@ -62,6 +62,9 @@ def ingest(ctx: StageContext) -> StageResult:
     if scheme == "upload":
         received = _from_upload(ctx)
         origin = "upload"
+    elif scheme == "job":
+        received = _from_job(ctx)
+        origin = "job"
     elif scheme in ("http", "https"):
         received = _download(ctx)
         origin = "http"
@@ -96,21 +99,40 @@ def _from_upload(ctx: StageContext) -> _Received:
             f"upload {upload_id} holds {len(files)} files; expected exactly one", code="upload_invalid"
         )
     stored = files[0]
-    name = stored.key.rsplit("/", 1)[-1]
+    return _checked(ctx, stored.key, stored.size, f"upload {stored.key.rsplit('/', 1)[-1]!r}")
+
+
+# -- another job's result -----------------------------------------------------------------------------
+
+MEDIA_ARTIFACTS = ("speech.wav", "speech.mp3", "speech.opus", "dubbed.mp4", "dubbed.mkv", "dubbed.wav")
+"""What a `job://` media source is read from: the first of these the job has (synthesize, dub)."""
+
+
+def _from_job(ctx: StageContext) -> _Received:
+    raw_id = urlsplit(ctx.source).netloc
+    artifact = ctx.job_artifact(raw_id, MEDIA_ARTIFACTS)
+    if artifact is None:
+        raise PermanentError(f"job {raw_id[:64]} has no audio or video result", code="missing_input")
+    return _checked(ctx, artifact.key, artifact.size, f"job {raw_id}'s {artifact.name}")
+
+
+def _checked(ctx: StageContext, key: str, size: int, what: str) -> _Received:
+    """A stored file used in place: sniffed for non-media and hashed."""
+    name = key.rsplit("/", 1)[-1]
     digest = hashlib.sha256()
     done = 0
-    with ctx.storage.open(stored.key) as fh:
+    with ctx.storage.open(key) as fh:
         head = fh.read(SNIFF_BYTES)
-        _reject_non_media(head, what=f"upload {name!r}")
+        _reject_non_media(head, what=what)
         digest.update(head)
         done = len(head)
         while chunk := fh.read(CHUNK_BYTES * 16):
             ctx.cancel.raise_if_set()
             digest.update(chunk)
             done += len(chunk)
-            ctx.progress.report(_percent(done, stored.size), "checking upload")
+            ctx.progress.report(_percent(done, size), "checking input")
     content_type, _ = mimetypes.guess_type(name)
-    return _Received(key=stored.key, size=done, sha256=digest.hexdigest(), content_type=content_type)
+    return _Received(key=key, size=done, sha256=digest.hexdigest(), content_type=content_type)
 
 
 # -- downloads ----------------------------------------------------------------------------------------

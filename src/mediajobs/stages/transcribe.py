@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from mediajobs.domain.pipelines import TranscribeOptions
 from mediajobs.engines import SPEECH_TO_TEXT, Segment, TranscribeRequest, Transcript
-from mediajobs.errors import PermanentError
+from mediajobs.engines.catalog import ModelCatalog
+from mediajobs.errors import InvalidRequest, PermanentError
 from mediajobs.formats import to_json, to_text
 from mediajobs.subtitles import Cue, CueLimits, clamp_transcript, shape_cues, to_srt, to_vtt
 
@@ -29,14 +30,17 @@ OUTPUTS: tuple[tuple[str, str, Render], ...] = (
     (
         "transcript.json",
         "application/json",
-        lambda t, c, o: (
-            json.dumps(to_json(t, c, words=o.word_timestamps), ensure_ascii=False, indent=2) + "\n"
-        ),
+        lambda t, c, o: json.dumps(_json(t, c, o), ensure_ascii=False, indent=2) + "\n",
     ),
     ("transcript.srt", "application/x-subrip", lambda t, c, o: to_srt(c)),
     ("transcript.vtt", "text/vtt; charset=utf-8", lambda t, c, o: to_vtt(c)),
     ("transcript.txt", "text/plain; charset=utf-8", lambda t, c, o: to_text(t)),
 )
+
+
+def _json(transcript: Transcript, cues: Sequence[Cue], options: TranscribeOptions) -> dict[str, object]:
+    doc = to_json(transcript, cues, words=options.word_timestamps)
+    return {**doc, "language_probability": transcript.language_probability}
 
 
 def transcribe(ctx: StageContext) -> StageResult:
@@ -53,10 +57,16 @@ def transcribe(ctx: StageContext) -> StageResult:
         percent = min(100.0, segment.end * 100.0 / duration) if duration > 0 else None
         ctx.progress.report(percent, f"transcribed {segment.end:.0f} s")
 
+    catalog = ModelCatalog(ctx.settings)
+    _checked(catalog, options)  # a submit refuses these; a worker configured differently fails here
+    model = catalog.get(options.model)
+    folder = catalog.folder(model.name)
     with ctx.storage.local_copy(ctx.input_key("normalize", "audio")) as audio:
         request = TranscribeRequest(
             audio=audio,
-            language=options.language,
+            language=None if options.language == "auto" else options.language,
+            model=folder,
+            task=options.task,
             vad=options.vad,
             word_timestamps=True,  # cues are shaped from word timings
         )
@@ -69,6 +79,9 @@ def transcribe(ctx: StageContext) -> StageResult:
     return StageResult(
         output={
             "language": transcript.language,
+            "language_probability": transcript.language_probability,
+            "model": model.name,
+            "task": options.task,
             "duration": round(transcript.duration, 3),
             "segments": sum(1 for s in transcript.segments if s.text.strip()),
             "cues": len(cues),
@@ -78,6 +91,13 @@ def transcribe(ctx: StageContext) -> StageResult:
         },
         artifacts=artifacts,
     )
+
+
+def _checked(catalog: ModelCatalog, options: TranscribeOptions) -> None:
+    try:
+        catalog.check(options.model, options.language, options.task)
+    except InvalidRequest as exc:
+        raise PermanentError(exc.message, code=exc.code) from None
 
 
 def _options(ctx: StageContext) -> TranscribeOptions:

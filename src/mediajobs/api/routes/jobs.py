@@ -40,6 +40,9 @@ _FILE_TYPES = (
     "application/x-subrip",
     "text/vtt",
     "text/plain",
+    "audio/wav",
+    "audio/mpeg",
+    "audio/ogg",
     "application/octet-stream",
 )
 _FILE: dict[int | str, dict[str, Any]] = {
@@ -169,7 +172,7 @@ def get_result(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> Resp
         raise Conflict(
             f"job {job_id} is {job.status.value}, not succeeded{detail}", code=f"job_{job.status.value}"
         )
-    name = services.pipelines.get_pipeline(job.pipeline).result_artifact
+    name = services.pipelines.get_pipeline(job.pipeline).result_name(job.options)
     if name is None:
         raise NotFound(f"pipeline {job.pipeline!r} declares no result; see the job's artifacts")
     artifact = services.store.get_artifact(job_id, name)

@@ -1,0 +1,89 @@
+"""Text-to-speech with espeak-ng (Debian `espeak-ng`): its languages and voice variants, discovered
+once per process (`espeak-ng --voices`), so a submit asking for one it lacks is refused at once."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from mediajobs.errors import InvalidRequest
+
+ENGINE_NAME = "espeak-ng"
+_ALIAS = re.compile(r"\(([A-Za-z0-9-]+) \d+\)")
+
+
+def _listing(*args: str) -> list[str]:
+    if shutil.which("espeak-ng") is None:
+        return []
+    try:
+        done = subprocess.run(["espeak-ng", *args], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return done.stdout.splitlines()[1:]  # the first line is the table's header
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Voices:
+    languages: frozenset[str]  # language voices and the codes they also answer to (`en` -> en-gb)
+    variants: frozenset[str]  # what may follow `+` in a voice (`en+f3`)
+
+    def check(self, language: str, voice: str | None) -> str:
+        """The espeak-ng voice to use; InvalidRequest when the language or voice is not installed."""
+        lang = language.lower()
+        if lang not in self.languages:
+            base = lang.split("-", 1)[0]
+            if base not in self.languages:
+                raise InvalidRequest(
+                    f"the speech engine has no language {language!r}; installed: "
+                    f"{', '.join(sorted(self.languages))}",
+                    code="unsupported_language",
+                )
+            lang = base
+        if voice is None:
+            return lang
+        name, _, variant = voice.partition("+")
+        if name.lower() not in self.languages or (variant and variant not in self.variants):
+            raise InvalidRequest(
+                f"the speech engine has no voice {voice!r}: use a language (e.g. `es`, `en-us`), optionally "
+                f"with +variant ({', '.join(sorted(self.variants)[:12])}, ...)",
+                code="unsupported_voice",
+            )
+        return voice
+
+
+def discover_voices() -> Voices:
+    languages: set[str] = set()
+    for line in _listing("--voices"):
+        fields = line.split()
+        if len(fields) >= 2:
+            languages.add(fields[1].lower())
+            languages.update(alias.lower() for alias in _ALIAS.findall(line))
+    variants = set()
+    for line in _listing("--voices=variant"):
+        fields = line.split()
+        if len(fields) >= 5 and fields[4].startswith("!v/"):
+            variants.add(fields[4][3:])
+    return Voices(languages=frozenset(languages), variants=frozenset(variants))
+
+
+def argv(*, voice: str, rate: int, pitch: int, text_file: Path, wav: Path) -> list[str]:
+    return ["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(wav), "-f", str(text_file)]
+
+
+_voices: Voices | None = None
+_lock = threading.Lock()
+
+
+def installed_voices() -> Voices:
+    global _voices
+    with _lock:
+        if _voices is None:
+            _voices = discover_voices()
+        return _voices
+
+
+__all__ = ["ENGINE_NAME", "Voices", "argv", "discover_voices", "installed_voices"]

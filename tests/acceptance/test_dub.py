@@ -1,0 +1,103 @@
+"""The dub pipeline through the HTTP API: real worker, Whisper, Apertium, espeak-ng and ffmpeg."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import srt
+
+from helpers.media import SPEECH_SCRIPT, speak, video_with_speech
+from helpers.stack import Stack
+
+JOBS = "/api/v1/jobs"
+
+
+def _probe(path: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        check=True,
+    )
+    probed: dict[str, Any] = json.loads(done.stdout)
+    return probed
+
+
+def _video_md5(path: Path) -> str:
+    done = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "md5", "-"],
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.decode().strip()
+
+
+def _dub(stack: Stack, media: Path, options: dict[str, Any]) -> dict[str, Any]:
+    with media.open("rb") as fh:
+        response = stack.api.post(
+            JOBS,
+            files={"file": (media.name, fh, "application/octet-stream")},
+            data={"pipeline": "dub", "options": json.dumps(options)},
+        )
+    assert response.status_code == 202, response.text
+    job = stack.wait_job(response.json()["id"], timeout=240)
+    assert job["status"] == "succeeded", (job["error"], [(s["name"], s["error"]) for s in job["stages"]])
+    return job
+
+
+def test_english_video_is_dubbed_into_spanish_keeping_its_video(stack: Stack, tmp_path: Path) -> None:
+    original = video_with_speech(SPEECH_SCRIPT, tmp_path / "talk.mp4")
+    stack.worker()
+    job = _dub(stack, original, {"target_language": "es"})
+    assert [s["kind"] for s in job["stages"]] == [
+        "download", "media", "transcribe", "translate", "synthesize", "media",
+    ]  # fmt: skip
+    result = stack.api.get(f"{JOBS}/{job['id']}/result").json()
+    assert result["video"] == "dubbed.mp4"
+    dubbed = tmp_path / "dubbed.mp4"
+    dubbed.write_bytes(stack.api.get(f"{JOBS}/{job['id']}/artifacts/dubbed.mp4").content)
+
+    before, after = _probe(original), _probe(dubbed)
+    [video_before] = [s for s in before["streams"] if s["codec_type"] == "video"]
+    [video_after] = [s for s in after["streams"] if s["codec_type"] == "video"]
+    for field in ("codec_name", "width", "height", "nb_frames", "pix_fmt"):
+        assert video_after[field] == video_before[field], field
+    assert _video_md5(dubbed) == _video_md5(original)  # the same packets: copied, not re-encoded
+    audio = [s for s in after["streams"] if s["codec_type"] == "audio"]
+    assert len(audio) == 1
+    assert abs(float(audio[0]["duration"]) - float(before["format"]["duration"])) <= 0.5
+
+    names = {a["name"] for a in stack.api.get(f"{JOBS}/{job['id']}/artifacts").json()["artifacts"]}
+    assert {"translation.srt", "translation.vtt", "dubbed.wav", "dubbed.mp4", "transcript.srt"} <= names
+    spanish = srt.parse(stack.api.get(f"{JOBS}/{job['id']}/artifacts/translation.srt").text)
+    assert "parque" in " ".join(c.content for c in spanish).lower()
+    voice = stack.store.get_job(uuid.UUID(job["id"])).stages[4].output
+    assert voice is not None
+    assert voice["cues"] >= 2
+    shift = float(audio[0]["duration"]) - float(before["format"]["duration"])
+    print(f"dub: {voice['cues']} cues, {voice['sped_up']} sped up, {voice['cut']} cut; audio {shift:+.3f} s")
+
+
+def test_audio_is_dubbed_over_the_ducked_original(stack: Stack, tmp_path: Path) -> None:
+    original = speak(SPEECH_SCRIPT, tmp_path / "talk.wav")
+    stack.worker()
+    job = _dub(stack, original, {"target_language": "es", "mix": "duck"})
+    result = stack.api.get(f"{JOBS}/{job['id']}/result").json()
+    assert result["video"] is None
+    assert result["mix"] == "duck"
+    dubbed = tmp_path / "dubbed.wav"
+    dubbed.write_bytes(stack.api.get(f"{JOBS}/{job['id']}/artifacts/dubbed.wav").content)
+    [stream] = _probe(dubbed)["streams"]
+    assert abs(float(stream["duration"]) - float(_probe(original)["format"]["duration"])) <= 0.5
+
+
+def test_dub_into_a_language_no_pair_reaches_is_refused_at_submit(stack: Stack) -> None:
+    response = stack.api.post(
+        JOBS,
+        json={"pipeline": "dub", "source": "https://example.com/a.mp4", "options": {"target_language": "de"}},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "unsupported_language_pair"
