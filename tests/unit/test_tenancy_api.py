@@ -74,7 +74,8 @@ def test_every_api_route_needs_a_key_and_the_probes_do_not(api: TestClient) -> N
     job = str(uuid.uuid4())
     calls = [
         ("POST", JOBS), ("GET", JOBS), ("GET", f"{JOBS}/{job}"), ("POST", f"{JOBS}/{job}/cancel"),
-        ("POST", f"{JOBS}/{job}/retry"), ("GET", f"{JOBS}/{job}/result"), ("GET", f"{JOBS}/{job}/artifacts"),
+        ("POST", f"{JOBS}/{job}/retry"), ("POST", f"{JOBS}/{job}/rerun"), ("GET", f"{JOBS}/{job}/result"),
+        ("GET", f"{JOBS}/{job}/artifacts"),
         ("GET", f"{JOBS}/{job}/artifacts/transcript.srt"), ("GET", f"{JOBS}/{job}/events"),
         ("GET", "/api/v1/events"), ("POST", "/api/v1/uploads"), ("GET", f"/api/v1/uploads/{job}"),
         ("GET", "/api/v1/me"), ("GET", "/api/v1/models"), ("GET", "/api/v1/languages"),

@@ -60,6 +60,21 @@ class JobCreate(BaseModel):
     )
 
 
+class RerunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_stage: str = Field(
+        examples=["transcribe"],
+        max_length=64,
+        description="The first stage to run again; the finished stages before it are reused, not re-run.",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        examples=[{"word_timestamps": True}],
+        description="Options that replace the old job's (the others are kept).",
+    )
+
+
 class Links(BaseModel):
     self: str
     result: str
@@ -131,6 +146,9 @@ class JobPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     stages: list[StagePublic]
+    rerun_of: uuid.UUID | None = Field(
+        default=None, description="The job whose finished stages this re-run reused (POST .../rerun)."
+    )
     attempts: list[AttemptPublic] | None = None
     latest_event: EventPublic | None = Field(
         default=None, description="The job's most recent progress event (stage percent and message)."
@@ -268,6 +286,7 @@ def job_public(
         started_at=job.started_at,
         finished_at=job.finished_at,
         stages=[stage_public(s) for s in job.stages],
+        rerun_of=job.rerun_of,
         attempts=None if attempts is None else [attempt_public(a) for a in attempts],
         latest_event=None if latest_event is None else event_public(latest_event),
         waiting=None if waiting is None else WaitingPublic(reason=waiting.reason, position=waiting.position),

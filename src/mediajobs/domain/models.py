@@ -145,6 +145,7 @@ class Job:
     manual_retries: int = 0
     lane: str = Lane.STANDARD.value
     source_name: str | None = None  # the source's file name, for people
+    rerun_of: uuid.UUID | None = None  # the job whose finished stages this re-run reuses
     stages: tuple[StageRun, ...] = field(default_factory=tuple)
 
     def stage(self, name: str) -> StageRun:

@@ -76,6 +76,7 @@ class JobStore:
         self.list_attempts = self.jobs.list_attempts
         self.request_cancel = self.jobs.request_cancel
         self.retry_job = self.jobs.retry_job
+        self.create_rerun = self.jobs.create_rerun
         self.failed_since = self.jobs.failed_since
         self.waiting = self.jobs.waiting
         # stages (runner side)

@@ -36,8 +36,10 @@ from mediajobs.domain.transitions import (
 from mediajobs.errors import Conflict, InvalidRequest, NotFound
 
 from .admission import Admission, JobKey
+from .artifacts import ArtifactRecord, record_artifacts
 from .events import JobHead, Note, log_events
 from .mapping import attempt_from_row, job_from_row, stage_from_row
+from .rerun import reused_runs, write_reused
 from .tables import AttemptRow, JobRow, StageRunRow, UploadRow
 from .tx import Database, Tx
 from .users import charge
@@ -143,6 +145,37 @@ class Jobs:
             return existing, False
         return job, True
 
+    def create_rerun(
+        self,
+        *,
+        job_id: uuid.UUID,
+        old: Job,
+        pipeline: Pipeline,
+        options: Mapping[str, Any],
+        reused: Sequence[StageRun],
+        artifacts: Sequence[ArtifactRecord] = (),
+    ) -> Job:
+        """Write a re-run of `old` as the new job `job_id`: `reused` (the old job's finished runs, their
+        outputs already pointing at the new job's copies of their files) are written as succeeded and
+        never run; the stages they unblock go to admission like any submit's first stages."""
+        with self._db.tx() as tx:
+            job = self._insert(
+                tx,
+                job_id=job_id,
+                owner_id=old.owner_id,
+                pipeline=pipeline,
+                source=old.source,
+                options=options,
+                idempotency_key=None,
+                request_hash=None,
+                lane=old.lane,
+                source_name=old.source_name,
+                reused=reused,
+                rerun_of=old.id,
+            )
+            record_artifacts(tx, job_id, artifacts)
+        return job
+
     def _insert(
         self,
         tx: Tx,
@@ -156,6 +189,8 @@ class Jobs:
         request_hash: str | None,
         lane: str,
         source_name: str | None,
+        reused: Sequence[StageRun] = (),
+        rerun_of: uuid.UUID | None = None,
     ) -> Job:
         now = tx.now
         key = JobKey(id=job_id, owner_id=owner_id, lane=lane, created_at=now)
@@ -169,7 +204,9 @@ class Jobs:
             )
             for spec in pipeline.stages
         ]
-        roots = [r for r, spec in zip(runs, pipeline.stages, strict=True) if not spec.needs]
+        if reused:
+            runs = reused_runs(job_id, runs, reused, now)
+        roots = list(ready_stages(pipeline, runs))
         admitted = self._admission.decide_new(tx, key, roots)
         root_names = {r.name for r in roots}
         runs = [
@@ -195,12 +232,15 @@ class Jobs:
                 request_hash=request_hash,
                 source_name=source_name,
                 upload_id=_upload_id(source),
+                rerun_of=rerun_of,
                 event_seq=1,
                 created_at=now,
                 updated_at=now,
             )
         )
         insert_runs(tx, runs, first_position=0)
+        if reused:
+            write_reused(tx, pipeline, runs, owner_id)
         self._admission.send(tx, key, [r for r in runs if r.status is StageStatus.QUEUED])
         charge(tx, owner_id, jobs=1)
         head = JobHead(
@@ -218,6 +258,8 @@ class Jobs:
             updated_at=now,
             lane=lane,
             source_name=source_name,
+            rerun_of=rerun_of,
+            progress=job_progress(pipeline, runs) if reused else 0.0,
             stages=tuple(runs),
         )
 

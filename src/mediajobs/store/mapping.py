@@ -78,6 +78,7 @@ def job_with_runs(row: Any, runs: tuple[StageRun, ...], pipeline: Pipeline | Non
         manual_retries=row.manual_retries,
         lane=row.lane,
         source_name=row.source_name,
+        rerun_of=row.rerun_of,
         stages=runs,
     )
 

@@ -141,6 +141,7 @@ class JobRow(Base):
     media_seconds: Mapped[float | None] = mapped_column(Float)  # the media's length, charged once known
     charged_at: Mapped[datetime | None]
     upload_id: Mapped[uuid.UUID | None]  # the upload an `upload://` source names
+    rerun_of: Mapped[uuid.UUID | None]  # the job whose finished stages a re-run reuses
     cancel_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

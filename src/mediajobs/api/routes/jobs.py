@@ -6,9 +6,12 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from mediajobs.api.deps import CurrentUser, JobId, ServicesDep, StoreDep
 from mediajobs.api.downloads import send_object
+from mediajobs.api.guards import check_options, check_text
+from mediajobs.api.rerun import rerun_job as rerun_of_stage
 from mediajobs.api.schemas import (
     BODY_ERRORS,
     ArtifactList,
@@ -16,6 +19,7 @@ from mediajobs.api.schemas import (
     JobAccepted,
     JobList,
     JobPublic,
+    RerunCreate,
     artifact_public,
     job_links,
     job_public,
@@ -160,6 +164,35 @@ def retry_job(
     job = services.store.retry_job(job_id, owner.scope)
     background.add_task(services.publish_soon, job.id)
     return job_public(job, services.store.list_attempts(job_id))
+
+
+@router.post(
+    "/{job_id}/rerun",
+    status_code=202,
+    response_model=JobPublic,
+    responses={**ERRORS, **BODY_ERRORS},
+)
+async def rerun_job(
+    job_id: JobId,
+    body: RerunCreate,
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    owner: CurrentUser,
+    background: BackgroundTasks,
+) -> JobPublic:
+    """A new job of the same source that reuses the finished outputs of the stages before
+    `from_stage` (they do not run again) and runs `from_stage` and what follows, with `options`
+    over the old job's. The new job's `rerun_of` names the old one."""
+    response.headers.update(request.app.state.gate.check(owner, services.store.db.clock()))
+    options = check_options(body.options)
+    from_stage = check_text(body.from_stage, "from_stage")
+    job = await run_in_threadpool(
+        rerun_of_stage, services, job_id, owner, from_stage=from_stage, options=options
+    )
+    background.add_task(services.publish_soon, job.id)
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_public(job)
 
 
 @router.get("/{job_id}/result", response_class=Response, responses=_FILE)

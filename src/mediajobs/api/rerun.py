@@ -1,0 +1,100 @@
+"""Re-running a job from one of its stages (POST /api/v1/jobs/{id}/rerun).
+
+The new job gets its own copies of the files the reused stages checkpointed (and of the artifacts
+they made), under its own storage folder: deleting or expiring the old job never takes a re-run's
+inputs with it. See domain/rerun.py for which stages are reused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from mediajobs.domain import Artifact, Job, JsonDict, StageRun
+from mediajobs.domain.rerun import plan_rerun
+from mediajobs.errors import NotFound
+from mediajobs.services import Services
+from mediajobs.storage import Storage, job_prefix
+from mediajobs.store import ArtifactRecord, Caller
+
+_COPY_CHUNK = 1024 * 1024
+
+
+def rerun_job(
+    services: Services, job_id: uuid.UUID, owner: Caller, *, from_stage: str, options: Mapping[str, Any]
+) -> Job:
+    """Write a new job re-running `job_id` from `from_stage` with `options` over the old ones."""
+    store, storage = services.store, services.storage
+    old = store.get_job(job_id, owner.scope)  # someone else's job: 404, as for every read
+    pipeline = services.pipelines.get_pipeline(old.pipeline)
+    plan = plan_rerun(pipeline, old.stages, from_stage)
+    merged = pipeline.validate_options({**old.options, **options})
+    new_id = uuid.uuid4()
+    moved = _Mover(storage, old.id, new_id)
+    try:
+        reused = [replace(run, output=moved.output(run.output or {})) for run in plan.reused]
+        artifacts = [
+            moved.artifact(found)
+            for run in plan.reused
+            for name in _artifacts_of(run)
+            if (found := _artifact(services, old.id, name)) is not None
+        ]
+        return store.create_rerun(
+            job_id=new_id, old=old, pipeline=pipeline, options=merged, reused=reused, artifacts=artifacts
+        )
+    except BaseException:
+        storage.delete_prefix(job_prefix(new_id))
+        raise
+
+
+def _artifact(services: Services, job_id: uuid.UUID, name: str) -> Artifact | None:
+    try:
+        return services.store.get_artifact(job_id, name)
+    except NotFound:  # replaced or removed since: the new job simply does not list it
+        return None
+
+
+def _artifacts_of(run: StageRun) -> list[str]:
+    names = (run.output or {}).get("artifacts")
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+class _Mover:
+    """Copies files under the old job's storage folder to the same place under the new job's."""
+
+    def __init__(self, storage: Storage, old: uuid.UUID, new: uuid.UUID) -> None:
+        self._storage = storage
+        self._old, self._new = job_prefix(old), job_prefix(new)
+
+    def key(self, key: str) -> str:
+        if not key.startswith(self._old):
+            return key  # an upload, or anything else the job does not own
+        target = self._new + key[len(self._old) :]
+        with self._storage.open(key) as fh:
+            self._storage.write(target, _chunks(fh))
+        return target
+
+    def output(self, output: JsonDict) -> JsonDict:
+        """A checkpoint whose file keys (`<what>_key`, `<what>_path`) name the new job's copies."""
+        return {
+            k: self.key(v) if isinstance(v, str) and k.endswith(("_key", "_path")) else v
+            for k, v in output.items()
+        }
+
+    def artifact(self, artifact: Artifact) -> ArtifactRecord:
+        return ArtifactRecord(
+            name=artifact.name,
+            content_type=artifact.content_type,
+            size=artifact.size,
+            key=self.key(artifact.key),
+        )
+
+
+def _chunks(fh: Any) -> Iterator[bytes]:
+    while chunk := fh.read(_COPY_CHUNK):
+        yield chunk
+
+
+__all__ = ["rerun_job"]

@@ -1,0 +1,74 @@
+"""The stage rows of a re-run: the old job's finished runs it reuses, written as succeeded.
+
+See domain/rerun.py for which runs are reused; Jobs.create_rerun writes the new job with them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import update
+
+from mediajobs.domain import Pipeline, StageRun, StageStatus
+
+from .tables import JobRow, StageRunRow
+from .tx import Tx
+from .users import charge
+
+
+def reused_runs(
+    job_id: uuid.UUID, runs: Sequence[StageRun], reused: Sequence[StageRun], now: datetime
+) -> list[StageRun]:
+    """The new job's runs: declared ones that are reused succeeded with the old output; then the
+    reused fan-out children, after every declared stage (as a fan-out appends them)."""
+    by_name = {r.name: r for r in reused}
+
+    def done(run: StageRun, old: StageRun) -> StageRun:
+        return replace(
+            run,
+            job_id=job_id,
+            status=StageStatus.SUCCEEDED,
+            output=dict(old.output or {}),
+            progress=100.0,
+            started_at=now,
+            finished_at=now,
+        )
+
+    declared = [done(r, by_name[r.name]) if r.name in by_name else r for r in runs]
+    children = sorted(
+        (r for r in reused if r.parent is not None), key=lambda r: (r.parent or "", r.index or 0)
+    )
+    return [*declared, *(done(c, c) for c in children)]
+
+
+def write_reused(tx: Tx, pipeline: Pipeline, runs: Sequence[StageRun], owner_id: str) -> None:
+    """Give the inserted rows of reused runs their outputs, and charge the media's length when the
+    stage that measured it is one of them (it does not run again to be charged then)."""
+    for run in runs:
+        if run.status is not StageStatus.SUCCEEDED:
+            continue
+        tx.conn.execute(
+            update(StageRunRow)
+            .where(StageRunRow.job_id == run.job_id, StageRunRow.name == run.name)
+            .values(
+                output=run.output,
+                progress=100.0,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+            )
+        )
+        if pipeline.meter is not None and pipeline.meter[0] == run.name:
+            seconds = (run.output or {}).get(pipeline.meter[1])
+            if isinstance(seconds, int | float) and seconds >= 0:
+                tx.conn.execute(
+                    update(JobRow)
+                    .where(JobRow.id == run.job_id)
+                    .values(media_seconds=float(seconds), charged_at=tx.now)
+                )
+                charge(tx, owner_id, media_seconds=float(seconds))
+
+
+__all__ = ["reused_runs", "write_reused"]

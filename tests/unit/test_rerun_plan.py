@@ -1,0 +1,46 @@
+"""Which runs a re-run from a stage reuses (domain/rerun.py), on the tests' diamond and fan-out."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from helpers.graphs import DIAMOND, FAN
+from mediajobs.domain import StageRun, StageStatus
+from mediajobs.domain.rerun import ancestors, plan_rerun
+from mediajobs.errors import Conflict, InvalidRequest
+
+JOB = uuid.uuid4()
+
+
+def _run(name: str, status: StageStatus = StageStatus.SUCCEEDED, parent: str | None = None) -> StageRun:
+    return StageRun(job_id=JOB, name=name, kind="media", status=status, parent=parent, output={"n": name})
+
+
+def test_the_stages_before_are_every_ancestor_and_nothing_else() -> None:
+    assert ancestors(DIAMOND, "d") == {"a", "b", "c"}
+    assert ancestors(DIAMOND, "b") == {"a"}
+    runs = [_run("a"), _run("b"), _run("c", StageStatus.FAILED), _run("d", StageStatus.PENDING)]
+    assert [r.name for r in plan_rerun(DIAMOND, runs, "b").reused] == ["a"]
+    assert plan_rerun(DIAMOND, runs, "a").reused == ()
+
+
+def test_a_reused_fan_out_brings_its_children() -> None:
+    runs = [_run("split"), _run("join", StageStatus.FAILED), _run("work[0]", parent="split")]
+    runs.append(_run("work[1]", parent="split"))
+    assert [r.name for r in plan_rerun(FAN, runs, "join").reused] == ["split", "work[0]", "work[1]"]
+
+
+def test_unknown_stages_and_unfinished_earlier_stages_are_refused() -> None:
+    runs = [_run("a"), _run("b", StageStatus.FAILED), _run("c"), _run("d", StageStatus.PENDING)]
+    with pytest.raises(InvalidRequest) as unknown:
+        plan_rerun(DIAMOND, runs, "work[0]")
+    assert unknown.value.code == "unknown_stage"
+    with pytest.raises(Conflict) as unfinished:
+        plan_rerun(DIAMOND, runs, "d")
+    assert unfinished.value.code == "stage_not_finished"
+    assert "b" in unfinished.value.message
+    fan = [_run("split"), _run("work[0]", StageStatus.FAILED, parent="split"), _run("join")]
+    with pytest.raises(Conflict):
+        plan_rerun(FAN, fan, "join")
