@@ -126,3 +126,31 @@ def speech_with_pauses(sentences: list[str], gaps: list[float], target: Path, *,
     listing.write_text("".join(f"file '{p.name}'\n" for p in parts))
     _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-ac", "1", "-ar", "16000", str(target))
     return target
+
+
+_SUBJECTS = (
+    "The farmer", "My neighbour", "A young doctor", "The old captain", "Our teacher", "The little girl",
+    "A tired driver", "The baker", "My brother", "The quiet student", "A tall soldier", "The painter",
+)  # fmt: skip
+_ACTIONS = (
+    "painted the wooden fence", "opened every window", "found a small silver key", "sold three horses",
+    "carried the heavy boxes", "cooked a simple dinner", "wrote a long letter", "lost his brown hat",
+    "planted tomatoes and beans", "cleaned the kitchen floor", "visited the green hills",
+    "repaired the broken chair",
+)  # fmt: skip
+_WHEN = (
+    "before breakfast", "near the station", "in the evening", "after the storm", "during the summer",
+    "on a cold morning", "behind the church", "at the market", "by the lake", "under the bridge",
+    "late at night", "in the garden",
+)  # fmt: skip
+
+
+def long_script(sentences: int = 162, seed: int = 12) -> str:
+    """A known English script of `sentences` distinct sentences, about 3.7 s of espeak-ng speech each
+    (162: about ten minutes), with no sentence and no word run repeated back to back."""
+    import itertools
+    import random
+
+    lines = [f"{s} {a} {w}." for s, a, w in itertools.product(_SUBJECTS, _ACTIONS, _WHEN)]
+    random.Random(seed).shuffle(lines)
+    return " ".join(lines[:sentences]) + "\n"

@@ -51,6 +51,9 @@ class FanOut:
     kind: StageKind  # the queue the children go to
     weight: float = 1.0  # the children's share of the job's progress, split evenly among them
     max_children: int = 1000
+    # When set, the children's share is not added to the job's total but taken from this stage (their
+    # join), and only when there are children: work that the join would otherwise do itself.
+    share_of: str | None = None
 
     def child_name(self, index: int) -> str:
         return f"{self.child}[{index}]"
@@ -200,6 +203,16 @@ def _check_graph(pipeline: str, stages: tuple[StageSpec, ...]) -> dict[str, Stag
             children.add(spec.fan_out.child)
     if not stages:
         raise ValueError(f"pipeline {pipeline!r} has no stages")
+    for spec in stages:
+        share_of = spec.fan_out.share_of if spec.fan_out else None
+        if spec.fan_out is None or share_of is None:
+            continue
+        join = by_name.get(share_of)
+        if join is None or spec.name not in join.needs or join.weight < spec.fan_out.weight:
+            raise ValueError(
+                f"pipeline {pipeline!r}: the children of {spec.name!r} take their weight from "
+                f"{share_of!r}, which must need {spec.name!r} and weigh at least as much"
+            )
     return by_name
 
 

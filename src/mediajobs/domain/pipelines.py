@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .graph import Pipeline, PipelineRegistry, StageKind, StageSpec
+from .graph import FanOut, Pipeline, PipelineRegistry, StageKind, StageSpec
 
 _MEDIA_SOURCES = frozenset({"http", "https", "upload", "job"})  # job://: a synthesize or dub result
 
@@ -48,11 +48,36 @@ class TranscribeOptions(BaseModel):
 
 TRANSCRIBE = Pipeline(
     name="transcribe",
-    description="Fetch audio or video, normalise it to 16 kHz mono WAV, transcribe it to SRT/VTT/TXT/JSON.",
+    description=(
+        "Fetch audio or video, normalise it to 16 kHz mono WAV, transcribe it to SRT/VTT/TXT/JSON "
+        "(long audio in chunks, in parallel)."
+    ),
     stages=(
         StageSpec(name="ingest", kind=StageKind.DOWNLOAD, weight=1.0),
-        StageSpec(name="normalize", kind=StageKind.MEDIA, needs=("ingest",), weight=1.0),
-        StageSpec(name="transcribe", kind=StageKind.TRANSCRIBE, needs=("normalize",), weight=6.0),
+        # Long audio is cut at silences here into `chunk[i]` runs on the transcribe queue (any worker
+        # may take each); `transcribe` then merges them. Short audio makes no chunks: `transcribe`
+        # transcribes it whole.
+        StageSpec(
+            name="normalize",
+            run="normalize_split",
+            kind=StageKind.MEDIA,
+            needs=("ingest",),
+            weight=1.0,
+            fan_out=FanOut(
+                child="chunk",
+                run="transcribe_chunk",
+                kind=StageKind.TRANSCRIBE,
+                weight=5.5,
+                share_of="transcribe",
+            ),
+        ),
+        StageSpec(
+            name="transcribe",
+            run="transcribe_merge",
+            kind=StageKind.TRANSCRIBE,
+            needs=("normalize",),
+            weight=6.0,
+        ),
     ),
     options_model=TranscribeOptions,
     source_schemes=_MEDIA_SOURCES,

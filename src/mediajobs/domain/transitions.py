@@ -128,17 +128,26 @@ def job_progress(pipeline: Pipeline, runs: Iterable[StageRun]) -> float:
             by_name[run.name] = run
         else:
             kids.setdefault(run.parent, []).append(run)
-    total = sum(s.weight + (s.fan_out.weight if s.fan_out else 0.0) for s in pipeline.stages) or 1.0
+    total = sum(
+        s.weight + (s.fan_out.weight if s.fan_out and not s.fan_out.share_of else 0.0)
+        for s in pipeline.stages
+    )
+    given: dict[str, float] = {}  # weight a join hands to the children it waits for (FanOut.share_of)
+    for spec in pipeline.stages:
+        if spec.fan_out is not None and spec.fan_out.share_of and kids.get(spec.name):
+            given[spec.fan_out.share_of] = given.get(spec.fan_out.share_of, 0.0) + spec.fan_out.weight
     done = 0.0
     for spec in pipeline.stages:
         declared = by_name.get(spec.name)
         if declared is not None:
-            done += spec.weight * _percent(declared)
+            done += (spec.weight - given.get(spec.name, 0.0)) * _percent(declared)
         if spec.fan_out is not None and declared is not None and declared.status is StageStatus.SUCCEEDED:
             children = kids.get(spec.name, [])
+            if spec.fan_out.share_of and not children:
+                continue  # no children: the join keeps its whole weight
             share = sum(_percent(c) for c in children) / len(children) if children else 100.0
             done += spec.fan_out.weight * share
-    return round(done / total, 2)
+    return round(done / (total or 1.0), 2)
 
 
 def _percent(run: StageRun) -> float:

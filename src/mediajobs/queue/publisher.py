@@ -18,7 +18,7 @@ RUN_STAGE = "mediajobs.run_stage"
 _RETRY_POLICY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.3}
 
 
-TimeLimits = Callable[[str], tuple[int, int]]
+TimeLimits = Callable[[str, float | None], tuple[int, int]]
 
 
 class CeleryPublisher:
@@ -35,13 +35,13 @@ class CeleryPublisher:
             retry=True,
             retry_policy=_RETRY_POLICY,
             headers={"mediajobs_outbox_id": message.id, "mediajobs_fence": message.fence},
-            **self._limits(message.stage),
+            **self._limits(message.stage, message.media_seconds),
         )
 
-    def _limits(self, stage: str) -> dict[str, int]:
+    def _limits(self, stage: str, media_seconds: float | None) -> dict[str, int]:
         if self.time_limits is None:
             return {}
-        soft, hard = self.time_limits(stage)
+        soft, hard = self.time_limits(stage, media_seconds)
         return {"soft_time_limit": soft, "time_limit": hard}
 
     def queue_sizes(self, queues: Iterable[str]) -> dict[str, int]:

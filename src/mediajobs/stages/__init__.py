@@ -5,12 +5,15 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from .base import ArtifactFile, CancelToken, NullProgress, ProgressSink, StageContext, StageFn, StageResult
+from .chunk import transcribe_chunk
 from .dub_voice import dub_voice
 from .ingest import ingest
+from .merge import transcribe_or_merge
 from .mix import mix
 from .noop import noop
 from .normalize import normalize
 from .read_text import read_text
+from .split import normalize_and_split
 from .synthesize import synthesize
 from .transcribe import transcribe
 from .translate import translate
@@ -26,6 +29,10 @@ STAGES = MappingProxyType(
         "synthesize": synthesize,
         "transcribe": transcribe,
         "translate": translate,
+        # long media in parallel: the transcribe pipeline cuts long audio and merges the chunks
+        "normalize_split": normalize_and_split,
+        "transcribe_chunk": transcribe_chunk,
+        "transcribe_merge": transcribe_or_merge,
     }
 )
 """The shipped stage code by run key."""

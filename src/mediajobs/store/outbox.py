@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 
-from .tables import OutboxRow
+from .tables import JobRow, OutboxRow
 from .tx import Database, QueueFor, Tx
 
 
@@ -23,6 +23,7 @@ class OutboxMessage:
     queue: str
     fence: int
     available_at: datetime
+    media_seconds: float | None = None  # the job's media length once measured: sizes time limits
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -94,7 +95,10 @@ class Outbox:
         makes the duplicate harmless.
         """
         with self._db.tx(durable=False) as tx:
-            query = select(OutboxRow.__table__).where(OutboxRow.sent_at.is_(None))
+            seconds = select(JobRow.media_seconds).where(JobRow.id == OutboxRow.job_id).scalar_subquery()
+            query = select(OutboxRow.__table__, seconds.label("media_seconds")).where(
+                OutboxRow.sent_at.is_(None)
+            )
             if ids is not None:
                 query = query.where(OutboxRow.id.in_(list(ids)))
             if job_id is not None:
@@ -112,6 +116,7 @@ class Outbox:
                         queue=r.queue,
                         fence=r.fence,
                         available_at=r.available_at,
+                        media_seconds=r.media_seconds,
                     )
                     for r in rows
                 ]

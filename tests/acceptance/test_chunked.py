@@ -1,0 +1,159 @@
+"""Long media in parallel: ten minutes of espeak-ng speech transcribed whole and in chunks.
+
+One upload, two jobs through the HTTP API with real workers, ffmpeg and Whisper. The first runs on a
+worker that never cuts audio (`MEDIAJOBS_CHUNK_THRESHOLD_SECONDS=0`); the second on two workers with
+the default settings, one of which is SIGKILLed while it transcribes a chunk. The chunked transcript
+must be as good as the whole one, in order, with nothing doubled at the seams, and only the chunks
+that had not finished may run again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers.media import long_script, speak
+from helpers.processes import wait_for
+from helpers.stack import Stack
+from helpers.wer import wer, words
+from mediajobs.domain import StageStatus
+
+SCRIPT = long_script()
+TIMEOUT = 900  # ten minutes of audio on a shared two-core machine
+
+
+@pytest.fixture(scope="session")
+def ten_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ten-minute speech file, made once per test session."""
+    return speak(SCRIPT, tmp_path_factory.mktemp("long-speech") / "ten-minutes.wav")
+
+
+def _transcript(stack: Stack, job_id: str) -> dict[str, Any]:
+    response = stack.api.get(f"/api/v1/jobs/{job_id}/result")
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def _repeats(text: str, longest: int = 6) -> list[str]:
+    """Runs of 2..`longest` words said twice back to back ("to the park to the park")."""
+    said = words(text)
+    found = []
+    for size in range(2, longest + 1):
+        for i in range(len(said) - 2 * size + 1):
+            if said[i : i + size] == said[i + size : i + 2 * size]:
+                found.append(" ".join(said[i : i + 2 * size]))
+    return found
+
+
+def _assert_in_order(transcript: dict[str, Any], duration: float) -> None:
+    segments = transcript["segments"]
+    assert segments
+    previous_end = 0.0
+    for segment in segments:
+        assert segment["start"] >= previous_end - 0.001, (previous_end, segment)
+        assert segment["end"] >= segment["start"], segment
+        previous_end = segment["end"]
+    assert previous_end <= duration + 0.5
+    assert previous_end >= duration - 15  # the last chunk's words are there, on the file's clock
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_ten_minutes_in_chunks_match_the_whole_and_a_killed_worker_redoes_only_its_chunk(
+    stack: Stack, ten_minutes: Path
+) -> None:
+    with ten_minutes.open("rb") as fh:
+        uploaded = stack.api.post("/api/v1/uploads", files={"file": (ten_minutes.name, fh, "audio/wav")})
+    assert uploaded.status_code == 201, uploaded.text
+    source = uploaded.json()["source"]
+
+    def submit() -> str:
+        response = stack.api.post("/api/v1/jobs", json={"pipeline": "transcribe", "source": source})
+        assert response.status_code == 202, response.text
+        job_id: str = response.json()["id"]
+        return job_id
+
+    # -- whole: a worker that never cuts ---------------------------------------------------------
+    whole_worker = stack.worker(extra_env={"MEDIAJOBS_CHUNK_THRESHOLD_SECONDS": "0"})
+    whole_id = submit()
+    whole_job = stack.wait_job(whole_id, timeout=TIMEOUT)
+    whole_worker.stop()
+    assert whole_job["status"] == "succeeded", whole_job
+    assert [s["name"] for s in whole_job["stages"]] == ["ingest", "normalize", "transcribe"]
+    whole = _transcript(stack, whole_id)
+
+    # -- chunked: two workers with the defaults, one killed mid-way ---------------------------------
+    victim = stack.worker(extra_env={"MEDIAJOBS_WORKER_NAME": "w1"})
+    stack.worker(extra_env={"MEDIAJOBS_WORKER_NAME": "w2"})
+    chunked_id = submit()
+    job_uuid = uuid.UUID(chunked_id)
+
+    def chunks(status: StageStatus, owner: str | None = None) -> list[str]:
+        return [
+            s.name
+            for s in stack.store.get_job(job_uuid).stages
+            if s.parent == "normalize"
+            and s.status is status
+            and (owner is None or (s.lease_owner or "").startswith(f"{owner}:"))
+        ]
+
+    wait_for(
+        lambda: len(chunks(StageStatus.SUCCEEDED)) >= 2 and chunks(StageStatus.RUNNING, "w1"),
+        timeout=TIMEOUT,
+        interval=0.05,
+        message="w1 transcribing a chunk after two chunks finished",
+    )
+    progress_before = stack.api.get(f"/api/v1/jobs/{chunked_id}").json()["progress"]
+    before = stack.store.get_job(job_uuid)
+    victim.kill()
+    finished_before = {s.name for s in before.stages if s.parent and s.status is StageStatus.SUCCEEDED}
+    running_on_victim = {
+        s.name
+        for s in before.stages
+        if s.parent and s.status is StageStatus.RUNNING and (s.lease_owner or "").startswith("w1:")
+    }
+    chunked_job = stack.wait_job(chunked_id, timeout=TIMEOUT)
+    assert chunked_job["status"] == "succeeded", chunked_job
+    chunked = _transcript(stack, chunked_id)
+
+    # -- what ran, and how often (the database's attempt records) -----------------------------------
+    done = stack.store.get_job(job_uuid)
+    children = [s for s in done.stages if s.parent == "normalize"]
+    normalized = done.stage("normalize").output or {}
+    assert len(children) == normalized["chunks"] >= 2
+    assert all(c.run == "transcribe_chunk" and c.kind == "transcribe" for c in children)
+    attempts: dict[str, list[str]] = {}
+    for attempt in stack.store.list_attempts(job_uuid):
+        attempts.setdefault(attempt.stage, []).append(attempt.outcome or "")
+    for name in finished_before:
+        assert attempts[name] == ["succeeded"], (name, attempts[name])  # a finished chunk never reruns
+    assert running_on_victim
+    for name in running_on_victim:
+        assert attempts[name][0] == "lost", (name, attempts[name])
+        assert attempts[name][-1] == "succeeded", (name, attempts[name])
+    for name, outcomes in attempts.items():
+        assert outcomes.count("succeeded") == 1, (name, outcomes)
+    assert attempts["normalize"] == ["succeeded"]
+    assert attempts["transcribe"] == ["succeeded"]
+    # progress counted the chunks that had finished when w1 died
+    assert progress_before >= (2 + 5.5 * len(finished_before) / len(children)) / 8 * 100 - 0.5
+    assert chunked_job["progress"] == 100
+
+    # -- the transcripts -------------------------------------------------------------------------
+    duration = float(normalized["duration"])
+    assert duration >= 570
+    whole_wer, chunked_wer = wer(SCRIPT, whole["text"]), wer(SCRIPT, chunked["text"])
+    print(
+        f"\n{duration:.0f} s in {len(children)} chunks; WER whole {whole_wer:.4f}, "
+        f"chunked {chunked_wer:.4f}; killed w1 running {sorted(running_on_victim)} "
+        f"after {len(finished_before)} chunks"
+    )
+    assert whole_wer <= 0.25
+    assert chunked_wer <= whole_wer + 0.03
+    _assert_in_order(chunked, duration)
+    _assert_in_order(whole, duration)
+    assert _repeats(chunked["text"]) == _repeats(SCRIPT) == []
+    assert abs(len(words(chunked["text"])) - len(words(SCRIPT))) <= 0.03 * len(words(SCRIPT))
