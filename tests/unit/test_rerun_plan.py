@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from helpers.graphs import DIAMOND, FAN
-from mediajobs.domain import StageRun, StageStatus
+from mediajobs.domain import Pipeline, StageKind, StageRun, StageSpec, StageStatus
 from mediajobs.domain.rerun import ancestors, plan_rerun
 from mediajobs.errors import Conflict, InvalidRequest
 
@@ -26,10 +26,21 @@ def test_the_stages_before_are_every_ancestor_and_nothing_else() -> None:
     assert plan_rerun(DIAMOND, runs, "a").reused == ()
 
 
-def test_a_reused_fan_out_brings_its_children() -> None:
+def test_children_run_again_when_their_join_does_and_are_reused_when_a_stage_before_joins_them() -> None:
     runs = [_run("split"), _run("join", StageStatus.FAILED), _run("work[0]", parent="split")]
     runs.append(_run("work[1]", parent="split"))
-    assert [r.name for r in plan_rerun(FAN, runs, "join").reused] == ["split", "work[0]", "work[1]"]
+    again = plan_rerun(FAN, runs, "join")
+    assert [r.name for r in again.reused] == ["split"]
+    assert [r.name for r in again.redo] == ["work[0]", "work[1]"]
+    later = Pipeline(
+        name="later",
+        stages=(*FAN.stages, StageSpec(name="after", run="record", kind=StageKind.MEDIA, needs=("join",))),
+    )
+    runs.append(_run("after", StageStatus.FAILED))
+    runs[1] = _run("join")
+    kept = plan_rerun(later, runs, "after")
+    assert [r.name for r in kept.reused] == ["split", "join", "work[0]", "work[1]"]
+    assert kept.redo == ()
 
 
 def test_unknown_stages_and_unfinished_earlier_stages_are_refused() -> None:
@@ -41,6 +52,7 @@ def test_unknown_stages_and_unfinished_earlier_stages_are_refused() -> None:
         plan_rerun(DIAMOND, runs, "d")
     assert unfinished.value.code == "stage_not_finished"
     assert "b" in unfinished.value.message
-    fan = [_run("split"), _run("work[0]", StageStatus.FAILED, parent="split"), _run("join")]
+    fan = [_run("split", StageStatus.FAILED), _run("work[0]", StageStatus.FAILED, parent="split")]
     with pytest.raises(Conflict):
         plan_rerun(FAN, fan, "join")
+    assert plan_rerun(FAN, [_run("split"), _run("work[0]", StageStatus.FAILED, parent="split")], "join").redo

@@ -62,7 +62,9 @@ class Stages:
     behaviour: dict[str, Callable[[StageContext], StageResult]] = field(default_factory=dict)
 
     def mapping(self) -> dict[str, StageFn]:
-        return {name: self._stage(name) for name in ("ingest", "normalize", "transcribe")}
+        # by the code key each stage of the transcribe pipeline runs (normalize: normalize_split, ...)
+        pipeline = get_pipeline("transcribe")
+        return {pipeline.spec(n).run_key: self._stage(n) for n in ("ingest", "normalize", "transcribe")}
 
     def _stage(self, name: str) -> StageFn:
         def run(ctx: StageContext) -> StageResult:

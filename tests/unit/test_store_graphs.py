@@ -284,3 +284,32 @@ def test_other_database_errors_are_not_disguised(store: JobStore) -> None:
 def test_ping_and_readiness(store: JobStore) -> None:
     store.ping()
     store.check_ready()
+
+
+def test_a_rerun_from_the_join_runs_the_children_again_but_not_their_parent(graphs: Graphs) -> None:
+    from mediajobs.domain.rerun import plan_rerun
+
+    first_id = graphs.submit(FAN, children=3)
+    graphs.drain()
+    first = graphs.store.get_job(first_id)
+    plan = plan_rerun(FAN, first.stages, "join")
+
+    rerun = graphs.store.create_rerun(
+        job_id=uuid.uuid4(),
+        old=first,
+        pipeline=FAN,
+        options=first.options,
+        reused=plan.reused,
+        redo=plan.redo,
+    )
+    graphs.after_commit(rerun.id)
+    graphs.drain()
+
+    done = graphs.store.get_job(rerun.id)
+    assert done.status is JobStatus.SUCCEEDED
+    assert done.rerun_of == first_id
+    assert sorted(a.stage for a in graphs.store.list_attempts(rerun.id)) == [
+        "join", "work[0]", "work[1]", "work[2]",
+    ]  # fmt: skip
+    assert done.stage("split").output == first.stage("split").output
+    assert done.stage("join").output == {"count": 3, "sum": 5}

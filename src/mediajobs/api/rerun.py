@@ -42,7 +42,13 @@ def rerun_job(
             if (found := _artifact(services, old.id, name)) is not None
         ]
         return store.create_rerun(
-            job_id=new_id, old=old, pipeline=pipeline, options=merged, reused=reused, artifacts=artifacts
+            job_id=new_id,
+            old=old,
+            pipeline=pipeline,
+            options=merged,
+            reused=reused,
+            redo=plan.redo,
+            artifacts=artifacts,
         )
     except BaseException:
         storage.delete_prefix(job_prefix(new_id))

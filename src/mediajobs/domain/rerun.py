@@ -3,7 +3,9 @@
 `POST /jobs/{id}/rerun {"from_stage": S}` makes a new job of the same pipeline and source. Every stage
 S depends on (directly or through others) is *reused*: its committed output (checkpoint), and for a
 fan-out parent its children too, are copied into the new job as succeeded runs, so they never run
-again. S and every other stage run anew. Nothing here touches a database or storage.
+again. S and every other stage run anew. A fan-out's children are reused only when a stage before S joins
+them; when S itself is their join (re-running `transcribe` of a chunked job), they run again too,
+from the parameters their parent gave them. Nothing here touches a database or storage.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .models import StageRun, StageStatus
 class RerunPlan:
     from_stage: str
     reused: tuple[StageRun, ...]  # the old job's runs to copy, declared stages and their children
+    redo: tuple[StageRun, ...] = ()  # children of a reused fan-out that S joins: created again, pending
 
 
 def ancestors(pipeline: Pipeline, stage: str) -> set[str]:
@@ -45,8 +48,10 @@ def plan_rerun(pipeline: Pipeline, runs: Iterable[StageRun], from_stage: str) ->
             code="unknown_stage",
         )
     before = ancestors(pipeline, from_stage)
+    joined_before = {need for name in before for need in pipeline.spec(name).needs}
     all_runs = list(runs)
-    reused = [r for r in all_runs if r.name in before or r.parent in before]
+    reused = [r for r in all_runs if r.name in before or (r.parent in before and r.parent in joined_before)]
+    redo = [r for r in all_runs if r.parent in before and r.parent not in joined_before]
     unfinished = sorted(r.name for r in reused if r.status is not StageStatus.SUCCEEDED)
     missing = sorted(before - {r.name for r in reused})
     if unfinished or missing:
@@ -55,7 +60,7 @@ def plan_rerun(pipeline: Pipeline, runs: Iterable[StageRun], from_stage: str) ->
             "did not finish in this job",
             code="stage_not_finished",
         )
-    return RerunPlan(from_stage=from_stage, reused=tuple(reused))
+    return RerunPlan(from_stage=from_stage, reused=tuple(reused), redo=tuple(redo))
 
 
 __all__ = ["RerunPlan", "ancestors", "plan_rerun"]

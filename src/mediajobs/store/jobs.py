@@ -153,6 +153,7 @@ class Jobs:
         pipeline: Pipeline,
         options: Mapping[str, Any],
         reused: Sequence[StageRun],
+        redo: Sequence[StageRun] = (),
         artifacts: Sequence[ArtifactRecord] = (),
     ) -> Job:
         """Write a re-run of `old` as the new job `job_id`: `reused` (the old job's finished runs, their
@@ -171,6 +172,7 @@ class Jobs:
                 lane=old.lane,
                 source_name=old.source_name,
                 reused=reused,
+                redo=redo,
                 rerun_of=old.id,
             )
             record_artifacts(tx, job_id, artifacts)
@@ -190,6 +192,7 @@ class Jobs:
         lane: str,
         source_name: str | None,
         reused: Sequence[StageRun] = (),
+        redo: Sequence[StageRun] = (),
         rerun_of: uuid.UUID | None = None,
     ) -> Job:
         now = tx.now
@@ -205,7 +208,7 @@ class Jobs:
             for spec in pipeline.stages
         ]
         if reused:
-            runs = reused_runs(job_id, runs, reused, now)
+            runs = reused_runs(job_id, runs, reused, now, redo)
         roots = list(ready_stages(pipeline, runs))
         admitted = self._admission.decide_new(tx, key, roots)
         root_names = {r.name for r in roots}

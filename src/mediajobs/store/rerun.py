@@ -20,10 +20,15 @@ from .users import charge
 
 
 def reused_runs(
-    job_id: uuid.UUID, runs: Sequence[StageRun], reused: Sequence[StageRun], now: datetime
+    job_id: uuid.UUID,
+    runs: Sequence[StageRun],
+    reused: Sequence[StageRun],
+    now: datetime,
+    redo: Sequence[StageRun] = (),
 ) -> list[StageRun]:
     """The new job's runs: declared ones that are reused succeeded with the old output; then the
-    reused fan-out children, after every declared stage (as a fan-out appends them)."""
+    reused fan-out children, after every declared stage (as a fan-out appends them), and the
+    children to run again, pending, with the parameters their parent gave them."""
     by_name = {r.name: r for r in reused}
 
     def done(run: StageRun, old: StageRun) -> StageRun:
@@ -41,7 +46,20 @@ def reused_runs(
     children = sorted(
         (r for r in reused if r.parent is not None), key=lambda r: (r.parent or "", r.index or 0)
     )
-    return [*declared, *(done(c, c) for c in children)]
+    again = [
+        StageRun(
+            job_id=job_id,
+            name=c.name,
+            kind=c.kind,
+            run=c.run,
+            parent=c.parent,
+            index=c.index,
+            params=dict(c.params or {}),
+            status=StageStatus.PENDING,
+        )
+        for c in redo
+    ]
+    return [*declared, *(done(c, c) for c in children), *again]
 
 
 def write_reused(tx: Tx, pipeline: Pipeline, runs: Sequence[StageRun], owner_id: str) -> None:

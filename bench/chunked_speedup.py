@@ -1,0 +1,173 @@
+"""Long media in parallel: wall time of a chunked transcription on 2 worker processes against 1.
+
+    .venv/bin/python -m bench.chunked_speedup            # prints the figures
+    .venv/bin/python -m bench.chunked_speedup --write    # and records them in docs/benchmarks.md
+
+Ten minutes of espeak-ng speech (the acceptance test's script, tests/helpers/media.py) are uploaded
+once and transcribed by the `transcribe` pipeline with the default settings, so `normalize` cuts them
+into chunks of about 150 s. Each worker process is `mediajobs worker -c 1` with Whisper on one CPU
+thread (`MEDIAJOBS_WHISPER_CPU_THREADS=1`), so two processes can use two cores. The runs alternate
+(1, 2, 1, 2, ...) so a busy neighbour on the machine hurts both sides alike; the figure is the job's
+wall time, submit to finish, from the database. Target (issue 12): 2 processes at least 1.7x faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mediajobs.domain import LOCAL_USER_ID, JobStatus, get_pipeline
+from mediajobs.domain.routing import queue_router
+from mediajobs.launch import settings_env
+from mediajobs.queue.dispatcher import Dispatcher
+from mediajobs.queue.publisher import build_publisher
+from mediajobs.settings import Settings
+from mediajobs.storage import LocalStorage, upload_key
+from mediajobs.store import JobStore, create_db_engine, migrate
+
+from .sections import scratch_database, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+PG_ADMIN = os.environ.get("MEDIAJOBS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("MEDIAJOBS_TEST_REDIS", "redis://127.0.0.1:6379") + "/14"
+TARGET = 1.7
+
+
+def speech(folder: Path) -> Path:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers.media import long_script, speak
+
+    return speak(long_script(), folder / "ten-minutes.wav")
+
+
+def start_workers(settings: Settings, count: int, logs: Path) -> list[subprocess.Popen[bytes]]:
+    workers = []
+    for n in range(count):
+        env = settings_env(settings)
+        env.update(MEDIAJOBS_WORKER_NAME=f"bench{n}", MEDIAJOBS_WHISPER_CPU_THREADS="1")
+        log = open(logs / f"worker-{count}-{n}.log", "ab")  # noqa: SIM115 - the child writes it
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "mediajobs", "worker", "-c", "1"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    deadline = time.monotonic() + 90
+    for n in range(count):
+        log_file = logs / f"worker-{count}-{n}.log"
+        while " ready." not in log_file.read_text(errors="replace"):
+            if workers[n].poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"worker did not start; see {log_file}")
+            time.sleep(0.2)  # waiting for the process this script started
+    return workers
+
+
+def stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait(timeout=60)
+
+
+def run_once(store: JobStore, dispatcher: Dispatcher, source: str, timeout: float) -> tuple[float, int]:
+    """One job to its end: (wall seconds, chunks)."""
+    job, _ = store.create_job(
+        owner_id=LOCAL_USER_ID, pipeline=get_pipeline("transcribe"), source=source, options={}
+    )
+    dispatcher.publish_job(job.id)
+    deadline = time.monotonic() + timeout
+    while True:
+        done = store.get_job(job.id)
+        if done.status.terminal:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"job {job.id} did not finish within {timeout:.0f} s")
+        time.sleep(0.2)  # polling the database for the job's end
+    if done.status is not JobStatus.SUCCEEDED or done.finished_at is None:
+        raise SystemExit(f"job {job.id} ended {done.status.value}: {done.error}")
+    chunks = sum(1 for s in done.stages if s.parent == "normalize")
+    return (done.finished_at - done.created_at).total_seconds(), chunks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reps", type=int, default=2, help="runs of each configuration")
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--write", action="store_true", help="record the figures in docs/benchmarks.md")
+    args = parser.parse_args()
+
+    with scratch_database(PG_ADMIN) as db_url:
+        run(args, db_url)
+
+
+def run(args: argparse.Namespace, db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    migrate(engine)
+    data = Path(tempfile.mkdtemp(prefix="mj-bench-chunks-"))
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, MEDIAJOBS_DATA_DIR=data, MEDIAJOBS_DATABASE_URL=db_url, CELERY_BROKER_URL=REDIS,
+        MEDIAJOBS_QUEUE_PREFIX=f"bench{uuid.uuid4().hex[:6]}.", CELERY_LOG_LEVEL="info",
+    )  # fmt: skip
+    store = JobStore(engine, queue_for=queue_router(settings.queue_prefix))
+    dispatcher = Dispatcher(store, build_publisher(settings))
+    audio = speech(data)
+    upload_id = uuid.uuid4()
+    key = upload_key(upload_id, audio.name)
+    stored = LocalStorage(settings.resolved_storage_dir).put_file(key, audio)
+    store.create_upload(
+        upload_id=upload_id, owner_id=LOCAL_USER_ID, filename=audio.name, content_type="audio/wav",
+        size=stored.size, sha256=stored.sha256 or "", key=key,
+    )  # fmt: skip
+    source = f"upload://{upload_id}"
+    times: dict[int, list[float]] = {1: [], 2: []}
+    chunks = 0
+    try:
+        for _ in range(args.reps):
+            for count in (1, 2):
+                workers = start_workers(settings, count, data)
+                try:
+                    seconds, chunks = run_once(store, dispatcher, source, args.timeout)
+                finally:
+                    stop(workers)
+                times[count].append(seconds)
+                print(f"{count} worker(s): {seconds:.1f} s ({chunks} chunks)", flush=True)
+    finally:
+        engine.dispose()
+
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    speedup = one / two
+    met = "met" if speedup >= TARGET else "NOT met"
+    runs = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(times[1], times[2], strict=True))
+    table = "\n".join(
+        [
+            f"Command: `.venv/bin/python -m bench.chunked_speedup`; {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, {datetime.now(UTC).date()}. PostgreSQL and Redis on this machine; "
+            "each worker `-c 1` with Whisper tiny.en on one CPU thread.",
+            "",
+            "| media | chunks | 1 worker process (median) | 2 worker processes (median) | speedup |",
+            "|---|---|---|---|---|",
+            f"| 10 min espeak-ng speech | {chunks} | {one:.1f} s | {two:.1f} s | {speedup:.2f}x |",
+            "",
+            f"Runs (1 / 2 processes, seconds): {runs}. Target (issue 12): at least {TARGET}x: **{met}**.",
+        ]
+    )
+    print(table)
+    if args.write:
+        write_section(DOC, "chunked-speedup", "Long media in parallel: chunked transcription speedup", table)
+
+
+if __name__ == "__main__":
+    main()
