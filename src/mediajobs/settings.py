@@ -208,14 +208,15 @@ class Settings(BaseSettings):
         return env
 
     def time_limits_for(self, stage: str, media_seconds: float | None = None) -> tuple[int, int]:
-        """(soft, hard) time limit in seconds of one stage, raised for long media to at least
-        `stage_seconds_per_media_second` per second of the job's media."""
+        """(soft, hard) time limit in seconds of one stage: its own from `stage_time_limits` as given,
+        else the defaults, raised for long media to `stage_seconds_per_media_second` per second of
+        the job's media."""
         hard = self.stage_time_limits.get(stage)
-        soft = self.stage_soft_time_limit if hard is None else hard - max(1, hard // 12)
-        hard = self.stage_hard_time_limit if hard is None else hard
+        if hard is not None:
+            return hard - max(1, hard // 12), hard
         scaled = math.ceil((media_seconds or 0.0) * self.stage_seconds_per_media_second)
-        if scaled <= hard:
-            return soft, hard
+        if scaled <= self.stage_hard_time_limit:
+            return self.stage_soft_time_limit, self.stage_hard_time_limit
         return scaled - max(1, scaled // 12), scaled
 
     def tier_limits(self) -> dict[Tier, TierLimits]:

@@ -11,6 +11,7 @@ from helpers.settings import make_settings
 from mediajobs.domain import StageRun, StageStatus, get_pipeline
 from mediajobs.stages.merge import kept_segments, monotonic
 from mediajobs.stages.split import parse_silences, plan_chunks
+from mediajobs.store import Claim, JobStore
 
 
 def _silences_every(seconds: float, until: float, length: float = 0.4) -> list[tuple[float, float]]:
@@ -144,3 +145,37 @@ def test_stage_time_limits_grow_with_the_media(tmp_path: Path) -> None:
     soft, hard = settings.time_limits_for("chunk[3]", 3 * 3600.0)  # three hours
     assert hard == 3 * 3600 * 2
     assert 0 < hard - soft <= hard // 12
+
+
+def test_a_stage_limit_the_operator_set_is_kept_as_given(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, MEDIAJOBS_STAGE_TIME_LIMITS={"transcribe": 7200})
+    assert settings.time_limits_for("transcribe", 3 * 3600.0) == (6600, 7200)
+    assert settings.time_limits_for("normalize", 3 * 3600.0)[1] == 3 * 3600 * 2
+
+
+def test_the_messages_after_normalize_carry_the_media_length_their_time_limits_grow_with(
+    store: JobStore, tmp_path: Path
+) -> None:
+    from mediajobs.queue.publisher import CeleryPublisher
+
+    job, _ = store.create_job(
+        owner_id="local", pipeline=get_pipeline("transcribe"), source="https://example.com/a.mp3", options={}
+    )
+    with store.outbox_batch() as batch:
+        assert [m.media_seconds for m in batch.messages] == [None]  # not measured yet
+        batch.sent.extend(m.id for m in batch.messages)
+    for stage, output in (("ingest", {"media_key": "k"}), ("normalize", {"duration": 3 * 3600.0})):
+        claim = store.claim_stage(job.id, stage, worker="w:1", lease_seconds=30)
+        assert isinstance(claim, Claim)
+        store.complete_stage(claim, output)
+    with store.outbox_batch() as batch:
+        (message,) = [m for m in batch.messages if m.stage == "transcribe"]
+    assert message.media_seconds == 3 * 3600.0
+    sent: list[dict[str, Any]] = []
+
+    class App:
+        def send_task(self, *args: Any, **kwargs: Any) -> None:
+            sent.append(kwargs)
+
+    CeleryPublisher(App(), make_settings(tmp_path).time_limits_for).publish(message)
+    assert sent[0]["time_limit"] == 3 * 3600 * 2
