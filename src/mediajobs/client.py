@@ -249,6 +249,11 @@ class Client:
         """Run a failed (or cancelled) job again from its first unfinished stage."""
         return _json(self._http.post(f"/api/v1/jobs/{job_id}/retry"))
 
+    def rerun(self, job_id: str, from_stage: str, **options: Any) -> dict[str, Any]:
+        """A new job reusing this one's finished stages before `from_stage`, with `options` over its own."""
+        body = {"from_stage": from_stage, "options": options}
+        return _json(self._http.post(f"/api/v1/jobs/{job_id}/rerun", json=body))
+
     def result(self, job_id: str) -> dict[str, Any]:
         return _json(self._http.get(f"/api/v1/jobs/{job_id}/result"))
 
