@@ -175,7 +175,7 @@ def report(args: argparse.Namespace, runs: dict[int, list[Run]]) -> None:
     one, two = statistics.median(times[1]), statistics.median(times[2])
     speedup = one / two
     met = "met" if speedup >= TARGET else "NOT met"
-    pairs = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(times[1], times[2], strict=True))
+    pairs = ", ".join(f"{a:.1f}/{b:.1f} ({a / b:.2f}x)" for a, b in zip(times[1], times[2], strict=True))
     overlap = statistics.median(r.overlap for r in runs[2])
     load = statistics.median(r.load for done in runs.values() for r in done)
     table = "\n".join(
