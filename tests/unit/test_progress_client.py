@@ -134,6 +134,17 @@ def test_retry_posts_to_the_retry_endpoint() -> None:
         assert client.retry(str(JOB))["status"] == "queued"
 
 
+def test_rerun_posts_the_stage_and_the_options() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST"
+        assert request.url.path == f"/api/v1/jobs/{JOB}/rerun"
+        assert json.loads(request.content) == {"from_stage": "transcribe", "options": {"vad": True}}
+        return httpx.Response(202, json={"id": "new", "status": "queued", "rerun_of": str(JOB)})
+
+    with client_with(handler) as client:
+        assert client.rerun(str(JOB), "transcribe", vad=True)["rerun_of"] == str(JOB)
+
+
 # -- CLI -----------------------------------------------------------------------------------------
 
 
