@@ -52,14 +52,21 @@ def transcribe_or_merge(ctx: StageContext) -> StageResult:
         )
         ctx.progress.report((n + 1) * 90.0 / len(chunks), f"merged chunk {n + 1} of {len(chunks)}")
     duration = float(ctx.inputs["normalize"].get("duration") or 0.0)
+    language = _language(chunks)
     transcript = Transcript(
-        language=_language(chunks), duration=duration, segments=tuple(monotonic(segments))
+        language=language,
+        duration=duration,
+        language_probability=_probability(chunks, language),
+        segments=tuple(monotonic(segments)),
     )
     artifacts = write_outputs(ctx.work_dir, transcript)
     ctx.progress.report(100.0, "transcript ready")
     return StageResult(
         output={
             "language": transcript.language,
+            "language_probability": transcript.language_probability,
+            "model": chunks[0].get("model"),
+            "task": chunks[0].get("task"),
             "duration": round(duration, 3),
             "segments": sum(1 for s in transcript.segments if s.text.strip()),
             "words": len(transcript.text.split()),
@@ -116,6 +123,14 @@ def monotonic(segments: Iterable[Segment]) -> list[Segment]:
         out.append(Segment(start=start, end=end, text=segment.text, words=segment.words))
         last_end = end
     return out
+
+
+def _probability(chunks: list[JsonDict], language: str) -> float | None:
+    """How sure the detection of `language` was, on average over the chunks that found it (None: the
+    language was given)."""
+    found = [c.get("language_probability") for c in chunks if str(c.get("language") or "") == language]
+    values = [float(p) for p in found if isinstance(p, int | float)]
+    return round(sum(values) / len(values), 4) if values else None
 
 
 def _language(chunks: list[JsonDict]) -> str:
