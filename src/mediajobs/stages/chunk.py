@@ -55,7 +55,9 @@ def transcribe_chunk(ctx: StageContext) -> StageResult:
     ctx.storage.put_file(audio_key, piece)
     try:
         inputs = {**ctx.inputs, "normalize": {**normalized, "audio_key": audio_key, "duration": seconds}}
-        result = transcribe(replace(ctx, inputs=inputs))
+        # the chunk's JSON keeps word timings whatever the job asked: the merge cuts and shapes by them
+        options = {**ctx.options, "word_timestamps": True}
+        result = transcribe(replace(ctx, inputs=inputs, options=options))
     finally:
         ctx.storage.delete(audio_key)  # the whole file stays in `normalize`'s checkpoint
     transcript = next((a for a in result.artifacts if a.name == CHUNK_TRANSCRIPT), None)

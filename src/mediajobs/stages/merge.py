@@ -17,10 +17,12 @@ from typing import Any
 from mediajobs.domain import JsonDict
 from mediajobs.engines import Segment, Transcript, Word
 from mediajobs.errors import PermanentError
+from mediajobs.subtitles import clamp_transcript, shape_cues
 
 from .base import StageContext, StageResult
+from .transcribe import _options as transcribe_options
 from .transcribe import _write as write_outputs
-from .transcribe import transcribe
+from .transcribe import cue_limits, transcribe
 
 CHUNK_PREFIX = "chunk["  # the children of `normalize` (domain/pipelines.py)
 
@@ -59,7 +61,10 @@ def transcribe_or_merge(ctx: StageContext) -> StageResult:
         language_probability=_probability(chunks, language),
         segments=tuple(monotonic(segments)),
     )
-    artifacts = write_outputs(ctx.work_dir, transcript)
+    options = transcribe_options(ctx)
+    transcript = clamp_transcript(transcript, duration)
+    cues = shape_cues(transcript, cue_limits(options))
+    artifacts = write_outputs(ctx.work_dir, transcript, cues, options)
     ctx.progress.report(100.0, "transcript ready")
     return StageResult(
         output={
@@ -69,6 +74,7 @@ def transcribe_or_merge(ctx: StageContext) -> StageResult:
             "task": chunks[0].get("task"),
             "duration": round(duration, 3),
             "segments": sum(1 for s in transcript.segments if s.text.strip()),
+            "cues": len(cues),
             "words": len(transcript.text.split()),
             "engine": str(chunks[0].get("engine") or ""),
             "chunks": len(chunks),
