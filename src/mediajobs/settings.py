@@ -146,8 +146,8 @@ class Settings(BaseSettings):
     chunk_threshold_seconds: Annotated[float, Field(ge=0)] = Field(
         default=300.0, validation_alias="MEDIAJOBS_CHUNK_THRESHOLD_SECONDS"
     )
-    # Each chunk starts Whisper afresh, without the text before it to condition on: shorter chunks
-    # spread wider but transcribe a little worse (2.5 minutes: WER +0.02 on tests' espeak-ng speech).
+    # Each chunk starts Whisper afresh: shorter chunks spread wider but transcribe a little worse at
+    # their edges (2.5 minutes: WER +0.01 against the whole file on the tests' espeak-ng speech).
     chunk_seconds: Annotated[float, Field(ge=10)] = Field(
         default=150.0, validation_alias="MEDIAJOBS_CHUNK_SECONDS"
     )
