@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Select, func, select, text, update
 
 from mediajobs.domain import (
     AdmissionPolicy,
@@ -95,6 +95,13 @@ class _TxLoad:
         return self._tx.now
 
 
+def _ready_rows() -> Select[Any]:
+    """Stage rows with what admission needs of their job (owner, lane, age)."""
+    return select(
+        StageRunRow.__table__, JobRow.owner_id, JobRow.lane, JobRow.created_at.label("job_created_at")
+    ).join(JobRow, JobRow.id == StageRunRow.job_id)
+
+
 class Admission:
     def __init__(self, db: Database, queue_for: QueueFor, policy: AdmissionPolicy | None = None) -> None:
         self._db = db
@@ -158,13 +165,7 @@ class Admission:
         with self._db.tx() as tx:
             self.lock(tx, [owner_id])
             rows = tx.conn.execute(
-                select(
-                    StageRunRow.__table__,
-                    JobRow.owner_id,
-                    JobRow.lane,
-                    JobRow.created_at.label("job_created_at"),
-                )
-                .join(JobRow, JobRow.id == StageRunRow.job_id)
+                _ready_rows()
                 .where(
                     JobRow.owner_id == owner_id,
                     JobRow.status.in_(OPEN),
@@ -298,13 +299,7 @@ class Admission:
                 return 0
             self.lock(tx, (r.owner_id for r in locked))
             rows = tx.conn.execute(
-                select(
-                    StageRunRow.__table__,
-                    JobRow.owner_id,
-                    JobRow.lane,
-                    JobRow.created_at.label("job_created_at"),
-                )
-                .join(JobRow, JobRow.id == StageRunRow.job_id)
+                _ready_rows()
                 .where(
                     StageRunRow.job_id.in_([r.id for r in locked]), StageRunRow.status == StageStatus.READY
                 )
