@@ -93,6 +93,27 @@ def test_audio_is_dubbed_over_the_ducked_original(stack: Stack, tmp_path: Path) 
     [stream] = _probe(dubbed)["streams"]
     assert abs(float(stream["duration"]) - float(_probe(original)["format"]["duration"])) <= 0.5
 
+    # re-run from `translate` into another language: ingest, normalize and transcribe do not run again
+    response = stack.api.post(
+        f"{JOBS}/{job['id']}/rerun", json={"from_stage": "translate", "options": {"target_language": "ca"}}
+    )
+    assert response.status_code == 202, response.text
+    again = stack.wait_job(response.json()["id"], timeout=240)
+    failures = [(s["name"], s["error"]) for s in again["stages"] if s["error"]]
+    assert again["status"] == "succeeded", (again["error"], failures)
+    assert again["rerun_of"] == job["id"]
+    attempts = stack.store.list_attempts(uuid.UUID(again["id"]))
+    assert sorted(a.stage for a in attempts) == ["mix", "translate", "voice"], attempts
+    assert all(a.outcome == "succeeded" for a in attempts), attempts
+    first = ("ingest", "normalize", "transcribe")
+    reused = {s["name"]: s["attempts"] for s in again["stages"] if s["name"] in first}
+    assert reused == dict.fromkeys(first, 0), again["stages"]
+    catalan = srt.parse(stack.api.get(f"{JOBS}/{again['id']}/artifacts/translation.srt").text)
+    spanish = srt.parse(stack.api.get(f"{JOBS}/{job['id']}/artifacts/translation.srt").text)
+    pairs = list(zip(catalan, spanish, strict=True))  # the same cues (the transcript was reused) ...
+    assert [(c.start, c.end) for c, _ in pairs] == [(s.start, s.end) for _, s in pairs]
+    assert [c.content for c, _ in pairs] != [s.content for _, s in pairs]  # ... in another language
+
 
 def test_dub_into_a_language_no_pair_reaches_is_refused_at_submit(stack: Stack) -> None:
     response = stack.api.post(
