@@ -24,6 +24,7 @@ from mediajobs.settings import Settings
 from mediajobs.stages import StageFn, default_stages
 from mediajobs.storage import LocalStorage, Storage, Workspace
 from mediajobs.store import Clock, JobStore, create_db_engine, ensure_migrated, utcnow
+from mediajobs.store.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,6 @@ class Services:
                 settings=self.settings,
                 engines=self.engines,
                 stages=self.stages,
-                after_commit=self.publish_soon,
                 hooks=self.hooks,
                 retry_policy=RetryPolicy(
                     max_retries=self.settings.max_retries,
@@ -92,17 +92,34 @@ class Services:
             )
         return self._runner
 
+    def __post_init__(self) -> None:
+        self.store.db.on_commit = self.after_commit
+
+    def after_commit(self, tx: Tx) -> None:
+        """Right after a commit (in the committing thread): admit what fits for the users whose
+        slots were freed and nobody took, then publish the messages due now of the jobs concerned
+        (an admission's own commit comes back here with its messages). A failure is logged by the
+        store: the relay and the maintenance loop publish and admit what is left."""
+        for owner_id in sorted(tx.admit_for):
+            self.store.admission.admit_if_waiting(owner_id)
+        for job_id in sorted(tx.kicked):
+            self.dispatcher.publish_job(job_id)
+
     def publish_soon(self, job_id: uuid.UUID) -> None:
-        """Fast path after a commit that changed `job_id`: admit what now fits of its owner's waiting
-        stages (a holding admission policy), then publish the due messages of the jobs concerned.
-        A failure is only logged: the commit already happened, and the maintenance loop admits and
-        relays what is left."""
+        """After a write that may have freed slots of the job's owner (cancel, retry, rerun): admit
+        what now fits of their waiting stages (publishing follows each commit, `after_commit`). A
+        failure is only logged: the maintenance loop admits and relays what is left."""
         try:
-            admitted = self.store.admit_after(job_id)
-            for job in {job_id, *admitted}:
-                self.dispatcher.publish_job(job)
+            self.store.admit_after(job_id)
         except Exception:
-            log.warning("fast-path publish failed for %s; the relay will publish it", job_id, exc_info=True)
+            log.warning("fast-path admission failed for %s; the relay will publish it", job_id, exc_info=True)
+
+    def admit_soon(self, owner_id: str) -> None:
+        """After a submit: admit what fits of the user's waiting stages (the new job's among them)."""
+        try:
+            self.store.admit_owner(owner_id)
+        except Exception:
+            log.warning("fast-path admission failed for %s; the tick will admit it", owner_id, exc_info=True)
 
     def broker_check(self) -> None:
         self.dispatcher.publisher.ping()

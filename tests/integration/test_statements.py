@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from helpers.sqlcount import Counts, counting
-from mediajobs.domain import ErrorInfo, FairShare, get_pipeline
+from mediajobs.domain import AtMostInFlight, ErrorInfo, FairShare, default_pipelines, get_pipeline
 from mediajobs.store import Claim, JobStore, create_db_engine
 
 # operation -> (PostgreSQL statements, SQLite statements); every operation is one commit.
@@ -52,7 +52,8 @@ BEFORE = {
 # (PostgreSQL) and reads their tier and stages in flight; each stage end offers the user's waiting stages.
 FAIR_SHARE = {
     "submit": (4, 5),  # no lock in it: the roots wait as `ready`...
-    "admit after commit": (7, 7),  # ...until this, after the commit: the user's lock, count, admit
+    "admit after commit": (8, 9),  # ...until this, after the commit: a count, then the user's lock,
+    #                                count again, admit
     "publish": (3, 3),
     "mark reserved": (2, 2),
     "claim": (6, 7),
@@ -60,8 +61,13 @@ FAIR_SHARE = {
     "progress": (4, 5),
     "complete (hand on)": (8, 9),  # the stage's slot goes to the next stage: no lock, no count
     "fail (retry)": (7, 8),
-    "complete (last stage)": (6, 8),
+    "complete (last stage)": (7, 9),  # + the user's oldest waiting stage, to pass the slot to
     "admit after, nothing waits": (1, 2),  # one read: does the user have stages waiting?
+}
+# A user at their limit (FairShare's rule, AtMostInFlight(1) here): what a burst of submits costs.
+AT_THE_LIMIT = {
+    "admit, user at the limit": (1, 2),  # one read, the count: no lock, no commit, no stage rows read
+    "complete (last stage), slot passed": (10, 12),  # + the waiting stage, count, queue it, its message
 }
 BUDGETS = {"admit-all": BUDGET, "fair-share": FAIR_SHARE}
 
@@ -137,6 +143,38 @@ def test_round_trips_per_submit_and_per_stage_stay_within_the_budget(store: JobS
     assert {name: c.as_tuple() for name, c in seen.items()} == {
         name: (budget[column], 0 if name in no_commit else 1) for name, budget in budget_table.items()
     }
+
+
+def test_a_slot_passes_to_the_users_next_job_inside_the_commit_that_frees_it(
+    pg_url: str, sqlite_url: str
+) -> None:
+    for url in (pg_url, sqlite_url):
+        engine = create_db_engine(url)
+        store = JobStore(engine, admission=AtMostInFlight(limit=1), pipelines=default_pipelines(noop=True))
+        column = 0 if engine.dialect.name == "postgresql" else 1
+        seen: dict[str, Counts] = {}
+        submit = dict(
+            owner_id="local", pipeline=store.pipelines.get_pipeline("noop"), source="noop://a", options={}
+        )
+        first, _ = store.create_job(**submit)  # type: ignore[arg-type]
+        store.admit_owner("local")
+        second, _ = store.create_job(**submit)  # type: ignore[arg-type]
+        with counting(engine) as counts:
+            assert store.admit_owner("local") == set()
+        seen["admit, user at the limit"] = counts
+        claim = store.claim_stage(first.id, "noop", worker="w", lease_seconds=30)
+        assert isinstance(claim, Claim)
+        with counting(engine) as counts:
+            store.complete_stage(claim, {})
+        seen["complete (last stage), slot passed"] = counts
+        [waiting] = store.get_job(second.id).stages
+        assert waiting.status.value == "queued"  # admitted in that commit, with its message:
+        with store.outbox_batch(job_id=second.id) as batch:
+            assert [m.stage for m in batch.messages] == ["noop"]
+        assert {name: c.as_tuple() for name, c in seen.items()} == {
+            name: (budget[column], 0 if "at the limit" in name else 1) for name, budget in AT_THE_LIMIT.items()
+        }
+        engine.dispose()
 
 
 def _publish(store: JobStore, job_id: uuid.UUID) -> None:

@@ -13,6 +13,7 @@ A policy may change a candidate's `lane` (the lane its message is routed to), ne
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,11 @@ class AdmissionPolicy(Protocol):
         """The candidates to hand to the broker now (a subset, in the order to send them)."""
         ...
 
+    def room(self, owner_id: str, load: Load) -> int:
+        """How many more of this user's stages `admit` could let through now (0 or less: none), so
+        that a store can skip reading candidates that would all be refused."""
+        ...
+
 
 class AdmitAll:
     """Every ready stage goes to the broker at once."""
@@ -68,6 +74,9 @@ class AdmitAll:
 
     def admit(self, candidates: Sequence[Candidate], load: Load) -> Sequence[Candidate]:
         return candidates
+
+    def room(self, owner_id: str, load: Load) -> int:
+        return sys.maxsize
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -91,6 +100,9 @@ class AtMostInFlight:
                 budget[owner] -= 1
                 chosen.append(candidate)
         return chosen
+
+    def room(self, owner_id: str, load: Load) -> int:
+        return self.limit - load.in_flight(owner_id)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -127,6 +139,9 @@ class FairShare:
                     took = True
             if not took:
                 return chosen
+
+    def room(self, owner_id: str, load: Load) -> int:
+        return self.limits[load.tier(owner_id)].concurrency - load.in_flight(owner_id)
 
     def _route(self, candidate: Candidate, now: datetime) -> Candidate:
         if candidate.lane == Lane.BATCH and now - candidate.job_created_at > self.batch_aging:

@@ -3,17 +3,19 @@ broker, and write the answer (queued + an outbox message routed to a lane, or re
 
 With a policy that admits everything (`AdmitAll`), stages are admitted inside the transaction that made
 them ready. With a policy that holds stages back (`FairShare`), no write transaction of the hot path
-takes a lock or counts anything:
-- a stage that ends hands its slot to its job's next stage (one out, one in: the user's number of
-  stages in flight does not change), in its own transaction;
-- everything else that became ready (a new job's root stages, a fan-out's children, a stage made
-  ready after a slot freed) waits as `ready`, and `admit_owner` runs right after the commit (the API's
-  background task, the runner's after-commit step) and on the maintenance tick: it takes the user's
-  admission lock (a PostgreSQL advisory lock; SQLite has one writer), counts, and admits what fits.
+takes a lock:
+- a stage that ends hands its slot to its job's next stage, or when none is ready to the user's oldest
+  waiting stage (`pass_slot`), in its own transaction: one out, one in, the user's count unchanged;
+- everything else that became ready (a new job's root stages, a fan-out's other children) waits as
+  `ready`; `admit_owner` runs right after the commit (the API's background task after a submit,
+  `Tx.admit_for` after a stage's end) and on the maintenance tick. It reads the user's count first
+  (at their limit: nothing more), then takes the user's admission lock (a PostgreSQL advisory lock;
+  SQLite has one writer), counts again and admits what fits.
 So two processes admitting for one user cannot both see the same free slot, and submits of one user
 never wait for each other. Lock order: a user lock first, then job rows only with SKIP LOCKED; the
-tick takes job rows (SKIP LOCKED) first, then user locks in sorted order: nobody ever waits on a job
-row while holding a user lock.
+tick takes job rows (SKIP LOCKED) first, then user locks in sorted order; `pass_slot` holds its own
+job's row and takes another job's only with SKIP LOCKED: nobody ever waits on a job row while
+holding a user lock.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, text, update
 
 from mediajobs.domain import (
     AdmissionPolicy,
@@ -63,11 +65,16 @@ class JobKey:
 
 
 class _TxLoad:
-    """What the policy may ask, read in the caller's transaction, only when asked, once per user."""
+    """What the policy may ask, read in the caller's transaction (or on a read connection), only
+    when asked, once per user."""
 
-    def __init__(self, tx: Tx) -> None:
-        self._tx = tx
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self._conn, self._now = conn, now
         self._users: dict[str, tuple[Tier, int]] = {}
+
+    @classmethod
+    def of(cls, tx: Tx) -> _TxLoad:
+        return cls(tx.conn, tx.now)
 
     def _user(self, owner_id: str) -> tuple[Tier, int]:
         if owner_id not in self._users:
@@ -78,7 +85,7 @@ class _TxLoad:
                 .where(JobRow.owner_id == owner_id, StageRunRow.status.in_(IN_FLIGHT))
                 .scalar_subquery()
             )
-            row = self._tx.conn.execute(
+            row = self._conn.execute(
                 select(UserRow.tier, in_flight.label("in_flight")).where(UserRow.id == owner_id)
             ).first()
             tier = Tier(row.tier) if row is not None else Tier.FREE
@@ -92,7 +99,7 @@ class _TxLoad:
         return self._user(owner_id)[0]
 
     def now(self) -> datetime:
-        return self._tx.now
+        return self._now
 
 
 def _ready_rows() -> Select[Any]:
@@ -133,8 +140,10 @@ class Admission:
             return ()
         if self.holds:
             lanes = {r.name: job.lane for r in ready[:freed]}
+            if len(ready) > freed:  # the others wait for the admission after the commit
+                tx.admit_for.add(job.owner_id)
         else:
-            admitted = self.policy.admit([_candidate(job, run) for run in ready], _TxLoad(tx))
+            admitted = self.policy.admit([_candidate(job, run) for run in ready], _TxLoad.of(tx))
             lanes = {c.stage: c.lane for c in admitted}
         go = [r for r in ready if r.name in lanes]
         wait = [r for r in ready if r.name not in lanes]
@@ -152,29 +161,28 @@ class Admission:
         policy: `admit_owner` admits them after the commit)."""
         if self.holds or not roots:
             return {}
-        admitted = self.policy.admit([_candidate(job, run) for run in roots], _TxLoad(tx))
+        admitted = self.policy.admit([_candidate(job, run) for run in roots], _TxLoad.of(tx))
         return {c.stage: c.lane for c in admitted}
 
     # -- after the commit -----------------------------------------------------------------------------
 
     def admit_owner(self, owner_id: str) -> set[uuid.UUID]:
         """Offer the user's waiting stages (oldest job first) to the policy; returns the jobs whose
-        stages were admitted (their messages are in the outbox)."""
+        stages were admitted (their messages are in the outbox). A user at their limit costs one
+        read: no lock, no commit."""
         if not self.holds:
             return set()
+        with self._db.read() as conn:  # no lock, no commit while the user is at their limit: a slot
+            #                            freed after this read is passed on by the commit freeing it
+            if self.policy.room(owner_id, _TxLoad(conn, self._db.clock())) <= 0:
+                return set()
         with self._db.tx() as tx:
             self.lock(tx, [owner_id])
-            rows = tx.conn.execute(
-                _ready_rows()
-                .where(
-                    JobRow.owner_id == owner_id,
-                    JobRow.status.in_(OPEN),
-                    JobRow.cancel_requested_at.is_(None),
-                    StageRunRow.status == StageStatus.READY,
-                )
-                .order_by(JobRow.created_at, StageRunRow.job_id, StageRunRow.position)
-                .limit(PER_OWNER)
-            ).all()
+            load = _TxLoad.of(tx)
+            room = self.policy.room(owner_id, load)
+            if room <= 0:
+                return set()
+            rows = tx.conn.execute(self._waiting(owner_id).limit(min(room, PER_OWNER))).all()
             if rows and tx.postgres:  # holding the user lock: never wait for a job row
                 locked = set(
                     tx.conn.execute(
@@ -184,24 +192,74 @@ class Admission:
                     ).scalars()
                 )
                 rows = [r for r in rows if r.job_id in locked]
-            return self._admit_rows(tx, rows)
+            return self._admit_rows(tx, rows, load)
+
+    def pass_slot(self, tx: Tx, owner_id: str) -> None:
+        """One of the user's stages left flight in `tx` and no stage of its own job took the slot: offer
+        it to the user's oldest waiting stage, in the same transaction and without the user's lock
+        (a slot that moves from one stage to another never raises the user's count, and the policy
+        still decides, with the count this transaction sees). A job row another transaction holds is
+        skipped, never waited for. Whatever is left (nothing waiting, or room for more) is admitted
+        after the commit (`tx.admit_for`)."""
+        if not self.holds:
+            return
+        query = self._waiting(owner_id).limit(1)
+        if tx.postgres:
+            query = query.with_for_update(of=JobRow, skip_locked=True)
+        rows = tx.conn.execute(query).all()
+        if not rows:  # a stage may become ready as this commits: look again after the commit
+            tx.admit_for.add(owner_id)
+            return
+        load = _TxLoad.of(tx)
+        room = self.policy.room(owner_id, load)
+        if room > 1:  # room for more than this one
+            tx.admit_for.add(owner_id)
+        if room > 0:
+            self._admit_rows(tx, rows, load)
+
+    def freed(self, tx: Tx, owner_id: str) -> None:
+        """Stages of the user left flight in `tx` (a cancel): admit what now fits after the commit."""
+        if self.holds:
+            tx.admit_for.add(owner_id)
+
+    @staticmethod
+    def _waiting(owner_id: str) -> Select[Any]:
+        """The user's waiting stages of open jobs, oldest job first."""
+        return (
+            _ready_rows()
+            .where(
+                JobRow.owner_id == owner_id,
+                JobRow.status.in_(OPEN),
+                JobRow.cancel_requested_at.is_(None),
+                StageRunRow.status == StageStatus.READY,
+            )
+            .order_by(JobRow.created_at, StageRunRow.job_id, StageRunRow.position)
+        )
 
     def admit_after(self, job_id: uuid.UUID) -> set[uuid.UUID]:
         """After a stage of `job_id` ended: if its owner has stages waiting, admit what now fits
         (one read when nothing waits)."""
         if not self.holds:
             return set()
+        owner = select(JobRow.owner_id).where(JobRow.id == job_id).scalar_subquery()
+        return self._admit_if_waiting(owner)
+
+    def admit_if_waiting(self, owner_id: str) -> set[uuid.UUID]:
+        """If the user has stages waiting, admit what fits (one read when nothing waits)."""
+        if not self.holds:
+            return set()
+        return self._admit_if_waiting(owner_id)
+
+    def _admit_if_waiting(self, owner: str | ColumnElement[Any]) -> set[uuid.UUID]:
+        who = literal(owner) if isinstance(owner, str) else owner
         waiting = (
             select(StageRunRow.job_id)
             .join(JobRow, JobRow.id == StageRunRow.job_id)
-            .where(JobRow.owner_id == select(JobRow.owner_id).where(JobRow.id == job_id).scalar_subquery())
-            .where(StageRunRow.status == StageStatus.READY)
+            .where(JobRow.owner_id == who, StageRunRow.status == StageStatus.READY)
             .limit(1)
         )
         with self._db.read() as conn:
-            found = conn.execute(
-                select(select(JobRow.owner_id).where(JobRow.id == job_id).scalar_subquery(), waiting.exists())
-            ).first()
+            found = conn.execute(select(who, waiting.exists())).first()
         if found is None or found[0] is None or not found[1]:
             return set()
         return self.admit_owner(str(found[0]))
@@ -225,7 +283,7 @@ class Admission:
             set_status(tx, job.id, names, StageStatus.QUEUED, routed_lane=lane, **_queued(tx))
         self.send(tx, job, go, lanes)
 
-    def _admit_rows(self, tx: Tx, rows: Sequence[Any]) -> set[uuid.UUID]:
+    def _admit_rows(self, tx: Tx, rows: Sequence[Any], load: _TxLoad | None = None) -> set[uuid.UUID]:
         """Offer waiting stage rows (joined with their job's owner, lane and age) to the policy and
         queue the ones it admits; a row that changed meanwhile (a cancel) is skipped."""
         if not rows:
@@ -238,7 +296,7 @@ class Admission:
         candidates = [_candidate(keys[job_id], run) for (job_id, _), run in runs.items()]
         admitted: set[uuid.UUID] = set()
         by_job: dict[uuid.UUID, list[tuple[StageRun, str]]] = {}
-        for candidate in self.policy.admit(candidates, _TxLoad(tx)):
+        for candidate in self.policy.admit(candidates, load or _TxLoad.of(tx)):
             by_job.setdefault(candidate.job_id, []).append(
                 (runs[(candidate.job_id, candidate.stage)], candidate.lane)
             )

@@ -62,6 +62,8 @@ def write_messages(
     """Outbox rows for `sends`, published by the dispatcher once due (after commit)."""
     if not sends:
         return
+    if delay <= 0:
+        tx.kicked.add(job_id)
     available = tx.now + timedelta(seconds=delay)
     tx.conn.execute(
         insert(OutboxRow),

@@ -105,6 +105,7 @@ class Stages:
             if decision.cancel_job:
                 close_attempts(tx, job_id, outcome=AttemptOutcome.CANCELLED)
                 cancel_job(tx, row, progress=job_progress(pipeline, runs))
+                self._admission.freed(tx, row.owner_id)
             if decision.refusal is not None:
                 return decision.refusal
             if decision.take_over:
@@ -284,11 +285,16 @@ class Stages:
                 cancel_job(tx, row, [note], progress=job_progress(pipeline, runs))
                 runs = runs_cancelled(runs, tx.now)
                 changes.update(_ended(tx.now, JobStatus.CANCELLED, CANCEL_ERROR))
+                self._admission.freed(tx, row.owner_id)
             elif plan.job_succeeded:
                 succeed_job(tx, row, [note])
                 changes.update(status=JobStatus.SUCCEEDED, current_stage=None, finished_at=tx.now)
+                self._admission.pass_slot(tx, row.owner_id)  # to the user's oldest waiting stage
             else:
-                # this stage's slot goes to the job's next stage; a holding policy admits the rest later
+                # this stage's slot goes to the job's next stage (or, when none is ready, to the
+                # user's oldest waiting one); a holding policy admits the rest later
+                if not plan.ready:
+                    self._admission.pass_slot(tx, row.owner_id)
                 handed = {r.name: r for r in self._admission.hand_on(tx, JobKey.of(row), plan.ready, freed=1)}
                 runs = tuple(handed.get(r.name, r) for r in runs)
                 current = current_stage(runs, row.current_stage)
@@ -329,6 +335,7 @@ class Stages:
                 cancel_job(tx, row, progress=progress)
                 runs = runs_cancelled(runs, tx.now)
                 changes.update(_ended(tx.now, JobStatus.CANCELLED, CANCEL_ERROR))
+                self._admission.freed(tx, row.owner_id)
             elif action is FailureAction.RETRY:
                 assert retry_delay is not None
                 write_messages(
@@ -357,6 +364,7 @@ class Stages:
                 )
                 fail_job(tx, row, error, [stage_note], progress=progress)
                 runs = runs_after_failure(runs)
+                self._admission.pass_slot(tx, row.owner_id)
                 changes.update(_ended(tx.now, JobStatus.FAILED, error))
             return replace(job_with_runs(row, runs, pipeline), **changes)
 
@@ -368,6 +376,7 @@ class Stages:
             pipeline = self._pipeline(claim)
             runs = load_runs(tx.conn, claim.job.id)
             cancel_job(tx, row, progress=job_progress(pipeline, runs))
+            self._admission.freed(tx, row.owner_id)
             ended = JobStatus(row.status).terminal
             job = job_with_runs(row, runs if ended else runs_cancelled(runs, tx.now), pipeline)
             if ended:

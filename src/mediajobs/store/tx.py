@@ -3,7 +3,10 @@
 Every write goes through `Database.tx()`, which hands the caller a `Tx`: the connection, the time the
 transaction started, and the events and job endings it wrote. Once the transaction has committed,
 its events go to the event sink (live progress) and its job endings to the hooks; a rolled-back
-transaction publishes nothing. Driver and SQLAlchemy errors that mean "the database is not there"
+transaction publishes nothing. A transaction also records which jobs got a stage message that is
+due now (`kicked`) and which users had a slot of theirs freed that nobody took (`admit_for`); the
+`on_commit` callback (the process's dispatcher) publishes and admits those right after the commit.
+Driver and SQLAlchemy errors that mean "the database is not there"
 leave the store as `StoreUnavailable`, so no layer above it needs to know SQLAlchemy.
 """
 
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 EventSink = Callable[[Sequence[ProgressEvent]], None]
 """Receives events after the transaction that wrote them committed (e.g. Redis pub/sub)."""
+OnCommit = Callable[["Tx"], None]
+"""Runs after a transaction that kicked jobs or freed slots committed (publish, admit)."""
 
 
 def utcnow() -> datetime:
@@ -51,6 +56,8 @@ class Tx:
     postgres: bool
     events: list[ProgressEvent] = field(default_factory=list)
     finished: list[JobFinished] = field(default_factory=list)
+    kicked: set[uuid.UUID] = field(default_factory=set)  # jobs with a stage message due now
+    admit_for: set[str] = field(default_factory=set)  # users with a freed slot nobody took
 
     def lock_job(self, job_id: uuid.UUID) -> Row[Any] | None:
         """The job's row, locked against other writers until commit (PostgreSQL: FOR UPDATE; SQLite
@@ -83,6 +90,7 @@ class Database:
         self.clock = clock
         self.event_sink = event_sink
         self.hooks = hooks or Hooks()
+        self.on_commit: OnCommit | None = None
         self.postgres = engine.dialect.name == "postgresql"
 
     @contextmanager
@@ -131,6 +139,11 @@ class Database:
                 self.hooks.job_finished(ended)
             except Exception:
                 log.warning("a job_finished hook failed for %s", ended.job_id, exc_info=True)
+        if (tx.kicked or tx.admit_for) and self.on_commit is not None:
+            try:
+                self.on_commit(tx)
+            except Exception:  # the commit happened: the relay and the maintenance tick catch up
+                log.warning("after-commit publish/admit failed", exc_info=True)
 
 
 def _short(exc: BaseException) -> str:
@@ -138,4 +151,4 @@ def _short(exc: BaseException) -> str:
     return (str(original).strip().splitlines() or [type(original).__name__])[0][:300]
 
 
-__all__ = ["Clock", "Database", "EventSink", "QueueFor", "Tx", "default_queue_for", "utcnow"]
+__all__ = ["Clock", "Database", "EventSink", "OnCommit", "QueueFor", "Tx", "default_queue_for", "utcnow"]

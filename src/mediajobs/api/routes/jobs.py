@@ -102,7 +102,7 @@ async def create_job(
     response.headers.update(request.app.state.gate.check(owner, services.store.db.clock()))
     job, created = await accept_submit(request, services, owner, idempotency_key)
     if created:
-        background.add_task(services.publish_soon, job.id)
+        background.add_task(services.admit_soon, owner.user.id)
     else:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
