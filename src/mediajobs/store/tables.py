@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -150,6 +151,14 @@ class JobRow(Base):
 
     __table_args__ = (
         Index("ix_jobs_owner_created", "owner_id", "created_at", "id"),
+        Index(  # admission: a user's open jobs, oldest first (migration 0008)
+            "ix_jobs_open_owner",
+            "owner_id",
+            "created_at",
+            "id",
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
         Index("ix_jobs_status", "status"),
         Index("ix_jobs_upload_id", "upload_id"),
         UniqueConstraint("owner_id", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
