@@ -102,8 +102,10 @@ class Services:
         store: the relay and the maintenance loop publish and admit what is left."""
         for owner_id in sorted(tx.admit_for):
             self.store.admission.admit_if_waiting(owner_id)
-        for job_id in sorted(tx.kicked):
-            self.dispatcher.publish_job(job_id)
+        if len(tx.kicked) == 1:
+            self.dispatcher.publish_job(next(iter(tx.kicked)))
+        elif tx.kicked:  # an admission pass of many jobs: one batch, not a transaction per job
+            self.dispatcher.dispatch_due()
 
     def publish_soon(self, job_id: uuid.UUID) -> None:
         """After a write that may have freed slots of the job's owner (cancel, retry, rerun): admit
