@@ -107,7 +107,7 @@ class Services:
         elif tx.kicked:  # an admission pass of many jobs: one batch, not a transaction per job
             self.dispatcher.dispatch_due()
 
-    def publish_soon(self, job_id: uuid.UUID) -> None:
+    def admit_after(self, job_id: uuid.UUID) -> None:
         """After a write that may have freed slots of the job's owner (cancel, retry, rerun): admit
         what now fits of their waiting stages (publishing follows each commit, `after_commit`). A
         failure is only logged: the maintenance loop admits and relays what is left."""

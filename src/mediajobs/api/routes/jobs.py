@@ -152,7 +152,7 @@ def cancel_job(
 ) -> JobPublic:
     """Cancel a job: a queued job never starts; a running stage is stopped."""
     job = services.store.request_cancel(job_id, owner.scope)
-    background.add_task(services.publish_soon, job.id)  # its slots go to the owner's waiting jobs
+    background.add_task(services.admit_after, job.id)  # its slots go to the owner's waiting jobs
     return job_public(job)
 
 
@@ -162,7 +162,7 @@ def retry_job(
 ) -> JobPublic:
     """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget."""
     job = services.store.retry_job(job_id, owner.scope)
-    background.add_task(services.publish_soon, job.id)
+    background.add_task(services.admit_after, job.id)
     return job_public(job, services.store.list_attempts(job_id))
 
 
@@ -190,7 +190,7 @@ async def rerun_job(
     job = await run_in_threadpool(
         rerun_of_stage, services, job_id, owner, from_stage=from_stage, options=options
     )
-    background.add_task(services.publish_soon, job.id)
+    background.add_task(services.admit_after, job.id)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return job_public(job)
 
