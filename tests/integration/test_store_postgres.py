@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from sqlalchemy import Engine
 
@@ -108,3 +110,31 @@ def test_migrations_match_the_table_definitions(engine: Engine) -> None:
 
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_before_use(engine: Engine) -> None:
+    """No `SELECT 1` per checkout: a connection whose backend was terminated while it sat in the pool
+    is noticed from its socket and replaced, so the next read and write still work."""
+    store = JobStore(engine)
+    job_id = _submit(store)
+    with engine.connect() as conn:  # one connection, back in the pool after this block
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    with psycopg_admin(engine) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 10
+        while _backend_alive(admin, pid):  # poll with a deadline: the backend exits on the signal
+            assert time.monotonic() < deadline, f"backend {pid} still there"
+    assert store.get_job(job_id).status is JobStatus.QUEUED  # a read on a new connection
+    assert store.request_cancel(job_id).status is JobStatus.CANCELLED  # and a write
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
+
+
+def _backend_alive(admin: psycopg.Connection, pid: int) -> bool:
+    row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+    return row is not None and row[0] > 0
+
+
+def psycopg_admin(engine: Engine) -> psycopg.Connection:
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(url, autocommit=True)
