@@ -114,9 +114,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A connection for reads (no transaction of its own beyond the driver's)."""
+        """A connection for reads. On PostgreSQL it runs in autocommit: each statement sees the latest
+        commits (as under READ COMMITTED anyway) and no BEGIN or ROLLBACK goes over the wire; a
+        ROLLBACK would also make psycopg drop the connection's prepared statements."""
         try:
             with self.engine.connect() as conn:
+                if self.postgres:
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn
         except Exception as exc:
             if _unavailable(exc):
