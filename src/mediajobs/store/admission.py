@@ -12,7 +12,8 @@ takes a lock:
   (at their limit: nothing more), then takes the user's admission lock (a PostgreSQL advisory lock;
   SQLite has one writer), counts again and admits what fits.
 So two processes admitting for one user cannot both see the same free slot, and submits of one user
-never wait for each other. Lock order: a user lock first, then job rows only with SKIP LOCKED; the
+never wait for each other; threads of one process admitting for the same user fold into one pass
+(store/passes.py). Lock order: a user lock first, then job rows only with SKIP LOCKED; the
 tick takes job rows (SKIP LOCKED) first, then user locks in sorted order; `pass_slot` holds its own
 job's row and takes another job's only with SKIP LOCKED: nobody ever waits on a job row while
 holding a user lock.
@@ -41,6 +42,7 @@ from mediajobs.domain.tenancy import Tier
 
 from .mapping import stage_from_row
 from .outbox import Send, write_messages
+from .passes import Passes
 from .tables import JobRow, StageRunRow, UserRow
 from .tx import Database, QueueFor, Tx
 from .writes import set_status
@@ -114,6 +116,7 @@ class Admission:
         self._db = db
         self._queue_for = queue_for
         self.policy: AdmissionPolicy = policy or AdmitAll()
+        self._passes = Passes()
 
     @property
     def holds(self) -> bool:
@@ -172,6 +175,9 @@ class Admission:
         read: no lock, no commit."""
         if not self.holds:
             return set()
+        return self._passes.run(owner_id, lambda: self._admit_owner(owner_id))
+
+    def _admit_owner(self, owner_id: str) -> set[uuid.UUID]:
         with self._db.read() as conn:  # no lock, no commit while the user is at their limit: a slot
             #                            freed after this read is passed on by the commit freeing it
             if self.policy.room(owner_id, _TxLoad(conn, self._db.clock())) <= 0:
