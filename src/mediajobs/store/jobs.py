@@ -245,11 +245,11 @@ class Jobs:
         if reused:
             write_reused(tx, pipeline, runs, owner_id)
         self._admission.send(tx, key, [r for r in runs if r.status is StageStatus.QUEUED])
-        charge(tx, owner_id, jobs=1)
         head = JobHead(
             job_id=job_id, owner_id=owner_id, status=JobStatus.QUEUED, progress=0.0, file=source_name, seq=0
         )
         log_events(tx, head, [Note(message="job accepted")])
+        charge(tx, owner_id, jobs=1)  # last: the user's usage row stays locked until the commit
         return Job(
             id=job_id,
             owner_id=owner_id,
