@@ -139,12 +139,11 @@ def engine_ceiling(clip: Path, reps: int) -> float:
     return 2 * statistics.median(walls[1]) / statistics.median(walls[2])
 
 
-def run_once(store: JobStore, dispatcher: Dispatcher, source: str, timeout: float) -> Run:
+def run_once(store: JobStore, source: str, timeout: float) -> Run:
     """One job to its end."""
     job, _ = store.create_job(
         owner_id=LOCAL_USER_ID, pipeline=get_pipeline("transcribe"), source=source, options={}
     )
-    dispatcher.publish_job(job.id)
     deadline = time.monotonic() + timeout
     while True:
         done = store.get_job(job.id)
@@ -192,6 +191,7 @@ def run(args: argparse.Namespace, db_url: str) -> None:
     )  # fmt: skip
     store = JobStore(engine, queue_for=queue_router(settings.queue_prefix))
     dispatcher = Dispatcher(store, build_publisher(settings))
+    store.db.on_commit = dispatcher.after_commit  # the submit's message goes out after its commit
     audio = speech(data)
     clip = cut(audio, 150.0)  # before the upload takes the file: the engine-alone ceiling decodes it
     upload_id = uuid.uuid4()
@@ -208,7 +208,7 @@ def run(args: argparse.Namespace, db_url: str) -> None:
             for count in (1, 2):
                 workers = start_workers(settings, count, data)
                 try:
-                    run = run_once(store, dispatcher, source, args.timeout)
+                    run = run_once(store, source, args.timeout)
                 finally:
                     stop(workers)
                 runs[count].append(run)

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mediajobs.domain import AttemptOutcome, ErrorInfo, Job, RetryPolicy
@@ -118,7 +118,6 @@ class Runner:
     settings: Settings
     engines: Engines
     stages: Mapping[str, StageFn]  # stage code by run key
-    after_commit: Callable[[uuid.UUID], None] = lambda job_id: None  # publishes the job's outbox
     hooks: Hooks = field(default_factory=Hooks)
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     retry_policies: Mapping[str, RetryPolicy] = field(default_factory=dict)  # by pipeline
@@ -131,8 +130,6 @@ class Runner:
         )
         if isinstance(claim, Refusal):
             log.info("not running %s/%s: %s", job_id, stage, claim.value)
-            if claim is Refusal.CANCELLED:
-                self.after_commit(job_id)
             return RunOutcome(outcome="refused", refusal=claim)
         info = StageInfo(
             job_id=job_id,
@@ -207,7 +204,6 @@ class Runner:
                 )
             )
         job = self.store.complete_stage(claim, result.output, records, result.children)
-        self.after_commit(claim.job.id)
         return RunOutcome(outcome=AttemptOutcome.SUCCEEDED, job=job)
 
     def _record_failure(self, claim: Claim, exc: BaseException) -> RunOutcome:
@@ -222,7 +218,6 @@ class Runner:
             raise exc
         if isinstance(exc, JobCancelled):
             job = self.store.cancel_stage(claim)
-            self.after_commit(claim.job.id)
             return RunOutcome(outcome=AttemptOutcome.CANCELLED, job=job)
         retryable = isinstance(exc, RetryableError)
         if isinstance(exc, self.timeout_errors):
@@ -245,7 +240,6 @@ class Runner:
         if delay is None and retryable:
             error = ErrorInfo(code=error.code, message=f"{error.message} (gave up after {attempt} attempts)")
         job = self.store.fail_attempt(claim, error, retry_delay=delay)
-        self.after_commit(claim.job.id)
         outcome = AttemptOutcome.RETRY if delay is not None else AttemptOutcome.FAILED
         return RunOutcome(outcome=outcome, job=job, error=error)
 

@@ -24,7 +24,6 @@ from mediajobs.settings import Settings
 from mediajobs.stages import StageFn, default_stages
 from mediajobs.storage import LocalStorage, Storage, Workspace
 from mediajobs.store import Clock, JobStore, create_db_engine, ensure_migrated, utcnow
-from mediajobs.store.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -93,23 +92,11 @@ class Services:
         return self._runner
 
     def __post_init__(self) -> None:
-        self.store.db.on_commit = self.after_commit
-
-    def after_commit(self, tx: Tx) -> None:
-        """Right after a commit (in the committing thread): admit what fits for the users whose
-        slots were freed and nobody took, then publish the messages due now of the jobs concerned
-        (an admission's own commit comes back here with its messages). A failure is logged by the
-        store: the relay and the maintenance loop publish and admit what is left."""
-        for owner_id in sorted(tx.admit_for):
-            self.store.admission.admit_if_waiting(owner_id)
-        if len(tx.kicked) == 1:
-            self.dispatcher.publish_job(next(iter(tx.kicked)))
-        elif tx.kicked:  # an admission pass of many jobs: one batch, not a transaction per job
-            self.dispatcher.dispatch_due()
+        self.store.db.on_commit = self.dispatcher.after_commit
 
     def admit_after(self, job_id: uuid.UUID) -> None:
         """After a write that may have freed slots of the job's owner (cancel, retry, rerun): admit
-        what now fits of their waiting stages (publishing follows each commit, `after_commit`). A
+        what now fits of their waiting stages (publishing follows each commit, `Dispatcher.after_commit`). A
         failure is only logged: the maintenance loop admits and relays what is left."""
         try:
             self.store.admit_after(job_id)

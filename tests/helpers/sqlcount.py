@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from mediajobs.store.diagnostics import commits_on_its_own
+
 
 @dataclass
 class Counts:
@@ -21,11 +23,13 @@ class Counts:
 
 @contextmanager
 def counting(engine: Engine) -> Iterator[Counts]:
-    """Every statement (round trip: executemany counts once) and commit sent inside the block."""
+    """Every statement (round trip: executemany counts once) and commit sent inside the block (a
+    write in autocommit counts as a commit)."""
     counts = Counts()
 
-    def on_statement(*_: Any) -> None:
+    def on_statement(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         counts.statements += 1
+        counts.commits += commits_on_its_own(conn, statement)  # a write in autocommit
 
     def on_commit(*_: Any) -> None:
         counts.commits += 1

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from helpers.clock import FakeClock
 from mediajobs.domain import LOCAL_USER_ID, ErrorInfo, Job, get_pipeline
 from mediajobs.queue.dispatcher import Dispatcher
+from mediajobs.queue.maintenance import RELAY_AFTER
 from mediajobs.queue.memory import BrokerDown, InMemoryPublisher
-from mediajobs.store import Claim, JobStore, create_db_engine
+from mediajobs.store import Claim, JobStore, OutboxMessage, create_db_engine
 from mediajobs.store.tables import OutboxRow
 
 
@@ -117,33 +118,49 @@ def test_broker_outage_delays_but_never_loses_messages(
     assert store.pending_outbox_count() == 0
 
 
-def test_publish_job_publishes_only_that_jobs_messages(
-    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher
+def written_now(store: JobStore) -> list[OutboxMessage]:
+    """What the process's on-commit step gets: the messages due now of each committed transaction."""
+    seen: list[OutboxMessage] = []
+    store.db.on_commit = lambda tx: seen.extend(tx.outgoing)
+    return seen
+
+
+def test_publish_now_sends_what_the_commit_wrote_and_the_relay_leaves_fresh_messages_to_it(
+    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher, clock: FakeClock
 ) -> None:
+    seen = written_now(store)
     first, second, third = submit(store, 3)
+    assert [m.job_id for m in seen] == [first.id, second.id, third.id]
+    assert {m.id for m in seen} == {i for job in (first, second, third) for i in store.unsent_ids(job.id)}
 
-    assert dispatcher.publish_job(second.id) == 1
+    assert dispatcher.publish_now([m for m in seen if m.job_id == second.id]) == 1
 
-    assert [m.job_id for m in publisher.published] == [second.id]
+    assert [(m.job_id, m.stage) for m in publisher.published] == [(second.id, "ingest")]
     assert store.unsent_ids(second.id) == []
     assert len(store.unsent_ids(first.id)) == 1
-    assert dispatcher.publish_job(second.id) == 0
-    assert dispatcher.dispatch_due() == 2
+    # the relay leaves messages due for less than RELAY_AFTER to the process that wrote them...
+    assert dispatcher.dispatch_due(older_than=RELAY_AFTER) == 0
+    clock.advance(RELAY_AFTER.total_seconds() + 0.5)
+    # ...and publishes those still unsent after it
+    assert dispatcher.dispatch_due(older_than=RELAY_AFTER) == 2
     assert sorted(m.job_id for m in publisher.published[1:]) == sorted([first.id, third.id])
 
 
-def test_publish_job_while_the_broker_is_down_leaves_the_message(
-    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher
+def test_publish_now_while_the_broker_is_down_leaves_the_message_to_the_relay(
+    store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher, clock: FakeClock
 ) -> None:
+    seen = written_now(store)
     [job] = submit(store)
     publisher.down = True
 
-    assert dispatcher.publish_job(job.id) == 0
+    assert dispatcher.publish_now(seen) == 0
     assert len(store.unsent_ids(job.id)) == 1
 
     publisher.down = False
-    assert dispatcher.publish_job(job.id) == 1
+    clock.advance(RELAY_AFTER.total_seconds() + 0.5)
+    assert dispatcher.dispatch_due(older_than=RELAY_AFTER) == 1
     assert [m.job_id for m in publisher.published] == [job.id]
+    assert store.unsent_ids(job.id) == []
 
 
 def test_drain_delivers_messages_in_order(publisher: InMemoryPublisher, store: JobStore) -> None:

@@ -136,7 +136,6 @@ class Harness:
             settings=self.settings,
             engines=self.runner.engines,
             stages=self.stages.mapping(),
-            after_commit=self.runner.after_commit,
             retry_policy=self.runner.retry_policy,
             worker_id="worker-test",
         )
@@ -157,9 +156,7 @@ def harness(tmp_path: Path, sqlite_url: str) -> Iterator[Harness]:
     dispatcher = Dispatcher(store, publisher)
     stages = Stages()
 
-    def publish(job_id: uuid.UUID) -> None:
-        dispatcher.publish_job(job_id)
-
+    store.db.on_commit = dispatcher.after_commit  # what the services wire: publish after each commit
     runner = Runner(
         store=store,
         storage=storage,
@@ -167,7 +164,6 @@ def harness(tmp_path: Path, sqlite_url: str) -> Iterator[Harness]:
         settings=settings,
         engines=Engines().register(SPEECH_TO_TEXT, no_speech_to_text),
         stages=stages.mapping(),
-        after_commit=publish,
         retry_policy=CeilingRetry(max_retries=MAX_RETRIES, base=1.0, cap=RETRY_CAP),
         worker_id="worker-test",
     )

@@ -59,13 +59,8 @@ class Graphs:
         job, _ = self.store.create_job(
             owner_id="local", pipeline=pipeline, source=SOURCE, options=pipeline.validate_options(options)
         )
-        self.after_commit(job.id)
+        self.store.admit_after(job.id)  # what the API does after a submit (publishing follows commits)
         return job.id
-
-    def after_commit(self, job_id: uuid.UUID) -> None:
-        """What services do after a commit: admit what fits of the owner's waiting stages, publish."""
-        for job in {job_id, *self.store.admit_after(job_id)}:
-            self.dispatcher.publish_job(job)
 
     def drain(self) -> None:
         for _ in range(20):
@@ -86,6 +81,7 @@ def build(tmp_path: Path, sqlite_url: str, clock: FakeClock, **store_args: objec
     )
     publisher = InMemoryPublisher()
     dispatcher = Dispatcher(store, publisher)
+    store.db.on_commit = dispatcher.after_commit  # what the services wire: publish after each commit
     runner = Runner(
         store=store,
         storage=InMemoryStorage(),
@@ -93,7 +89,6 @@ def build(tmp_path: Path, sqlite_url: str, clock: FakeClock, **store_args: objec
         settings=make_settings(tmp_path, MEDIAJOBS_RETRY_BASE_SECONDS=1, MEDIAJOBS_RETRY_CAP_SECONDS=2),
         engines=Engines(),
         stages=graph_stages(),
-        after_commit=lambda job_id: built.after_commit(job_id),
         hooks=hooks,
         worker_id="worker-test",
     )
@@ -302,7 +297,7 @@ def test_a_rerun_from_the_join_runs_the_children_again_but_not_their_parent(grap
         reused=plan.reused,
         redo=plan.redo,
     )
-    graphs.after_commit(rerun.id)
+    graphs.store.admit_after(rerun.id)
     graphs.drain()
 
     done = graphs.store.get_job(rerun.id)

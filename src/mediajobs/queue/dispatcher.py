@@ -7,11 +7,12 @@ never loses it. Publishing twice is harmless: the runner's claim lets one delive
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Protocol
 
 from mediajobs.store import JobStore, OutboxBatch, OutboxMessage
+from mediajobs.store.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +37,44 @@ class Dispatcher:
         self.publisher = publisher
         self.batch_size = batch_size
 
-    def dispatch_due(self) -> int:
-        """Publish every due message; stop at the first broker failure. Returns how many were sent."""
+    def dispatch_due(self, *, older_than: timedelta = timedelta(0)) -> int:
+        """Publish every message due for at least `older_than` (the relay: those the process that wrote
+        them has not published); stop at the first broker failure. Returns how many were sent."""
         total = 0
         while True:
-            with self.store.outbox_batch(limit=self.batch_size) as batch:
+            with self.store.outbox_batch(limit=self.batch_size, older_than=older_than) as batch:
                 sent, failed = self._publish(batch)
             total += sent
             if failed or len(batch.messages) < self.batch_size:
                 return total
 
-    def publish_job(self, job_id: uuid.UUID) -> int:
-        """Fast path after a commit: publish this job's due messages now (the relay catches failures)."""
-        with self.store.outbox_batch(job_id=job_id) as batch:
-            sent, _ = self._publish(batch)
-        return sent
+    def after_commit(self, tx: Tx) -> None:
+        """The store's on-commit step (in the committing thread): publish the messages the commit
+        wrote that are due now, then admit what fits for the users whose slots were freed and nobody
+        took (an admission's own commit comes back here with its messages). A failure is logged by
+        the store: the relay and the maintenance loop publish and admit what is left."""
+        if tx.outgoing:
+            self.publish_now(tx.outgoing)
+        for owner_id in sorted(tx.admit_for):
+            self.store.admission.admit_if_waiting(owner_id)
+
+    def publish_now(self, messages: Sequence[OutboxMessage]) -> int:
+        """Fast path, right after the commit that wrote `messages`: publish them as they are (no read
+        back) and mark those the broker took as sent, in one statement. On a broker failure the rest
+        stay unsent for the relay. Returns how many were sent."""
+        sent: list[int] = []
+        for message in messages:
+            try:
+                self.publisher.publish(message)
+            except Exception as exc:
+                log.warning(
+                    "could not publish %s/%s to %s: %s; the relay will", message.job_id, message.stage,
+                    message.queue, exc,
+                )  # fmt: skip
+                break
+            sent.append(message.id)
+        self.store.mark_sent(sent)
+        return len(sent)
 
     def _publish(self, batch: OutboxBatch) -> tuple[int, bool]:
         sent = 0

@@ -18,6 +18,13 @@ from mediajobs.store import JobStore
 log = logging.getLogger(__name__)
 
 
+RELAY_AFTER = timedelta(seconds=1)
+"""The relay publishes a message once it has been due this long: a message due now is the committing
+process's to publish (`Dispatcher.publish_now`, milliseconds later); one still unsent a second on
+(that process died, or the broker refused) is the relay's. Without the wait both would often publish
+it (harmless, the claim refuses the second, but a wasted delivery)."""
+
+
 class Maintenance:
     def __init__(self, store: JobStore, dispatcher: Dispatcher, settings: Settings) -> None:
         self.store = store
@@ -59,7 +66,7 @@ class Maintenance:
         aged = self.store.reroute_aged()
         if aged:
             log.info("routed %d batch-lane stages that waited too long to the standard lane", aged)
-        sent = self.dispatcher.dispatch_due()
+        sent = self.dispatcher.dispatch_due(older_than=RELAY_AFTER)
         return {
             "reaped": len(reaped),
             "resent": resent,

@@ -98,6 +98,7 @@ class JobStore:
         self.mark_reserved = self.leases.mark_reserved
         # outbox and admission (dispatcher side)
         self.outbox_batch = self.outbox.outbox_batch
+        self.mark_sent = self.outbox.mark_sent
         self.unsent_ids = self.outbox.unsent_ids
         self.pending_outbox_count = self.outbox.pending_outbox_count
         self.admit_waiting = self.admission.admit_waiting

@@ -1,7 +1,7 @@
 """Counting the SQL a process sends, for budgets and benchmarks: `MEDIAJOBS_SQL_COUNTS=<folder>`.
 
-With the variable set, every engine `create_db_engine` makes counts its statements, commits and pool
-checkouts (each checkout of a pre-pinged pool is one more round trip: the ping), and the process
+With the variable set, every engine `create_db_engine` makes counts its statements, commits (a write
+sent in autocommit counts as one: it commits on its own) and pool checkouts, and the process
 writes its totals to `<folder>/<pid>.json` about every half second (pool processes of a worker
 end with `os._exit`, so there is no exit hook to rely on). Off by default; costs nothing then.
 """
@@ -55,8 +55,10 @@ def attach_counter(engine: Engine) -> None:
             _writer = (os.getpid(), thread)
             thread.start()
 
-    def on_statement(*_: Any) -> None:
+    def on_statement(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         _bump("statements")
+        if commits_on_its_own(conn, statement):
+            _bump("commits")
 
     def on_commit(*_: Any) -> None:
         _bump("commits")
@@ -67,6 +69,13 @@ def attach_counter(engine: Engine) -> None:
     event.listen(engine, "before_cursor_execute", on_statement)
     event.listen(engine, "commit", on_commit)
     event.listen(engine.pool, "checkout", on_checkout)
+
+
+def commits_on_its_own(conn: Any, statement: str) -> bool:
+    """A write sent on a connection in autocommit: it is a commit of its own (a server round trip
+    that waits for the WAL flush) although no COMMIT is sent."""
+    autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    return autocommit and statement.lstrip()[:6].upper() in {"INSERT", "UPDATE", "DELETE"}
 
 
 def read_counts(folder: Path, pids: set[int] | None = None) -> dict[str, int]:

@@ -268,20 +268,17 @@ class Leases:
             tx.conn.execute(delete(WorkerRow).where(WorkerRow.id == worker_id))
 
     def mark_reserved(self, worker_id: str, job_id: uuid.UUID, stage: str) -> None:
-        """A worker took this stage's message from the broker (one statement; the claim clears it).
-
-        Not durable: losing the mark in a database crash only leaves the message to `redispatch_stale`.
-        """
-        with self._db.tx(durable=False) as tx:
-            tx.conn.execute(
-                update(StageRunRow)
-                .where(
-                    StageRunRow.job_id == job_id,
-                    StageRunRow.name == stage,
-                    StageRunRow.status == StageStatus.QUEUED,
-                )
-                .values(reserved_by=worker_id, reserved_at=tx.now)
+        """A worker took this stage's message from the broker (one statement in autocommit, one round
+        trip; the claim clears it)."""
+        self._db.write_one(
+            update(StageRunRow)
+            .where(
+                StageRunRow.job_id == job_id,
+                StageRunRow.name == stage,
+                StageRunRow.status == StageStatus.QUEUED,
             )
+            .values(reserved_by=worker_id, reserved_at=self._db.clock())
+        )
 
     def reap_dead_workers(self, *, silent_for: timedelta) -> int:
         """Send again, now, the messages that workers silent for `silent_for` took and never claimed

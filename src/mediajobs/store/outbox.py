@@ -59,27 +59,45 @@ def write_messages(
     sends: Sequence[Send],
     delay: float = 0.0,
 ) -> None:
-    """Outbox rows for `sends`, published by the dispatcher once due (after commit)."""
+    """Outbox rows for `sends`. Messages due now are also kept in `tx.outgoing`, with the row ids the
+    insert returned, for the committing process to publish right after the commit; the relay
+    publishes those it did not (and every delayed message once due)."""
     if not sends:
         return
-    if delay <= 0:
-        tx.kicked.add(job_id)
     available = tx.now + timedelta(seconds=delay)
-    tx.conn.execute(
-        insert(OutboxRow),
-        [
-            dict(
-                job_id=job_id,
-                stage=send.stage,
-                queue=queue_for(lane, send.kind),
-                fence=send.fence,
-                available_at=available,
-                created_at=tx.now,
-                sent_at=None,
-                publish_attempts=0,
-            )
-            for send in sends
-        ],
+    queues = [queue_for(lane, send.kind) for send in sends]
+    rows = [
+        dict(
+            job_id=job_id,
+            stage=send.stage,
+            queue=queue,
+            fence=send.fence,
+            available_at=available,
+            created_at=tx.now,
+            sent_at=None,
+            publish_attempts=0,
+        )
+        for send, queue in zip(sends, queues, strict=True)
+    ]
+    if delay > 0:
+        tx.conn.execute(insert(OutboxRow), rows)
+        return
+    seconds = select(JobRow.media_seconds).where(JobRow.id == job_id).scalar_subquery()
+    returning = insert(OutboxRow).returning(
+        OutboxRow.id, seconds.label("media_seconds"), sort_by_parameter_order=True
+    )
+    written = tx.conn.execute(returning, rows).all()
+    tx.outgoing.extend(
+        OutboxMessage(
+            id=w.id,
+            job_id=job_id,
+            stage=send.stage,
+            queue=queue,
+            fence=send.fence,
+            available_at=available,
+            media_seconds=w.media_seconds,
+        )
+        for w, send, queue in zip(written, sends, queues, strict=True)
     )
 
 
@@ -89,9 +107,15 @@ class Outbox:
 
     @contextmanager
     def outbox_batch(
-        self, *, limit: int = 100, ids: Sequence[int] | None = None, job_id: uuid.UUID | None = None
+        self,
+        *,
+        limit: int = 100,
+        ids: Sequence[int] | None = None,
+        job_id: uuid.UUID | None = None,
+        older_than: timedelta = timedelta(0),
     ) -> Iterator[OutboxBatch]:
-        """Lock due, unsent messages (or the given ones); on exit record which were published.
+        """Lock due, unsent messages (or the given ones), due for at least `older_than`; on exit record
+        which were published.
 
         Not durable: if a crash loses the "sent" mark, the message is published again, and the claim
         makes the duplicate harmless.
@@ -105,7 +129,8 @@ class Outbox:
                 query = query.where(OutboxRow.id.in_(list(ids)))
             if job_id is not None:
                 query = query.where(OutboxRow.job_id == job_id)
-            query = query.where(OutboxRow.available_at <= tx.now).order_by(OutboxRow.id).limit(limit)
+            due = tx.now - older_than
+            query = query.where(OutboxRow.available_at <= due).order_by(OutboxRow.id).limit(limit)
             if tx.postgres:
                 query = query.with_for_update(skip_locked=True)
             rows = tx.conn.execute(query).all()
@@ -134,6 +159,16 @@ class Outbox:
                     .where(OutboxRow.id.in_(batch.failed))
                     .values(publish_attempts=OutboxRow.publish_attempts + 1)
                 )
+
+    def mark_sent(self, ids: Sequence[int]) -> None:
+        """Record that these messages, published straight from the transaction that wrote them
+        (`Tx.outgoing`), reached the broker: one statement, in autocommit on PostgreSQL."""
+        if ids:
+            self._db.write_one(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(list(ids)), OutboxRow.sent_at.is_(None))
+                .values(sent_at=self._db.clock())
+            )
 
     def unsent_ids(self, job_id: uuid.UUID) -> list[int]:
         with self._db.read() as conn:

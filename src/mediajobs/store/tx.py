@@ -3,8 +3,8 @@
 Every write goes through `Database.tx()`, which hands the caller a `Tx`: the connection, the time the
 transaction started, and the events and job endings it wrote. Once the transaction has committed,
 its events go to the event sink (live progress) and its job endings to the hooks; a rolled-back
-transaction publishes nothing. A transaction also records which jobs got a stage message that is
-due now (`kicked`) and which users had a slot of theirs freed that nobody took (`admit_for`); the
+transaction publishes nothing. A transaction also records the stage messages it wrote that are due
+now (`outgoing`) and which users had a slot of theirs freed that nobody took (`admit_for`); the
 `on_commit` callback (the process's dispatcher) publishes and admits those right after the commit.
 Driver and SQLAlchemy errors that mean "the database is not there"
 leave the store as `StoreUnavailable`, so no layer above it needs to know SQLAlchemy.
@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Row, select, text
+from sqlalchemy import Connection, Engine, Executable, Row, select, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 
 from mediajobs.domain.events import ProgressEvent
@@ -30,13 +30,16 @@ from mediajobs.hooks import Hooks, JobFinished
 
 from .tables import JobRow
 
+if TYPE_CHECKING:
+    from .outbox import OutboxMessage
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 EventSink = Callable[[Sequence[ProgressEvent]], None]
 """Receives events after the transaction that wrote them committed (e.g. Redis pub/sub)."""
 OnCommit = Callable[["Tx"], None]
-"""Runs after a transaction that kicked jobs or freed slots committed (publish, admit)."""
+"""Runs after a transaction that wrote messages due now or freed slots committed (publish, admit)."""
 
 
 def utcnow() -> datetime:
@@ -56,7 +59,7 @@ class Tx:
     postgres: bool
     events: list[ProgressEvent] = field(default_factory=list)
     finished: list[JobFinished] = field(default_factory=list)
-    kicked: set[uuid.UUID] = field(default_factory=set)  # jobs with a stage message due now
+    outgoing: list[OutboxMessage] = field(default_factory=list)  # stage messages due now
     admit_for: set[str] = field(default_factory=set)  # users with a freed slot nobody took
 
     def lock_job(self, job_id: uuid.UUID) -> Row[Any] | None:
@@ -112,6 +115,22 @@ class Database:
             raise
         self._after_commit(tx)
 
+    def write_one(self, statement: Executable) -> None:
+        """One statement that commits on its own. On PostgreSQL it runs in autocommit: one round trip,
+        no BEGIN or COMMIT of ours (durable: the commit waits for the WAL flush like any other)."""
+        if not self.postgres:
+            with self.tx() as tx:
+                tx.conn.execute(statement)
+            return
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.execute(statement)
+        except Exception as exc:
+            if _unavailable(exc):
+                raise StoreUnavailable(f"the database is unavailable: {_short(exc)}") from exc
+            raise
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reads. On PostgreSQL it runs in autocommit: each statement sees the latest
@@ -143,7 +162,7 @@ class Database:
                 self.hooks.job_finished(ended)
             except Exception:
                 log.warning("a job_finished hook failed for %s", ended.job_id, exc_info=True)
-        if (tx.kicked or tx.admit_for) and self.on_commit is not None:
+        if (tx.outgoing or tx.admit_for) and self.on_commit is not None:
             try:
                 self.on_commit(tx)
             except Exception:  # the commit happened: the relay and the maintenance tick catch up
