@@ -25,9 +25,22 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.orm import QueryableAttribute
 
 from mediajobs.domain import (
     AdmissionPolicy,
@@ -80,15 +93,10 @@ class _TxLoad:
 
     def _user(self, owner_id: str) -> tuple[Tier, int]:
         if owner_id not in self._users:
-            in_flight = (
-                select(func.count())
-                .select_from(StageRunRow)
-                .join(JobRow, JobRow.id == StageRunRow.job_id)
-                .where(JobRow.owner_id == owner_id, StageRunRow.status.in_(IN_FLIGHT))
-                .scalar_subquery()
-            )
             row = self._conn.execute(
-                select(UserRow.tier, in_flight.label("in_flight")).where(UserRow.id == owner_id)
+                select(UserRow.tier, in_flight(owner_id).scalar_subquery().label("in_flight")).where(
+                    UserRow.id == owner_id
+                )
             ).first()
             tier = Tier(row.tier) if row is not None else Tier.FREE
             self._users[owner_id] = (tier, int(row.in_flight) if row is not None else 0)
@@ -102,6 +110,27 @@ class _TxLoad:
 
     def now(self) -> datetime:
         return self._now
+
+
+def written_in(
+    column: QueryableAttribute[str] | ColumnElement[str], values: Iterable[StrEnum]
+) -> ColumnElement[bool]:
+    """`column IN (...)` with our status constants written into the SQL instead of bound. Prepared
+    statements are planned once per connection for any parameters (a generic plan): with the
+    statuses bound, that plan cannot use the partial index of open jobs and walks every job the user
+    ever had (measured: 0.2 ms -> 0.9 ms at 3,000 finished jobs, growing with history); with them
+    written in, it can."""
+    return column.in_([literal_column(f"'{value.value}'") for value in values])
+
+
+def in_flight(owner_id: str) -> Select[Any]:
+    """How many of the user's stages are queued or running."""
+    return (
+        select(func.count())
+        .select_from(StageRunRow)
+        .join(JobRow, JobRow.id == StageRunRow.job_id)
+        .where(JobRow.owner_id == owner_id, written_in(StageRunRow.status, IN_FLIGHT))
+    )
 
 
 def _ready_rows() -> Select[Any]:
@@ -228,18 +257,39 @@ class Admission:
         if self.holds:
             tx.admit_for.add(owner_id)
 
-    @staticmethod
-    def _waiting(owner_id: str) -> Select[Any]:
-        """The user's waiting stages of open jobs, oldest job first."""
-        return (
-            _ready_rows()
-            .where(
-                JobRow.owner_id == owner_id,
-                JobRow.status.in_(OPEN),
-                JobRow.cancel_requested_at.is_(None),
-                StageRunRow.status == StageStatus.READY,
+    def _waiting(self, owner_id: str | ColumnElement[Any]) -> Select[Any]:
+        """The user's waiting stages of open jobs, oldest job first.
+
+        On PostgreSQL, a walk over the user's open jobs in age order (the partial index), each job's
+        stages looked up by its key, so that a LIMIT stops after the first few waiting stages
+        whatever the planner estimates: as a plain join, an estimate of one ready stage (stale
+        during a burst) made it compare every open job with every ready stage, 82 ms per look with
+        500 jobs waiting (0.1 ms now). SQLite (one machine, no LATERAL) keeps the plain join."""
+        where = (
+            JobRow.owner_id == owner_id,
+            written_in(JobRow.status, OPEN),
+            JobRow.cancel_requested_at.is_(None),
+        )
+        if not self._db.postgres:
+            return (
+                _ready_rows()
+                .where(*where, StageRunRow.status == StageStatus.READY)
+                .order_by(JobRow.created_at, StageRunRow.job_id, StageRunRow.position)
             )
-            .order_by(JobRow.created_at, StageRunRow.job_id, StageRunRow.position)
+        stages = (
+            select(StageRunRow.__table__)
+            .where(StageRunRow.job_id == JobRow.id)
+            .order_by(StageRunRow.position)
+            .offset(0)  # keeps the lookup per job: PostgreSQL does not flatten a subquery with OFFSET
+            .lateral("stages")
+        )
+        return (
+            select(stages, JobRow.owner_id, JobRow.lane, JobRow.created_at.label("job_created_at"))
+            .select_from(JobRow)
+            .join(stages, true())
+            .where(*where, written_in(stages.c.status, [StageStatus.READY]))
+            # the index's order, so that a LIMIT stops the walk; within a job, the lookup's order
+            .order_by(JobRow.created_at, JobRow.id)
         )
 
     def admit_after(self, job_id: uuid.UUID) -> set[uuid.UUID]:
@@ -258,12 +308,7 @@ class Admission:
 
     def _admit_if_waiting(self, owner: str | ColumnElement[Any]) -> set[uuid.UUID]:
         who = literal(owner) if isinstance(owner, str) else owner
-        waiting = (
-            select(StageRunRow.job_id)
-            .join(JobRow, JobRow.id == StageRunRow.job_id)
-            .where(JobRow.owner_id == who, StageRunRow.status == StageStatus.READY)
-            .limit(1)
-        )
+        waiting = self._waiting(who).limit(1)
         with self._db.read() as conn:
             found = conn.execute(select(who, waiting.exists())).first()
         if found is None or found[0] is None or not found[1]:
@@ -338,8 +383,8 @@ class Admission:
             )
             .join(JobRow, JobRow.id == StageRunRow.job_id)
             .where(
-                StageRunRow.status == StageStatus.READY,
-                JobRow.status.in_(OPEN),
+                written_in(StageRunRow.status, [StageStatus.READY]),
+                written_in(JobRow.status, OPEN),
                 JobRow.cancel_requested_at.is_(None),
             )
             .subquery()
