@@ -31,9 +31,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Select,
+    String,
+    bindparam,
     func,
-    literal,
     literal_column,
     select,
     text,
@@ -93,11 +95,7 @@ class _TxLoad:
 
     def _user(self, owner_id: str) -> tuple[Tier, int]:
         if owner_id not in self._users:
-            row = self._conn.execute(
-                select(UserRow.tier, in_flight(owner_id).scalar_subquery().label("in_flight")).where(
-                    UserRow.id == owner_id
-                )
-            ).first()
+            row = self._conn.execute(_LOAD, {"load_owner": owner_id}).first()
             tier = Tier(row.tier) if row is not None else Tier.FREE
             self._users[owner_id] = (tier, int(row.in_flight) if row is not None else 0)
         return self._users[owner_id]
@@ -123,7 +121,7 @@ def written_in(
     return column.in_([literal_column(f"'{value.value}'") for value in values])
 
 
-def in_flight(owner_id: str) -> Select[Any]:
+def in_flight(owner_id: str | ColumnElement[str]) -> Select[Any]:
     """How many of the user's stages are queued or running."""
     return (
         select(func.count())
@@ -131,6 +129,13 @@ def in_flight(owner_id: str) -> Select[Any]:
         .join(JobRow, JobRow.id == StageRunRow.job_id)
         .where(JobRow.owner_id == owner_id, written_in(StageRunRow.status, IN_FLIGHT))
     )
+
+
+_LOAD = (  # a user's tier and stages in flight, built once (see store/tx.py)
+    select(UserRow.tier, in_flight(bindparam("load_owner")).scalar_subquery().label("in_flight")).where(
+        UserRow.id == bindparam("load_owner")
+    )
+)
 
 
 def _ready_rows() -> Select[Any]:
@@ -146,6 +151,12 @@ class Admission:
         self._queue_for = queue_for
         self.policy: AdmissionPolicy = policy or AdmitAll()
         self._passes = Passes()
+        # the hot look-ups, built once (see store/tx.py); their parameters are bound at execution
+        owner = bindparam("waiting_owner", type_=String)
+        first = self._waiting(owner).limit(1)
+        self._waiting_first = first.with_for_update(of=JobRow, skip_locked=True) if db.postgres else first
+        self._waiting_some = self._waiting(owner).limit(bindparam("waiting_limit", type_=Integer))
+        self._any_waiting = select(owner, self._waiting(owner).limit(1).exists())
 
     @property
     def holds(self) -> bool:
@@ -217,7 +228,8 @@ class Admission:
             room = self.policy.room(owner_id, load)
             if room <= 0:
                 return set()
-            rows = tx.conn.execute(self._waiting(owner_id).limit(min(room, PER_OWNER))).all()
+            some = {"waiting_owner": owner_id, "waiting_limit": min(room, PER_OWNER)}
+            rows = tx.conn.execute(self._waiting_some, some).all()
             if rows and tx.postgres:  # holding the user lock: never wait for a job row
                 locked = set(
                     tx.conn.execute(
@@ -238,10 +250,7 @@ class Admission:
         after the commit (`tx.admit_for`)."""
         if not self.holds:
             return
-        query = self._waiting(owner_id).limit(1)
-        if tx.postgres:
-            query = query.with_for_update(of=JobRow, skip_locked=True)
-        rows = tx.conn.execute(query).all()
+        rows = tx.conn.execute(self._waiting_first, {"waiting_owner": owner_id}).all()
         if not rows:  # a stage may become ready as this commits: look again after the commit
             tx.admit_for.add(owner_id)
             return
@@ -307,10 +316,12 @@ class Admission:
         return self._admit_if_waiting(owner_id)
 
     def _admit_if_waiting(self, owner: str | ColumnElement[Any]) -> set[uuid.UUID]:
-        who = literal(owner) if isinstance(owner, str) else owner
-        waiting = self._waiting(who).limit(1)
+        if isinstance(owner, str):
+            query, params = self._any_waiting, {"waiting_owner": owner}
+        else:
+            query, params = select(owner, self._waiting(owner).limit(1).exists()), {}
         with self._db.read() as conn:
-            found = conn.execute(select(who, waiting.exists())).first()
+            found = conn.execute(query, params).first()
         if found is None or found[0] is None or not found[1]:
             return set()
         return self.admit_owner(str(found[0]))

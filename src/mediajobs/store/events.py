@@ -48,6 +48,9 @@ class JobHead:
     seq: int
 
 
+_INSERT_EVENTS = insert(JobEventRow).returning(JobEventRow.id, sort_by_parameter_order=True)  # built once
+
+
 def log_events(tx: Tx, head: JobHead, notes: Sequence[Note]) -> None:
     """Insert `notes` as events head.seq+1, head.seq+2, ... (the caller moves the job's event_seq)."""
     if not notes:
@@ -69,9 +72,7 @@ def log_events(tx: Tx, head: JobHead, notes: Sequence[Note]) -> None:
         )
         for n, note in enumerate(notes, start=1)
     ]
-    ids = tx.conn.execute(
-        insert(JobEventRow).returning(JobEventRow.id, sort_by_parameter_order=True), rows
-    ).scalars()
+    ids = tx.conn.execute(_INSERT_EVENTS, rows).scalars()
     for row, event_id in zip(rows, ids, strict=True):
         tx.events.append(ProgressEvent(**{**row, "id": event_id, "type": EventType(row["type"])}))
     last = head.seq + len(notes)

@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mediajobs.domain import (
@@ -80,10 +80,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 def load_runs(conn: Connection, job_id: uuid.UUID) -> tuple[StageRun, ...]:
     """Every stage run of a job, in graph order."""
-    rows = conn.execute(
-        select(StageRunRow.__table__).where(StageRunRow.job_id == job_id).order_by(StageRunRow.position)
-    ).all()
+    rows = conn.execute(_RUNS, {"job_id": job_id}).all()
     return tuple(stage_from_row(r) for r in rows)
+
+
+_RUNS = (  # built once (see store/tx.py)
+    select(StageRunRow.__table__)
+    .where(StageRunRow.job_id == bindparam("job_id"))
+    .order_by(StageRunRow.position)
+)
 
 
 class Jobs:

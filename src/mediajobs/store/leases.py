@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -271,13 +271,8 @@ class Leases:
         """A worker took this stage's message from the broker (one statement in autocommit, one round
         trip; the claim clears it)."""
         self._db.write_one(
-            update(StageRunRow)
-            .where(
-                StageRunRow.job_id == job_id,
-                StageRunRow.name == stage,
-                StageRunRow.status == StageStatus.QUEUED,
-            )
-            .values(reserved_by=worker_id, reserved_at=self._db.clock())
+            _MARK_RESERVED,
+            {"b_job": job_id, "b_stage": stage, "b_worker": worker_id, "b_at": self._db.clock()},
         )
 
     def reap_dead_workers(self, *, silent_for: timedelta) -> int:
@@ -304,6 +299,17 @@ class Leases:
         with self._db.tx() as tx:
             tx.conn.execute(delete(WorkerRow).where(WorkerRow.last_seen < cutoff))
         return resent
+
+
+_MARK_RESERVED = (  # built once (see store/tx.py)
+    update(StageRunRow)
+    .where(
+        StageRunRow.job_id == bindparam("b_job"),
+        StageRunRow.name == bindparam("b_stage"),
+        StageRunRow.status == StageStatus.QUEUED,
+    )
+    .values(reserved_by=bindparam("b_worker"), reserved_at=bindparam("b_at"))
+)
 
 
 __all__ = ["Leases", "Reaped", "WorkerBeat"]
