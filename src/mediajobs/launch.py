@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mediajobs.services import check_database
 from mediajobs.settings import Settings
@@ -28,7 +29,10 @@ def migrate_database(settings: Settings) -> str:
         engine.dispose()
 
 
-def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the API; with `workers` > 1, that many processes share the port (uvicorn's supervisor
+    restarts one that dies). Each process has its own pools, publisher and maintenance loop; the rate
+    limit is shared only when it is kept in Redis (the default with a Redis broker)."""
     import uvicorn
 
     from mediajobs.api.app import create_app
@@ -36,13 +40,23 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) ->
     check_database(settings)
     # Event streams (SSE, WebSocket) never finish on their own: without a deadline a SIGTERM would
     # wait for every follower to leave. After it they are cut; clients resume with Last-Event-ID.
-    uvicorn.run(
-        create_app(settings),
+    common: dict[str, Any] = dict(
         host=host,
         port=port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=STREAM_SHUTDOWN_GRACE_SECONDS,
     )
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)
+        return
+    env = settings_env(settings)  # the worker processes read the same settings from it
+    for name in set(os.environ) - set(env):
+        del os.environ[name]
+    os.environ.update(env)
+    uvicorn.run(APP_FACTORY, factory=True, workers=workers, **common)
+
+
+APP_FACTORY = "mediajobs.api.app:create_app_from_environment"
 
 
 def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:

@@ -20,6 +20,13 @@ from mediajobs.services import Services, build_services
 from mediajobs.settings import Settings
 
 
+def create_app_from_environment() -> FastAPI:
+    """The API with the settings of the environment (each process of `mediajobs api --workers N`)."""
+    from mediajobs.settings import get_settings
+
+    return create_app(get_settings())
+
+
 def create_app(settings: Settings, services: Services | None = None, *, maintenance: bool = True) -> FastAPI:
     """The API. Without `services` it builds its own (and checks the schema is migrated) at start-up.
 

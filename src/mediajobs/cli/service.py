@@ -39,14 +39,18 @@ def migrate() -> None:
 
 
 @app.command()
-def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+def api(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="API processes sharing the port.")] = 1,
+) -> None:
     """Run the HTTP API."""
     from mediajobs.launch import run_api
 
     settings = get_settings()
     setup_logging(settings.log_level)
     try:
-        run_api(settings, host=host, port=port)
+        run_api(settings, host=host, port=port, workers=workers)
     except MediaJobsError as exc:
         raise fail(str(exc), code=1) from None
 
