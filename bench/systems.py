@@ -211,6 +211,7 @@ class HandWired(System):
 @dataclass
 class MediaJobs(System):
     pipeline: str = "noop"
+    api_workers: int = 1  # `mediajobs api --workers N`
 
     def settings(self) -> Settings:
         return Settings(  # type: ignore[call-arg]
@@ -231,7 +232,8 @@ class MediaJobs(System):
         if self.sql_counts is not None:
             env["MEDIAJOBS_SQL_COUNTS"] = str(self.sql_counts)
         worker = self.spawn("worker", [sys.executable, "-m", "mediajobs", "worker"], env)
-        api = self.spawn("api", [sys.executable, "-m", "mediajobs", "api", "--port", str(self.port)], env)
+        argv = [sys.executable, "-m", "mediajobs", "api", "--port", str(self.port)]
+        api = self.spawn("api", [*argv, "--workers", str(self.api_workers)], env)
         _ready(f"http://127.0.0.1:{self.port}/readyz", api)
         _worker_ready(self.workdir / "worker.log", worker)
         self._engine = create_db_engine(self.db_url)
