@@ -126,14 +126,8 @@ class Database:
             with self.tx() as tx:
                 tx.conn.execute(statement, params)
             return
-        try:
-            with self.engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-                conn.execute(statement, params)
-        except Exception as exc:
-            if _unavailable(exc):
-                raise StoreUnavailable(f"the database is unavailable: {_short(exc)}") from exc
-            raise
+        with self.read() as conn:  # a connection in autocommit
+            conn.execute(statement, params)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
