@@ -289,7 +289,10 @@ def test_job_and_user_streams_over_http_with_redis(services: Services) -> None:
             httpx.Client(base_url=url, timeout=10, headers=auth) as http,
             http.stream("GET", f"/api/v1/jobs/{quiet.id}/events") as r,
         ):
-            next(sse_events(r))
+            # Keep the iterator: a dropped one is closed at once (CPython), and closing it closes the
+            # response and its connection, which is exactly the walk-away this part tests for next.
+            events = sse_events(r)
+            next(events)
             assert feed.subscribers == 1
         wait_for(lambda: feed.subscribers == 0, timeout=10, message="subscription closed on disconnect")
     assert not errors, errors
