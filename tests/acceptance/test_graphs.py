@@ -82,6 +82,16 @@ class GraphStack:
                 f"job {job_id} did not end; unfinished {stuck}; worker logs:\n{logs}"
             ) from None
 
+    def warnings(self) -> str:
+        """What the workers logged above INFO, and when each took its last message (for a failure)."""
+        lines = []
+        for worker in self.workers:
+            log = worker.log().splitlines()
+            received = [line[:200] for line in log if line.endswith("] received")]
+            lines.append(f"{worker.log_path.name}: {len(received)} messages, the last: {received[-1:]}")
+            lines += [line[:300] for line in log if "WARNING/" in line or "ERROR/" in line][-20:]
+        return "\n".join(lines)
+
     def attempts(self, job_id: uuid.UUID) -> dict[str, list[Attempt]]:
         by_stage: dict[str, list[Attempt]] = defaultdict(list)
         for attempt in self.store.list_attempts(job_id):
@@ -177,7 +187,7 @@ def test_a_fan_out_of_50_runs_on_two_workers_and_joins_once_after_the_last(graph
     assert done.stage("join").output == {"count": 50, "sum": sum(i * i for i in range(50))}
     workers = Counter(a.worker.split(":", 1)[0] for a in child_attempts)
     print(f"\nchildren per worker: {dict(workers)}")
-    assert set(workers) == {"w1", "w2"}  # both workers took children
+    assert set(workers) == {"w1", "w2"}, graphs.warnings()  # both workers took children
 
 
 def test_sigkill_during_the_fan_out_reruns_only_the_unfinished_children(graphs: GraphStack) -> None:
