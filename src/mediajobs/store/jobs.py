@@ -89,6 +89,7 @@ _RUNS = (  # built once (see store/tx.py)
     .where(StageRunRow.job_id == bindparam("job_id"))
     .order_by(StageRunRow.position)
 )
+_INSERT_JOB = insert(JobRow)  # executed with the row's values as parameters
 
 
 class Jobs:
@@ -226,7 +227,8 @@ class Jobs:
             for r in runs
         ]
         tx.conn.execute(
-            insert(JobRow).values(
+            _INSERT_JOB,
+            dict(
                 id=job_id,
                 owner_id=owner_id,
                 pipeline=pipeline.name,
@@ -244,7 +246,7 @@ class Jobs:
                 event_seq=1,
                 created_at=now,
                 updated_at=now,
-            )
+            ),
         )
         insert_runs(tx, runs, first_position=0)
         if reused:

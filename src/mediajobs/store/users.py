@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -85,22 +85,55 @@ def _key(row: Any) -> ApiKey:
     )
 
 
+def _charge_statement(upsert: Any) -> Any:
+    statement = upsert(UsageRow).values(
+        user_id=bindparam("c_user"),
+        period=bindparam("c_period"),
+        jobs=bindparam("c_jobs"),
+        media_seconds=bindparam("c_media"),
+        updated_at=bindparam("c_at"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[UsageRow.user_id, UsageRow.period],
+        set_={
+            "jobs": UsageRow.jobs + statement.excluded.jobs,
+            "media_seconds": UsageRow.media_seconds + statement.excluded.media_seconds,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+
+
+# Built once (a statement built per call costs more Python time than its round trip): one per
+# dialect, since the upsert's ON CONFLICT clause is dialect-specific.
+_CHARGE = {True: _charge_statement(pg_insert), False: _charge_statement(sqlite_insert)}
+
+
 def charge(tx: Tx, user_id: str, *, jobs: int = 0, media_seconds: float = 0.0) -> None:
     """Add to the user's usage of the current period (one upsert)."""
-    upsert = pg_insert if tx.postgres else sqlite_insert
-    statement = upsert(UsageRow).values(
-        user_id=user_id, period=period_of(tx.now), jobs=jobs, media_seconds=media_seconds, updated_at=tx.now
-    )
     tx.conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[UsageRow.user_id, UsageRow.period],
-            set_={
-                "jobs": UsageRow.jobs + jobs,
-                "media_seconds": UsageRow.media_seconds + media_seconds,
-                "updated_at": tx.now,
-            },
-        )
+        _CHARGE[tx.postgres],
+        {
+            "c_user": user_id,
+            "c_period": period_of(tx.now),
+            "c_jobs": jobs,
+            "c_media": media_seconds,
+            "c_at": tx.now,
+        },
     )
+
+
+_CALLER = (  # every authenticated request runs it: built once
+    select(
+        ApiKeyRow.secret_hash,
+        ApiKeyRow.last_used_at,
+        UserRow.__table__,
+        func.coalesce(UsageRow.jobs, 0).label("usage_jobs"),
+        func.coalesce(UsageRow.media_seconds, 0.0).label("usage_media_seconds"),
+    )
+    .join(UserRow, UserRow.id == ApiKeyRow.user_id)
+    .outerjoin(UsageRow, and_(UsageRow.user_id == UserRow.id, UsageRow.period == bindparam("a_period")))
+    .where(ApiKeyRow.id == bindparam("a_key"), ApiKeyRow.revoked_at.is_(None), UserRow.disabled_at.is_(None))
+)
 
 
 class Users:
@@ -211,20 +244,8 @@ class Users:
         key_id, secret = match.groups()
         now = self._db.clock()
         period = period_of(now)
-        query = (
-            select(
-                ApiKeyRow.secret_hash,
-                ApiKeyRow.last_used_at,
-                UserRow.__table__,
-                func.coalesce(UsageRow.jobs, 0).label("usage_jobs"),
-                func.coalesce(UsageRow.media_seconds, 0.0).label("usage_media_seconds"),
-            )
-            .join(UserRow, UserRow.id == ApiKeyRow.user_id)
-            .outerjoin(UsageRow, and_(UsageRow.user_id == UserRow.id, UsageRow.period == period))
-            .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None), UserRow.disabled_at.is_(None))
-        )
         with self._db.read() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_CALLER, {"a_key": key_id, "a_period": period}).first()
             if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
                 return None
             if row.last_used_at is None or row.last_used_at < now - LAST_USED_EVERY:
