@@ -62,8 +62,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         task_queues=[Queue(name) for name in all_queues(prefix)],  # type: ignore[no-untyped-call]
         task_default_queue=f"{prefix}{MAINTENANCE_QUEUE}",
         task_create_missing_queues=True,
-        task_send_sent_event=True,
-        worker_send_task_events=True,
+        task_send_sent_event=settings.task_events,
+        worker_send_task_events=settings.task_events,
     )
 
 
