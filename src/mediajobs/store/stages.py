@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, insert, update
+from sqlalchemy import ColumnElement, Row, bindparam, insert, update
 
 from mediajobs.domain import (
     AttemptOutcome,
@@ -115,30 +115,34 @@ class Stages:
             expires = tx.now + timedelta(seconds=lease_seconds)
             started = run.started_at or tx.now
             claimed = tx.conn.execute(
-                update(StageRunRow)
-                .where(
-                    StageRunRow.job_id == job_id, StageRunRow.name == stage, StageRunRow.fence == run.fence
-                )
-                .values(
-                    status=StageStatus.RUNNING,
-                    fence=fence,
-                    attempts=attempt,
-                    lease_owner=worker,
-                    lease_expires_at=expires,
-                    started_at=started,
-                    reserved_by=None,
-                    reserved_at=None,
-                    updated_at=tx.now,
-                )
+                _CLAIM,
+                {
+                    "c_job": job_id,
+                    "c_stage": stage,
+                    "c_fence": run.fence,
+                    "status": StageStatus.RUNNING,
+                    "fence": fence,
+                    "attempts": attempt,
+                    "lease_owner": worker,
+                    "lease_expires_at": expires,
+                    "started_at": started,
+                    "reserved_by": None,
+                    "reserved_at": None,
+                    "updated_at": tx.now,
+                },
             )
             if claimed.rowcount != 1:
                 return Refusal.LEASED
             attempt_id = tx.conn.execute(
-                insert(AttemptRow)
-                .values(
-                    job_id=job_id, stage=stage, number=attempt, worker=worker, fence=fence, started_at=tx.now
-                )
-                .returning(AttemptRow.id)
+                _INSERT_ATTEMPT,
+                {
+                    "job_id": job_id,
+                    "stage": stage,
+                    "number": attempt,
+                    "worker": worker,
+                    "fence": fence,
+                    "started_at": tx.now,
+                },
             ).scalar_one()
             job_started = row.started_at or tx.now
             update_job(
@@ -242,19 +246,19 @@ class Stages:
         with self._db.tx() as tx:
             row = self._lock_fenced(tx, claim)
             done = tx.conn.execute(
-                update(StageRunRow)
-                .where(*_fenced(claim))
-                .values(
-                    status=StageStatus.SUCCEEDED,
-                    output=output,
-                    progress=100.0,
-                    finished_at=tx.now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    error_code=None,
-                    error_message=None,
-                    updated_at=tx.now,
-                )
+                _FENCED_UPDATE,
+                {
+                    **_fence_params(claim),
+                    "status": StageStatus.SUCCEEDED,
+                    "output": output,
+                    "progress": 100.0,
+                    "finished_at": tx.now,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "error_code": None,
+                    "error_message": None,
+                    "updated_at": tx.now,
+                },
             )
             if done.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
@@ -415,6 +419,25 @@ class Stages:
         if row is None:
             raise LeaseLost(f"job {claim.job.id} is gone")
         return row
+
+
+# Hot statements built once (see store/tx.py); their SET clauses come from the parameters.
+_CLAIM = update(StageRunRow).where(
+    StageRunRow.job_id == bindparam("c_job"),
+    StageRunRow.name == bindparam("c_stage"),
+    StageRunRow.fence == bindparam("c_fence"),
+)
+_INSERT_ATTEMPT = insert(AttemptRow).returning(AttemptRow.id)
+_FENCED_UPDATE = update(StageRunRow).where(  # the same rows as _fenced(claim)
+    StageRunRow.job_id == bindparam("f_job"),
+    StageRunRow.name == bindparam("f_stage"),
+    StageRunRow.fence == bindparam("f_fence"),
+    StageRunRow.status == StageStatus.RUNNING,
+)
+
+
+def _fence_params(claim: Claim) -> dict[str, Any]:
+    return {"f_job": claim.job.id, "f_stage": claim.stage.name, "f_fence": claim.fence}
 
 
 def _fenced(claim: Claim) -> tuple[ColumnElement[bool], ...]:

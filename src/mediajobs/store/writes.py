@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, update
+from sqlalchemy import Row, bindparam, delete, insert, update
 
 from mediajobs.domain import (
     AttemptOutcome,
@@ -31,12 +31,20 @@ SKIPPED_BY_FAILURE = (StageStatus.PENDING, StageStatus.READY, StageStatus.QUEUED
 """Stages that will never run because another stage of their job failed."""
 
 
+# Hot statements built once (see store/tx.py); their SET clauses come from the parameters.
+_UPDATE_JOB = update(JobRow).where(JobRow.id == bindparam("u_job"))
+_CLOSE_ATTEMPT = update(AttemptRow).where(
+    AttemptRow.job_id == bindparam("a_job"),
+    AttemptRow.finished_at.is_(None),
+    AttemptRow.id == bindparam("a_id"),
+)
+
+
 def update_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = (), **values: Any) -> JobHead:
     """Update the (locked) job row, move its event_seq past `notes`, and log them."""
     values.setdefault("updated_at", tx.now)
-    tx.conn.execute(
-        update(JobRow).where(JobRow.id == row.id).values(event_seq=row.event_seq + len(notes), **values)
-    )
+    # the SET clause is the parameters' columns (compiled once per set of columns, then cached)
+    tx.conn.execute(_UPDATE_JOB, {"u_job": row.id, "event_seq": row.event_seq + len(notes), **values})
     head = JobHead(
         job_id=row.id,
         owner_id=row.owner_id,
@@ -165,6 +173,19 @@ def close_attempts(
     error: ErrorInfo | None = None,
 ) -> None:
     """End open attempt records: one (`attempt_id`), a stage's, or all of the job's."""
+    if attempt_id is not None and stage is None:  # a stage's own end: the hot case, built once
+        tx.conn.execute(
+            _CLOSE_ATTEMPT,
+            {
+                "a_job": job_id,
+                "a_id": attempt_id,
+                "finished_at": tx.now,
+                "outcome": outcome,
+                "error_code": error.code if error else None,
+                "error_message": error.message if error else None,
+            },
+        )
+        return
     query = update(AttemptRow).where(AttemptRow.job_id == job_id, AttemptRow.finished_at.is_(None))
     if attempt_id is not None:
         query = query.where(AttemptRow.id == attempt_id)
