@@ -33,7 +33,7 @@ from mediajobs.errors import LeaseLost
 from .admission import Admission
 from .events import Note
 from .outbox import Send, write_messages
-from .stages import Claim, _fenced
+from .stages import FENCED, Claim, fence_params
 from .tables import JobRow, OutboxRow, StageRunRow, WorkerRow
 from .tx import Database, QueueFor, Tx
 from .writes import cancel_job, close_attempts, fail_job, update_job
@@ -74,9 +74,10 @@ class Leases:
         with self._db.tx(durable=False) as tx:
             renewed = tx.conn.execute(
                 update(StageRunRow)
-                .where(*_fenced(claim))
+                .where(*FENCED)
                 .values(lease_expires_at=tx.now + timedelta(seconds=lease_seconds))
-                .returning(cancel)
+                .returning(cancel),
+                fence_params(claim),
             ).one_or_none()
         if renewed is None:
             raise LeaseLost(f"stage {claim.stage.name} of job {claim.job.id} is no longer ours")

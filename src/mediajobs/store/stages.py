@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, insert, update
+from sqlalchemy import Row, bindparam, insert, update
 
 from mediajobs.domain import (
     AttemptOutcome,
@@ -205,9 +205,7 @@ class Stages:
                 .values(event_seq=JobRow.event_seq + 1)
                 .returning(JobRow.event_seq, JobRow.owner_id, JobRow.status, JobRow.source_name)
             ).one_or_none()
-            moved = tx.conn.execute(
-                update(StageRunRow).where(*_fenced(claim)).values(updated_at=tx.now, **values)
-            )
+            moved = tx.conn.execute(_FENCED_UPDATE, {**fence_params(claim), "updated_at": tx.now, **values})
             if head is None or moved.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
             overall = job_progress(self._pipeline(claim), load_runs(tx.conn, job_id))
@@ -248,7 +246,7 @@ class Stages:
             done = tx.conn.execute(
                 _FENCED_UPDATE,
                 {
-                    **_fence_params(claim),
+                    **fence_params(claim),
                     "status": StageStatus.SUCCEEDED,
                     "output": output,
                     "progress": 100.0,
@@ -326,7 +324,7 @@ class Stages:
                 values.update(status=StageStatus.QUEUED, available_at=tx.now + timedelta(seconds=retry_delay))
             elif action is FailureAction.FAIL_JOB:
                 values.update(status=StageStatus.FAILED, finished_at=tx.now)
-            failed = tx.conn.execute(update(StageRunRow).where(*_fenced(claim)).values(**values))
+            failed = tx.conn.execute(_FENCED_UPDATE, {**fence_params(claim), **values})
             if failed.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
             outcome = AttemptOutcome.RETRY if retry_delay is not None else AttemptOutcome.FAILED
@@ -428,25 +426,19 @@ _CLAIM = update(StageRunRow).where(
     StageRunRow.fence == bindparam("c_fence"),
 )
 _INSERT_ATTEMPT = insert(AttemptRow).returning(AttemptRow.id)
-_FENCED_UPDATE = update(StageRunRow).where(  # the same rows as _fenced(claim)
+# The rows a claim may still write: its stage, at its fence, still running. Bound parameters, so a
+# statement built on it is built once; execute it with `fence_params(claim)`.
+FENCED = (
     StageRunRow.job_id == bindparam("f_job"),
     StageRunRow.name == bindparam("f_stage"),
     StageRunRow.fence == bindparam("f_fence"),
     StageRunRow.status == StageStatus.RUNNING,
 )
+_FENCED_UPDATE = update(StageRunRow).where(*FENCED)  # SET clause from the parameters
 
 
-def _fence_params(claim: Claim) -> dict[str, Any]:
+def fence_params(claim: Claim) -> dict[str, Any]:
     return {"f_job": claim.job.id, "f_stage": claim.stage.name, "f_fence": claim.fence}
-
-
-def _fenced(claim: Claim) -> tuple[ColumnElement[bool], ...]:
-    return (
-        StageRunRow.job_id == claim.job.id,
-        StageRunRow.name == claim.stage.name,
-        StageRunRow.fence == claim.fence,
-        StageRunRow.status == StageStatus.RUNNING,
-    )
 
 
 def _ended(now: datetime, status: JobStatus, error: ErrorInfo) -> dict[str, Any]:
