@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mediajobs.domain import StageKind
+from mediajobs.queue.routing import MAINTENANCE_QUEUE
 from mediajobs.services import check_database
 from mediajobs.settings import Settings
 from mediajobs.store import create_db_engine, migrate
@@ -101,6 +103,11 @@ def prepare_local_key(settings: Settings) -> Path:
         engine.dispose()
 
 
+def light_kinds() -> list[str]:
+    """The stage kinds `up` gives its general worker: every kind but `transcribe` (its own worker)."""
+    return [kind.value for kind in StageKind.all() if kind is not StageKind.TRANSCRIBE]
+
+
 ENGINE_MEMORY_BUDGET = 512 * 1024 * 1024
 """Memory one transcribe slot may need: its engine process holds the model (tiny.en: about 340 MB RSS
 at its peak, measured in docs/benchmarks.md) and the decoded audio."""
@@ -140,9 +147,10 @@ def run_up(
     SIGINT (or until one of them exits: then 1). Embedded (SQLite + filesystem broker) unless
     configured. See supervise.py for how they are stopped.
 
-    One worker serves the download, media and maintenance queues (`concurrency` slots, default
-    CELERY_WORKER_CONCURRENCY); the other serves the transcribe queue with `transcribe_concurrency`
-    slots (default: `transcribe_slots()`), each slot with its own speech-to-text engine process."""
+    Every queue is served: one worker takes every stage kind but `transcribe`, and `maintenance`
+    (`concurrency` slots, default CELERY_WORKER_CONCURRENCY); the other serves the transcribe queue
+    with `transcribe_concurrency` slots (default: `transcribe_slots()`), each slot with its own
+    speech-to-text engine process."""
     from mediajobs.supervise import Supervisor, become_subreaper
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +160,7 @@ def run_up(
     log.info(
         "the local admin's API key is in %s (the CLI and the Python client read it from there)", key_file
     )
-    worker_args = ["worker", "-Q", "download,media,maintenance"]
+    worker_args = ["worker", "-Q", ",".join([*light_kinds(), MAINTENANCE_QUEUE])]
     worker_args += ["-c", str(concurrency)] if concurrency else []
     slots = transcribe_concurrency or transcribe_slots()
     log.info("transcribe worker: %d slots (one speech-to-text engine process each)", slots)

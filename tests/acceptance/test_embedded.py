@@ -3,48 +3,17 @@ and stops with everything it started when it gets SIGTERM (what systemd and cont
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.media import SPEECH_SCRIPT, speak
 from helpers.processes import descendants_running, free_port, http_ready, is_running, wait_serving
+from helpers.tour import tour_every_pipeline
+from helpers.up import mediajobs_up
 from helpers.wer import wer
 from mediajobs.client import Client
 from mediajobs.supervise import live_children
-
-
-def _env(data_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CELERY_", "MEDIAJOBS_")) and k != "REDIS_URL"
-    }
-    env.update(MEDIAJOBS_DATA_DIR=str(data_dir), CELERY_WORKER_CONCURRENCY="1")
-    return env
-
-
-@contextmanager
-def mediajobs_up(tmp_path: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    log_path = tmp_path / "up.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mediajobs", "up", "--port", str(port)],
-            env=_env(tmp_path / "data"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:  # the test failed before it stopped `up`: stop it the same way
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
 
 
 def test_up_without_servers_transcribes_a_clip_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -90,3 +59,15 @@ def test_up_exits_1_and_stops_the_rest_when_a_part_dies(tmp_path: Path) -> None:
     assert "api exited on its own" in log
     # the worker and beat were stopped, not orphaned (orphans would re-parent to pytest: see conftest)
     assert [p for p in live_children() if b"mediajobs" in Path(f"/proc/{p}/cmdline").read_bytes()] == []
+
+
+def test_up_alone_runs_every_shipped_pipeline(tmp_path: Path) -> None:
+    """`mediajobs up` and nothing else: transcribe, translate, synthesize and dub all finish (each
+    of their queues has a worker)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with mediajobs_up(tmp_path, port) as proc:
+        wait_serving(proc, lambda: http_ready(f"{url}/readyz"), timeout=90, log=tmp_path / "up.log")
+        key = (tmp_path / "data" / "api-key").read_text().strip()
+        with Client(url, api_key=key) as client:
+            tour_every_pipeline(client, tmp_path)
