@@ -28,11 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mediajobs.domain import LOCAL_USER_ID, JobStatus, get_pipeline
+from mediajobs.domain import LOCAL_USER_ID, JobStatus
 from mediajobs.domain.routing import queue_router
 from mediajobs.launch import settings_env
+from mediajobs.pipelines import get_pipeline
 from mediajobs.queue.dispatcher import Dispatcher
-from mediajobs.queue.publisher import build_publisher
+from mediajobs.registry import build_registry
 from mediajobs.settings import Settings
 from mediajobs.storage import LocalStorage, upload_key
 from mediajobs.store import JobStore, create_db_engine, migrate
@@ -139,10 +140,14 @@ def engine_ceiling(clip: Path, reps: int) -> float:
     return 2 * statistics.median(walls[1]) / statistics.median(walls[2])
 
 
-def run_once(store: JobStore, source: str, timeout: float) -> Run:
+def run_once(store: JobStore, dispatcher: Dispatcher, source: str, timeout: float) -> Run:
     """One job to its end."""
-    job, _ = store.create_job(
-        owner_id=LOCAL_USER_ID, pipeline=get_pipeline("transcribe"), source=source, options={}
+    job, _ = dispatcher.settled(  # its first message goes out right after the commit
+        store.create_job,
+        owner_id=LOCAL_USER_ID,
+        pipeline=get_pipeline("transcribe"),
+        source=source,
+        options={},
     )
     deadline = time.monotonic() + timeout
     while True:
@@ -189,9 +194,9 @@ def run(args: argparse.Namespace, db_url: str) -> None:
         _env_file=None, MEDIAJOBS_DATA_DIR=data, MEDIAJOBS_DATABASE_URL=db_url, CELERY_BROKER_URL=REDIS,
         MEDIAJOBS_QUEUE_PREFIX=f"bench{uuid.uuid4().hex[:6]}.", CELERY_LOG_LEVEL="info",
     )  # fmt: skip
-    store = JobStore(engine, queue_for=queue_router(settings.queue_prefix))
-    dispatcher = Dispatcher(store, build_publisher(settings))
-    store.db.on_commit = dispatcher.after_commit  # the submit's message goes out after its commit
+    registry = build_registry(settings)
+    store = JobStore(engine, pipelines=registry.pipelines, queue_for=queue_router(settings.queue_prefix))
+    dispatcher = Dispatcher(store, registry.publisher())
     audio = speech(data)
     clip = cut(audio, 150.0)  # before the upload takes the file: the engine-alone ceiling decodes it
     upload_id = uuid.uuid4()
@@ -208,7 +213,7 @@ def run(args: argparse.Namespace, db_url: str) -> None:
             for count in (1, 2):
                 workers = start_workers(settings, count, data)
                 try:
-                    run = run_once(store, source, args.timeout)
+                    run = run_once(store, dispatcher, source, args.timeout)
                 finally:
                     stop(workers)
                 runs[count].append(run)

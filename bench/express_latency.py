@@ -28,6 +28,7 @@ import psycopg
 
 from mediajobs.domain import Tier
 from mediajobs.launch import settings_env
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.settings import Settings
 from mediajobs.store import JobStore, create_db_engine, migrate
 
@@ -73,7 +74,7 @@ def main() -> None:
     db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db
     engine = create_db_engine(db_url)
     migrate(engine)
-    store = JobStore(engine)
+    store = JobStore(engine, pipelines=shipped_pipelines(noop=True))
     free_keys = []
     for n in range(args.users):
         user = store.users.create_user(f"free{n}", tier=Tier.FREE)

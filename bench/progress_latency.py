@@ -46,9 +46,10 @@ import psycopg
 import redis
 
 from mediajobs.client import SseParser
-from mediajobs.domain import LOCAL_USER_ID, get_pipeline
+from mediajobs.domain import LOCAL_USER_ID
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.launch import settings_env
+from mediajobs.pipelines import get_pipeline, shipped_pipelines
 from mediajobs.progress import RedisEventBus
 from mediajobs.progress.wiring import channel_prefix
 from mediajobs.settings import Settings
@@ -94,7 +95,7 @@ def worker_main(settings_json: str, job_id: str, events: int, rate: float, conn:
             bus.publish(batch)
 
     engine = create_db_engine(settings.resolved_database_url)
-    store = JobStore(engine, event_sink=sink)
+    store = JobStore(engine, event_sink=sink, pipelines=shipped_pipelines(noop=True))
     claim = store.claim_stage(uuid.UUID(job_id), "ingest", worker="bench", lease_seconds=600)
     assert isinstance(claim, Claim), claim
     conn.send("claimed")
@@ -173,7 +174,7 @@ def run(scenario: Scenario, *, events: int, rate: float, redis_url: str, workdir
     settings = Settings(_env_file=None, CELERY_LOG_LEVEL="warning", **env)  # type: ignore[arg-type]
     engine = create_db_engine(settings.resolved_database_url)
     migrate(engine)
-    store = JobStore(engine)
+    store = JobStore(engine, pipelines=shipped_pipelines(noop=True))
     job, _ = store.create_job(
         owner_id=LOCAL_USER_ID,
         pipeline=get_pipeline("transcribe"),

@@ -32,6 +32,7 @@ import psycopg
 
 from mediajobs.domain import LOCAL_USER_ID
 from mediajobs.launch import settings_env
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.settings import Settings
 from mediajobs.store import JobStore, create_db_engine, migrate
 
@@ -85,7 +86,9 @@ def main() -> None:
     db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + db
     engine = create_db_engine(db_url)
     migrate(engine)
-    _, key = JobStore(engine).users.create_key(LOCAL_USER_ID, name="bench")  # auth is in the measured path
+    _, key = JobStore(engine, pipelines=shipped_pipelines(noop=True)).users.create_key(
+        LOCAL_USER_ID, name="bench"
+    )  # auth is in the measured path
     engine.dispose()
     data = Path(tempfile.mkdtemp(prefix="mj-bench-"))
     settings = Settings(  # type: ignore[call-arg]

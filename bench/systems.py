@@ -17,6 +17,7 @@ import psycopg
 import redis
 
 from mediajobs.launch import settings_env
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.settings import Settings
 from mediajobs.store import JobStore, create_db_engine, migrate
 
@@ -226,7 +227,9 @@ class MediaJobs(System):
         self.fresh()
         engine = create_db_engine(self.db_url)
         migrate(engine)
-        _, self.key = JobStore(engine).users.create_key("local", name="bench")
+        _, self.key = JobStore(engine, pipelines=shipped_pipelines(noop=True)).users.create_key(
+            "local", name="bench"
+        )
         engine.dispose()
         env = settings_env(self.settings())
         if self.sql_counts is not None:

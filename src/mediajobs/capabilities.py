@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mediajobs.domain import Job
+from mediajobs.domain import Job, Pipeline
 from mediajobs.engines import flite
 from mediajobs.engines.apertium import Translator, installed_translator
 from mediajobs.engines.catalog import ModelCatalog
 from mediajobs.engines.espeak import Voices, installed_voices
-from mediajobs.errors import InvalidRequest
 from mediajobs.settings import Settings
-from mediajobs.textio import TEXT_SUFFIXES
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -29,11 +26,11 @@ class SubmitInput:
 
     filename: str | None = None  # an upload's file name
     job: Job | None = None  # a `job://` source: the caller's finished job
+    media_result: bool = False  # that job's pipeline makes audio or video
+    media_pipelines: tuple[str, ...] = ()  # the pipelines that do (for the error message)
 
 
 log = logging.getLogger(__name__)
-
-OptionCheck = Callable[["Capabilities", dict[str, Any], SubmitInput], dict[str, Any]]
 
 
 class Capabilities:
@@ -70,75 +67,19 @@ class Capabilities:
             len(voices),
         )
 
+    def speech_voice(self, engine: str, language: str, voice: str | None) -> str:
+        """The speech engine's voice for this language and `voice`; InvalidRequest if it has none."""
+        return speech_voice(engine, language, voice)
+
     def check(
-        self, pipeline: str, options: dict[str, Any], given: SubmitInput | None = None
+        self, pipeline: Pipeline, options: dict[str, Any], given: SubmitInput | None = None
     ) -> dict[str, Any]:
-        """`options` (already valid for the pipeline) checked against the engines and the input;
-        InvalidRequest when an engine cannot do what they ask. Answers the options to store (with
-        what the input implies filled in)."""
-        check = _CHECKS.get(pipeline)
-        return options if check is None else check(self, options, given or SubmitInput())
-
-
-MEDIA_PIPELINES = frozenset({"synthesize", "dub"})  # the pipelines whose result a media pipeline can read
-
-
-def _check_media_input(given: SubmitInput) -> None:
-    if given.job is not None and given.job.pipeline not in MEDIA_PIPELINES:
-        raise InvalidRequest(
-            f"job {given.job.id} ({given.job.pipeline}) has no audio or video result; "
-            f"a media source job is one of: {', '.join(sorted(MEDIA_PIPELINES))}",
-            code="source_job_has_no_media",
-        )
-
-
-def _check_transcribe(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
-    _check_media_input(given)
-    caps.models.check(options.get("model"), options.get("language"), str(options.get("task") or "transcribe"))
-    return options
-
-
-def _check_text_input(given: SubmitInput) -> None:
-    name = (given.filename or "").lower()
-    if given.filename is not None and not name.endswith(TEXT_SUFFIXES):
-        raise InvalidRequest(
-            f"this pipeline reads text: upload a {', '.join(TEXT_SUFFIXES)} file, send `text`, "
-            "or name a finished job (job://<id>)",
-            code="unsupported_text",
-        )
-
-
-def job_language(job: Job) -> str | None:
-    """The language of a finished job's text: what it detected or translated to."""
-    for run in reversed(job.stages):
-        output = run.output or {}
-        if output.get("task") == "translate":
-            return "en"  # Whisper's speech translation writes English
-        for key in ("target_language", "language"):
-            value = output.get(key)
-            if isinstance(value, str) and value:
-                return value
-    return None
-
-
-def _check_translate(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
-    _check_text_input(given)
-    source = options.get("source_language")
-    if source is None and given.job is not None:
-        source = job_language(given.job)
-    if source is None:
-        raise InvalidRequest(
-            "source_language is required unless the input is a job that detected its language",
-            code="invalid_options",
-        )
-    caps.translator.route(str(source), str(options["target_language"]))
-    return {**options, "source_language": source}
-
-
-def _check_synthesize(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
-    _check_text_input(given)
-    speech_voice(str(options.get("engine") or "espeak-ng"), str(options["language"]), options.get("voice"))
-    return options
+        """`options` (already valid for the pipeline) checked against the engines and the input by
+        the pipeline's own check; InvalidRequest when an engine cannot do what they ask. Answers the
+        options to store (with what the input implies filled in)."""
+        if pipeline.check is None:
+            return options
+        return pipeline.check(self, options, given or SubmitInput())
 
 
 def speech_voice(engine: str, language: str, voice: str | None) -> str:
@@ -148,34 +89,4 @@ def speech_voice(engine: str, language: str, voice: str | None) -> str:
     return installed_voices().check(language, voice)
 
 
-def _check_dub(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
-    _check_media_input(given)
-    model = caps.models.check(
-        options.get("model"), options.get("language"), str(options.get("task") or "transcribe")
-    )
-    target = str(options["target_language"])
-    spoken = str(options.get("language") or "auto")
-    if options.get("task") == "translate":
-        spoken = "en"  # Whisper's speech translation always writes English
-    elif spoken == "auto" and not model.multilingual:
-        spoken = "en"
-    if spoken != "auto":
-        caps.translator.route(spoken, target)
-    elif not any(target in targets for targets in caps.translator.reachable().values()):
-        raise InvalidRequest(
-            f"no installed pair translates to {target!r}; "
-            f"installed pairs: {caps.translator.describe_pairs()}",
-            code="unsupported_language_pair",
-        )
-    caps.voices.check(target, None)
-    return options
-
-
-_CHECKS: dict[str, OptionCheck] = {
-    "dub": _check_dub,
-    "transcribe": _check_transcribe,
-    "translate": _check_translate,
-    "synthesize": _check_synthesize,
-}
-
-__all__ = ["Capabilities", "SubmitInput", "job_language", "speech_voice"]
+__all__ = ["Capabilities", "SubmitInput", "speech_voice"]

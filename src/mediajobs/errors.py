@@ -19,6 +19,7 @@ MediaJobsError                  root; carries a machine-readable `code` and a hu
 ├── Unavailable                 a service mediajobs depends on cannot be reached now  -> 503
 │   └── StoreUnavailable        the database: connection refused, lost or timed out
 ├── NotMigrated                 the database schema is not at the head revision       -> 503
+├── ConfigurationError          the deployment's settings or plug-ins cannot be put together
 └── ClientSideError             raised by `mediajobs.client` (see there): API errors, timeouts
 """
 
@@ -175,9 +176,17 @@ class NotMigrated(MediaJobsError):
     code = "not_migrated"
 
 
+class ConfigurationError(MediaJobsError):
+    """Raised at start-up when the settings or plug-ins do not fit together (an unknown storage backend,
+    a plug-in that cannot be imported, two pipelines of one name): the process refuses to start."""
+
+    code = "configuration_error"
+
+
 __all__ = [
     "ClientError",
     "ClientSideError",
+    "ConfigurationError",
     "Conflict",
     "ForbiddenSource",
     "InvalidRequest",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -10,11 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mediajobs.domain import StageKind
-from mediajobs.queue.routing import MAINTENANCE_QUEUE
-from mediajobs.services import check_database
+from mediajobs.registry import Registry, build_registry
 from mediajobs.settings import Settings
 from mediajobs.store import create_db_engine, migrate
+from mediajobs.wiring import check_database
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:
 
     check_database(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_celery_app(settings, with_schedule=True)
+    app = create_celery_app(settings, build_registry(settings).queues(), with_schedule=True)
     schedule = settings.data_dir / "celerybeat-schedule"
     app.start(argv=["beat", "--loglevel", (loglevel or settings.log_level).upper(), "-s", str(schedule)])
 
@@ -103,9 +103,17 @@ def prepare_local_key(settings: Settings) -> Path:
         engine.dispose()
 
 
-def light_kinds() -> list[str]:
-    """The stage kinds `up` gives its general worker: every kind but `transcribe` (its own worker)."""
-    return [kind.value for kind in StageKind.all() if kind is not StageKind.TRANSCRIBE]
+def up_workers(registry: Registry, *, concurrency: int | None, engine_slots: int) -> dict[str, list[str]]:
+    """The workers `mediajobs up` starts, by name, as `mediajobs worker` arguments: one for every queue
+    kind that wants a worker of its own (speech-to-text: `engine_slots` slots, an engine process each),
+    and one for all the others and `maintenance`. Every kind the registry knows is served."""
+    own = [kind.name for kind in registry.queue_kinds() if kind.own_worker]
+    general = ["worker", *(["-X", ",".join(own)] if own else [])]
+    general += ["-c", str(concurrency)] if concurrency else []
+    workers = {"worker": general}
+    for kind in own:
+        workers[f"{kind} worker"] = ["worker", "-Q", kind, "-c", str(engine_slots)]
+    return workers
 
 
 ENGINE_MEMORY_BUDGET = 512 * 1024 * 1024
@@ -143,14 +151,14 @@ def run_up(
     transcribe_concurrency: int | None = None,
     grace: float = UP_STOP_GRACE_SECONDS,
 ) -> int:
-    """API, two workers and beat on this machine, each a child process of this one, until SIGTERM or
+    """API, workers and beat on this machine, each a child process of this one, until SIGTERM or
     SIGINT (or until one of them exits: then 1). Embedded (SQLite + filesystem broker) unless
     configured. See supervise.py for how they are stopped.
 
-    Every queue is served: one worker takes every stage kind but `transcribe`, and `maintenance`
-    (`concurrency` slots, default CELERY_WORKER_CONCURRENCY); the other serves the transcribe queue
-    with `transcribe_concurrency` slots (default: `transcribe_slots()`), each slot with its own
-    speech-to-text engine process."""
+    Every queue is served (`up_workers`): one worker takes every queue kind but those that want a
+    worker of their own, and `maintenance` (`concurrency` slots, default CELERY_WORKER_CONCURRENCY);
+    the transcribe queue has its own worker with `transcribe_concurrency` slots (default:
+    `transcribe_slots()`), each slot with its own speech-to-text engine process."""
     from mediajobs.supervise import Supervisor, become_subreaper
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -160,16 +168,13 @@ def run_up(
     log.info(
         "the local admin's API key is in %s (the CLI and the Python client read it from there)", key_file
     )
-    worker_args = ["worker", "-Q", ",".join([*light_kinds(), MAINTENANCE_QUEUE])]
-    worker_args += ["-c", str(concurrency)] if concurrency else []
     slots = transcribe_concurrency or transcribe_slots()
+    workers = up_workers(build_registry(settings), concurrency=concurrency, engine_slots=slots)
     log.info("transcribe worker: %d slots (one speech-to-text engine process each)", slots)
     become_subreaper()
     supervisor = Supervisor(grace=grace)
     supervisor.start("api", lambda: spawn(["api", "--host", host, "--port", str(port)], settings))
-    supervisor.start("worker", lambda: spawn(worker_args, settings))
-    supervisor.start(
-        "transcribe worker", lambda: spawn(["worker", "-Q", "transcribe", "-c", str(slots)], settings)
-    )
+    for name, args in workers.items():
+        supervisor.start(name, functools.partial(spawn, args, settings))
     supervisor.start("beat", lambda: spawn(["beat"], settings))
     return supervisor.run()

@@ -1,8 +1,11 @@
 """Runs one stage of one job: claim it under a lease, execute it, checkpoint it, hand on.
 
-The runner is the only bridge between a delivered message and a stage. It knows nothing of Celery
-(the task that calls it passes the exception types its time limits raise) and nothing of SQL (the
-store raises `StoreUnavailable` when the database is away).
+The runner is the only bridge between a delivered message and a stage. The stage's code is the one
+its pipeline's graph declares (`StageSpec.code`). It knows nothing of Celery (the task that calls it
+passes the exception types its time limits raise) and nothing of SQL (the store raises
+`StoreUnavailable` when the database is away). Every store write goes through the dispatcher's
+`settled`, so the successor stage it made ready (or the stage its freed slot went to) is published
+right after the commit.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mediajobs.domain import AttemptOutcome, ErrorInfo, Job, RetryPolicy
@@ -26,10 +29,10 @@ from mediajobs.errors import (
     StoreUnavailable,
 )
 from mediajobs.hooks import Hooks, StageFinished, StageInfo
+from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.redact import host_folders, scrub
 from mediajobs.settings import Settings
-from mediajobs.stages import StageContext, StageFn, StageResult
-from mediajobs.stages.base import CancelToken
+from mediajobs.stages.base import CancelToken, StageContext, StageFn, StageResult
 from mediajobs.storage import Storage, Workspace, artifact_key
 from mediajobs.store import ArtifactRecord, Claim, JobStore, Refusal
 
@@ -113,20 +116,24 @@ class ThrottledProgress:
 @dataclass(kw_only=True)
 class Runner:
     store: JobStore
+    dispatcher: Dispatcher
     storage: Storage
     workspace: Workspace
     settings: Settings
     engines: Engines
-    stages: Mapping[str, StageFn]  # stage code by run key
     hooks: Hooks = field(default_factory=Hooks)
-    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
-    retry_policies: Mapping[str, RetryPolicy] = field(default_factory=dict)  # by pipeline
+    # how a failed stage of a pipeline (by name) is retried; default: the settings' policy for it
+    retry_policy: Callable[[str], RetryPolicy] | None = None
     timeout_errors: tuple[type[BaseException], ...] = ()  # e.g. Celery's SoftTimeLimitExceeded
     worker_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     def run(self, job_id: uuid.UUID, stage: str) -> RunOutcome:
-        claim = self.store.claim_stage(
-            job_id, stage, worker=self.worker_id, lease_seconds=self.settings.lease_seconds
+        claim = self.dispatcher.settled(
+            self.store.claim_stage,
+            job_id,
+            stage,
+            worker=self.worker_id,
+            lease_seconds=self.settings.lease_seconds,
         )
         if isinstance(claim, Refusal):
             log.info("not running %s/%s: %s", job_id, stage, claim.value)
@@ -175,12 +182,7 @@ class Runner:
                 cancel=token,
                 find_artifact=self.store.get_artifact,
             )
-            code = self.stages.get(claim.stage.run_key)
-            if code is None:
-                raise PermanentError(
-                    f"this worker has no code for stage {stage!r} (run key {claim.stage.run_key!r})",
-                    code="unknown_stage",
-                )
+            code = self._code(claim)
             heartbeat.start()
             try:
                 result = code(ctx)
@@ -193,6 +195,23 @@ class Runner:
         finally:
             self.workspace.clear(job_id, stage)
 
+    def _code(self, claim: Claim) -> StageFn:
+        """The code the job's pipeline declares for this stage (or, for a fan-out child, its parent's
+        fan-out); PermanentError `unknown_stage` when this worker does not know it."""
+        pipeline = self.store.pipelines.get(claim.job.pipeline)
+        try:
+            spec = None if pipeline is None else pipeline.spec_of(claim.stage.name, claim.stage.parent)
+        except KeyError:
+            spec = None
+        if spec is None:
+            raise PermanentError(
+                f"this worker has no code for stage {claim.stage.name!r} of pipeline {claim.job.pipeline!r} "
+                "(is its plug-in in MEDIAJOBS_PLUGINS here?)",
+                code="unknown_stage",
+            )
+        code: StageFn = spec.code
+        return code
+
     def _succeed(self, claim: Claim, result: StageResult) -> RunOutcome:
         records = []
         for artifact in result.artifacts:
@@ -203,13 +222,15 @@ class Runner:
                     name=artifact.name, content_type=artifact.content_type, size=stored.size, key=key
                 )
             )
-        job = self.store.complete_stage(claim, result.output, records, result.children)
+        job = self.dispatcher.settled(
+            self.store.complete_stage, claim, result.output, records, result.children
+        )
         return RunOutcome(outcome=AttemptOutcome.SUCCEEDED, job=job)
 
     def _record_failure(self, claim: Claim, exc: BaseException) -> RunOutcome:
         if isinstance(exc, LeaseLost):
             log.warning("lost the lease on %s/%s; stopping", claim.job.id, claim.stage.name)
-            self.store.release_lost(claim)
+            self.dispatcher.settled(self.store.release_lost, claim)
             return RunOutcome(outcome=AttemptOutcome.LEASE_LOST)
         if isinstance(exc, StoreUnavailable):
             # The database went away mid-stage: nothing can be recorded now. The lease expires and the
@@ -217,7 +238,7 @@ class Runner:
             log.warning("database unavailable during %s/%s: %s", claim.job.id, claim.stage.name, exc)
             raise exc
         if isinstance(exc, JobCancelled):
-            job = self.store.cancel_stage(claim)
+            job = self.dispatcher.settled(self.store.cancel_stage, claim)
             return RunOutcome(outcome=AttemptOutcome.CANCELLED, job=job)
         retryable = isinstance(exc, RetryableError)
         if isinstance(exc, self.timeout_errors):
@@ -233,13 +254,14 @@ class Runner:
         else:  # KeyboardInterrupt, SystemExit: the process is going away; the lease path takes over
             raise exc
         retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
-        policy = self.retry_policies.get(claim.job.pipeline, self.retry_policy)
+        chosen = self.retry_policy or self.settings.retry_policy_for
+        policy = chosen(claim.job.pipeline)
         attempt = claim.attempt - claim.stage.budget_start  # a manual retry starts a fresh budget
         decision = policy.decide(attempt=attempt, retryable=retryable, retry_after=retry_after)
         delay = decision.delay if decision.retry else None
         if delay is None and retryable:
             error = ErrorInfo(code=error.code, message=f"{error.message} (gave up after {attempt} attempts)")
-        job = self.store.fail_attempt(claim, error, retry_delay=delay)
+        job = self.dispatcher.settled(self.store.fail_attempt, claim, error, retry_delay=delay)
         outcome = AttemptOutcome.RETRY if delay is not None else AttemptOutcome.FAILED
         return RunOutcome(outcome=outcome, job=job, error=error)
 

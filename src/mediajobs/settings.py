@@ -187,6 +187,9 @@ class Settings(BaseSettings):
 
     # The measurement pipelines `noop` and `noop3` (no media work; for load tests and benchmarks).
     noop_pipelines: bool = Field(default=False, validation_alias="MEDIAJOBS_NOOP_PIPELINES")
+    # Modules of the deployment's own, each with a `register(registry)` function (docs/plugins.md).
+    plugins: str = Field(default="", validation_alias="MEDIAJOBS_PLUGINS")
+    storage_backend: str = Field(default="local", validation_alias="MEDIAJOBS_STORAGE_BACKEND")
 
     engine_isolation: Literal["process", "inline"] = Field(
         default="process", validation_alias="MEDIAJOBS_ENGINE_ISOLATION"
@@ -211,13 +214,18 @@ class Settings(BaseSettings):
                 env[key] = json.dumps(value) if isinstance(value, dict) else str(value)
         return env
 
-    def time_limits_for(self, stage: str, media_seconds: float | None = None) -> tuple[int, int]:
+    def time_limits_for(
+        self, stage: str, media_seconds: float | None = None, declared: int | None = None
+    ) -> tuple[int, int]:
         """(soft, hard) time limit in seconds of one stage: its own from `stage_time_limits` as given,
-        else the defaults, raised for long media to `stage_seconds_per_media_second` per second of
-        the job's media."""
+        else the hard limit its pipeline `declared`, else the defaults; the last two raised for long
+        media to `stage_seconds_per_media_second` per second of the job's media."""
         hard = self.stage_time_limits.get(stage)
         if hard is not None:
             return hard - max(1, hard // 12), hard
+        if declared is not None:
+            scaled = max(declared, math.ceil((media_seconds or 0.0) * self.stage_seconds_per_media_second))
+            return scaled - max(1, scaled // 12), scaled
         scaled = math.ceil((media_seconds or 0.0) * self.stage_seconds_per_media_second)
         if scaled <= self.stage_hard_time_limit:
             return self.stage_soft_time_limit, self.stage_hard_time_limit
@@ -259,15 +267,25 @@ class Settings(BaseSettings):
         """Where the embedded default keeps the local admin's API key (mode 0600)."""
         return self.data_dir / "api-key"
 
-    def retry_policy_for(self, pipeline: str) -> RetryPolicy:
+    def retry_policy_for(self, pipeline: str, declared: RetryPolicy | None = None) -> RetryPolicy:
+        """The retry policy of a pipeline's stages: MEDIAJOBS_RETRY_POLICIES's entry for it over what
+        the pipeline `declared`, over the deployment's MEDIAJOBS_MAX_RETRIES / RETRY_* settings."""
+        base = declared or RetryPolicy(
+            max_retries=self.max_retries, base=self.retry_base_seconds, cap=self.retry_cap_seconds
+        )
         override = self.retry_policies.get(pipeline, {})
         return RetryPolicy(
-            max_retries=int(override.get("max_retries", self.max_retries)),
-            base=float(override.get("base", self.retry_base_seconds)),
-            cap=float(override.get("cap", self.retry_cap_seconds)),
+            max_retries=int(override.get("max_retries", base.max_retries)),
+            base=float(override.get("base", base.base)),
+            cap=float(override.get("cap", base.cap)),
         )
 
     # -- derived values -------------------------------------------------------------------------
+
+    @property
+    def plugin_modules(self) -> list[str]:
+        """MEDIAJOBS_PLUGINS as module names (comma separated, blanks ignored)."""
+        return [name.strip() for name in self.plugins.split(",") if name.strip()]
 
     @property
     def embedded(self) -> bool:

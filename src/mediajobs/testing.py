@@ -121,9 +121,9 @@ def _spread(text: str, start: float, end: float) -> tuple[Word, ...]:
     )
 
 
-def engines_with(speech_to_text: SpeechToText) -> Engines:
-    """Engines whose speech-to-text is the given instance (typically a FakeSpeechToText)."""
-    return Engines().register(SPEECH_TO_TEXT, lambda: speech_to_text)
+def engines_with(speech_to_text: SpeechToText, base: Engines | None = None) -> Engines:
+    """`base` (default: no engines) with the given speech-to-text (typically a FakeSpeechToText)."""
+    return (base if base is not None else Engines()).register(SPEECH_TO_TEXT, lambda: speech_to_text)
 
 
 __all__ = ["FakeSpeechToText", "engines_with"]

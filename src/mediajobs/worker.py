@@ -1,13 +1,14 @@
 """A worker process's wiring: its services, the Celery app that calls them, and its heartbeat.
 
-    create_worker_app(settings)   the Celery app with this process's TaskHandler
-    run_worker(settings, ...)     `mediajobs worker`: check the schema, then run Celery's worker
-    python -m mediajobs.worker    the same, configured from the CELERY_* / MEDIAJOBS_* variables
+    create_worker_app(registry, queues=...)   the Celery app with this process's TaskHandler
+    run_worker(settings, ...)                 `mediajobs worker`: check the schema, then run Celery's worker
+    python -m mediajobs.worker                the same, configured from the CELERY_* / MEDIAJOBS_* variables
 
 Services are built lazily per process (never shared across a fork: pool children build their own).
 The main process marks each stage message it takes from the broker as reserved by this worker, and
-beats every few seconds; if the whole worker dies, the messages it had taken but not claimed are sent
-again within a lease period, rather than after the broker's visibility timeout (an hour on Redis).
+beats every few seconds with the queues it consumes; if the whole worker dies, the messages it had
+taken but not claimed are sent again within a lease period, rather than after the broker's
+visibility timeout (an hour on Redis), and a job waiting on a queue nobody consumes says so.
 """
 
 from __future__ import annotations
@@ -18,25 +19,24 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
-from mediajobs.domain import PipelineRegistry
 from mediajobs.engines import Engines
-from mediajobs.errors import MediaJobsError
+from mediajobs.errors import InvalidRequest, MediaJobsError
 from mediajobs.housekeeping import Housekeeping
 from mediajobs.queue.app import create_celery_app
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.queue.publisher import RUN_STAGE, CeleryPublisher
-from mediajobs.queue.routing import worker_queues
-from mediajobs.services import Services, build_services, check_database
+from mediajobs.queue.routing import MAINTENANCE_QUEUE
+from mediajobs.registry import Registry, build_registry
 from mediajobs.settings import Settings, get_settings
-from mediajobs.stages import StageFn
 from mediajobs.store import WorkerBeat
+from mediajobs.wiring import Services, build_services, check_database
 
 log = logging.getLogger(__name__)
 
@@ -73,29 +73,27 @@ class WorkerServices:
 
 
 def create_worker_app(
-    settings: Settings,
+    registry: Registry,
     *,
-    pipelines: PipelineRegistry | None = None,
-    stages: Mapping[str, StageFn] | None = None,
-    engines: Callable[[Settings], Engines] | None = None,
+    queues: Sequence[str],
+    concurrency: int = 0,
+    engines: Callable[[Registry], Engines] | None = None,
 ) -> Celery:
-    """The worker's Celery app. `pipelines`, `stages` and `engines` replace the shipped ones (a
-    deployment with pipelines of its own builds its worker with them)."""
+    """The worker's Celery app, for a worker consuming `queues` with `concurrency` slots (both
+    reported with its heartbeat). `engines` replaces the registry's (tests give fakes)."""
     app: Celery
 
     def build() -> Services:
         return build_services(
-            settings,
-            CeleryPublisher(app, settings.time_limits_for),
-            pipelines=pipelines,
-            stages=stages,
-            engines=engines(settings) if engines is not None else None,
+            registry,
+            CeleryPublisher(app, registry.time_limits),
+            engines=engines(registry) if engines is not None else None,
             timeout_errors=(SoftTimeLimitExceeded,),
         )
 
     holder = WorkerServices(build)
-    app = create_celery_app(settings, handler=lambda: holder)
-    _connect_signals(app, holder, settings)
+    app = create_celery_app(registry.settings, registry.queues(), handler=lambda: holder)
+    _connect_signals(app, holder, registry.settings, queues=queues, concurrency=concurrency)
     return app
 
 
@@ -116,11 +114,21 @@ def stage_of(request: Any) -> tuple[uuid.UUID, str] | None:
 class Heartbeat(threading.Thread):
     """Beats every `every` seconds while the worker runs; says goodbye on a clean stop."""
 
-    def __init__(self, holder: WorkerServices, *, worker_id: str, every: float) -> None:
+    def __init__(
+        self,
+        holder: WorkerServices,
+        *,
+        worker_id: str,
+        every: float,
+        queues: Sequence[str] = (),
+        concurrency: int = 0,
+    ) -> None:
         super().__init__(name="mediajobs-worker-heartbeat", daemon=True)
         self.holder = holder
         self.worker_id = worker_id
         self.every = every
+        self.queues = tuple(queues)
+        self.concurrency = concurrency
         self.started_at = datetime.now(UTC)
         self._stop_event = threading.Event()
 
@@ -137,6 +145,8 @@ class Heartbeat(threading.Thread):
                     hostname=socket.gethostname(),
                     pid=os.getpid(),
                     started_at=self.started_at,
+                    queues=self.queues,
+                    concurrency=self.concurrency,
                 )
             )
         except Exception:  # the database is away: the next beat tries again
@@ -156,9 +166,17 @@ def heartbeat_interval(settings: Settings) -> float:
     return max(0.5, min(5.0, settings.lease_seconds / 6))
 
 
-def _connect_signals(app: Celery, holder: WorkerServices, settings: Settings) -> None:
+def _connect_signals(
+    app: Celery, holder: WorkerServices, settings: Settings, *, queues: Sequence[str], concurrency: int
+) -> None:
     worker_id = f"{settings.worker_name}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    heartbeat = Heartbeat(holder, worker_id=worker_id, every=heartbeat_interval(settings))
+    heartbeat = Heartbeat(
+        holder,
+        worker_id=worker_id,
+        every=heartbeat_interval(settings),
+        queues=queues,
+        concurrency=concurrency,
+    )
 
     def ours(sender: Any) -> bool:
         return sender is None or getattr(sender, "app", None) in (None, app)
@@ -200,22 +218,38 @@ def _connect_signals(app: Celery, holder: WorkerServices, settings: Settings) ->
 # -- running it --------------------------------------------------------------------------------------
 
 
+def worker_queues(
+    registry: Registry,
+    *,
+    kinds: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    lanes: Sequence[str] | None = None,
+) -> list[str]:
+    """The queues a worker consumes, in the order it takes work (fastest lane first): those of
+    `kinds` (default: every kind the registry knows, and `maintenance`) but not of `exclude`, in
+    `lanes` (default: all). InvalidRequest for a name the registry does not know."""
+    registry.queues(kinds=[*(kinds or ()), *exclude], lanes=lanes)  # refuses unknown names
+    known = [*registry.kind_names(), MAINTENANCE_QUEUE]
+    chosen = [kind for kind in (kinds or known) if kind not in exclude]
+    if not chosen:
+        raise InvalidRequest("no queue left to consume: --exclude names every kind", code="unknown_queue")
+    return registry.queues(kinds=chosen, lanes=lanes)
+
+
 def worker_argv(
     settings: Settings,
     *,
-    queues: Sequence[str] | None = None,
-    concurrency: int | None = None,
+    queues: Sequence[str],
+    concurrency: int,
     loglevel: str | None = None,
     pool: str | None = None,
-    lanes: Sequence[str] | None = None,
 ) -> list[str]:
-    """`queues` are stage kinds (and `maintenance`); `lanes` the lanes to serve (default: all)."""
     argv = [
         "worker",
         "-Q",
-        ",".join(worker_queues(settings.queue_prefix, kinds=queues, lanes=lanes)),
+        ",".join(queues),
         "-c",
-        str(concurrency or settings.worker_concurrency),
+        str(concurrency),
         "--loglevel",
         (loglevel or settings.log_level).upper(),
         "-n",
@@ -232,18 +266,21 @@ def run_worker(
     settings: Settings,
     *,
     queues: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
     concurrency: int | None = None,
     loglevel: str | None = None,
     pool: str | None = None,
     lanes: Sequence[str] | None = None,
-    pipelines: PipelineRegistry | None = None,
-    stages: Mapping[str, StageFn] | None = None,
 ) -> None:
-    argv = worker_argv(
-        settings, queues=queues, concurrency=concurrency, loglevel=loglevel, pool=pool, lanes=lanes
-    )
+    """`mediajobs worker`: `queues` are queue kinds (and `maintenance`; default: all of them),
+    `exclude` kinds not to serve, `lanes` the lanes to serve (default: all)."""
+    registry = build_registry(settings)
+    consumed = worker_queues(registry, kinds=queues, exclude=exclude, lanes=lanes)
+    slots = concurrency or settings.worker_concurrency
+    argv = worker_argv(settings, queues=consumed, concurrency=slots, loglevel=loglevel, pool=pool)
     check_database(settings)
-    app = create_worker_app(settings, pipelines=pipelines, stages=stages)
+    log.info("worker: %s; consuming %s", registry.describe(), ", ".join(consumed))
+    app = create_worker_app(registry, queues=consumed, concurrency=slots)
     app.worker_main(argv=argv)
 
 
@@ -266,4 +303,5 @@ __all__ = [
     "run_worker",
     "stage_of",
     "worker_argv",
+    "worker_queues",
 ]

@@ -28,7 +28,7 @@ from mediajobs.domain import Attempt, Job, JobStatus, Pipeline, StageStatus
 from mediajobs.domain.routing import queue_router
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.maintenance import Maintenance
-from mediajobs.queue.publisher import build_publisher
+from mediajobs.registry import build_registry
 from mediajobs.settings import Settings
 from mediajobs.store import JobStore, create_db_engine, migrate
 from mediajobs.store.tables import StageRunRow
@@ -48,7 +48,7 @@ class GraphStack:
             self.settings,
             self.tmp_path / f"{name}.log",
             concurrency=concurrency,
-            module="helpers.graph_worker",
+            plugins="helpers.graphs",
             extra_env={"MEDIAJOBS_WORKER_NAME": name},
         )
         self.workers.append(worker)
@@ -129,7 +129,7 @@ def graphs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStac
     store = JobStore(engine, pipelines=graph_pipelines(), queue_for=queue_router(settings.queue_prefix))
     stack = GraphStack(settings=settings, store=store, tmp_path=tmp_path)
     stop = threading.Event()
-    maintenance = Maintenance(store, Dispatcher(store, build_publisher(settings)), settings)
+    maintenance = Maintenance(store, Dispatcher(store, build_registry(settings).publisher()), settings)
     thread = maintenance.start_thread(stop)
     try:
         yield stack

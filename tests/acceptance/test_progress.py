@@ -27,6 +27,7 @@ from mediajobs.api.app import create_app
 from mediajobs.client import Client
 from mediajobs.domain.events import EventType, ProgressEvent
 from mediajobs.launch import settings_env
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.settings import Settings
 from mediajobs.store import JobStore, create_db_engine
 
@@ -73,7 +74,7 @@ def live(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[LiveStack]:
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=redis_url)
     engine = create_db_engine(pg_url)
     with live_server(create_app(settings)) as url:
-        store = JobStore(engine)
+        store = JobStore(engine, pipelines=shipped_pipelines(noop=True))
         stack = LiveStack(url=url, settings=settings, store=store, tmp_path=tmp_path, key=new_key(store))
         try:
             yield stack

@@ -23,6 +23,7 @@ from helpers.stack import Stack, open_stack
 from mediajobs.domain import Tier
 from mediajobs.queue.config import celery_config
 from mediajobs.queue.schedule import PERIODIC
+from mediajobs.registry import build_registry
 from mediajobs.store.tables import JobRow, StageRunRow, TaskRunRow
 
 NOOP = {"pipeline": "noop", "source": "noop://test"}
@@ -150,7 +151,7 @@ def test_workers_killed_holding_messages_lose_no_job_with_the_default_recovery(t
 def test_a_periodic_task_sent_twice_runs_once(tenants: Stack) -> None:
     tenants.worker(concurrency=2)
     sender = Celery("test-beat", broker=tenants.settings.resolved_broker_url)
-    sender.conf.update(celery_config(tenants.settings))
+    sender.conf.update(celery_config(tenants.settings, build_registry(tenants.settings).queues()))
     queue = f"{tenants.settings.queue_prefix}maintenance"
     for _ in range(2):  # two beat processes started by mistake
         sender.send_task(PERIODIC, args=["usage"], queue=queue, routing_key=queue)

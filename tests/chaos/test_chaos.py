@@ -32,6 +32,7 @@ from helpers.processes import WorkerProcess
 from helpers.redis_server import RedisServer
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.settings import Settings
 from mediajobs.store import JobStore, create_db_engine
 from mediajobs.store.tables import JobRow, StageRunRow
@@ -138,7 +139,7 @@ def test_no_job_lost_stuck_or_done_twice_under_chaos(
     assert settings.broker_visibility_timeout == defaults["broker_visibility_timeout"].default
     engine = create_db_engine(pg_url, pool_size=10)
     request.addfinalizer(engine.dispose)
-    store = JobStore(engine)
+    store = JobStore(engine, pipelines=shipped_pipelines(noop=True))
     clip = speak(CLIP_TEXT, tmp_path / "clip.wav")
     workers: list[WorkerProcess] = []
     serial = 0

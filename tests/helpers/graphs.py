@@ -1,14 +1,19 @@
 """Pipelines of the tests' own, to run stage graphs (a diamond, a fan-out) through the real store,
 runner and Celery workers. Their stages do no media work: they wait a little, fail on request, and
-report what they were given, so the tests can check who ran when, with what, and how often."""
+report what they were given, so the tests can check who ran when, with what, and how often.
+
+A plug-in like any deployment's (`MEDIAJOBS_PLUGINS=helpers.graphs`, with tests/ on the path): the
+workers of the acceptance tests load it that way; unit tests use `graph_pipelines()`."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediajobs.domain import FanOut, Pipeline, PipelineRegistry, StageKind, StageSpec, default_pipelines
+from mediajobs.domain import FanOut, Pipeline, PipelineRegistry, StageSpec
 from mediajobs.errors import PermanentError, RetryableError
-from mediajobs.stages import StageContext, StageFn, StageResult, default_stages
+from mediajobs.pipelines import kinds, shipped_pipelines
+from mediajobs.registry import Registry
+from mediajobs.stages.base import StageContext, StageResult
 
 SOURCE = "https://example.com/graph-test"
 
@@ -20,34 +25,6 @@ class GraphOptions(BaseModel):
     work_seconds: float = Field(default=0.0, ge=0, le=60)  # how long each stage or child works
     fail_children: list[int] = Field(default_factory=list)  # children whose first attempt fails
     fail_stages: list[str] = Field(default_factory=list)  # stages whose first attempt fails
-
-
-DIAMOND = Pipeline(
-    name="diamond",
-    stages=(
-        StageSpec(name="a", run="record", kind=StageKind.MEDIA),
-        StageSpec(name="b", run="record", kind=StageKind.MEDIA, needs=("a",)),
-        StageSpec(name="c", run="record", kind=StageKind.TRANSCRIBE, needs=("a",)),
-        StageSpec(name="d", run="record", kind=StageKind.MEDIA, needs=("b", "c")),
-    ),
-    options_model=GraphOptions,
-    source_schemes=frozenset({"https"}),
-)
-
-FAN = Pipeline(
-    name="fan",
-    stages=(
-        StageSpec(
-            name="split",
-            run="split",
-            kind=StageKind.MEDIA,
-            fan_out=FanOut(child="work", run="work", kind=StageKind.TRANSCRIBE, weight=8.0),
-        ),
-        StageSpec(name="join", run="join", kind=StageKind.MEDIA, needs=("split",)),
-    ),
-    options_model=GraphOptions,
-    source_schemes=frozenset({"https"}),
-)
 
 
 def _options(ctx: StageContext) -> GraphOptions:
@@ -94,14 +71,43 @@ def join(ctx: StageContext) -> StageResult:
     return StageResult(output={"count": len(children), "sum": sum(int(c["square"]) for c in children)})
 
 
+DIAMOND = Pipeline(
+    name="diamond",
+    stages=(
+        StageSpec(name="a", code=record, kind=kinds.MEDIA),
+        StageSpec(name="b", code=record, kind=kinds.MEDIA, needs=("a",)),
+        StageSpec(name="c", code=record, kind=kinds.TRANSCRIBE, needs=("a",)),
+        StageSpec(name="d", code=record, kind=kinds.MEDIA, needs=("b", "c")),
+    ),
+    options_model=GraphOptions,
+    source_schemes=frozenset({"https"}),
+)
+
+FAN = Pipeline(
+    name="fan",
+    stages=(
+        StageSpec(
+            name="split",
+            code=split,
+            kind=kinds.MEDIA,
+            fan_out=FanOut(child="work", code=work, kind=kinds.TRANSCRIBE, weight=8.0),
+        ),
+        StageSpec(name="join", code=join, kind=kinds.MEDIA, needs=("split",)),
+    ),
+    options_model=GraphOptions,
+    source_schemes=frozenset({"https"}),
+)
+
+
 def graph_pipelines() -> PipelineRegistry:
-    registry = default_pipelines()
+    """The shipped pipelines and the tests' own."""
+    registry = shipped_pipelines()
     registry.register(DIAMOND)
     registry.register(FAN)
     return registry
 
 
-def graph_stages() -> dict[str, StageFn]:
-    stages = default_stages()
-    stages.update(record=record, split=split, work=work, join=join)
-    return stages
+def register(registry: Registry) -> None:
+    """The plug-in's entry point (MEDIAJOBS_PLUGINS)."""
+    registry.add_pipeline(DIAMOND)
+    registry.add_pipeline(FAN)

@@ -47,9 +47,9 @@ class WorkerProcess:
         concurrency: int = 1,
         queues: list[str] | None = None,
         extra_env: Mapping[str, str] | None = None,
-        module: str | None = None,
+        plugins: str | None = None,
     ) -> None:
-        self.module = module  # a `python -m` worker entry point of the tests' own (helpers.graph_worker)
+        self.plugins = plugins  # MEDIAJOBS_PLUGINS of the tests' own (helpers.graphs), from tests/
         self.settings = settings
         self.log_path = log_path
         self.concurrency = concurrency
@@ -62,10 +62,9 @@ class WorkerProcess:
         env = settings_env(self.settings)
         env.update(self.extra_env)
         env["CELERY_LOG_LEVEL"] = "info"
-        if self.module is None:
-            argv = [sys.executable, "-m", "mediajobs", "worker", "-c", str(self.concurrency)]
-        else:
-            argv = [sys.executable, "-m", self.module, str(self.concurrency)]
+        argv = [sys.executable, "-m", "mediajobs", "worker", "-c", str(self.concurrency)]
+        if self.plugins is not None:
+            env["MEDIAJOBS_PLUGINS"] = self.plugins
             tests_dir = str(Path(__file__).resolve().parent.parent)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, env.get("PYTHONPATH")) if p)
         if self.queues:

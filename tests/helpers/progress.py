@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 
 from mediajobs.client import SseMessage, SseParser
-from mediajobs.domain import LOCAL_USER_ID, Job, get_pipeline
+from mediajobs.domain import LOCAL_USER_ID, Job
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.services import Services
+from mediajobs.pipelines import get_pipeline
 from mediajobs.storage import artifact_key
 from mediajobs.store import ArtifactRecord, Claim, JobStore
+from mediajobs.wiring import Services
 
 STAGES = ("ingest", "normalize", "transcribe")
 

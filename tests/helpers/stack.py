@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from helpers.auth import authorize
 from helpers.processes import WorkerProcess, wait_for
 from mediajobs.api.app import create_app
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.settings import Settings
 from mediajobs.store import JobStore, create_db_engine
 
@@ -63,7 +64,7 @@ def open_stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
     stack = Stack(
         settings=settings,
         api=TestClient(create_app(settings)),
-        store=JobStore(engine),
+        store=JobStore(engine, pipelines=shipped_pipelines(noop=True)),
         tmp_path=tmp_path,
         workers=[],
     )

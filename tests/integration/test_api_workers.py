@@ -11,6 +11,7 @@ import httpx
 from helpers.processes import descendants_running, free_port, http_ready, wait_for, wait_gone, wait_serving
 from helpers.settings import make_settings
 from mediajobs.launch import settings_env
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.store import JobStore, create_db_engine
 
 
@@ -19,7 +20,7 @@ def test_two_api_processes_share_the_port_and_the_jobs(tmp_path: Path, pg_url: s
         tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=redis_url, MEDIAJOBS_NOOP_PIPELINES=True
     )
     engine = create_db_engine(pg_url)
-    _, key = JobStore(engine).users.create_key("local", name="tests")
+    _, key = JobStore(engine, pipelines=shipped_pipelines(noop=True)).users.create_key("local", name="tests")
     engine.dispose()
     port, log = free_port(), tmp_path / "api.log"
     with open(log, "wb") as out:

@@ -11,19 +11,22 @@ import redis
 
 from helpers.clock import FakeClock
 from helpers.settings import make_settings
-from mediajobs.domain import get_pipeline
+from mediajobs.pipelines import get_pipeline, shipped_pipelines
 from mediajobs.queue.app import create_celery_app
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.publisher import CeleryPublisher
 from mediajobs.queue.routing import queue_router
+from mediajobs.registry import build_registry
 from mediajobs.store import JobStore, create_db_engine
 
 
 def test_stage_messages_land_on_their_kind_queue(tmp_path: Path, pg_url: str, redis_url: str) -> None:
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=redis_url)
-    app = create_celery_app(settings)
+    app = create_celery_app(settings, build_registry(settings).queues())
     engine = create_db_engine(pg_url)
-    store = JobStore(engine, queue_for=queue_router(settings.queue_prefix))
+    store = JobStore(
+        engine, queue_for=queue_router(settings.queue_prefix), pipelines=shipped_pipelines(noop=True)
+    )
     pipeline = get_pipeline("transcribe")
     job, _ = store.create_job(
         owner_id="local", pipeline=pipeline, source="https://example.com/a.wav", options={}
@@ -45,9 +48,9 @@ def test_broker_outage_keeps_messages_in_the_outbox(tmp_path: Path, pg_url: str)
     settings = make_settings(
         tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL="redis://127.0.0.1:1/0"
     )
-    app = create_celery_app(settings)
+    app = create_celery_app(settings, build_registry(settings).queues())
     engine = create_db_engine(pg_url)
-    store = JobStore(engine)
+    store = JobStore(engine, pipelines=shipped_pipelines(noop=True))
     pipeline = get_pipeline("transcribe")
     store.create_job(owner_id="local", pipeline=pipeline, source="https://example.com/a.wav", options={})
     assert Dispatcher(store, CeleryPublisher(app)).dispatch_due() == 0
@@ -63,10 +66,15 @@ def test_messages_lost_by_the_broker_are_counted_and_sent_again(
     so, and the waiting stages get their messages again after a lease period, not 15 minutes."""
     env = {"CELERY_BROKER_URL": redis_url} if broker == "redis" else {}  # no broker URL: embedded
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, **env)
-    publisher = CeleryPublisher(create_celery_app(settings))
+    publisher = CeleryPublisher(create_celery_app(settings, build_registry(settings).queues()))
     engine = create_db_engine(pg_url)
     clock = FakeClock(datetime.now(UTC))
-    store = JobStore(engine, clock=clock, queue_for=queue_router(settings.queue_prefix))
+    store = JobStore(
+        engine,
+        clock=clock,
+        queue_for=queue_router(settings.queue_prefix),
+        pipelines=shipped_pipelines(noop=True),
+    )
     pipeline = get_pipeline("transcribe")
     for i in range(3):
         store.create_job(

@@ -23,8 +23,8 @@ from mediajobs.api.app import create_app
 from mediajobs.domain import ErrorInfo
 from mediajobs.engines import Engines
 from mediajobs.queue.memory import InMemoryPublisher
-from mediajobs.services import Services, build_services
 from mediajobs.store import jobs as store_jobs
+from mediajobs.wiring import Services, build_services
 
 
 @dataclass

@@ -14,9 +14,9 @@ import pytest
 
 from helpers import media
 from helpers.settings import make_settings
-from mediajobs.engines import Engines
 from mediajobs.errors import MediaJobsError, PermanentError, UnsupportedMedia
 from mediajobs.redact import host_folders, scrub
+from mediajobs.registry import build_registry
 from mediajobs.stages import StageContext
 from mediajobs.stages.ingest import ingest
 from mediajobs.stages.normalize import Limits, Probe, convert, normalize, wav_duration
@@ -45,13 +45,13 @@ class Stack:
         return StageContext(
             job_id=job_id, stage=stage, attempt=1, source=source, options={}, inputs=inputs or {},
             work_dir=self.workspace.fresh(job_id, stage), storage=self.storage, settings=self.settings,
-            engines=Engines(),
+            engines=build_registry(self.settings).engines(),
         )  # fmt: skip
 
     def run(self, source: str) -> dict[str, Any]:
         """ingest, then normalize; the normalize output."""
         ingested = ingest(self.ctx("ingest", source))
-        return dict(normalize(self.ctx("normalize", source, {"ingest": dict(ingested.output)})).output)
+        return dict(normalize(self.ctx("normalize", source, {"media": dict(ingested.output)})).output)
 
     def user_message(self, exc: MediaJobsError) -> str:
         """What a client would read (the runner scrubs what a stage raised)."""

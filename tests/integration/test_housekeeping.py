@@ -15,8 +15,9 @@ from sqlalchemy import update
 
 from helpers.clock import FakeClock
 from helpers.settings import make_settings
-from mediajobs.domain import JobStatus, get_pipeline
+from mediajobs.domain import JobStatus
 from mediajobs.housekeeping import Housekeeping
+from mediajobs.pipelines import get_pipeline, shipped_pipelines
 from mediajobs.settings import Settings
 from mediajobs.storage import LocalStorage, Workspace, artifact_key, upload_key
 from mediajobs.store import ArtifactRecord, Claim, JobStore, create_db_engine
@@ -65,7 +66,7 @@ def house(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[House]:
     url = request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url")
     clock = FakeClock(START)
     engine = create_db_engine(url)
-    store = JobStore(engine, clock=clock)
+    store = JobStore(engine, clock=clock, pipelines=shipped_pipelines(noop=True))
     yield House(
         store=store,
         storage=LocalStorage(tmp_path / "storage"),

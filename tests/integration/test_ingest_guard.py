@@ -17,8 +17,8 @@ import pytest
 
 from helpers.processes import FileServer
 from helpers.settings import make_settings
-from mediajobs.engines import Engines
 from mediajobs.errors import ForbiddenSource, RetryableError
+from mediajobs.registry import build_registry
 from mediajobs.stages import StageContext
 from mediajobs.stages.ingest import ingest
 from mediajobs.storage import LocalStorage, Workspace
@@ -33,7 +33,8 @@ def _ctx(tmp_path: Path, source: str, *, allow_private: bool) -> StageContext:
     return StageContext(
         job_id=job_id, stage="ingest", attempt=1, source=source, options={}, inputs={},
         work_dir=Workspace(tmp_path / "work").fresh(job_id, "ingest"),
-        storage=LocalStorage(tmp_path / "storage"), settings=settings, engines=Engines(),
+        storage=LocalStorage(tmp_path / "storage"), settings=settings,
+        engines=build_registry(settings).engines(),
     )  # fmt: skip
 
 

@@ -27,7 +27,7 @@ from mediajobs.api.app import create_app
 from mediajobs.domain import Tier
 from mediajobs.engines import Engines
 from mediajobs.queue.memory import InMemoryPublisher
-from mediajobs.services import Services, build_services
+from mediajobs.wiring import Services, build_services
 
 EXAMPLES_PER_OPERATION = 25  # per operation and generation mode
 MODES = (

@@ -35,8 +35,8 @@ from mediajobs.progress import (
 from mediajobs.progress.feed import CLIENT_NAME
 from mediajobs.progress.wiring import channel_prefix
 from mediajobs.queue.memory import InMemoryPublisher
-from mediajobs.services import Services, build_services
 from mediajobs.store import JobStore
+from mediajobs.wiring import Services, build_services
 
 LIVE = FollowTimings(heartbeat=60, recheck=60, poll=60)  # only the live feed can deliver in time
 

@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import Engine, Select
 from sqlalchemy.dialects import postgresql
 
-from mediajobs.domain import FairShare, default_pipelines
+from mediajobs.domain import FairShare
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.store import JobStore, create_db_engine
 from mediajobs.store.admission import in_flight
 
@@ -30,7 +31,7 @@ BACKLOG = 300  # and jobs of theirs waiting for admission (a burst)
 @pytest.fixture
 def store(pg_url: str) -> Iterator[JobStore]:
     engine = create_db_engine(pg_url)
-    store = JobStore(engine, admission=FairShare(), pipelines=default_pipelines(noop=True))
+    store = JobStore(engine, admission=FairShare(), pipelines=shipped_pipelines(noop=True))
     with _admin(engine) as conn:  # a long history, written directly for speed
         conn.execute(
             "INSERT INTO jobs (id, owner_id, pipeline, source, options, status, lane, progress,"

@@ -19,7 +19,7 @@ from helpers import processes as procs
 from helpers.http_server import Route, serve
 from helpers.settings import make_settings as base_settings
 from helpers.wer import wer
-from mediajobs.engines import SPEECH_TO_TEXT, Engines, Segment
+from mediajobs.engines import Engines, Segment
 from mediajobs.engines.catalog import ModelCatalog
 from mediajobs.engines.whisper import WhisperEngine, WhisperModels, whisper_factory
 from mediajobs.errors import (
@@ -29,11 +29,12 @@ from mediajobs.errors import (
     StageTimeout,
     UnsupportedMedia,
 )
+from mediajobs.process import run_process
+from mediajobs.registry import build_registry
 from mediajobs.settings import Settings
 from mediajobs.stages.base import CancelToken, StageContext, StageResult
 from mediajobs.stages.ingest import describe_non_media, ingest, parse_retry_after
 from mediajobs.stages.normalize import normalize
-from mediajobs.stages.process import run_process
 from mediajobs.stages.transcribe import transcribe
 from mediajobs.storage import LocalStorage, Workspace, read_bytes
 from mediajobs.subtitles import CueLimits, parse_srt, parse_vtt
@@ -155,14 +156,16 @@ def base_url(speech_mp3: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def whisper_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
     settings = make_settings(tmp_path_factory.mktemp("engines"))
-    engines = Engines().register(SPEECH_TO_TEXT, whisper_factory(settings))
+    engines = build_registry(settings).engines()  # a worker's: faster-whisper in its engine process
     yield engines
     engines.close()  # stops the engine process (the suite fails on a process left behind)
 
 
 @pytest.fixture
 def job(tmp_path: Path) -> Job:
-    return Job(root=tmp_path, settings=make_settings(tmp_path), engines=engines_with(FakeSpeechToText()))
+    settings = make_settings(tmp_path)
+    engines = engines_with(FakeSpeechToText(), base=build_registry(settings).engines())
+    return Job(root=tmp_path, settings=settings, engines=engines)
 
 
 # -- the whole pipeline, once: HTTP download -> WAV -> Whisper ----------------------------------------
@@ -186,12 +189,12 @@ def pipeline(
     progress = {name: RecordingProgress() for name in ("ingest", "normalize", "transcribe")}
     ingested = ingest(job.context("ingest", source=f"{base_url}/redirect", progress=progress["ingest"]))
     normalized = normalize(
-        job.context("normalize", inputs={"ingest": dict(ingested.output)}, progress=progress["normalize"])
+        job.context("normalize", inputs={"media": dict(ingested.output)}, progress=progress["normalize"])
     )
     transcribed = transcribe(
         job.context(
             "transcribe",
-            inputs={"normalize": dict(normalized.output)},
+            inputs={"audio": dict(normalized.output)},
             options={"word_timestamps": True},
             progress=progress["transcribe"],
         )
@@ -409,9 +412,7 @@ def _normalize_file(
     upload_id = uuid.uuid4()
     placed = job.storage.write(f"uploads/{upload_id}/{path.name}", [path.read_bytes()])
     ingest_out = {"media_key": placed.key}
-    return normalize(
-        job.context("normalize", inputs={"ingest": ingest_out}, progress=progress, cancel=cancel)
-    )
+    return normalize(job.context("normalize", inputs={"media": ingest_out}, progress=progress, cancel=cancel))
 
 
 def test_video_normalises_with_has_video(job: Job, media_dir: Path) -> None:
@@ -464,7 +465,7 @@ def test_transcribe_with_a_fake_engine_writes_every_format(job: Job, speech_wav:
     fake = FakeSpeechToText()
     job.engines = engines_with(fake)
     normalized = _normalize_file(job, speech_wav)
-    result = transcribe(job.context("transcribe", inputs={"normalize": dict(normalized.output)}))
+    result = transcribe(job.context("transcribe", inputs={"audio": dict(normalized.output)}))
     assert fake.calls == 1
     assert result.output["segments"] == 3  # 14.85 s in 5 s segments
     assert result.output["engine"] == "fake"
@@ -482,7 +483,7 @@ def test_a_short_clip_has_no_cue_or_word_past_its_end(tmp_path: Path, whisper_en
     assert duration < 2.0  # shorter than Whisper's timestamp grid rounds its last segment to
     result = transcribe(
         job.context(
-            "transcribe", inputs={"normalize": dict(normalized.output)}, options={"word_timestamps": True}
+            "transcribe", inputs={"audio": dict(normalized.output)}, options={"word_timestamps": True}
         )
     )
     work = job.work("transcribe")
@@ -504,7 +505,7 @@ def test_vad_gives_the_same_cues_on_every_run(tmp_path: Path, whisper_engines: E
         job = Job(root=tmp_path / str(attempt), settings=make_settings(tmp_path), engines=whisper_engines)
         normalized = _normalize_file(job, clip)
         transcribe(
-            job.context("transcribe", inputs={"normalize": dict(normalized.output)}, options={"vad": True})
+            job.context("transcribe", inputs={"audio": dict(normalized.output)}, options={"vad": True})
         )
         runs.append(parse_srt((job.work("transcribe") / "transcript.srt").read_text(encoding="utf-8")))
     assert runs[0] == runs[1]
@@ -526,7 +527,7 @@ def test_cancel_stops_transcription_between_segments(job: Job) -> None:
 
     progress = CancelAtSecondSegment()
     job.storage.write("unused.wav", [b""])  # the fake engine never reads it
-    inputs = {"normalize": {"audio_key": "unused.wav", "duration": 10.0}}
+    inputs = {"audio": {"audio_key": "unused.wav", "duration": 10.0}}
     with pytest.raises(JobCancelled):
         transcribe(job.context("transcribe", inputs=inputs, progress=progress, cancel=cancel))
     assert progress.percents[-1] == 20.0

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from helpers.sqlcount import Counts, counting
-from mediajobs.domain import AtMostInFlight, ErrorInfo, FairShare, default_pipelines, get_pipeline
-from mediajobs.store import Claim, JobStore, OutboxMessage, create_db_engine
+from mediajobs.domain import AtMostInFlight, ErrorInfo, FairShare
+from mediajobs.pipelines import get_pipeline, shipped_pipelines
+from mediajobs.store import Claim, JobStore, create_db_engine
 
 # operation -> (PostgreSQL statements, SQLite statements); every operation is one commit.
 # With the policy that admits everything at once (AdmitAll):
@@ -51,8 +52,8 @@ BEFORE = {
 # (PostgreSQL) and reads their tier and stages in flight; each stage end offers the user's waiting stages.
 FAIR_SHARE = {
     "submit": (4, 5),  # no lock in it: the roots wait as `ready`...
-    "admit after commit": (8, 9),  # ...until this, after the commit: a count, then the user's lock,
-    #                                count again, admit
+    "admit after commit": (7, 7),  # ...until this, after the commit (Dispatcher.settled): a count,
+    #                                then the user's lock, count again, admit
     "publish": (1, 2),
     "mark reserved": (1, 2),
     "claim": (6, 7),
@@ -76,7 +77,11 @@ def store(request: pytest.FixtureRequest) -> Iterator[JobStore]:
     database, policy = request.param
     url = request.getfixturevalue("pg_url" if database == "postgresql" else "sqlite_url")
     engine = create_db_engine(url)
-    yield JobStore(engine, admission=FairShare() if policy == "fair-share" else None)
+    yield JobStore(
+        engine,
+        admission=FairShare() if policy == "fair-share" else None,
+        pipelines=shipped_pipelines(noop=True),
+    )
     engine.dispose()
 
 
@@ -85,27 +90,27 @@ def test_round_trips_per_submit_and_per_stage_stay_within_the_budget(store: JobS
     policy = "fair-share" if store.admission.holds else "admit-all"
     budget_table = BUDGETS[policy]
     seen: dict[str, Counts] = {}
-    outgoing: list[OutboxMessage] = []  # what the process publishes after each commit, unread
-    store.db.on_commit = lambda tx: outgoing.extend(tx.outgoing)
 
     def claim(stage: str) -> Claim:
         result = store.claim_stage(job.id, stage, worker="w", lease_seconds=30)
         assert isinstance(result, Claim)
         return result
 
+    with store.db.collecting() as gathered:  # what the process publishes after the commits, unread
+        with counting(store.engine) as counts:
+            job, _ = store.create_job(
+                owner_id="local",
+                pipeline=get_pipeline("transcribe"),
+                source="https://example.com/a.mp3",
+                options={},
+            )
+        seen["submit"] = counts
+        with counting(store.engine) as counts:
+            for owner in gathered.waiting_for:  # what Dispatcher.settled does after the submit's commit
+                store.admission.admit_owner(owner)
+        seen["admit after commit"] = counts
     with counting(store.engine) as counts:
-        job, _ = store.create_job(
-            owner_id="local",
-            pipeline=get_pipeline("transcribe"),
-            source="https://example.com/a.mp3",
-            options={},
-        )
-    seen["submit"] = counts
-    with counting(store.engine) as counts:
-        store.admit_after(job.id)  # after the submit's commit (a holding policy admits here)
-    seen["admit after commit"] = counts
-    with counting(store.engine) as counts:
-        store.mark_sent([m.id for m in outgoing if m.job_id == job.id])
+        store.mark_sent([m.id for m in gathered.messages if m.job_id == job.id])
     seen["publish"] = counts
     with counting(store.engine) as counts:
         store.mark_reserved("worker:1", job.id, "ingest")
@@ -132,7 +137,7 @@ def test_round_trips_per_submit_and_per_stage_stay_within_the_budget(store: JobS
         store.complete_stage(transcribe, {"segments": 1})
     seen["complete (last stage)"] = counts
     with counting(store.engine) as counts:
-        store.admit_after(job.id)  # after a stage's end, when nothing of the user waits
+        store.admission.admit_if_waiting("local")  # after a stage's end, when nothing of the user waits
     seen["admit after, nothing waits"] = counts
 
     table = "\n".join(
@@ -151,7 +156,7 @@ def test_a_slot_passes_to_the_users_next_job_inside_the_commit_that_frees_it(
 ) -> None:
     for url in (pg_url, sqlite_url):
         engine = create_db_engine(url)
-        store = JobStore(engine, admission=AtMostInFlight(limit=1), pipelines=default_pipelines(noop=True))
+        store = JobStore(engine, admission=AtMostInFlight(limit=1), pipelines=shipped_pipelines(noop=True))
         column = 0 if engine.dialect.name == "postgresql" else 1
         seen: dict[str, Counts] = {}
         submit = dict(

@@ -11,7 +11,8 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from mediajobs.domain import JobStatus, get_pipeline
+from mediajobs.domain import JobStatus
+from mediajobs.pipelines import get_pipeline, shipped_pipelines
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.store import Claim, JobStore, Refusal, create_db_engine, current_revision, head_revision
@@ -40,7 +41,7 @@ def test_database_is_at_head(engine: Engine) -> None:
 
 
 def test_concurrent_claims_of_one_stage_let_exactly_one_runner_in(engine: Engine) -> None:
-    store = JobStore(engine)
+    store = JobStore(engine, pipelines=shipped_pipelines(noop=True))
     job_ids = [_submit(store) for _ in range(10)]
     results: list[Claim | Refusal] = []
     lock = threading.Lock()
@@ -65,7 +66,7 @@ def test_concurrent_claims_of_one_stage_let_exactly_one_runner_in(engine: Engine
 
 
 def test_parallel_dispatchers_publish_each_message_once(engine: Engine) -> None:
-    store = JobStore(engine)
+    store = JobStore(engine, pipelines=shipped_pipelines(noop=True))
     job_ids = {_submit(store) for _ in range(300)}
     publisher = InMemoryPublisher()
     dispatchers = [Dispatcher(store, publisher, batch_size=25) for _ in range(4)]
@@ -87,7 +88,7 @@ def test_fenced_writes_of_a_superseded_runner_fail(engine: Engine) -> None:
     from mediajobs.store import utcnow
 
     now = [utcnow()]
-    store = JobStore(engine, clock=lambda: now[0])
+    store = JobStore(engine, clock=lambda: now[0], pipelines=shipped_pipelines(noop=True))
     job_id = _submit(store)
     first = store.claim_stage(job_id, "ingest", worker="a", lease_seconds=5)
     assert isinstance(first, Claim)
@@ -115,7 +116,7 @@ def test_migrations_match_the_table_definitions(engine: Engine) -> None:
 def test_a_pooled_connection_the_server_closed_is_replaced_before_use(engine: Engine) -> None:
     """No `SELECT 1` per checkout: a connection whose backend was terminated while it sat in the pool
     is noticed from its socket and replaced, so the next read and write still work."""
-    store = JobStore(engine)
+    store = JobStore(engine, pipelines=shipped_pipelines(noop=True))
     job_id = _submit(store)
     with engine.connect() as conn:  # one connection, back in the pool after this block
         pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()

@@ -15,6 +15,7 @@ from helpers.auth import new_key
 from helpers.live_server import live_server
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.settings import Settings
 from mediajobs.store import JobStore, create_db_engine
 from mediajobs.store.tables import UploadRow
@@ -52,7 +53,9 @@ def auth(settings: Settings) -> dict[str, str]:
     assert settings.database_url is not None
     engine = create_db_engine(settings.database_url)
     try:
-        return {"Authorization": f"Bearer {new_key(JobStore(engine))}"}
+        return {
+            "Authorization": f"Bearer {new_key(JobStore(engine, pipelines=shipped_pipelines(noop=True)))}"
+        }
     finally:
         engine.dispose()
 

@@ -11,20 +11,21 @@ from typing import Any
 import redis
 
 from helpers.settings import make_settings
-from mediajobs.domain import get_pipeline
+from mediajobs.pipelines import get_pipeline, shipped_pipelines
 from mediajobs.queue.app import create_celery_app
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.publisher import CeleryPublisher
 from mediajobs.queue.routing import queue_router
+from mediajobs.registry import build_registry
 from mediajobs.store import JobStore, create_db_engine
 
 
 def test_task_events_are_off_unless_asked_for(tmp_path: Path, redis_url: str) -> None:
-    quiet = create_celery_app(make_settings(tmp_path, CELERY_BROKER_URL=redis_url)).conf
+    quiet_settings = make_settings(tmp_path, CELERY_BROKER_URL=redis_url)
+    quiet = create_celery_app(quiet_settings, build_registry(quiet_settings).queues()).conf
     assert (quiet.task_send_sent_event, quiet.worker_send_task_events) == (False, False)
-    loud = create_celery_app(
-        make_settings(tmp_path, CELERY_BROKER_URL=redis_url, MEDIAJOBS_CELERY_TASK_EVENTS="true")
-    ).conf
+    loud_settings = make_settings(tmp_path, CELERY_BROKER_URL=redis_url, MEDIAJOBS_CELERY_TASK_EVENTS="true")
+    loud = create_celery_app(loud_settings, build_registry(loud_settings).queues()).conf
     assert (loud.task_send_sent_event, loud.worker_send_task_events) == (True, True)
 
 
@@ -38,8 +39,12 @@ def test_with_the_setting_each_stage_message_sent_is_announced_on_the_broker(
         MEDIAJOBS_CELERY_TASK_EVENTS="true",
     )
     engine = create_db_engine(pg_url)
-    store = JobStore(engine, queue_for=queue_router(settings.queue_prefix))
-    dispatcher = Dispatcher(store, CeleryPublisher(create_celery_app(settings)))
+    store = JobStore(
+        engine, queue_for=queue_router(settings.queue_prefix), pipelines=shipped_pipelines(noop=True)
+    )
+    dispatcher = Dispatcher(
+        store, CeleryPublisher(create_celery_app(settings, build_registry(settings).queues()))
+    )
     client = redis.Redis.from_url(redis_url)
     monitor = client.pubsub()
     try:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from helpers.clock import FakeClock
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.store import JobStore, create_db_engine
 
 
@@ -18,5 +19,5 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(sqlite_url: str, clock: FakeClock) -> Iterator[JobStore]:
     engine = create_db_engine(sqlite_url)
-    yield JobStore(engine, clock=clock)
+    yield JobStore(engine, clock=clock, pipelines=shipped_pipelines(noop=True))
     engine.dispose()

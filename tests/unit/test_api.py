@@ -17,9 +17,9 @@ from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.engines import Engines
 from mediajobs.queue.memory import InMemoryPublisher
-from mediajobs.services import Services, build_services
 from mediajobs.storage import read_bytes
 from mediajobs.store import Claim
+from mediajobs.wiring import Services, build_services
 
 JOBS = "/api/v1/jobs"
 UPLOADS = "/api/v1/uploads"

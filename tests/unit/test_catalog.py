@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers.settings import make_settings as base_settings
-from mediajobs.domain.pipelines import TranscribeOptions
+from mediajobs.domain.options import TranscribeOptions
 from mediajobs.engines.catalog import BASE_SHA256, BASE_SIZE, ModelCatalog, assemble_base
 from mediajobs.errors import InvalidRequest
 

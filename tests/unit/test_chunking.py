@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from helpers.settings import make_settings
-from mediajobs.domain import StageRun, StageStatus, get_pipeline
+from mediajobs.domain import StageRun, StageStatus
+from mediajobs.domain.transitions import job_progress
+from mediajobs.pipelines import get_pipeline
 from mediajobs.stages.merge import kept_segments, monotonic
 from mediajobs.stages.split import parse_silences, plan_chunks
 from mediajobs.store import Claim, JobStore
@@ -131,11 +133,12 @@ def _runs(chunks: list[StageStatus], **declared: StageStatus) -> dict[str, Stage
 def test_progress_counts_finished_chunks_and_short_media_keeps_the_old_weights() -> None:
     pipeline = get_pipeline("transcribe")
     done, waiting = StageStatus.SUCCEEDED, StageStatus.PENDING
-    assert pipeline.progress(_runs([], ingest=done, normalize=done)) == 25.0  # no chunks: the old weights
+    no_chunks = _runs([], ingest=done, normalize=done)
+    assert job_progress(pipeline, no_chunks.values()) == 25.0  # no chunks: the old weights
     half = _runs([done, waiting], ingest=done, normalize=done)
-    assert pipeline.progress(half) == round((2 + 5.5 * 0.5) / 8 * 100, 2)
+    assert job_progress(pipeline, half.values()) == round((2 + 5.5 * 0.5) / 8 * 100, 2)
     all_chunks = _runs([done, done], ingest=done, normalize=done)
-    assert pipeline.progress(all_chunks) == round((2 + 5.5) / 8 * 100, 2)
+    assert job_progress(pipeline, all_chunks.values()) == round((2 + 5.5) / 8 * 100, 2)
 
 
 def test_stage_time_limits_grow_with_the_media(tmp_path: Path) -> None:
@@ -157,6 +160,7 @@ def test_the_messages_after_normalize_carry_the_media_length_their_time_limits_g
     store: JobStore, tmp_path: Path
 ) -> None:
     from mediajobs.queue.publisher import CeleryPublisher
+    from mediajobs.registry import build_registry
 
     job, _ = store.create_job(
         owner_id="local", pipeline=get_pipeline("transcribe"), source="https://example.com/a.mp3", options={}
@@ -177,5 +181,6 @@ def test_the_messages_after_normalize_carry_the_media_length_their_time_limits_g
         def send_task(self, *args: Any, **kwargs: Any) -> None:
             sent.append(kwargs)
 
-    CeleryPublisher(App(), make_settings(tmp_path).time_limits_for).publish(message)
+    assert message.pipeline == "transcribe"
+    CeleryPublisher(App(), build_registry(make_settings(tmp_path)).time_limits).publish(message)
     assert sent[0]["time_limit"] == 3 * 3600 * 2

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from helpers.clock import FakeClock
-from mediajobs.domain import LOCAL_USER_ID, ErrorInfo, Job, get_pipeline
+from mediajobs.domain import LOCAL_USER_ID, ErrorInfo, Job
+from mediajobs.pipelines import get_pipeline, shipped_pipelines
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.maintenance import RELAY_AFTER
 from mediajobs.queue.memory import BrokerDown, InMemoryPublisher
-from mediajobs.store import Claim, JobStore, OutboxMessage, create_db_engine
+from mediajobs.store import Claim, JobStore, create_db_engine
 from mediajobs.store.tables import OutboxRow
 
 
@@ -21,7 +22,12 @@ from mediajobs.store.tables import OutboxRow
 def store(sqlite_url: str, clock: FakeClock) -> Iterator[JobStore]:
     """The shared store fixture, with queue names of its own."""
     engine = create_db_engine(sqlite_url)
-    yield JobStore(engine, clock=clock, queue_for=lambda lane, kind: f"test.{kind}")
+    yield JobStore(
+        engine,
+        clock=clock,
+        queue_for=lambda lane, kind: f"test.{kind}",
+        pipelines=shipped_pipelines(noop=True),
+    )
     engine.dispose()
 
 
@@ -118,18 +124,12 @@ def test_broker_outage_delays_but_never_loses_messages(
     assert store.pending_outbox_count() == 0
 
 
-def written_now(store: JobStore) -> list[OutboxMessage]:
-    """What the process's on-commit step gets: the messages due now of each committed transaction."""
-    seen: list[OutboxMessage] = []
-    store.db.on_commit = lambda tx: seen.extend(tx.outgoing)
-    return seen
-
-
 def test_publish_now_sends_what_the_commit_wrote_and_the_relay_leaves_fresh_messages_to_it(
     store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher, clock: FakeClock
 ) -> None:
-    seen = written_now(store)
-    first, second, third = submit(store, 3)
+    with store.db.collecting() as gathered:  # what `settled` gathers: the messages each commit wrote
+        first, second, third = submit(store, 3)
+    seen = gathered.messages
     assert [m.job_id for m in seen] == [first.id, second.id, third.id]
     assert {m.id for m in seen} == {i for job in (first, second, third) for i in store.unsent_ids(job.id)}
 
@@ -149,8 +149,9 @@ def test_publish_now_sends_what_the_commit_wrote_and_the_relay_leaves_fresh_mess
 def test_publish_now_while_the_broker_is_down_leaves_the_message_to_the_relay(
     store: JobStore, dispatcher: Dispatcher, publisher: InMemoryPublisher, clock: FakeClock
 ) -> None:
-    seen = written_now(store)
-    [job] = submit(store)
+    with store.db.collecting() as gathered:
+        [job] = submit(store)
+    seen = gathered.messages
     publisher.down = True
 
     assert dispatcher.publish_now(seen) == 0

@@ -8,17 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mediajobs.domain import (
-    PIPELINES,
-    TERMINAL_JOB_STATUSES,
-    Job,
-    JobStatus,
-    RetryPolicy,
-    StageRun,
-    StageStatus,
-    get_pipeline,
-)
+from mediajobs.domain import TERMINAL_JOB_STATUSES, Job, JobStatus, RetryPolicy, StageRun, StageStatus
+from mediajobs.domain.transitions import job_progress, ready_stages
 from mediajobs.errors import InvalidRequest
+from mediajobs.pipelines import get_pipeline, shipped_pipelines
 
 JOB_ID = uuid.UUID(int=1)
 UPLOAD_ID = "6f1c2a3b-0000-4000-8000-000000000001"
@@ -45,8 +38,8 @@ def test_transcribe_pipeline_is_a_chain_of_three_stages() -> None:
     assert [s.name for s in pipeline.stages] == ["ingest", "normalize", "transcribe"]
     assert pipeline.spec("normalize").needs == ("ingest",)
     assert pipeline.spec("transcribe").needs == ("normalize",)
-    assert {s.kind for s in pipeline.stages} == {"download", "media", "transcribe"}
-    assert PIPELINES["transcribe"] is pipeline
+    assert {s.kind.name for s in pipeline.stages} == {"download", "media", "transcribe"}
+    assert shipped_pipelines()["transcribe"] is pipeline
 
 
 def test_roots_are_the_stages_that_need_nothing() -> None:
@@ -120,26 +113,26 @@ def test_spec_of_an_unknown_stage_raises_key_error() -> None:
 def test_ready_after(statuses: dict[str, StageStatus], ready: list[str]) -> None:
     pipeline = get_pipeline("transcribe")
 
-    assert [s.name for s in pipeline.ready_after(runs(**statuses))] == ready
+    assert [r.name for r in ready_stages(pipeline, runs(**statuses).values())] == ready
 
 
 def test_progress_is_weighted_by_stage() -> None:
     pipeline = get_pipeline("transcribe")  # weights 1, 1, 6
 
-    assert pipeline.progress(runs()) == 0.0
-    assert pipeline.progress(runs(ingest=StageStatus.SUCCEEDED)) == 12.5
+    assert job_progress(pipeline, runs().values()) == 0.0
+    assert job_progress(pipeline, runs(ingest=StageStatus.SUCCEEDED).values()) == 12.5
     half_normalized = runs(ingest=StageStatus.SUCCEEDED, normalize=(StageStatus.RUNNING, 50.0))
-    assert pipeline.progress(half_normalized) == 18.75
+    assert job_progress(pipeline, half_normalized.values()) == 18.75
     half_transcribed = runs(
         ingest=StageStatus.SUCCEEDED,
         normalize=StageStatus.SUCCEEDED,
         transcribe=(StageStatus.RUNNING, 50.0),
     )
-    assert pipeline.progress(half_transcribed) == 62.5
+    assert job_progress(pipeline, half_transcribed.values()) == 62.5
     everything = runs(
         ingest=StageStatus.SUCCEEDED, normalize=StageStatus.SUCCEEDED, transcribe=StageStatus.SUCCEEDED
     )
-    assert pipeline.progress(everything) == 100.0
+    assert job_progress(pipeline, everything.values()) == 100.0
 
 
 def test_progress_clamps_a_stage_percent_and_counts_success_as_full() -> None:
@@ -149,9 +142,9 @@ def test_progress_clamps_a_stage_percent_and_counts_success_as_full() -> None:
     under = runs(ingest=(StageStatus.RUNNING, -20.0))
     succeeded_at_zero = runs(ingest=(StageStatus.SUCCEEDED, 0.0))
 
-    assert pipeline.progress(over) == 12.5
-    assert pipeline.progress(under) == 0.0
-    assert pipeline.progress(succeeded_at_zero) == 12.5
+    assert job_progress(pipeline, over.values()) == 12.5
+    assert job_progress(pipeline, under.values()) == 0.0
+    assert job_progress(pipeline, succeeded_at_zero.values()) == 12.5
 
 
 # -- sources -------------------------------------------------------------------------------------

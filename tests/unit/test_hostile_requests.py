@@ -21,9 +21,10 @@ from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.engines import Engines
 from mediajobs.housekeeping import Housekeeping
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.queue.memory import InMemoryPublisher
-from mediajobs.services import Services, build_services
 from mediajobs.store import JobStore, create_db_engine
+from mediajobs.wiring import Services, build_services
 
 JOBS = "/api/v1/jobs"
 UPLOADS = "/api/v1/uploads"
@@ -280,7 +281,7 @@ def test_the_daily_cleanup_removes_only_uploads_no_job_names(tmp_path: Path, sql
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url)
     engine = create_db_engine(sqlite_url)
     services = build_services(settings, InMemoryPublisher(), engines=Engines())
-    store = JobStore(engine, clock=clock)
+    store = JobStore(engine, clock=clock, pipelines=shipped_pipelines(noop=True))
     try:
         with TestClient(create_app(settings, services=services, maintenance=False)) as client:
             authorize(client, services.store)

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from helpers.clock import FakeClock as Clock
-from mediajobs.domain import LOCAL_USER_ID, get_pipeline
+from mediajobs.domain import LOCAL_USER_ID
 from mediajobs.errors import Conflict
+from mediajobs.pipelines import get_pipeline
 from mediajobs.store import JobStore
 
 

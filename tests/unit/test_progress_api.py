@@ -23,7 +23,7 @@ from mediajobs.domain.events import ProgressEvent
 from mediajobs.engines import Engines
 from mediajobs.progress import FollowTimings
 from mediajobs.queue.memory import InMemoryPublisher
-from mediajobs.services import Services, build_services
+from mediajobs.wiring import Services, build_services
 
 
 @pytest.fixture

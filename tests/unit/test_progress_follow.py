@@ -16,6 +16,7 @@ from helpers.progress import claim, run_job, run_stage, run_stages, submit
 from mediajobs.client import SseParser
 from mediajobs.domain import LOCAL_USER_ID, ErrorInfo
 from mediajobs.domain.events import EventType, ProgressEvent
+from mediajobs.pipelines import shipped_pipelines
 from mediajobs.progress import FollowTimings, InMemoryEventBus, follow_job, follow_owner
 from mediajobs.progress.feed import Subscription
 from mediajobs.progress.sse import HEARTBEAT, encode_event, encode_retry
@@ -34,7 +35,7 @@ def bus() -> InMemoryEventBus:
 @pytest.fixture
 def store(sqlite_url: str, bus: InMemoryEventBus) -> Iterator[JobStore]:
     engine = create_db_engine(sqlite_url)
-    yield JobStore(engine, event_sink=bus.publish)
+    yield JobStore(engine, event_sink=bus.publish, pipelines=shipped_pipelines(noop=True))
     engine.dispose()
 
 
@@ -374,7 +375,9 @@ def test_owner_stream_delivers_events_that_were_committed_but_never_published(
 ) -> None:
     # Worker 1 lost Redis (its events reach only the log) while worker 2 publishes live: the live
     # events must not move the stream past worker 1's, and the log recheck must deliver them.
-    silent = JobStore(store.engine)  # no event sink: nothing it logs is published
+    silent = JobStore(
+        store.engine, pipelines=shipped_pipelines(noop=True)
+    )  # no event sink: nothing it logs is published
     quiet_job, loud_job = submit(silent), submit(store)
     timings = FollowTimings(heartbeat=60, recheck=0.2, poll=60)
 

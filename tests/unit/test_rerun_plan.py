@@ -6,10 +6,11 @@ import uuid
 
 import pytest
 
-from helpers.graphs import DIAMOND, FAN
-from mediajobs.domain import Pipeline, StageKind, StageRun, StageSpec, StageStatus
+from helpers.graphs import DIAMOND, FAN, record
+from mediajobs.domain import Pipeline, StageRun, StageSpec, StageStatus
 from mediajobs.domain.rerun import ancestors, plan_rerun
 from mediajobs.errors import Conflict, InvalidRequest
+from mediajobs.pipelines import kinds
 
 JOB = uuid.uuid4()
 
@@ -34,7 +35,7 @@ def test_children_run_again_when_their_join_does_and_are_reused_when_a_stage_bef
     assert [r.name for r in again.redo] == ["work[0]", "work[1]"]
     later = Pipeline(
         name="later",
-        stages=(*FAN.stages, StageSpec(name="after", run="record", kind=StageKind.MEDIA, needs=("join",))),
+        stages=(*FAN.stages, StageSpec(name="after", code=record, kind=kinds.MEDIA, needs=("join",))),
     )
     runs.append(_run("after", StageStatus.FAILED))
     runs[1] = _run("join")

@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,9 +16,10 @@ from sqlalchemy.exc import OperationalError, PendingRollbackError
 
 from helpers.clock import FakeClock
 from helpers.settings import make_settings
-from mediajobs.domain import LOCAL_USER_ID, Job, JobStatus, RetryPolicy, StageStatus, get_pipeline
+from mediajobs.domain import LOCAL_USER_ID, Job, JobStatus, PipelineRegistry, RetryPolicy, StageStatus
 from mediajobs.engines import SPEECH_TO_TEXT, Engines, SpeechToText
 from mediajobs.errors import PermanentError, RetryableError, StageError, StoreUnavailable, UnsupportedMedia
+from mediajobs.pipelines import get_pipeline
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.runner import Runner, ThrottledProgress
@@ -61,10 +62,11 @@ class Stages:
     attempts: dict[str, list[int]] = field(default_factory=dict)
     behaviour: dict[str, Callable[[StageContext], StageResult]] = field(default_factory=dict)
 
-    def mapping(self) -> dict[str, StageFn]:
-        # by the code key each stage of the transcribe pipeline runs (normalize: normalize_split, ...)
-        pipeline = get_pipeline("transcribe")
-        return {pipeline.spec(n).run_key: self._stage(n) for n in ("ingest", "normalize", "transcribe")}
+    def pipelines(self) -> PipelineRegistry:
+        """The transcribe pipeline with this recorder's functions as the code of its stages."""
+        shipped = get_pipeline("transcribe")
+        stages = tuple(replace(spec, code=self._stage(spec.name)) for spec in shipped.stages)
+        return PipelineRegistry([replace(shipped, stages=stages)])
 
     def _stage(self, name: str) -> StageFn:
         def run(ctx: StageContext) -> StageResult:
@@ -102,13 +104,13 @@ class Harness:
     settings: Settings
 
     def submit(self) -> Job:
-        job, _ = self.store.create_job(
+        job, _ = self.dispatcher.settled(
+            self.store.create_job,
             owner_id=LOCAL_USER_ID,
-            pipeline=get_pipeline("transcribe"),
+            pipeline=self.store.pipelines.get_pipeline("transcribe"),
             source="https://example.com/talk.mp3",
             options={"language": "en"},
         )
-        self.dispatcher.dispatch_due()
         return job
 
     def drain(self) -> int:
@@ -135,7 +137,7 @@ class Harness:
             workspace=self.workspace,
             settings=self.settings,
             engines=self.runner.engines,
-            stages=self.stages.mapping(),
+            dispatcher=self.dispatcher,
             retry_policy=self.runner.retry_policy,
             worker_id="worker-test",
         )
@@ -149,22 +151,21 @@ def harness(tmp_path: Path, sqlite_url: str) -> Iterator[Harness]:
     settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url, MEDIAJOBS_HEARTBEAT_SECONDS=0.05)
     clock = FakeClock()
     engine = create_db_engine(sqlite_url)
-    store = JobStore(engine, clock=clock)
+    stages = Stages()
+    store = JobStore(engine, clock=clock, pipelines=stages.pipelines())
     storage = InMemoryStorage()
     workspace = Workspace(tmp_path / "work")
     publisher = InMemoryPublisher()
     dispatcher = Dispatcher(store, publisher)
-    stages = Stages()
-
-    store.db.on_commit = dispatcher.after_commit  # what the services wire: publish after each commit
+    retry = CeilingRetry(max_retries=MAX_RETRIES, base=1.0, cap=RETRY_CAP)
     runner = Runner(
         store=store,
+        dispatcher=dispatcher,  # publishes after each commit, as a worker's does
         storage=storage,
         workspace=workspace,
         settings=settings,
         engines=Engines().register(SPEECH_TO_TEXT, no_speech_to_text),
-        stages=stages.mapping(),
-        retry_policy=CeilingRetry(max_retries=MAX_RETRIES, base=1.0, cap=RETRY_CAP),
+        retry_policy=lambda pipeline: retry,
         worker_id="worker-test",
     )
     yield Harness(
@@ -202,15 +203,17 @@ def test_a_job_runs_through_every_stage(harness: Harness) -> None:
     ]
 
 
-def test_each_stage_receives_the_outputs_of_the_stage_before(harness: Harness) -> None:
+def test_each_stage_receives_the_outputs_it_needs_under_the_names_its_pipeline_gives_them(
+    harness: Harness,
+) -> None:
     job = harness.submit()
 
     harness.drain()
 
-    assert harness.stages.inputs == {
+    assert harness.stages.inputs == {  # pipelines/transcribe.py: normalize reads `media`, transcribe `audio`
         "ingest": [{}],
-        "normalize": [{"ingest": {"made_by": "ingest", "path": "ingest.out"}}],
-        "transcribe": [{"normalize": {"made_by": "normalize", "path": "normalize.out"}}],
+        "normalize": [{"media": {"made_by": "ingest", "path": "ingest.out"}}],
+        "transcribe": [{"audio": {"made_by": "normalize", "path": "normalize.out"}}],
     }
     assert harness.job(job.id).stage("transcribe").output == {"segments": 1}
 

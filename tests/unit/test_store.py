@@ -9,18 +9,18 @@ from datetime import timedelta
 import pytest
 
 from helpers.clock import FakeClock
-from mediajobs.domain import LOCAL_USER_ID, ErrorInfo, Job, JobStatus, StageStatus, get_pipeline
+from mediajobs.domain import LOCAL_USER_ID, ErrorInfo, Job, JobStatus, StageStatus
 from mediajobs.errors import Conflict, InvalidRequest, LeaseLost, NotFound
+from mediajobs.pipelines import get_pipeline, shipped_pipelines
 from mediajobs.store import ArtifactRecord, Claim, JobStore, OutboxMessage, Refusal, create_db_engine
 
 LEASE = 5.0
-TRANSCRIBE = get_pipeline("transcribe")
 
 
 def submit(store: JobStore, source: str = "https://example.com/talk.mp3", **kwargs: object) -> Job:
     job, created = store.create_job(
         owner_id=LOCAL_USER_ID,
-        pipeline=TRANSCRIBE,
+        pipeline=get_pipeline("transcribe"),
         source=source,
         options={"language": "en"},
         **kwargs,  # type: ignore[arg-type]
@@ -78,7 +78,12 @@ def test_create_job_writes_stages_and_one_outbox_message(store: JobStore, clock:
 def test_queue_for_names_the_outbox_queue(sqlite_url: str, clock: FakeClock) -> None:
     engine = create_db_engine(sqlite_url)
     try:
-        store = JobStore(engine, clock=clock, queue_for=lambda lane, kind: f"t1.{kind}")
+        store = JobStore(
+            engine,
+            clock=clock,
+            queue_for=lambda lane, kind: f"t1.{kind}",
+            pipelines=shipped_pipelines(noop=True),
+        )
         submit(store)
         assert [m.queue for m in take_due(store)] == ["t1.download"]
     finally:
@@ -88,7 +93,7 @@ def test_queue_for_names_the_outbox_queue(sqlite_url: str, clock: FakeClock) -> 
 def test_idempotent_replay_returns_the_same_job(store: JobStore) -> None:
     first, created = store.create_job(
         owner_id=LOCAL_USER_ID,
-        pipeline=TRANSCRIBE,
+        pipeline=get_pipeline("transcribe"),
         source="https://example.com/a.mp3",
         options={},
         idempotency_key="key-1",
@@ -96,7 +101,7 @@ def test_idempotent_replay_returns_the_same_job(store: JobStore) -> None:
     )
     again, created_again = store.create_job(
         owner_id=LOCAL_USER_ID,
-        pipeline=TRANSCRIBE,
+        pipeline=get_pipeline("transcribe"),
         source="https://example.com/a.mp3",
         options={},
         idempotency_key="key-1",
@@ -113,7 +118,7 @@ def test_idempotent_replay_returns_the_same_job(store: JobStore) -> None:
 def test_same_idempotency_key_with_another_body_is_a_conflict(store: JobStore) -> None:
     store.create_job(
         owner_id=LOCAL_USER_ID,
-        pipeline=TRANSCRIBE,
+        pipeline=get_pipeline("transcribe"),
         source="https://example.com/a.mp3",
         options={},
         idempotency_key="key-1",
@@ -123,7 +128,7 @@ def test_same_idempotency_key_with_another_body_is_a_conflict(store: JobStore) -
     with pytest.raises(Conflict) as info:
         store.create_job(
             owner_id=LOCAL_USER_ID,
-            pipeline=TRANSCRIBE,
+            pipeline=get_pipeline("transcribe"),
             source="https://example.com/b.mp3",
             options={},
             idempotency_key="key-1",
@@ -198,7 +203,8 @@ def test_complete_stage_queues_the_next_stage_and_its_message(store: JobStore) -
     [message] = take_due(store)
     assert (message.stage, message.queue) == ("normalize", "media")
     normalize = claim(store, job, "normalize")
-    assert normalize.inputs == {"ingest": {"media": "jobs/x/work/ingest/source.mp3"}}
+    # ingest's output, under the name pipelines/transcribe.py gives it for normalize's code
+    assert normalize.inputs == {"media": {"media": "jobs/x/work/ingest/source.mp3"}}
 
 
 def test_completing_the_last_stage_succeeds_the_job_once(store: JobStore, clock: FakeClock) -> None:

@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError, PendingRollbackError
 
 from helpers.clock import FakeClock
-from helpers.graphs import DIAMOND, FAN, SOURCE, graph_pipelines, graph_stages
+from helpers.graphs import DIAMOND, FAN, SOURCE, graph_pipelines, split
 from helpers.settings import make_settings
-from mediajobs.domain import AtMostInFlight, JobStatus, Pipeline, StageStatus, get_pipeline
+from mediajobs.domain import AtMostInFlight, JobStatus, Pipeline, StageSpec, StageStatus
 from mediajobs.engines import Engines
 from mediajobs.errors import StoreUnavailable
 from mediajobs.hooks import Hooks, JobFinished, StageFinished, StageInfo
+from mediajobs.pipelines import get_pipeline, kinds
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.runner import Runner
@@ -56,10 +57,13 @@ class Graphs:
     clock: FakeClock
 
     def submit(self, pipeline: Pipeline, **options: object) -> uuid.UUID:
-        job, _ = self.store.create_job(
-            owner_id="local", pipeline=pipeline, source=SOURCE, options=pipeline.validate_options(options)
+        job, _ = self.dispatcher.settled(  # as the submit use case does: admit and publish after commit
+            self.store.create_job,
+            owner_id="local",
+            pipeline=pipeline,
+            source=SOURCE,
+            options=pipeline.validate_options(options),
         )
-        self.store.admit_after(job.id)  # what the API does after a submit (publishing follows commits)
         return job.id
 
     def drain(self) -> None:
@@ -81,14 +85,13 @@ def build(tmp_path: Path, sqlite_url: str, clock: FakeClock, **store_args: objec
     )
     publisher = InMemoryPublisher()
     dispatcher = Dispatcher(store, publisher)
-    store.db.on_commit = dispatcher.after_commit  # what the services wire: publish after each commit
     runner = Runner(
         store=store,
+        dispatcher=dispatcher,  # publishes after each commit, as a worker's does
         storage=InMemoryStorage(),
         workspace=Workspace(tmp_path / "work"),
         settings=make_settings(tmp_path, MEDIAJOBS_RETRY_BASE_SECONDS=1, MEDIAJOBS_RETRY_CAP_SECONDS=2),
         engines=Engines(),
-        stages=graph_stages(),
         hooks=hooks,
         worker_id="worker-test",
     )
@@ -150,8 +153,14 @@ def test_a_fan_out_of_zero_children_goes_straight_to_the_join(graphs: Graphs) ->
 
 
 def test_a_stage_that_returns_children_without_declaring_a_fan_out_fails_the_job(graphs: Graphs) -> None:
-    graphs.runner.stages = {**graphs.runner.stages, "record": graphs.runner.stages["split"]}
-    job_id = graphs.submit(DIAMOND, children=2)
+    liar = Pipeline(  # its one stage returns children but declares no fan-out
+        name="liar",
+        stages=(StageSpec(name="a", kind=kinds.MEDIA, code=split),),
+        options_model=DIAMOND.options_model,
+        source_schemes=DIAMOND.source_schemes,
+    )
+    graphs.store.pipelines.register(liar)
+    job_id = graphs.submit(liar, children=2)
 
     graphs.drain()
 
@@ -289,7 +298,8 @@ def test_a_rerun_from_the_join_runs_the_children_again_but_not_their_parent(grap
     first = graphs.store.get_job(first_id)
     plan = plan_rerun(FAN, first.stages, "join")
 
-    rerun = graphs.store.create_rerun(
+    rerun = graphs.dispatcher.settled(
+        graphs.store.create_rerun,
         job_id=uuid.uuid4(),
         old=first,
         pipeline=FAN,
@@ -297,7 +307,6 @@ def test_a_rerun_from_the_join_runs_the_children_again_but_not_their_parent(grap
         reused=plan.reused,
         redo=plan.redo,
     )
-    graphs.store.admit_after(rerun.id)
     graphs.drain()
 
     done = graphs.store.get_job(rerun.id)

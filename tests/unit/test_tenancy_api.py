@@ -20,9 +20,9 @@ from mediajobs.api.app import create_app
 from mediajobs.domain import Tier
 from mediajobs.engines import Engines
 from mediajobs.queue.memory import InMemoryPublisher
-from mediajobs.services import Services, build_services
 from mediajobs.store import Claim
 from mediajobs.store.tables import ApiKeyRow
+from mediajobs.wiring import Services, build_services
 
 JOBS = "/api/v1/jobs"
 LIMITS = {

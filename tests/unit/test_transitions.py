@@ -7,16 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mediajobs.domain import (
-    FanOut,
-    JobStatus,
-    Pipeline,
-    PipelineRegistry,
-    StageKind,
-    StageRun,
-    StageSpec,
-    StageStatus,
-)
+from mediajobs.domain import FanOut, JobStatus, Pipeline, PipelineRegistry, StageRun, StageSpec, StageStatus
 from mediajobs.domain.transitions import (
     CancelAction,
     FailureAction,
@@ -35,6 +26,12 @@ from mediajobs.domain.transitions import (
     ready_stages,
 )
 from mediajobs.errors import InvalidRequest, PermanentError
+from mediajobs.pipelines import kinds
+
+
+def work(ctx: object) -> object:
+    raise AssertionError("the rules never run a stage")
+
 
 JOB = uuid.UUID(int=7)
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -43,11 +40,11 @@ S = StageStatus
 FAN = Pipeline(
     name="fan",
     stages=(
-        StageSpec(name="split", kind=StageKind.MEDIA, weight=1.0,
-                  fan_out=FanOut(child="part", run="work", kind=StageKind.TRANSCRIBE, weight=2.0,
+        StageSpec(name="split", code=work, kind=kinds.MEDIA, weight=1.0,
+                  fan_out=FanOut(child="part", code=work, kind=kinds.TRANSCRIBE, weight=2.0,
                                  max_children=10)),
-        StageSpec(name="merge", kind=StageKind.MEDIA, needs=("split",), weight=1.0),
-        StageSpec(name="publish", kind=StageKind.DOWNLOAD, needs=("merge",), weight=0.0),
+        StageSpec(name="merge", code=work, kind=kinds.MEDIA, needs=("split",), weight=1.0),
+        StageSpec(name="publish", code=work, kind=kinds.DOWNLOAD, needs=("merge",), weight=0.0),
     ),
 )  # fmt: skip
 
@@ -260,13 +257,14 @@ def test_current_stage_prefers_what_runs() -> None:
     ("stages", "problem"),
     [
         ((), "no stages"),
-        ((StageSpec(name="a", kind=StageKind.MEDIA), StageSpec(name="a", kind=StageKind.MEDIA)), "twice"),
-        ((StageSpec(name="a", kind=StageKind.MEDIA, needs=("b",)), StageSpec(name="b", kind=StageKind.MEDIA)),
-         "not declared before"),
-        ((StageSpec(name="Bad Name", kind=StageKind.MEDIA),), "bad stage name"),
-        ((StageSpec(name="a", kind=StageKind.MEDIA,
-                    fan_out=FanOut(child="a", run="w", kind=StageKind.MEDIA)),), "twice"),
-        ((StageSpec(name="a", kind=StageKind.MEDIA, weight=-1),), "negative"),
+        ((StageSpec(name="a", code=work, kind=kinds.MEDIA), StageSpec(name="a", code=work, kind=kinds.MEDIA)),
+         "twice"),
+        ((StageSpec(name="a", code=work, kind=kinds.MEDIA, needs=("b",)),
+          StageSpec(name="b", code=work, kind=kinds.MEDIA)), "not declared before"),
+        ((StageSpec(name="Bad Name", code=work, kind=kinds.MEDIA),), "bad stage name"),
+        ((StageSpec(name="a", code=work, kind=kinds.MEDIA,
+                    fan_out=FanOut(child="a", code=work, kind=kinds.MEDIA)),), "twice"),
+        ((StageSpec(name="a", code=work, kind=kinds.MEDIA, weight=-1),), "negative"),
     ],
     ids=["empty", "duplicate", "need-declared-later", "bad-name", "child-clashes", "negative-weight"],
 )  # fmt: skip
@@ -278,7 +276,7 @@ def test_bad_graphs_are_refused_when_declared(stages: tuple[StageSpec, ...], pro
 def test_a_registry_is_the_processs_own() -> None:
     registry = PipelineRegistry([FAN])
     assert registry.get_pipeline("fan") is FAN
-    assert registry.run_keys() == {"split", "work", "merge", "publish"}
+    assert [kind.name for kind in registry.queue_kinds()] == ["media", "transcribe", "download"]
     with pytest.raises(ValueError, match="twice"):
         registry.register(FAN)
     with pytest.raises(InvalidRequest) as caught:

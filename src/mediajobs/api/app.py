@@ -16,8 +16,9 @@ from mediajobs.api.guards import ControlCharacterGuard
 from mediajobs.api.openapi import install_openapi
 from mediajobs.api.routes import catalog, events, health, jobs, me, uploads
 from mediajobs.queue.maintenance import Maintenance
-from mediajobs.services import Services, build_services
+from mediajobs.registry import Registry, build_registry
 from mediajobs.settings import Settings
+from mediajobs.wiring import Services, build_services
 
 
 def create_app_from_environment() -> FastAPI:
@@ -27,21 +28,29 @@ def create_app_from_environment() -> FastAPI:
     return create_app(get_settings())
 
 
-def create_app(settings: Settings, services: Services | None = None, *, maintenance: bool = True) -> FastAPI:
-    """The API. Without `services` it builds its own (and checks the schema is migrated) at start-up.
+def create_app(
+    settings: Settings,
+    services: Services | None = None,
+    *,
+    registry: Registry | None = None,
+    maintenance: bool = True,
+) -> FastAPI:
+    """The API. Without `services` it builds its own (and checks the schema is migrated) at start-up,
+    from `registry` (default: the one the settings build).
 
     `maintenance` runs the reaper and outbox relay in a background thread of this process.
     """
+    if registry is None:
+        registry = services.registry if services is not None else build_registry(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = services is None
         if services is None:
             from mediajobs.engines import Engines
-            from mediajobs.queue.publisher import build_publisher
 
             # The API only publishes: no Celery tasks, and no engines (it never runs a stage).
-            app.state.services = build_services(settings, build_publisher(settings), engines=Engines())
+            app.state.services = build_services(registry, registry.publisher(), engines=Engines())
         else:
             app.state.services = services
         app.state.gate = SubmitGate.from_settings(settings)
@@ -81,5 +90,5 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
     app.include_router(events.router)
     app.include_router(me.router)
     app.include_router(catalog.router)
-    install_openapi(app)
+    install_openapi(app, registry.pipelines.values())
     return app

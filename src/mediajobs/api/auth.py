@@ -12,8 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from mediajobs.errors import Unauthorized
-from mediajobs.services import Services
 from mediajobs.store import Caller
+from mediajobs.wiring import Services
 
 COOKIE = "mediajobs_key"
 QUERY = "access_token"

@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 
 from mediajobs.api.auth import authenticate, authenticate_stream
 from mediajobs.errors import NotFound
-from mediajobs.services import Services
 from mediajobs.settings import Settings
 from mediajobs.store import Caller, JobStore
+from mediajobs.wiring import Services
 
 
 def get_services(request: Request) -> Services:

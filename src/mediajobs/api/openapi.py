@@ -11,12 +11,14 @@ against the running app in the test suite (tests/integration/test_openapi_confor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from mediajobs.api.schemas import ErrorBody, JobCreate
+from mediajobs.domain import Pipeline
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 _ERROR = {"application/json": {"schema": _ERROR_REF}}
@@ -36,7 +38,7 @@ def _add_schema(components: dict[str, Any], model: type[Any]) -> None:
     components.setdefault(model.__name__, schema)
 
 
-def truthful_openapi(app: FastAPI) -> dict[str, Any]:
+def truthful_openapi(app: FastAPI, file_types: Iterable[str] = ()) -> dict[str, Any]:
     document = get_openapi(
         title=app.title,
         version=app.version,
@@ -56,6 +58,9 @@ def truthful_openapi(app: FastAPI) -> dict[str, Any]:
             if "422" in responses:
                 responses["422"]["content"] = _ERROR
                 responses["422"].setdefault("description", "The request is not acceptable")
+            if "application/octet-stream" in responses.get("200", {}).get("content", {}):
+                for media_type in file_types:  # what the pipelines' files may be
+                    responses["200"]["content"].setdefault(media_type, {"schema": {}})
             if path.startswith("/api/"):
                 operation.setdefault("security", [{"bearer": []}])
                 for status, response in COMMON_ERRORS.items():
@@ -65,12 +70,14 @@ def truthful_openapi(app: FastAPI) -> dict[str, Any]:
     return document
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Serve `truthful_openapi` (built once) at /openapi.json."""
+def install_openapi(app: FastAPI, pipelines: Iterable[Pipeline] = ()) -> None:
+    """Serve `truthful_openapi` (built once) at /openapi.json; file downloads list the media types the
+    `pipelines` produce."""
+    file_types = sorted({t for pipeline in pipelines for t in pipeline.produces})
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = truthful_openapi(app)
+            app.openapi_schema = truthful_openapi(app, file_types)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,21 +1,18 @@
-"""Accepting work: read a submit request (JSON or multipart), store its upload, write the job.
+"""Reading work from HTTP: a submit request (JSON or multipart) with its upload stored, handed to the
+application layer's `submit` (service/submit.py), which checks and writes the job.
 
 Routes call `accept_submit` (or `receive_upload`); nothing here is specific to one route, so other
-front doors (the OpenAI-compatible transcription route of the roadmap) reuse the same parsing and
-checks. Every body is bounded while it streams (Content-Length first, then the bytes themselves), and
-an upload that does not end up in a job is removed at once: a refused submit, or an idempotent replay
-(which answers the first submit's job), leaves nothing behind.
+front doors (the OpenAI-compatible transcription route of the roadmap) reuse the same parsing. Every
+body is bounded while it streams (Content-Length first, then the bytes themselves); an upload that
+does not end up in a job is removed by `submit`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,37 +21,17 @@ from pydantic import ValidationError
 from mediajobs.api.guards import check_options, check_text, parse_json_object
 from mediajobs.api.multipart import FormLimits, MultipartReader, body_chunks
 from mediajobs.api.schemas import JobCreate
-from mediajobs.capabilities import Capabilities, SubmitInput
-from mediajobs.domain import Job, JobStatus, Upload
-from mediajobs.domain.tenancy import Tier, lane_for
-from mediajobs.errors import ClientError, InvalidRequest, NotFound, PayloadTooLarge
-from mediajobs.netguard import refuse_private_literal
-from mediajobs.services import Services
+from mediajobs.domain import Job, Upload
+from mediajobs.errors import ClientError, InvalidRequest, PayloadTooLarge
+from mediajobs.service import SubmitRequest, request_hash, submit
 from mediajobs.storage import safe_filename, upload_key
-from mediajobs.store import Caller, JobStore
+from mediajobs.store import Caller
+from mediajobs.wiring import Services
 
 DEFAULT_PIPELINE = "transcribe"
 MAX_JSON_BYTES = 1024 * 1024  # a JSON submit: a source and options, never near this
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SubmitRequest:
-    """What a client asked for, parsed but not yet checked against the pipeline."""
-
-    pipeline: str
-    source: str
-    options: dict[str, Any]
-    body_hash: str | None = None  # set for uploads: the file's hash stands in for its source
-    upload: Upload | None = None
-    lane: str | None = None  # a slower lane than the user's own, if they ask
-
-
-def request_hash(pipeline: str, source: str, options: Mapping[str, Any]) -> str:
-    """Fingerprint of a submit body, to tell an idempotent replay from a reused key."""
-    canonical = json.dumps({"pipeline": pipeline, "source": source, "options": options}, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # -- reading a request --------------------------------------------------------------------------
@@ -245,122 +222,17 @@ def describe(exc: ValidationError, limit: int = 5) -> str:
 async def accept_submit(
     request: Request, services: Services, owner: Caller, idempotency_key: str | None
 ) -> tuple[Job, bool]:
-    """Read, check and write a submit; (job, created). An upload the job does not use is removed."""
-    submit = await read_submit(request, services, owner.user.id)
-    try:
-        job, created = await run_in_threadpool(
-            submit_job,
-            services.store,
-            submit,
-            owner_id=owner.user.id,
-            tier=owner.user.tier,
-            idempotency_key=idempotency_key,
-            allow_private_sources=services.settings.allow_private_sources,
-            capabilities=services.capabilities,
-        )
-    except BaseException:
-        if submit.upload is not None:
-            await run_in_threadpool(discard_upload, services, submit.upload)
-        raise
-    if submit.upload is not None and job.source != f"upload://{submit.upload.id}":
-        # an idempotent replay: the first submit's job has its own copy of this file
-        await run_in_threadpool(discard_upload, services, submit.upload)
-    return job, created
-
-
-def discard_upload(services: Services, upload: Upload) -> None:
-    """Remove an upload (row and file) unless a job refers to it."""
-    removed = services.store.delete_unused_upload(upload.id)
-    if removed is not None:
-        services.storage.delete(removed.key)
-
-
-def submit_job(
-    store: JobStore,
-    submit: SubmitRequest,
-    *,
-    owner_id: str,
-    tier: Tier = Tier.ENTERPRISE,
-    idempotency_key: str | None = None,
-    allow_private_sources: bool = False,
-    capabilities: Capabilities | None = None,
-) -> tuple[Job, bool]:
-    """Check the request against its pipeline and the user's tier, and write the job; (job, created)."""
-    spec = store.pipelines.get_pipeline(submit.pipeline)
-    lane = lane_for(tier, submit.lane)
-    clean_source = spec.validate_source(submit.source)
-    scheme = urlsplit(clean_source).scheme
-    if not allow_private_sources and scheme in ("http", "https"):
-        refuse_private_literal(urlsplit(clean_source).hostname)
-    clean_options = spec.validate_options(submit.options)
-    source_name: str | None = None
-    source_job: Job | None = None
-    if scheme == "job":
-        source_job = _source_job(store, clean_source, owner_id)
-        clean_source = f"job://{source_job.id}"
-    if scheme == "upload":
-        upload_id = _upload_id(clean_source)
-        upload = submit.upload
-        if upload is None or upload.id != upload_id:
-            try:
-                upload = store.get_upload(upload_id, owner_id)
-            except NotFound:
-                raise InvalidRequest(f"no upload with id {upload_id}", code="upload_not_found") from None
-        clean_source = f"upload://{upload_id}"
-        source_name = upload.filename
-    if capabilities is not None:
-        given = SubmitInput(filename=source_name, job=source_job)
-        clean_options = capabilities.check(spec.name, clean_options, given)
-    if idempotency_key is not None:
-        idempotency_key = idempotency_key.strip()
-        if not idempotency_key or len(idempotency_key) > 200:
-            raise InvalidRequest(
-                "Idempotency-Key must be 1 to 200 characters", code="invalid_idempotency_key"
-            )
-    return store.create_job(
-        owner_id=owner_id,
-        pipeline=spec,
-        source=clean_source,
-        options=clean_options,
-        idempotency_key=idempotency_key,
-        request_hash=submit.body_hash or request_hash(spec.name, clean_source, clean_options),
-        source_name=source_name,
-        lane=lane,
-    )
-
-
-def _source_job(store: JobStore, source: str, owner_id: str) -> Job:
-    """The caller's own finished job a `job://` source names (anybody else's is not found)."""
-    try:
-        job_id = uuid.UUID(urlsplit(source).netloc)
-    except ValueError:
-        raise InvalidRequest(f"malformed job id in {source[:200]!r}", code="invalid_source") from None
-    job = store.get_job(job_id, owner_id)
-    if job.status is not JobStatus.SUCCEEDED:
-        raise InvalidRequest(
-            f"job {job_id} is {job.status.value}: only a succeeded job can be a source",
-            code="source_job_not_finished",
-        )
-    return job
-
-
-def _upload_id(source: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(urlsplit(source).netloc)
-    except ValueError:
-        raise InvalidRequest(f"malformed upload id in {source[:200]!r}", code="invalid_source") from None
+    """Read a submit and hand it to the application layer; (job, created)."""
+    submit_request = await read_submit(request, services, owner.user.id)
+    return await run_in_threadpool(submit, services, owner, submit_request, idempotency_key=idempotency_key)
 
 
 __all__ = [
     "MAX_JSON_BYTES",
-    "SubmitRequest",
     "accept_submit",
     "check_length",
     "describe",
-    "discard_upload",
     "read_json_body",
     "read_submit",
     "receive_upload",
-    "request_hash",
-    "submit_job",
 ]

@@ -62,8 +62,17 @@ def worker(
         typer.Option(
             "-Q",
             "--queues",
-            help="Comma-separated stage kinds: download, media, transcribe, translate, synthesize, "
-            "maintenance.",
+            help="Comma-separated queue kinds to serve (default: every kind the deployment knows, "
+            "plug-ins' included, and maintenance). Shipped: download, media, transcribe, translate, "
+            "synthesize, maintenance.",
+        ),
+    ] = None,
+    exclude: Annotated[
+        str | None,
+        typer.Option(
+            "-X",
+            "--exclude",
+            help="Comma-separated queue kinds not to serve (e.g. `-X transcribe`: every other queue).",
         ),
     ] = None,
     lane: Annotated[
@@ -73,7 +82,7 @@ def worker(
     loglevel: Annotated[str | None, typer.Option("--loglevel", "-l")] = None,
     pool: Annotated[str | None, typer.Option("--pool", help="prefork (default), threads or solo")] = None,
 ) -> None:
-    """Run a Celery worker: every lane (express first) and stage kind unless --lane / -Q narrow it."""
+    """Run a Celery worker: every lane (express first) and queue kind unless --lane, -Q or -X narrow it."""
     from mediajobs.worker import run_worker
 
     settings = get_settings()
@@ -81,6 +90,7 @@ def worker(
         run_worker(
             settings,
             queues=queues.split(",") if queues else None,
+            exclude=exclude.split(",") if exclude else (),
             lanes=lane.split(",") if lane else None,
             concurrency=concurrency,
             loglevel=loglevel,

@@ -2,7 +2,7 @@
 admission, retry policy."""
 
 from .admission import AdmissionPolicy, AdmitAll, AtMostInFlight, Candidate, FairShare, Load
-from .graph import FanOut, NoOptions, Pipeline, PipelineRegistry, StageKind, StageSpec
+from .graph import FanOut, NoOptions, Pipeline, PipelineRegistry, QueueKind, StageCode, StageSpec, SubmitCheck
 from .models import (
     LOCAL_USER_ID,
     OPEN_JOB_STATUSES,
@@ -21,7 +21,6 @@ from .models import (
     StageStatus,
     Upload,
 )
-from .pipelines import PIPELINES, TRANSCRIBE, TranscribeOptions, default_pipelines, get_pipeline
 from .retry import RetryDecision, RetryPolicy
 from .tenancy import Tier, TierLimits, Usage, User
 from .transitions import Refusal
@@ -29,9 +28,7 @@ from .transitions import Refusal
 __all__ = [
     "LOCAL_USER_ID",
     "OPEN_JOB_STATUSES",
-    "PIPELINES",
     "TERMINAL_JOB_STATUSES",
-    "TRANSCRIBE",
     "UNFINISHED_STAGE_STATUSES",
     "WAITING_STAGE_STATUSES",
     "AdmissionPolicy",
@@ -52,19 +49,18 @@ __all__ = [
     "NoOptions",
     "Pipeline",
     "PipelineRegistry",
+    "QueueKind",
     "Refusal",
     "RetryDecision",
     "RetryPolicy",
-    "StageKind",
+    "StageCode",
     "StageRun",
     "StageSpec",
     "StageStatus",
+    "SubmitCheck",
     "Tier",
     "TierLimits",
-    "TranscribeOptions",
     "Upload",
     "Usage",
     "User",
-    "default_pipelines",
-    "get_pipeline",
 ]

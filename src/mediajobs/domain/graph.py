@@ -1,45 +1,69 @@
 """Pipelines as stage graphs: data, checked once when declared.
 
-A pipeline is a set of stages. Each stage has a *name* (unique in its job), a *run* key (which code
-runs it: the runner looks the code up by this key), a *kind* (which queue carries it, so an operator
-can give it workers of its own), the stages it *needs*, and a *weight* in the job's overall progress.
+A pipeline is a set of stages. Each stage has a *name* (unique in its job), its *code* (the function
+that runs it: `StageContext -> StageResult`, see stages/base.py), a *kind* (the queue that carries it,
+so an operator can give it workers of its own), the stages it *needs* (and under which *input* names
+its code reads their outputs), and a *weight* in the job's overall progress.
 
 A stage may *fan out*: its result names N items, and the store creates N child runs
-`<child>[0] .. <child>[N-1]` (same run key and kind each) in the transaction that checkpoints the
+`<child>[0] .. <child>[N-1]` (same code and kind each) in the transaction that checkpoints the
 parent. Every stage that needs the parent then also waits for all of its children, so a stage that
 needs a fan-out parent is its *join*: it runs once, after the last child.
+
+Nothing here runs a stage: the code is only carried, so a process that never runs stages (the API)
+never imports stage modules (pipelines/code.py defers each import to the first call).
 """
 
 from __future__ import annotations
 
-import enum
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mediajobs.errors import InvalidRequest
 
+from .retry import RetryPolicy
+
 MAX_STAGE_NAME = 64
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _MAX_OPTION_ERRORS = 5
 
+StageCode = Callable[[Any], Any]
+"""A stage's code: `StageContext -> StageResult` (typed in stages/base.py as StageFn)."""
 
-class StageKind(enum.StrEnum):
-    """Kinds of stage; each has its own Celery queue so an operator can give it dedicated workers."""
 
-    DOWNLOAD = "download"  # fetch the source into storage (network-bound)
-    MEDIA = "media"  # ffprobe/ffmpeg conversions (CPU, short)
-    TRANSCRIBE = "transcribe"  # speech-to-text (CPU/GPU, long, large model in memory)
-    TRANSLATE = "translate"  # machine translation of text (Apertium: CPU, short)
-    SYNTHESIZE = "synthesize"  # text-to-speech (espeak-ng: CPU, short)
+class SubmitCheck(Protocol):
+    """A pipeline's check at submit: the options (already valid for its model) against what the
+    engines can do and what the input is; answers the options to store, or raises InvalidRequest."""
 
-    @classmethod
-    def all(cls) -> tuple[StageKind, ...]:
-        return tuple(cls)
+    def __call__(self, capabilities: Any, options: dict[str, Any], given: Any, /) -> dict[str, Any]: ...
+
+
+def code_name(code: StageCode, default: str) -> str:
+    """A stage function's name (at most 64 characters), or `default` for a callable without one."""
+    return str(getattr(code, "__name__", default))[:MAX_STAGE_NAME]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QueueKind:
+    """A kind of stage work with broker queues of its own (one per lane), so an operator can give it
+    workers of its own. Open: pipelines declare the kinds they use, the registry checks them."""
+
+    name: str  # e.g. `transcribe`; the queue of the standard lane has this name
+    description: str = ""
+    # `mediajobs up` gives this kind a worker of its own, one slot per engine the machine can hold
+    # (speech-to-text); every other kind shares one worker.
+    own_worker: bool = False
+
+    def __post_init__(self) -> None:
+        if not _KIND.match(self.name):
+            raise ValueError(f"bad queue kind name {self.name!r} (lower case letters, digits, - and _)")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,13 +71,14 @@ class FanOut:
     """How a stage's result becomes child stage runs."""
 
     child: str  # name prefix of the children: `child[0]`, `child[1]`, ...
-    run: str  # the code each child runs
-    kind: StageKind  # the queue the children go to
+    code: StageCode  # what each child runs
+    kind: QueueKind  # the queue the children go to
     weight: float = 1.0  # the children's share of the job's progress, split evenly among them
     max_children: int = 1000
     # When set, the children's share is not added to the job's total but taken from this stage (their
     # join), and only when there are children: work that the join would otherwise do itself.
     share_of: str | None = None
+    input: str | None = None  # the name the children read their parent's output under (default: its name)
 
     def child_name(self, index: int) -> str:
         return f"{self.child}[{index}]"
@@ -64,15 +89,27 @@ class StageSpec:
     """One node of a pipeline graph."""
 
     name: str
-    kind: StageKind
-    run: str = ""  # the code that runs it; defaults to the stage's name
+    kind: QueueKind
+    code: StageCode
     needs: tuple[str, ...] = ()
+    # the names its code reads the needed stages' outputs under: {input name: needed stage}; a need
+    # not named here is read under its own name
+    inputs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     weight: float = 1.0  # share of the job's overall progress
     fan_out: FanOut | None = None
+    time_limit: int | None = None  # hard time limit in seconds (default: the deployment's)
 
     @property
-    def run_key(self) -> str:
-        return self.run or self.name
+    def code_name(self) -> str:
+        """The code's name, recorded with each stage run (for people reading the database)."""
+        return code_name(self.code, self.name)
+
+    def input_name(self, need: str) -> str:
+        """The name the code reads `need`'s output under."""
+        for name, stage in self.inputs.items():
+            if stage == need:
+                return name
+        return need
 
 
 class NoOptions(BaseModel):
@@ -83,18 +120,36 @@ class NoOptions(BaseModel):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Pipeline:
+    """Everything that defines a pipeline: its graph and what a submit of it may say."""
+
     name: str
     stages: tuple[StageSpec, ...]
     options_model: type[BaseModel] = NoOptions
     source_schemes: frozenset[str] = frozenset({"http", "https", "upload"})
+    # upload file names it accepts (suffixes, lower case); empty: any (media is judged by ingest)
+    accepts_files: tuple[str, ...] = ()
+    check: SubmitCheck | None = None  # run at submit, against the engines and the input
     # what GET /jobs/{id}/result answers; `{option}` is filled from the job's options (`speech.{format}`)
     result_artifact: str | None = None
+    produces: tuple[str, ...] = ("application/json",)  # the media types of its result and artifacts
+    media_result: bool = False  # its result is audio or video that a media pipeline may take as input
     meter: tuple[str, str] | None = None  # (stage, output field) whose value in seconds is charged to usage
+    retry_policy: RetryPolicy | None = None  # default: the deployment's
     description: str = ""
     _by_name: dict[str, StageSpec] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_name.update(_check_graph(self.name, self.stages))
+
+    @property
+    def queue_kinds(self) -> tuple[QueueKind, ...]:
+        """The kinds its stages (and fan-out children) run on, in declaration order."""
+        kinds: dict[str, QueueKind] = {}
+        for spec in self.stages:
+            kinds.setdefault(spec.kind.name, spec.kind)
+            if spec.fan_out is not None:
+                kinds.setdefault(spec.fan_out.kind.name, spec.fan_out.kind)
+        return tuple(kinds.values())
 
     def result_name(self, options: Mapping[str, Any]) -> str | None:
         """The name of the result artifact of a job with these options."""
@@ -115,26 +170,28 @@ class Pipeline:
         fan_out = self.spec(parent).fan_out
         if fan_out is None:
             raise KeyError(name)
-        return StageSpec(name=name, kind=fan_out.kind, run=fan_out.run, needs=(parent,), weight=0.0)
+        return StageSpec(
+            name=name,
+            kind=fan_out.kind,
+            code=fan_out.code,
+            needs=(parent,),
+            inputs={fan_out.input: parent} if fan_out.input else {},
+            weight=0.0,
+            time_limit=self.spec(parent).time_limit,
+        )
+
+    def spec_named(self, run_name: str) -> StageSpec | None:
+        """The spec of a stage run known only by its name (`chunk[3]` included); None if unknown."""
+        if run_name in self._by_name:
+            return self._by_name[run_name]
+        child, _, rest = run_name.partition("[")
+        for spec in self.stages:
+            if spec.fan_out is not None and spec.fan_out.child == child and rest.endswith("]"):
+                return self.spec_of(run_name, spec.name)
+        return None
 
     def roots(self) -> tuple[StageSpec, ...]:
         return tuple(s for s in self.stages if not s.needs)
-
-    def topological(self) -> tuple[StageSpec, ...]:
-        """The declared stages, each after every stage it needs (declaration order among equals)."""
-        return self.stages  # _check_graph refuses any other declaration order
-
-    # Delegations to the pure rules, for callers that hold a pipeline (see transitions.py).
-
-    def ready_after(self, runs: Mapping[str, Any]) -> tuple[StageSpec, ...]:
-        from .transitions import ready_stages
-
-        return tuple(self.spec_of(r.name, r.parent) for r in ready_stages(self, runs.values()))
-
-    def progress(self, runs: Mapping[str, Any]) -> float:
-        from .transitions import job_progress
-
-        return job_progress(self, runs.values())
 
     # -- what a submit may say --------------------------------------------------------------------
 
@@ -196,6 +253,12 @@ def _check_graph(pipeline: str, stages: tuple[StageSpec, ...]) -> dict[str, Stag
                     f"pipeline {pipeline!r}: stage {spec.name!r} needs {need!r}, "
                     "which is not declared before it"
                 )
+        for input_name, need in spec.inputs.items():
+            if need not in spec.needs:
+                raise ValueError(
+                    f"pipeline {pipeline!r}: stage {spec.name!r} reads input {input_name!r} from "
+                    f"{need!r}, which it does not need"
+                )
         if spec.weight < 0 or (spec.fan_out is not None and spec.fan_out.weight < 0):
             raise ValueError(f"pipeline {pipeline!r}: stage {spec.name!r} has a negative weight")
         by_name[spec.name] = spec
@@ -227,6 +290,12 @@ class PipelineRegistry(Mapping[str, Pipeline]):
     def register(self, pipeline: Pipeline) -> Pipeline:
         if pipeline.name in self._pipelines:
             raise ValueError(f"pipeline {pipeline.name!r} is registered twice")
+        known = {kind.name: kind for kind in self.queue_kinds()}
+        for kind in pipeline.queue_kinds:
+            if known.get(kind.name, kind) != kind:
+                raise ValueError(
+                    f"pipeline {pipeline.name!r} declares queue kind {kind.name!r} unlike another pipeline"
+                )
         self._pipelines[pipeline.name] = pipeline
         return pipeline
 
@@ -240,15 +309,13 @@ class PipelineRegistry(Mapping[str, Pipeline]):
                 f"unknown pipeline {name[:64]!r}; known pipelines: {known}", code="unknown_pipeline"
             ) from None
 
-    def run_keys(self) -> frozenset[str]:
-        """Every code key a stage of these pipelines may run (declared stages and fan-out children)."""
-        keys = set()
+    def queue_kinds(self) -> tuple[QueueKind, ...]:
+        """Every kind a stage of these pipelines runs on (each name once)."""
+        kinds: dict[str, QueueKind] = {}
         for pipeline in self._pipelines.values():
-            for spec in pipeline.stages:
-                keys.add(spec.run_key)
-                if spec.fan_out is not None:
-                    keys.add(spec.fan_out.run)
-        return frozenset(keys)
+            for kind in pipeline.queue_kinds:
+                kinds.setdefault(kind.name, kind)
+        return tuple(kinds.values())
 
     def __getitem__(self, name: str) -> Pipeline:
         return self._pipelines[name]
@@ -260,4 +327,14 @@ class PipelineRegistry(Mapping[str, Pipeline]):
         return len(self._pipelines)
 
 
-__all__ = ["FanOut", "NoOptions", "Pipeline", "PipelineRegistry", "StageKind", "StageSpec"]
+__all__ = [
+    "FanOut",
+    "NoOptions",
+    "Pipeline",
+    "PipelineRegistry",
+    "QueueKind",
+    "StageCode",
+    "StageSpec",
+    "SubmitCheck",
+    "code_name",
+]

@@ -85,9 +85,10 @@ class StageRun:
 
     job_id: uuid.UUID
     name: str  # unique in its job: a declared stage's name, or `<child>[<index>]` for a fan-out child
-    kind: str  # the queue kind (StageKind)
+    kind: str  # the queue kind's name (QueueKind)
     status: StageStatus
-    run: str = ""  # which code runs it (StageSpec.run); "" for rows written before run keys existed
+    run: str = ""  # the name of the code that runs it, for people reading the database (the code
+    # itself is the pipeline's: StageSpec.code)
     parent: str | None = None  # the stage whose result created this run (fan-out children)
     index: int | None = None  # a fan-out child's position among its siblings
     params: JsonDict | None = None  # what the parent handed this child
@@ -103,11 +104,6 @@ class StageRun:
     available_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
-
-    @property
-    def run_key(self) -> str:
-        """The code this stage runs."""
-        return self.run or self.name
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from mediajobs.errors import PermanentError
 
-from .graph import Pipeline
+from .graph import Pipeline, code_name
 from .models import JobStatus, JsonDict, StageRun, StageStatus
 
 CLAIM_EARLY_GRACE = timedelta(seconds=1)
@@ -89,6 +89,16 @@ def needs_of(pipeline: Pipeline, run: StageRun, runs: Iterable[StageRun]) -> lis
         if run.parent != need:
             names.extend(child.name for child in children_of(need, all_runs))
     return names
+
+
+def inputs_of(pipeline: Pipeline, run: StageRun, runs: Iterable[StageRun]) -> dict[str, str]:
+    """{input name: run name} of what `run`'s code reads: each need under the name its spec gives it
+    (or its own), and the children of a fan-out it joins under their own names."""
+    spec = pipeline.spec_of(run.name, run.parent)
+    declared = {need for need in spec.needs}
+    return {
+        spec.input_name(name) if name in declared else name: name for name in needs_of(pipeline, run, runs)
+    }
 
 
 def ready_stages(pipeline: Pipeline, runs: Iterable[StageRun]) -> tuple[StageRun, ...]:
@@ -174,8 +184,8 @@ def fan_out_runs(pipeline: Pipeline, parent: StageRun, items: Sequence[JsonDict]
         StageRun(
             job_id=parent.job_id,
             name=fan_out.child_name(i),
-            kind=fan_out.kind.value,
-            run=fan_out.run,
+            kind=fan_out.kind.name,
+            run=code_name(fan_out.code, fan_out.child),
             parent=parent.name,
             index=i,
             params=dict(item),
@@ -267,6 +277,7 @@ __all__ = [
     "current_stage",
     "decide_claim",
     "fan_out_runs",
+    "inputs_of",
     "job_done",
     "job_progress",
     "may_retry",

@@ -1,4 +1,5 @@
-"""Machine translation with Apertium (rule-based, offline, Debian packages `apertium-<pair>`).
+"""Machine translation with Apertium (rule-based, offline, Debian packages `apertium-<pair>`): the
+translation port's implementation (translation.py).
 
 The installed pairs are discovered once per process (`apertium -l`). Where no direct pair exists, the
 shortest chain of installed pairs is used (English -> Portuguese goes eng-spa then es-pt), and the
@@ -16,9 +17,12 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
 
+from mediajobs.cancel import CancelToken
 from mediajobs.errors import InvalidRequest, PermanentError
+
+from .translation import Hop
 
 # Apertium names languages with ISO 639-3 or 639-1 codes; the API speaks 639-1 where one exists.
 _ISO3 = {
@@ -30,16 +34,6 @@ _ISO3 = {
 _MODE = re.compile(r"^([a-z]{2,3})-([a-z]{2,3})$")
 _DIV = re.compile(r'<div id="c(\d+)">(.*?)</div>', re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Hop:
-    source: str
-    target: str
-    mode: str  # the Apertium mode, e.g. eng-spa
-
-    def describe(self) -> str:
-        return f"{self.source}->{self.target} ({self.mode})"
 
 
 def _code(name: str) -> str:
@@ -150,6 +144,39 @@ def argv(hop: Hop, infile: str, outfile: str) -> list[str]:
     return ["apertium", "-u", "-f", "html", hop.mode, infile, outfile]
 
 
+HOP_TIMEOUT_SECONDS = 600.0
+
+
+class Apertium:
+    """The translation engine: routes over the installed pairs, one Apertium run per hop."""
+
+    name = "apertium"
+
+    def __init__(self, pairs: Translator | None = None) -> None:
+        self._pairs = pairs
+
+    @property
+    def pairs(self) -> Translator:
+        return self._pairs if self._pairs is not None else installed_translator()
+
+    def route(self, source: str, target: str) -> tuple[Hop, ...]:
+        return self.pairs.route(source, target)
+
+    def translate(self, lines: Sequence[str], hop: Hop, *, work_dir: Path, cancel: CancelToken) -> list[str]:
+        from mediajobs.process import run_process
+
+        infile = work_dir / f"{hop.mode}.in.html"
+        outfile = work_dir / f"{hop.mode}.out.html"
+        infile.write_text(encode(lines), encoding="utf-8")
+        result = run_process(argv(hop, str(infile), str(outfile)), cancel=cancel, timeout=HOP_TIMEOUT_SECONDS)
+        if not result.ok or not outfile.is_file():
+            raise PermanentError(
+                f"apertium {hop.mode} failed (exit {result.returncode}): {result.stderr_tail[-500:]}",
+                code="translation_failed",
+            )
+        return decode(outfile.read_text(encoding="utf-8"), len(lines))
+
+
 _translator: Translator | None = None
 _lock = threading.Lock()
 
@@ -163,4 +190,4 @@ def installed_translator() -> Translator:
         return _translator
 
 
-__all__ = ["Hop", "Translator", "argv", "decode", "discover_pairs", "encode", "installed_translator"]
+__all__ = ["Apertium", "Translator", "argv", "decode", "discover_pairs", "encode", "installed_translator"]

@@ -1,5 +1,6 @@
-"""Text-to-speech with espeak-ng (Debian `espeak-ng`): its languages and voice variants, discovered
-once per process (`espeak-ng --voices`), so a submit asking for one it lacks is refused at once."""
+"""Text-to-speech with espeak-ng (Debian `espeak-ng`), the speech-synthesis port's default engine
+(synthesis.py). Its languages and voice variants are discovered once per process (`espeak-ng
+--voices`), so a submit asking for one it lacks is refused at once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediajobs.errors import InvalidRequest
+from mediajobs.cancel import CancelToken
+from mediajobs.errors import InvalidRequest, PermanentError
+
+from .synthesis import SPEAK_TIMEOUT_SECONDS
 
 ENGINE_NAME = "espeak-ng"
 _ALIAS = re.compile(r"\(([A-Za-z0-9-]+) \d+\)")
@@ -74,6 +78,48 @@ def argv(*, voice: str, rate: int, pitch: int, text_file: Path, wav: Path) -> li
     return ["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(wav), "-f", str(text_file)]
 
 
+class EspeakNg:
+    """The espeak-ng engine: many languages, about 100x real time."""
+
+    name = ENGINE_NAME
+
+    def voice(self, language: str, voice: str | None) -> str:
+        return installed_voices().check(language, voice)
+
+    def speak(
+        self,
+        text: str,
+        wav: Path,
+        *,
+        voice: str,
+        rate: int,
+        pitch: int,
+        cancel: CancelToken,
+        timeout: float = SPEAK_TIMEOUT_SECONDS,
+    ) -> None:
+        text_file = wav.with_suffix(".txt")
+        text_file.write_text(text + "\n", encoding="utf-8")
+        run_engine(
+            self.name,
+            argv(voice=voice, rate=rate, pitch=pitch, text_file=text_file, wav=wav),
+            wav,
+            cancel,
+            timeout,
+        )
+
+
+def run_engine(name: str, command: list[str], wav: Path, cancel: CancelToken, timeout: float) -> None:
+    """Run a speech engine's command; PermanentError (`synthesis_failed`) unless it wrote `wav`."""
+    from mediajobs.process import run_process
+
+    cancel.raise_if_set()
+    result = run_process(command, cancel=cancel, timeout=timeout)
+    if not result.ok or not wav.is_file():
+        raise PermanentError(
+            f"{name} failed (exit {result.returncode}): {result.stderr_tail[-300:]}", code="synthesis_failed"
+        )
+
+
 _voices: Voices | None = None
 _lock = threading.Lock()
 
@@ -86,4 +132,4 @@ def installed_voices() -> Voices:
         return _voices
 
 
-__all__ = ["ENGINE_NAME", "Voices", "argv", "discover_voices", "installed_voices"]
+__all__ = ["ENGINE_NAME", "EspeakNg", "Voices", "argv", "discover_voices", "installed_voices", "run_engine"]

@@ -1,4 +1,5 @@
-"""Text-to-speech with flite (Debian `flite`): an optional engine for English, clearer than espeak-ng.
+"""Text-to-speech with flite (Debian `flite`): an optional engine of the speech-synthesis port
+(synthesis.py) for English, clearer than espeak-ng.
 
 Its voices are discovered once per process (`flite -lv`). flite speaks English only.
 """
@@ -10,7 +11,11 @@ import subprocess
 import threading
 from pathlib import Path
 
+from mediajobs.cancel import CancelToken
 from mediajobs.errors import InvalidRequest
+
+from .espeak import run_engine
+from .synthesis import SPEAK_TIMEOUT_SECONDS
 
 ENGINE_NAME = "flite"
 DEFAULT_VOICE = "slt"
@@ -63,6 +68,32 @@ def argv(*, voice: str, rate: int, text_file: Path, wav: Path) -> list[str]:
     ]
 
 
+class Flite:
+    """The flite engine: English only; `pitch` is not used."""
+
+    name = ENGINE_NAME
+
+    def voice(self, language: str, voice: str | None) -> str:
+        return check(installed_voices(), language, voice)
+
+    def speak(
+        self,
+        text: str,
+        wav: Path,
+        *,
+        voice: str,
+        rate: int,
+        pitch: int,
+        cancel: CancelToken,
+        timeout: float = SPEAK_TIMEOUT_SECONDS,
+    ) -> None:
+        text_file = wav.with_suffix(".txt")
+        text_file.write_text(text + "\n", encoding="utf-8")
+        run_engine(
+            self.name, argv(voice=voice, rate=rate, text_file=text_file, wav=wav), wav, cancel, timeout
+        )
+
+
 _voices: frozenset[str] | None = None
 _lock = threading.Lock()
 
@@ -75,4 +106,4 @@ def installed_voices() -> frozenset[str]:
         return _voices
 
 
-__all__ = ["DEFAULT_VOICE", "ENGINE_NAME", "argv", "check", "discover_voices", "installed_voices"]
+__all__ = ["DEFAULT_VOICE", "ENGINE_NAME", "Flite", "argv", "check", "discover_voices", "installed_voices"]

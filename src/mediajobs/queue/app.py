@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from celery import Celery
@@ -37,11 +37,16 @@ class TaskHandler(Protocol):
 
 
 def create_celery_app(
-    settings: Settings, *, handler: Callable[[], TaskHandler] | None = None, with_schedule: bool = False
+    settings: Settings,
+    queues: Sequence[str],
+    *,
+    handler: Callable[[], TaskHandler] | None = None,
+    with_schedule: bool = False,
 ) -> Celery:
-    """The app of a worker (`handler` given) or of beat (`with_schedule`)."""
+    """The app of a worker (`handler` given) or of beat (`with_schedule`); `queues`: every queue of
+    the deployment (`Registry.queues()`)."""
     app = Celery("mediajobs", broker=settings.resolved_broker_url, backend=settings.result_backend)
-    app.conf.update(celery_config(settings))
+    app.conf.update(celery_config(settings, queues))
     if with_schedule:
         app.conf.beat_schedule = beat_schedule(settings)
 

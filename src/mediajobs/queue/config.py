@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from kombu.entity import Queue
 
 from mediajobs.settings import Settings
 
-from .routing import MAINTENANCE_QUEUE, all_queues
+from .routing import maintenance_queue
 
 
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
@@ -39,8 +40,9 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
-    """`app.conf` of every mediajobs Celery app (worker, beat, and the API's publisher)."""
+def celery_config(settings: Settings, queues: Sequence[str]) -> dict[str, Any]:
+    """`app.conf` of every mediajobs Celery app (worker, beat, and the API's publisher); `queues`:
+    every queue of the deployment (`Registry.queues()`)."""
     prefix = settings.queue_prefix
     return dict(
         task_serializer="json",
@@ -59,8 +61,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         task_time_limit=settings.stage_hard_time_limit,
         task_soft_time_limit=settings.stage_soft_time_limit,
         task_ignore_result=settings.result_backend is None,
-        task_queues=[Queue(name) for name in all_queues(prefix)],  # type: ignore[no-untyped-call]
-        task_default_queue=f"{prefix}{MAINTENANCE_QUEUE}",
+        task_queues=[Queue(name) for name in queues],  # type: ignore[no-untyped-call]
+        task_default_queue=maintenance_queue(prefix),
         task_create_missing_queues=True,
         task_send_sent_event=settings.task_events,
         worker_send_task_events=settings.task_events,

@@ -1,4 +1,5 @@
-"""The outbox relay: publishes messages the store wrote in the same transaction as the job state.
+"""Publishing what the store wrote: right after the commit that wrote it (`settled`), and the relay
+for whatever is left over (`dispatch_due`).
 
 A message is marked sent only after the broker accepted it, so a broker outage delays work but
 never loses it. Publishing twice is harmless: the runner's claim lets one delivery run a stage.
@@ -7,14 +8,16 @@ never loses it. Publishing twice is harmless: the runner's claim lets one delive
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from mediajobs.store import JobStore, OutboxBatch, OutboxMessage
-from mediajobs.store.tx import Tx
+from mediajobs.store.tx import FollowUps
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Publisher(Protocol):
@@ -48,15 +51,33 @@ class Dispatcher:
             if failed or len(batch.messages) < self.batch_size:
                 return total
 
-    def after_commit(self, tx: Tx) -> None:
-        """The store's on-commit step (in the committing thread): publish the messages the commit
-        wrote that are due now, then admit what fits for the users whose slots were freed and nobody
-        took (an admission's own commit comes back here with its messages). A failure is logged by
-        the store: the relay and the maintenance loop publish and admit what is left."""
-        if tx.outgoing:
-            self.publish_now(tx.outgoing)
-        for owner_id in sorted(tx.admit_for):
-            self.store.admission.admit_if_waiting(owner_id)
+    def settled(self, write: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """`write(*args, **kwargs)` (a store write), then what its commits left to do: the one place
+        that publishes after a commit and admits after a commit (see `settle`)."""
+        work = FollowUps()
+        try:
+            with self.store.db.collecting() as work:
+                return write(*args, **kwargs)
+        finally:
+            self.settle(work)
+
+    def settle(self, work: FollowUps) -> None:
+        """Publish the messages committed transactions wrote (due now), then admit the waiting stages
+        of the users they named (whose commits may leave messages and users of their own: settled in
+        turn). A failure is logged, never raised: the commit happened, and the relay and the
+        maintenance tick find in the database whatever is left."""
+        try:
+            while not work.empty():
+                if work.messages:
+                    self.publish_now(work.messages)
+                with self.store.db.collecting() as more:
+                    for owner_id in sorted(work.waiting_for):
+                        self.store.admission.admit_owner(owner_id)
+                    for owner_id in sorted(work.admit_for - work.waiting_for):
+                        self.store.admission.admit_if_waiting(owner_id)
+                work = more
+        except Exception:
+            log.warning("publishing or admitting after a commit failed; the relay will", exc_info=True)
 
     def publish_now(self, messages: Sequence[OutboxMessage]) -> int:
         """Fast path, right after the commit that wrote `messages`: publish them as they are (no read

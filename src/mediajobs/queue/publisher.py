@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from celery import Celery
@@ -18,7 +18,8 @@ RUN_STAGE = "mediajobs.run_stage"
 _RETRY_POLICY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.3}
 
 
-TimeLimits = Callable[[str, float | None], tuple[int, int]]
+TimeLimits = Callable[[str, str, float | None], tuple[int, int]]
+"""(pipeline, stage, media seconds) -> (soft, hard) time limit in seconds (`Registry.time_limits`)."""
 
 
 class CeleryPublisher:
@@ -35,13 +36,13 @@ class CeleryPublisher:
             retry=True,
             retry_policy=_RETRY_POLICY,
             headers={"mediajobs_outbox_id": message.id, "mediajobs_fence": message.fence},
-            **self._limits(message.stage, message.media_seconds),
+            **self._limits(message),
         )
 
-    def _limits(self, stage: str, media_seconds: float | None) -> dict[str, int]:
+    def _limits(self, message: OutboxMessage) -> dict[str, int]:
         if self.time_limits is None:
             return {}
-        soft, hard = self.time_limits(stage, media_seconds)
+        soft, hard = self.time_limits(message.pipeline, message.stage, message.media_seconds)
         return {"soft_time_limit": soft, "time_limit": hard}
 
     def queue_sizes(self, queues: Iterable[str]) -> dict[str, int]:
@@ -56,9 +57,9 @@ class CeleryPublisher:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=2)
 
 
-def build_publisher(settings: Settings) -> CeleryPublisher:
+def build_publisher(settings: Settings, queues: Sequence[str], time_limits: TimeLimits) -> CeleryPublisher:
     """A publisher for processes that only send stage messages (the API): a Celery app with the
     broker settings and no tasks, signals or schedule of its own."""
     app = Celery("mediajobs-publisher", broker=settings.resolved_broker_url)
-    app.conf.update(celery_config(settings))
-    return CeleryPublisher(app, settings.time_limits_for)
+    app.conf.update(celery_config(settings, queues))
+    return CeleryPublisher(app, time_limits)

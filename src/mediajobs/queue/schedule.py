@@ -8,7 +8,7 @@ from celery.schedules import crontab
 
 from mediajobs.settings import Settings
 
-from .routing import MAINTENANCE_QUEUE
+from .routing import maintenance_queue
 
 MAINTAIN = "mediajobs.maintain"
 PERIODIC = "mediajobs.periodic"
@@ -17,7 +17,7 @@ PERIODIC = "mediajobs.periodic"
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """The lease reaper and relay every few seconds; the housekeeping tasks on UTC calendar times
     (each runs at most once per period however many beats send it: see housekeeping.py)."""
-    queue = f"{settings.queue_prefix}{MAINTENANCE_QUEUE}"
+    queue = maintenance_queue(settings.queue_prefix)
     periodic = {
         "rollover": crontab(minute="0", hour="0", day_of_month="1"),
         "usage": crontab(minute="0"),

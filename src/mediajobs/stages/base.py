@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,8 +10,9 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from mediajobs.cancel import CancelToken
 from mediajobs.domain import Artifact, JsonDict
-from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, NotFound, PermanentError, StageTimeout
+from mediajobs.errors import JobCancelled, LeaseLost, NotFound, PermanentError, StageTimeout
 from mediajobs.storage.keys import stage_key
 
 if TYPE_CHECKING:
@@ -32,36 +32,6 @@ class ProgressSink(Protocol):
 class NullProgress:
     def report(self, percent: float | None, message: str | None = None) -> None:
         return None
-
-
-class CancelToken:
-    """Set when a running stage must stop: its job was cancelled, its lease was lost, or it timed out.
-
-    Stages poll `raise_if_set()` between units of work; `run_process` polls it while a subprocess runs.
-    """
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._error: MediaJobsError | None = None
-
-    def cancel(self, error: MediaJobsError | None = None) -> None:
-        if not self._event.is_set():
-            self._error = error or JobCancelled("the job was cancelled")
-            self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: float) -> bool:
-        return self._event.wait(timeout)
-
-    @property
-    def error(self) -> MediaJobsError | None:
-        return self._error
-
-    def raise_if_set(self) -> None:
-        if self._event.is_set():
-            raise self._error or JobCancelled("the job was cancelled")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -92,7 +62,8 @@ class StageContext:
     attempt: int
     source: str
     options: JsonDict
-    inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one waits for, by stage name
+    # committed outputs of the stages this one waits for, under the input names its pipeline gives them
+    inputs: Mapping[str, JsonDict]
     work_dir: Path  # a local scratch folder of this attempt's own; emptied when the attempt ends
     storage: Storage
     settings: Settings
@@ -120,14 +91,14 @@ class StageContext:
                 continue
         return None
 
-    def input_key(self, stage: str, what: str) -> str:
-        """The storage key a needed stage checkpointed as `<what>_key` (or, in checkpoints written
-        before storage keys, `<what>_path`: the same value)."""
-        output = self.inputs.get(stage) or {}
+    def input_key(self, name: str, what: str) -> str:
+        """The storage key that the stage the pipeline gives this one as input `name` checkpointed as
+        `<what>_key` (or, in checkpoints written before storage keys, `<what>_path`: the same value)."""
+        output = self.inputs.get(name) or {}
         value = output.get(f"{what}_key") or output.get(f"{what}_path")
         if not isinstance(value, str) or not value:
             raise PermanentError(
-                f"stage {stage!r} left no {what} file for {self.stage!r}", code="missing_input"
+                f"input {name!r} holds no {what} file for stage {self.stage!r}", code="missing_input"
             )
         return value
 

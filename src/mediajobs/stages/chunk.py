@@ -47,14 +47,14 @@ def transcribe_chunk(ctx: StageContext) -> StageResult:
         raise PermanentError(
             f"chunk run {ctx.stage!r} has no valid bounds: {exc}", code="invalid_chunk"
         ) from exc
-    normalized = ctx.inputs["normalize"]
+    normalized = ctx.inputs["audio"]
     piece = ctx.work_dir / CHUNK_AUDIO
-    with ctx.storage.local_copy(ctx.input_key("normalize", "audio")) as audio:
+    with ctx.storage.local_copy(ctx.input_key("audio", "audio")) as audio:
         seconds = cut_wav(audio, piece, start, end)
     audio_key = ctx.output_key(CHUNK_AUDIO)
     ctx.storage.put_file(audio_key, piece)
     try:
-        inputs = {**ctx.inputs, "normalize": {**normalized, "audio_key": audio_key, "duration": seconds}}
+        inputs = {**ctx.inputs, "audio": {**normalized, "audio_key": audio_key, "duration": seconds}}
         # the chunk's JSON keeps word timings whatever the job asked: the merge cuts and shapes by them
         options = {**ctx.options, "word_timestamps": True}
         result = transcribe(replace(ctx, inputs=inputs, options=options))

@@ -11,15 +11,16 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
-from mediajobs.domain.pipelines import DubOptions
-from mediajobs.engines.espeak import installed_voices
-from mediajobs.errors import InvalidRequest, PermanentError
+from mediajobs.domain.options import DubOptions
+from mediajobs.engines.espeak import ENGINE_NAME
+from mediajobs.engines.synthesis import SPEAK_TIMEOUT_SECONDS, SpeechSynthesis, synthesis_slot
+from mediajobs.errors import PermanentError
+from mediajobs.process import run_process
 from mediajobs.textio import Cue
 
 from .base import StageContext, StageResult, stage_options
-from .process import run_process
 from .read_text import input_cues
-from .synthesize import PIECE_TIMEOUT, speak
+from .synthesize import engine_voice
 
 MAX_TEMPO = 1.8  # faster than this and espeak-ng speech stops being understandable
 RATE = 22050  # espeak-ng's own sample rate: no resampling for cues that fit
@@ -28,12 +29,10 @@ _MIN_SLOT = 0.05
 
 def dub_voice(ctx: StageContext) -> StageResult:
     options = stage_options(ctx, DubOptions)
-    try:
-        voice = installed_voices().check(options.target_language, None)
-    except InvalidRequest as exc:
-        raise PermanentError(exc.message, code=exc.code) from None
-    duration = float(ctx.inputs["normalize"]["duration"])
-    cues = [c for c in input_cues(ctx, "translate") if c.text.strip() and c.start is not None]
+    engine = ctx.engines.get(synthesis_slot(ENGINE_NAME))
+    voice = engine_voice(engine, options.target_language, None)
+    duration = float(ctx.inputs["audio"]["duration"])
+    cues = [c for c in input_cues(ctx) if c.text.strip() and c.start is not None]
     total = round(duration * RATE)
     track = bytearray(total * 2)  # 16-bit mono silence
     fitted = {"as_is": 0, "sped_up": 0, "cut": 0}
@@ -45,7 +44,7 @@ def dub_voice(ctx: StageContext) -> StageResult:
         )
         if slot < _MIN_SLOT or start >= total:
             continue
-        samples, how = _fit(ctx, cue, number, slot, voice=voice, rate=options.rate)
+        samples, how = _fit(ctx, engine, cue, number, slot, voice=voice, rate=options.rate)
         fitted[how] += 1
         room = min(len(samples), (total - start) * 2, round(slot * RATE) * 2)
         track[start * 2 : start * 2 + room] = samples[:room]
@@ -73,10 +72,11 @@ def dub_voice(ctx: StageContext) -> StageResult:
 
 
 def _fit(
-    ctx: StageContext, cue: Cue, number: int, slot: float, *, voice: str, rate: int
+    ctx: StageContext, engine: SpeechSynthesis, cue: Cue, number: int, slot: float, *, voice: str, rate: int
 ) -> tuple[bytes, str]:
     """The cue's speech as 16-bit mono PCM at RATE, at most `slot` seconds long, and how it was fitted."""
-    wav = speak(ctx, cue.text.replace("\n", " "), f"cue{number}", voice=voice, rate=rate, pitch=50)
+    wav = ctx.work_dir / f"cue{number}.wav"
+    engine.speak(cue.text.replace("\n", " "), wav, voice=voice, rate=rate, pitch=50, cancel=ctx.cancel)
     seconds = _seconds(wav)
     how = "as_is"
     if seconds > slot:
@@ -94,7 +94,7 @@ def _fit(
             "pcm_s16le",
             str(faster),
         ]
-        result = run_process(argv, cancel=ctx.cancel, timeout=PIECE_TIMEOUT)
+        result = run_process(argv, cancel=ctx.cancel, timeout=SPEAK_TIMEOUT_SECONDS)
         if not result.ok:
             raise PermanentError(
                 f"fitting cue {number + 1} failed: {result.stderr_tail[-300:]}", code="dub_failed"

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mediajobs.errors import PermanentError, UnsupportedMedia
+from mediajobs.process import ProcessResult, run_process
 
 from .base import StageContext
-from .process import ProcessResult, run_process
 
 INPUT_NAME = "input"
 INPUT_PROTOCOLS = "file"

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from mediajobs import __version__
+from mediajobs.engines.http import OUTBOUND_HTTP
 from mediajobs.errors import PermanentError, RetryableError, UnsupportedMedia
-from mediajobs.netguard import PinnedTransport
 from mediajobs.storage.keys import upload_prefix
 
 from .base import StageContext, StageResult
@@ -140,17 +140,12 @@ def _checked(ctx: StageContext, key: str, size: int, what: str) -> _Received:
 
 def _download(ctx: StageContext) -> _Received:
     settings = ctx.settings
-    timeout = httpx.Timeout(settings.download_timeout_seconds)
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    http = ctx.engines.get(OUTBOUND_HTTP)  # every connection follows the address rules (engines/http.py)
     try:
         with (
-            httpx.Client(
-                follow_redirects=True,
-                max_redirects=MAX_REDIRECTS,
-                timeout=timeout,
-                headers=headers,
-                transport=PinnedTransport(allow_private=settings.allow_private_sources),
-                trust_env=False,
+            http.client(
+                timeout=settings.download_timeout_seconds, headers=headers, max_redirects=MAX_REDIRECTS
             ) as client,
             client.stream("GET", ctx.source) as response,
         ):

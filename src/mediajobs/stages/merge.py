@@ -24,7 +24,7 @@ from .transcribe import _options as transcribe_options
 from .transcribe import _write as write_outputs
 from .transcribe import cue_limits, transcribe
 
-CHUNK_PREFIX = "chunk["  # the children of `normalize` (domain/pipelines.py)
+CHUNK_PREFIX = "chunk["  # the children of `normalize` (pipelines/transcribe.py)
 
 
 def chunk_outputs(inputs: Mapping[str, JsonDict]) -> list[JsonDict]:
@@ -53,7 +53,7 @@ def transcribe_or_merge(ctx: StageContext) -> StageResult:
             )
         )
         ctx.progress.report((n + 1) * 90.0 / len(chunks), f"merged chunk {n + 1} of {len(chunks)}")
-    duration = float(ctx.inputs["normalize"].get("duration") or 0.0)
+    duration = float(ctx.inputs["audio"].get("duration") or 0.0)
     language = _language(chunks)
     transcript = Transcript(
         language=language,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from mediajobs.domain.pipelines import DubOptions
+from mediajobs.domain.options import DubOptions
 from mediajobs.errors import PermanentError
 
 from .base import ArtifactFile, StageContext, StageResult, stage_options
@@ -26,13 +26,13 @@ _QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
 
 def mix(ctx: StageContext) -> StageResult:
     options = stage_options(ctx, DubOptions)
-    normalized = ctx.inputs["normalize"]
+    normalized = ctx.inputs["audio"]
     duration = float(normalized["duration"])
     demuxer = demuxer_of(str(normalized.get("format") or ""))
     has_video = bool(normalized.get("has_video"))
     audio = ctx.work_dir / "dubbed.wav"
     with (
-        ctx.storage.local_copy(ctx.input_key("ingest", "media")) as media,
+        ctx.storage.local_copy(ctx.input_key("media", "media")) as media,
         ctx.storage.local_copy(ctx.input_key("voice", "voice")) as voice,
         linked_input(ctx.work_dir, media) as url,
     ):

@@ -6,7 +6,7 @@ load tests and benchmarks measure mediajobs itself, not ffmpeg or Whisper.
 
 from __future__ import annotations
 
-from mediajobs.domain.pipelines import NoopOptions
+from mediajobs.domain.options import NoopOptions
 
 from .base import StageContext, StageResult
 

@@ -48,7 +48,7 @@ def normalize(ctx: StageContext) -> StageResult:
     target = ctx.work_dir / OUTPUT_NAME
     limits = Limits.of(ctx)
     with (
-        ctx.storage.local_copy(ctx.input_key("ingest", "media")) as source,
+        ctx.storage.local_copy(ctx.input_key("media", "media")) as source,
         linked_input(ctx.work_dir, source) as url,
     ):
         ctx.progress.report(0.0, "probing media")

@@ -48,11 +48,16 @@ def checkpoint_cues(ctx: StageContext, cues: list[Cue]) -> str:
     return key
 
 
-def input_cues(ctx: StageContext, stage: str = "read_text") -> list[Cue]:
-    """The cues a text stage works on: `stage`'s checkpoint, else (a dub, after `transcribe`) the
-    job's own subtitles."""
-    if stage in ctx.inputs:
-        with ctx.storage.open(ctx.input_key(stage, "cues")) as fh:
+TEXT_INPUT = "text"
+"""The input a text stage reads its cues from (a pipeline names which stage gives it)."""
+
+
+def input_cues(ctx: StageContext, name: str = TEXT_INPUT) -> list[Cue]:
+    """The cues a text stage works on: the ones its input `name` checkpointed (`read_text`,
+    `translate`), else (a transcription, which writes subtitles, not cues) the job's own subtitles."""
+    given = ctx.inputs.get(name) or {}
+    if given.get("cues_key") or given.get("cues_path"):
+        with ctx.storage.open(ctx.input_key(name, "cues")) as fh:
             return cues_from_json(json.load(fh)["cues"])
     cues, _ = _from_job(ctx, str(ctx.job_id))
     return cues
@@ -85,4 +90,4 @@ def _read(ctx: StageContext, key: str) -> bytes:
         return fh.read()
 
 
-__all__ = ["JOB_TEXT_ARTIFACTS", "checkpoint_cues", "input_cues", "read_text"]
+__all__ = ["JOB_TEXT_ARTIFACTS", "TEXT_INPUT", "checkpoint_cues", "input_cues", "read_text"]

@@ -1,6 +1,6 @@
 """Long media in parallel, step one: after `normalize`, cut long audio into chunks at silences.
 
-The transcribe pipeline's `normalize` stage fans out (domain/pipelines.py). Audio no longer than
+The transcribe pipeline's `normalize` stage fans out (pipelines/transcribe.py). Audio no longer than
 `MEDIAJOBS_CHUNK_THRESHOLD_SECONDS` makes no chunks and `transcribe` decodes it whole. Longer audio is
 cut about every `MEDIAJOBS_CHUNK_SECONDS`, each cut in the middle of the silence (ffmpeg
 `silencedetect`) nearest that mark, so no word is split between two chunks. Each chunk reads a little

@@ -1,4 +1,5 @@
-"""The `synthesize` stage: `read_text`'s text spoken by espeak-ng (or flite), as WAV, MP3 or Opus.
+"""The `synthesize` stage: its `text` input spoken by a speech engine (espeak-ng, flite), as WAV, MP3
+or Opus.
 
 Long text is split by sentence into pieces of a bounded size; each piece is one engine run (progress
 is pieces done), and the pieces are joined sample for sample into one WAV, encoded by ffmpeg for the
@@ -10,19 +11,16 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
-from mediajobs.capabilities import speech_voice
-from mediajobs.domain.pipelines import SynthesizeOptions
-from mediajobs.engines import flite
-from mediajobs.engines.espeak import ENGINE_NAME, argv
+from mediajobs.domain.options import SynthesizeOptions
+from mediajobs.engines.synthesis import SPEAK_TIMEOUT_SECONDS, SpeechSynthesis, synthesis_slot
 from mediajobs.errors import InvalidRequest, PermanentError
+from mediajobs.process import run_process
 from mediajobs.textio import sentences
 
 from .base import ArtifactFile, StageContext, StageResult, stage_options
-from .process import run_process
 from .read_text import input_cues
 
 PIECE_CHARS = 600  # sentences are grouped up to this many characters per engine run
-PIECE_TIMEOUT = 300.0
 CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg"}
 _ENCODE = {
     "mp3": ["-c:a", "libmp3lame", "-b:a", "64k"],
@@ -32,27 +30,17 @@ _ENCODE = {
 
 def synthesize(ctx: StageContext) -> StageResult:
     options = stage_options(ctx, SynthesizeOptions)
-    try:
-        voice = speech_voice(options.engine, options.language, options.voice)
-    except InvalidRequest as exc:  # a submit refuses this; a worker with other voices fails here
-        raise PermanentError(exc.message, code=exc.code) from None
+    engine = ctx.engines.get(synthesis_slot(options.engine))
+    voice = engine_voice(engine, options.language, options.voice)
     cues = input_cues(ctx)
     pieces = _pieces(sentences("\n\n".join(c.text for c in cues)))
     if not pieces:
         raise PermanentError("the input has no text to speak", code="empty_text")
     wavs = []
     for number, piece in enumerate(pieces, start=1):
-        wavs.append(
-            speak(
-                ctx,
-                piece,
-                f"piece{number}",
-                voice=voice,
-                rate=options.rate,
-                pitch=options.pitch,
-                engine=options.engine,
-            )
-        )
+        wav = ctx.work_dir / f"piece{number}.wav"
+        engine.speak(piece, wav, voice=voice, rate=options.rate, pitch=options.pitch, cancel=ctx.cancel)
+        wavs.append(wav)
         ctx.progress.report(100.0 * number / (len(pieces) + 1), f"spoke {number} of {len(pieces)} pieces")
     speech = ctx.work_dir / "joined.wav"
     duration = _join(wavs, speech)
@@ -76,25 +64,12 @@ def synthesize(ctx: StageContext) -> StageResult:
     )
 
 
-def speak(
-    ctx: StageContext, text: str, name: str, *, voice: str, rate: int, pitch: int, engine: str = ENGINE_NAME
-) -> Path:
-    """`text` spoken by the engine into `<name>.wav` in the work folder."""
-    ctx.cancel.raise_if_set()
-    text_file = ctx.work_dir / f"{name}.txt"
-    text_file.write_text(text + "\n", encoding="utf-8")
-    wav = ctx.work_dir / f"{name}.wav"
-    if engine == flite.ENGINE_NAME:
-        run = flite.argv(voice=voice, rate=rate, text_file=text_file, wav=wav)
-    else:
-        run = argv(voice=voice, rate=rate, pitch=pitch, text_file=text_file, wav=wav)
-    result = run_process(run, cancel=ctx.cancel, timeout=PIECE_TIMEOUT)
-    if not result.ok or not wav.is_file():
-        raise PermanentError(
-            f"{engine} failed (exit {result.returncode}): {result.stderr_tail[-300:]}",
-            code="synthesis_failed",
-        )
-    return wav
+def engine_voice(engine: SpeechSynthesis, language: str, voice: str | None) -> str:
+    """The engine's voice; a submit refuses what it lacks, a worker with other voices fails here."""
+    try:
+        return engine.voice(language, voice)
+    except InvalidRequest as exc:
+        raise PermanentError(exc.message, code=exc.code) from None
 
 
 def _pieces(parts: list[str]) -> list[str]:
@@ -125,9 +100,11 @@ def _join(wavs: list[Path], target: Path) -> float:
 
 def _encode(ctx: StageContext, source: Path, target: Path, fmt: str) -> None:
     args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(source)]
-    result = run_process([*args, *_ENCODE[fmt], str(target)], cancel=ctx.cancel, timeout=PIECE_TIMEOUT)
+    result = run_process(
+        [*args, *_ENCODE[fmt], str(target)], cancel=ctx.cancel, timeout=SPEAK_TIMEOUT_SECONDS
+    )
     if not result.ok:
         raise PermanentError(f"encoding {fmt} failed: {result.stderr_tail[-300:]}", code="synthesis_failed")
 
 
-__all__ = ["speak", "synthesize"]
+__all__ = ["engine_voice", "synthesize"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mediajobs.domain.pipelines import TranscribeOptions
+from mediajobs.domain.options import TranscribeOptions
 from mediajobs.engines import SPEECH_TO_TEXT, Segment, TranscribeRequest, Transcript
 from mediajobs.engines.catalog import ModelCatalog
 from mediajobs.errors import InvalidRequest, PermanentError
@@ -45,7 +45,7 @@ def _json(transcript: Transcript, cues: Sequence[Cue], options: TranscribeOption
 
 def transcribe(ctx: StageContext) -> StageResult:
     """Transcribe `normalize`'s audio with the worker's speech-to-text engine."""
-    duration = float(ctx.inputs["normalize"].get("duration") or 0.0)
+    duration = float(ctx.inputs["audio"].get("duration") or 0.0)
     options = _options(ctx)
     ctx.cancel.raise_if_set()
     ctx.progress.report(0.0, "loading speech-to-text model")
@@ -61,7 +61,7 @@ def transcribe(ctx: StageContext) -> StageResult:
     _checked(catalog, options)  # a submit refuses these; a worker configured differently fails here
     model = catalog.get(options.model)
     folder = catalog.folder(model.name)
-    with ctx.storage.local_copy(ctx.input_key("normalize", "audio")) as audio:
+    with ctx.storage.local_copy(ctx.input_key("audio", "audio")) as audio:
         request = TranscribeRequest(
             audio=audio,
             language=None if options.language == "auto" else options.language,

@@ -1,8 +1,9 @@
-"""The `translate` stage: every cue of its input through Apertium, same cues and timings.
+"""The `translate` stage: every cue of its `text` input through the translation engine, same cues and
+timings.
 
-The input is `read_text`'s checkpoint, or in a dub the job's own transcript.
+The input is `read_text`'s checkpoint, or in a dub the transcription (and its subtitles).
 
-One engine call per hop of the route for all cues together (see engines/apertium.py); a route of
+One engine call per hop of the route for all cues together (see engines/translation.py); a route of
 several hops (English -> Spanish -> Portuguese) is reported in the result.
 """
 
@@ -13,16 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mediajobs.domain.pipelines import TranslateOptions
-from mediajobs.engines.apertium import Hop, argv, decode, encode, installed_translator
+from mediajobs.domain.options import TranslateOptions
+from mediajobs.engines.translation import TRANSLATION, Hop
 from mediajobs.errors import InvalidRequest, PermanentError
 from mediajobs.textio import Cue, cues_json, timed, to_srt, to_text, to_vtt
 
 from .base import ArtifactFile, StageContext, StageResult, stage_options
-from .process import run_process
-from .read_text import checkpoint_cues, input_cues
-
-TIMEOUT_SECONDS = 600.0
+from .read_text import TEXT_INPUT, checkpoint_cues, input_cues
 
 _TYPES = {
     "json": "application/json",
@@ -34,14 +32,15 @@ _TYPES = {
 
 def translate(ctx: StageContext) -> StageResult:
     options = stage_options(ctx, TranslateOptions)
-    # in a dub, the transcription before this stage says what language was spoken
-    transcribed = ctx.inputs.get("transcribe") or {}
-    spoken = "en" if transcribed.get("task") == "translate" else transcribed.get("language")
+    # a transcription (a dub's input) says what language was spoken
+    given = ctx.inputs.get(TEXT_INPUT) or {}
+    spoken = "en" if given.get("task") == "translate" else given.get("language")
     source = options.source_language or spoken
     if source is None:
         raise PermanentError("no source_language, and the input says none", code="invalid_options")
+    engine = ctx.engines.get(TRANSLATION)
     try:
-        route = installed_translator().route(source, options.target_language)
+        route = engine.route(source, options.target_language)
     except InvalidRequest as exc:  # a submit refuses this; a worker with fewer pairs fails here
         raise PermanentError(exc.message, code=exc.code) from None
     cues = input_cues(ctx)
@@ -50,7 +49,7 @@ def translate(ctx: StageContext) -> StageResult:
     translated = list(lines)
     for number, hop in enumerate(route, start=1):
         ctx.progress.report(100.0 * (number - 1) / len(route), f"translating {hop.describe()}")
-        translated = _run_hop(ctx, hop, translated, number)
+        translated = engine.translate(translated, hop, work_dir=ctx.work_dir, cancel=ctx.cancel)
     out: list[Cue] = []
     position = 0
     for cue in cues:
@@ -68,7 +67,7 @@ def translate(ctx: StageContext) -> StageResult:
             "target_language": options.target_language,
             "route": [h.mode for h in route],
             "cues": len(out),
-            "engine": "apertium",
+            "engine": engine.name,
             "artifacts": [a.name for a in artifacts],
         },
         artifacts=artifacts,
@@ -77,19 +76,6 @@ def translate(ctx: StageContext) -> StageResult:
 
 def _lines(cue: Cue) -> list[str]:
     return [line.strip() for line in cue.text.split("\n") if line.strip()] or [""]
-
-
-def _run_hop(ctx: StageContext, hop: Hop, lines: Sequence[str], number: int) -> list[str]:
-    infile = ctx.work_dir / f"hop{number}.in.html"
-    outfile = ctx.work_dir / f"hop{number}.out.html"
-    infile.write_text(encode(lines), encoding="utf-8")
-    result = run_process(argv(hop, str(infile), str(outfile)), cancel=ctx.cancel, timeout=TIMEOUT_SECONDS)
-    if not result.ok or not outfile.is_file():
-        raise PermanentError(
-            f"apertium {hop.mode} failed (exit {result.returncode}): {result.stderr_tail[-500:]}",
-            code="translation_failed",
-        )
-    return decode(outfile.read_text(encoding="utf-8"), len(lines))
 
 
 def _write(

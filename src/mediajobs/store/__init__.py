@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from mediajobs.domain import AdmissionPolicy, PipelineRegistry, Refusal, default_pipelines
+from mediajobs.domain import AdmissionPolicy, PipelineRegistry, Refusal
 from mediajobs.hooks import Hooks
 
 from .admission import Admission
@@ -57,7 +57,7 @@ class JobStore:
         idempotency_ttl: timedelta = timedelta(hours=24),
     ) -> None:
         self.db = Database(engine, clock=clock, event_sink=event_sink, hooks=hooks)
-        self.pipelines = pipelines if pipelines is not None else default_pipelines()
+        self.pipelines = pipelines if pipelines is not None else PipelineRegistry()
         self.admission = Admission(self.db, queue_for, admission)
         self.jobs = Jobs(self.db, self.pipelines, self.admission, idempotency_ttl=idempotency_ttl)
         self.stages = Stages(self.db, self.pipelines, self.admission, queue_for)

@@ -7,10 +7,10 @@ takes a lock:
 - a stage that ends hands its slot to its job's next stage, or when none is ready to the user's oldest
   waiting stage (`pass_slot`), in its own transaction: one out, one in, the user's count unchanged;
 - everything else that became ready (a new job's root stages, a fan-out's other children) waits as
-  `ready`; `admit_owner` runs right after the commit (the API's background task after a submit,
-  `Tx.admit_for` after a stage's end) and on the maintenance tick. It reads the user's count first
-  (at their limit: nothing more), then takes the user's admission lock (a PostgreSQL advisory lock;
-  SQLite has one writer), counts again and admits what fits.
+  `ready`; `admit_owner` runs right after the commit (`Tx.waiting_for` after a submit, `Tx.admit_for`
+  after a stage's end, both acted on by `Dispatcher.settled`) and on the maintenance tick. It reads
+  the user's count first (at their limit: nothing more), then takes the user's admission lock (a
+  PostgreSQL advisory lock; SQLite has one writer), counts again and admits what fits.
 So two processes admitting for one user cannot both see the same free slot, and submits of one user
 never wait for each other; threads of one process admitting for the same user fold into one pass
 (store/passes.py). Lock order: a user lock first, then job rows only with SKIP LOCKED; the

@@ -207,8 +207,8 @@ class Jobs:
             StageRun(
                 job_id=job_id,
                 name=spec.name,
-                kind=spec.kind.value,
-                run=spec.run_key,
+                kind=spec.kind.name,
+                run=spec.code_name,
                 status=StageStatus.PENDING,
             )
             for spec in pipeline.stages
@@ -217,6 +217,8 @@ class Jobs:
             runs = reused_runs(job_id, runs, reused, now, redo)
         roots = list(ready_stages(pipeline, runs))
         admitted = self._admission.decide_new(tx, key, roots)
+        if len(admitted) < len(roots):  # the others wait: admitted after the commit
+            tx.waiting_for.add(owner_id)
         root_names = {r.name for r in roots}
         runs = [
             replace(r, status=StageStatus.QUEUED, available_at=now, routed_lane=admitted[r.name])
@@ -376,6 +378,7 @@ class Jobs:
             requested = row.cancel_requested_at or tx.now
             if action is CancelAction.CANCEL_NOW:
                 cancel_job(tx, row, cancel_requested_at=requested)
+                self._admission.freed(tx, row.owner_id)  # its queued stages held slots
             else:
                 tx.conn.execute(
                     update(JobRow)

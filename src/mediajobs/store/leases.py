@@ -56,6 +56,8 @@ class WorkerBeat:
     hostname: str
     pid: int
     started_at: datetime
+    queues: tuple[str, ...] = ()  # the broker queues it consumes
+    concurrency: int = 0  # how many stages it runs at once
 
 
 class Leases:
@@ -258,6 +260,8 @@ class Leases:
                 pid=beat.pid,
                 started_at=beat.started_at,
                 last_seen=tx.now,
+                queues=list(beat.queues),
+                concurrency=beat.concurrency,
             )
             tx.conn.execute(
                 statement.on_conflict_do_update(index_elements=[WorkerRow.id], set_={"last_seen": tx.now})

@@ -24,6 +24,7 @@ class OutboxMessage:
     fence: int
     available_at: datetime
     media_seconds: float | None = None  # the job's media length once measured: sizes time limits
+    pipeline: str = ""  # the job's pipeline (its stage may declare its own time limit)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -83,8 +84,9 @@ def write_messages(
         tx.conn.execute(insert(OutboxRow), rows)
         return
     seconds = select(JobRow.media_seconds).where(JobRow.id == job_id).scalar_subquery()
+    pipeline = select(JobRow.pipeline).where(JobRow.id == job_id).scalar_subquery()
     returning = insert(OutboxRow).returning(
-        OutboxRow.id, seconds.label("media_seconds"), sort_by_parameter_order=True
+        OutboxRow.id, seconds.label("media_seconds"), pipeline.label("pipeline"), sort_by_parameter_order=True
     )
     written = tx.conn.execute(returning, rows).all()
     tx.outgoing.extend(
@@ -96,6 +98,7 @@ def write_messages(
             fence=send.fence,
             available_at=available,
             media_seconds=w.media_seconds,
+            pipeline=w.pipeline,
         )
         for w, send, queue in zip(written, sends, queues, strict=True)
     )
@@ -121,10 +124,12 @@ class Outbox:
         makes the duplicate harmless.
         """
         with self._db.tx(durable=False) as tx:
-            seconds = select(JobRow.media_seconds).where(JobRow.id == OutboxRow.job_id).scalar_subquery()
-            query = select(OutboxRow.__table__, seconds.label("media_seconds")).where(
-                OutboxRow.sent_at.is_(None)
-            )
+            job = JobRow.id == OutboxRow.job_id
+            seconds = select(JobRow.media_seconds).where(job).scalar_subquery()
+            pipeline = select(JobRow.pipeline).where(job).scalar_subquery()
+            query = select(
+                OutboxRow.__table__, seconds.label("media_seconds"), pipeline.label("pipeline")
+            ).where(OutboxRow.sent_at.is_(None))
             if ids is not None:
                 query = query.where(OutboxRow.id.in_(list(ids)))
             if job_id is not None:
@@ -144,6 +149,7 @@ class Outbox:
                         fence=r.fence,
                         available_at=r.available_at,
                         media_seconds=r.media_seconds,
+                        pipeline=r.pipeline or "",
                     )
                     for r in rows
                 ]

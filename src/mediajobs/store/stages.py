@@ -35,8 +35,8 @@ from mediajobs.domain.transitions import (
     current_stage,
     decide_claim,
     fan_out_runs,
+    inputs_of,
     job_progress,
-    needs_of,
 )
 from mediajobs.errors import LeaseLost
 
@@ -171,7 +171,10 @@ class Stages:
             )
             runs = tuple(mine if r.name == stage else r for r in runs)
             by_name = {r.name: r for r in runs}
-            inputs = {n: dict(by_name[n].output or {}) for n in needs_of(pipeline, mine, runs)}
+            inputs = {
+                name: dict(by_name[run_name].output or {})
+                for name, run_name in inputs_of(pipeline, mine, runs).items()
+            }
             job = replace(
                 job_with_runs(row, runs, pipeline),
                 status=JobStatus.RUNNING,

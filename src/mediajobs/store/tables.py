@@ -277,6 +277,8 @@ class WorkerRow(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime]
     last_seen: Mapped[datetime]
+    queues: Mapped[list[str]] = mapped_column(JsonType, default=list, server_default="[]")  # it consumes
+    concurrency: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # its pool's slots
 
 
 class JobEventRow(Base):

@@ -3,16 +3,23 @@
 Every write goes through `Database.tx()`, which hands the caller a `Tx`: the connection, the time the
 transaction started, and the events and job endings it wrote. Once the transaction has committed,
 its events go to the event sink (live progress) and its job endings to the hooks; a rolled-back
-transaction publishes nothing. A transaction also records the stage messages it wrote that are due
-now (`outgoing`) and which users had a slot of theirs freed that nobody took (`admit_for`); the
-`on_commit` callback (the process's dispatcher) publishes and admits those right after the commit.
-Driver and SQLAlchemy errors that mean "the database is not there"
-leave the store as `StoreUnavailable`, so no layer above it needs to know SQLAlchemy.
+transaction publishes nothing.
+
+A transaction also records what is left to do once it has committed: the stage messages it wrote
+that are due now (`outgoing`), the users with stages it left waiting (`waiting_for`: a new job's first
+stages) and the users whose slot it freed that nobody took (`admit_for`). The store does nothing with
+them itself: a caller that wants them gathers them with `Database.collecting()` and acts on them
+(`Dispatcher.settled`: publish, then admit); what nobody gathers, the relay and the maintenance tick
+find in the database a moment later.
+
+Driver and SQLAlchemy errors that mean "the database is not there" leave the store as
+`StoreUnavailable`, so no layer above it needs to know SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,8 +45,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 EventSink = Callable[[Sequence[ProgressEvent]], None]
 """Receives events after the transaction that wrote them committed (e.g. Redis pub/sub)."""
-OnCommit = Callable[["Tx"], None]
-"""Runs after a transaction that wrote messages due now or freed slots committed (publish, admit)."""
 
 
 def utcnow() -> datetime:
@@ -60,6 +65,7 @@ class Tx:
     events: list[ProgressEvent] = field(default_factory=list)
     finished: list[JobFinished] = field(default_factory=list)
     outgoing: list[OutboxMessage] = field(default_factory=list)  # stage messages due now
+    waiting_for: set[str] = field(default_factory=set)  # users with stages this left waiting
     admit_for: set[str] = field(default_factory=set)  # users with a freed slot nobody took
 
     def lock_job(self, job_id: uuid.UUID) -> Row[Any] | None:
@@ -82,6 +88,23 @@ def _unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+@dataclass(kw_only=True)
+class FollowUps:
+    """What committed transactions left to do, gathered by `Database.collecting()`."""
+
+    messages: list[OutboxMessage] = field(default_factory=list)  # publish these now
+    waiting_for: set[str] = field(default_factory=set)  # admit these users' waiting stages
+    admit_for: set[str] = field(default_factory=set)  # admit these users' waiting stages, if any
+
+    def add(self, tx: Tx) -> None:
+        self.messages.extend(tx.outgoing)
+        self.waiting_for |= tx.waiting_for
+        self.admit_for |= tx.admit_for
+
+    def empty(self) -> bool:
+        return not (self.messages or self.waiting_for or self.admit_for)
+
+
 class Database:
     """The engine, the clock, and what happens after a commit (event sink, hooks)."""
 
@@ -97,8 +120,8 @@ class Database:
         self.clock = clock
         self.event_sink = event_sink
         self.hooks = hooks or Hooks()
-        self.on_commit: OnCommit | None = None
         self.postgres = engine.dialect.name == "postgresql"
+        self._local = threading.local()  # the FollowUps this thread is gathering, if any
 
     @contextmanager
     def tx(self, *, durable: bool = True) -> Iterator[Tx]:
@@ -144,6 +167,17 @@ class Database:
                 raise StoreUnavailable(f"the database is unavailable: {_short(exc)}") from exc
             raise
 
+    @contextmanager
+    def collecting(self) -> Iterator[FollowUps]:
+        """Gather what the transactions this thread commits inside the block leave to do."""
+        outer = getattr(self._local, "follow_ups", None)
+        gathered = FollowUps()
+        self._local.follow_ups = gathered
+        try:
+            yield gathered
+        finally:
+            self._local.follow_ups = outer
+
     def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""
         with self.read() as conn:
@@ -160,11 +194,9 @@ class Database:
                 self.hooks.job_finished(ended)
             except Exception:
                 log.warning("a job_finished hook failed for %s", ended.job_id, exc_info=True)
-        if (tx.outgoing or tx.admit_for) and self.on_commit is not None:
-            try:
-                self.on_commit(tx)
-            except Exception:  # the commit happened: the relay and the maintenance tick catch up
-                log.warning("after-commit publish/admit failed", exc_info=True)
+        gathering: FollowUps | None = getattr(self._local, "follow_ups", None)
+        if gathering is not None:
+            gathering.add(tx)
 
 
 def _short(exc: BaseException) -> str:
@@ -172,4 +204,4 @@ def _short(exc: BaseException) -> str:
     return (str(original).strip().splitlines() or [type(original).__name__])[0][:300]
 
 
-__all__ = ["Clock", "Database", "EventSink", "OnCommit", "QueueFor", "Tx", "default_queue_for", "utcnow"]
+__all__ = ["Clock", "Database", "EventSink", "FollowUps", "QueueFor", "Tx", "default_queue_for", "utcnow"]

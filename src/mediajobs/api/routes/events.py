@@ -22,7 +22,7 @@ from mediajobs.domain.events import ProgressEvent
 from mediajobs.errors import InvalidRequest, NotFound, Unauthorized
 from mediajobs.progress import follow_job, follow_owner
 from mediajobs.progress.sse import HEADERS, HEARTBEAT, MEDIA_TYPE, encode_event, encode_retry
-from mediajobs.services import Services
+from mediajobs.wiring import Services
 
 log = logging.getLogger(__name__)
 

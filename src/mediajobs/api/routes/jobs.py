@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from mediajobs import service
 from mediajobs.api.deps import CurrentUser, JobId, ServicesDep, StoreDep
 from mediajobs.api.downloads import send_object
 from mediajobs.api.guards import check_options, check_text
-from mediajobs.api.rerun import rerun_job as rerun_of_stage
 from mediajobs.api.schemas import (
     BODY_ERRORS,
     ArtifactList,
@@ -39,18 +39,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 _ANY_SCHEMA: dict[str, Any] = {"schema": {}}
-_FILE_TYPES = (
-    "application/json",
-    "application/x-subrip",
-    "text/vtt",
-    "text/plain",
-    "audio/wav",
-    "audio/mpeg",
-    "audio/ogg",
-    "application/octet-stream",
-)
 _FILE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The file's bytes", "content": {t: _ANY_SCHEMA for t in _FILE_TYPES}},
+    # the media types of each pipeline's files are added when the app is built (api/openapi.py)
+    200: {"description": "The file's bytes", "content": {"application/octet-stream": _ANY_SCHEMA}},
     307: {"description": "The file is at this (pre-signed) URL of the storage backend"},
     **ERRORS,
 }
@@ -93,7 +84,6 @@ _SUBMIT_BODY = {
 async def create_job(
     request: Request,
     response: Response,
-    background: BackgroundTasks,
     services: ServicesDep,
     owner: CurrentUser,
     idempotency_key: Annotated[str | None, Header()] = None,
@@ -101,9 +91,7 @@ async def create_job(
     """Submit a job: JSON with a source URL or upload id, or multipart with the media file itself."""
     response.headers.update(request.app.state.gate.check(owner, services.store.db.clock()))
     job, created = await accept_submit(request, services, owner, idempotency_key)
-    if created:
-        background.add_task(services.admit_soon, owner.user.id)
-    else:
+    if not created:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return JobAccepted(id=job.id, status=job.status.value, links=job_links(job.id))
@@ -147,22 +135,15 @@ def get_job(job_id: JobId, store: StoreDep, owner: CurrentUser) -> JobPublic:
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, responses=ERRORS)
-def cancel_job(
-    job_id: JobId, services: ServicesDep, owner: CurrentUser, background: BackgroundTasks
-) -> JobPublic:
+def cancel_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPublic:
     """Cancel a job: a queued job never starts; a running stage is stopped."""
-    job = services.store.request_cancel(job_id, owner.scope)
-    background.add_task(services.admit_after, job.id)  # its slots go to the owner's waiting jobs
-    return job_public(job)
+    return job_public(service.cancel(services, owner, job_id))
 
 
 @router.post("/{job_id}/retry", status_code=202, response_model=JobPublic, responses=ERRORS)
-def retry_job(
-    job_id: JobId, services: ServicesDep, owner: CurrentUser, background: BackgroundTasks
-) -> JobPublic:
+def retry_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPublic:
     """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget."""
-    job = services.store.retry_job(job_id, owner.scope)
-    background.add_task(services.admit_after, job.id)
+    job = service.retry(services, owner, job_id)
     return job_public(job, services.store.list_attempts(job_id))
 
 
@@ -179,7 +160,6 @@ async def rerun_job(
     response: Response,
     services: ServicesDep,
     owner: CurrentUser,
-    background: BackgroundTasks,
 ) -> JobPublic:
     """A new job of the same source that reuses the finished outputs of the stages before
     `from_stage` (they do not run again) and runs `from_stage` and what follows, with `options`
@@ -188,9 +168,8 @@ async def rerun_job(
     options = check_options(body.options)
     from_stage = check_text(body.from_stage, "from_stage")
     job = await run_in_threadpool(
-        rerun_of_stage, services, job_id, owner, from_stage=from_stage, options=options
+        service.rerun, services, owner, job_id, from_stage=from_stage, options=options
     )
-    background.add_task(services.admit_after, job.id)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return job_public(job)
 

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from mediajobs.cancel import CancelToken
 from mediajobs.errors import StageTimeout
-
-from .base import CancelToken
 
 STDERR_TAIL_BYTES = 4096
 POLL_SECONDS = 0.1

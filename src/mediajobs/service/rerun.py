@@ -1,4 +1,4 @@
-"""Re-running a job from one of its stages (POST /api/v1/jobs/{id}/rerun).
+"""Rerun: a new job that re-runs an old one from one of its stages (POST /api/v1/jobs/{id}/rerun).
 
 The new job gets its own copies of the files the reused stages checkpointed (and of the artifacts
 they made), under its own storage folder: deleting or expiring the old job never takes a re-run's
@@ -15,17 +15,24 @@ from typing import Any
 from mediajobs.domain import Artifact, Job, JsonDict, StageRun
 from mediajobs.domain.rerun import plan_rerun
 from mediajobs.errors import NotFound
-from mediajobs.services import Services
 from mediajobs.storage import Storage, job_prefix
 from mediajobs.store import ArtifactRecord, Caller
+from mediajobs.wiring import Services
 
 _COPY_CHUNK = 1024 * 1024
 
 
-def rerun_job(
-    services: Services, job_id: uuid.UUID, owner: Caller, *, from_stage: str, options: Mapping[str, Any]
+def rerun(
+    services: Services, caller: Caller, job_id: uuid.UUID, *, from_stage: str, options: Mapping[str, Any]
 ) -> Job:
-    """Write a new job re-running `job_id` from `from_stage` with `options` over the old ones."""
+    """Write a new job re-running `job_id` from `from_stage` with `options` over the old ones, then
+    admit and publish the stages it made ready."""
+    return services.dispatcher.settled(_write, services, caller, job_id, from_stage, options)
+
+
+def _write(
+    services: Services, owner: Caller, job_id: uuid.UUID, from_stage: str, options: Mapping[str, Any]
+) -> Job:
     store, storage = services.store, services.storage
     old = store.get_job(job_id, owner.scope)  # someone else's job: 404, as for every read
     pipeline = services.pipelines.get_pipeline(old.pipeline)
@@ -103,4 +110,4 @@ def _chunks(fh: Any) -> Iterator[bytes]:
         yield chunk
 
 
-__all__ = ["rerun_job"]
+__all__ = ["rerun"]

@@ -1,35 +1,28 @@
-"""Wiring: builds the store, storage, engines, dispatcher and runner of one process from Settings.
+"""Wiring: the store, storage, engines, dispatcher and runner of one process, from its registry.
 
-The one place that decides which implementation each port gets. API processes build services with
-a publisher only (`queue.publisher.build_publisher`); worker processes through `mediajobs.worker`.
+The one place that decides which implementation each port gets, from what the registry holds
+(registry.py). API processes build services with a publisher only (`queue.publisher.build_publisher`)
+and no engines; worker processes through `mediajobs.worker`.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from mediajobs.capabilities import Capabilities
-from mediajobs.domain import AdmissionPolicy, FairShare, PipelineRegistry, RetryPolicy, default_pipelines
+from mediajobs.domain import AdmissionPolicy, FairShare, PipelineRegistry
 from mediajobs.domain.routing import queue_router
 from mediajobs.engines import Engines
-from mediajobs.hooks import HookChain, Hooks, LoggingHooks
+from mediajobs.hooks import Hooks
 from mediajobs.progress import Progress, build_progress
 from mediajobs.queue.dispatcher import Dispatcher, Publisher
+from mediajobs.registry import Registry, build_registry
 from mediajobs.runner import Runner
 from mediajobs.settings import Settings
-from mediajobs.stages import StageFn, default_stages
-from mediajobs.storage import LocalStorage, Storage, Workspace
+from mediajobs.storage import Storage, Workspace
 from mediajobs.store import Clock, JobStore, create_db_engine, ensure_migrated, utcnow
-
-log = logging.getLogger(__name__)
-
-
-def default_hooks() -> Hooks:
-    return HookChain([LoggingHooks()])
 
 
 def default_admission(settings: Settings) -> AdmissionPolicy:
@@ -39,24 +32,23 @@ def default_admission(settings: Settings) -> AdmissionPolicy:
     )
 
 
-def build_storage(settings: Settings) -> Storage:
-    return LocalStorage(settings.resolved_storage_dir)
-
-
 @dataclass(kw_only=True)
 class Services:
-    settings: Settings
+    registry: Registry
     store: JobStore
     storage: Storage
     workspace: Workspace
     dispatcher: Dispatcher
     engines: Engines
-    stages: Mapping[str, StageFn]
     hooks: Hooks = field(default_factory=Hooks)
     progress: Progress = field(default_factory=Progress)  # live progress: publisher and feed
     timeout_errors: tuple[type[BaseException], ...] = ()
     _runner: Runner | None = field(default=None, init=False)
     _capabilities: Capabilities | None = field(default=None, init=False)
+
+    @property
+    def settings(self) -> Settings:
+        return self.registry.settings
 
     @property
     def capabilities(self) -> Capabilities:
@@ -67,48 +59,24 @@ class Services:
 
     @property
     def pipelines(self) -> PipelineRegistry:
-        return self.store.pipelines
+        return self.registry.pipelines
 
     @property
     def runner(self) -> Runner:
         if self._runner is None:
             self._runner = Runner(
                 store=self.store,
+                dispatcher=self.dispatcher,
                 storage=self.storage,
                 workspace=self.workspace,
                 settings=self.settings,
                 engines=self.engines,
-                stages=self.stages,
                 hooks=self.hooks,
-                retry_policy=RetryPolicy(
-                    max_retries=self.settings.max_retries,
-                    base=self.settings.retry_base_seconds,
-                    cap=self.settings.retry_cap_seconds,
-                ),
-                retry_policies={name: self.settings.retry_policy_for(name) for name in self.pipelines},
+                retry_policy=self.registry.retry_policy,
                 timeout_errors=self.timeout_errors,
                 worker_id=f"{self.settings.worker_name}:{uuid.uuid4().hex[:8]}",
             )
         return self._runner
-
-    def __post_init__(self) -> None:
-        self.store.db.on_commit = self.dispatcher.after_commit
-
-    def admit_after(self, job_id: uuid.UUID) -> None:
-        """After a write that may have freed slots of the job's owner (cancel, retry, rerun): admit
-        what now fits of their waiting stages (publishing follows each commit, `Dispatcher.after_commit`). A
-        failure is only logged: the maintenance loop admits and relays what is left."""
-        try:
-            self.store.admit_after(job_id)
-        except Exception:
-            log.warning("fast-path admission failed for %s; the relay will publish it", job_id, exc_info=True)
-
-    def admit_soon(self, owner_id: str) -> None:
-        """After a submit: admit what fits of the user's waiting stages (the new job's among them)."""
-        try:
-            self.store.admit_owner(owner_id)
-        except Exception:
-            log.warning("fast-path admission failed for %s; the tick will admit it", owner_id, exc_info=True)
 
     def broker_check(self) -> None:
         self.dispatcher.publisher.ping()
@@ -129,46 +97,46 @@ def check_database(settings: Settings) -> None:
 
 
 def build_services(
-    settings: Settings,
+    setup: Registry | Settings,
     publisher: Publisher,
     *,
     check_schema: bool = True,
-    pipelines: PipelineRegistry | None = None,
-    stages: Mapping[str, StageFn] | None = None,
     engines: Engines | None = None,
     hooks: Hooks | None = None,
     admission: AdmissionPolicy | None = None,
     timeout_errors: tuple[type[BaseException], ...] = (),
     clock: Clock = utcnow,
 ) -> Services:
+    """A process's services from its registry (or, for tests and tools, from settings: the registry
+    they build). `engines`, `hooks` and `admission` replace what the registry and settings give."""
+    registry = setup if isinstance(setup, Registry) else build_registry(setup)
+    settings = registry.settings
     engine = create_db_engine(settings.resolved_database_url)
     if check_schema:
         ensure_migrated(engine)
     progress = build_progress(settings)
-    hooks = hooks if hooks is not None else default_hooks()
+    hooks = hooks if hooks is not None else registry.hooks()
     store = JobStore(
         engine,
         clock=clock,
-        pipelines=pipelines if pipelines is not None else default_pipelines(noop=settings.noop_pipelines),
+        pipelines=registry.pipelines,
         queue_for=queue_router(settings.queue_prefix),
         event_sink=progress.publisher.publish if progress.publisher is not None else None,
         hooks=hooks,
         admission=admission if admission is not None else default_admission(settings),
         idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
     )
-    if engines is None:
-        from mediajobs.engines.defaults import default_engines
-
-        engines = default_engines(settings)
     return Services(
-        settings=settings,
+        registry=registry,
         store=store,
-        storage=build_storage(settings),
+        storage=registry.storage(),
         workspace=Workspace(settings.work_dir),
         dispatcher=Dispatcher(store, publisher),
-        engines=engines,
-        stages=stages if stages is not None else default_stages(),
+        engines=engines if engines is not None else registry.engines(),
         hooks=hooks,
         progress=progress,
         timeout_errors=timeout_errors,
     )
+
+
+__all__ = ["Services", "build_services", "check_database", "default_admission"]

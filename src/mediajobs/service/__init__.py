@@ -1,0 +1,30 @@
+"""The application layer: the use cases every front door calls (the HTTP routes, the CLI through
+them, and next the OpenAI-compatible routes, batches and the dashboard).
+
+    submit(services, caller, request)          check and write a job; admit and publish its first stages
+    cancel(services, caller, job_id)           stop a job; its slots go to the owner's waiting work
+    retry(services, caller, job_id)            run a failed or cancelled job again from where it stopped
+    rerun(services, caller, job_id, ...)       a new job re-running an old one from one of its stages
+    wait_until_done(services, caller, job_id)  the job once it has ended (or after a timeout)
+
+Each writes through the store and then settles what its commits left to do in one place
+(`Dispatcher.settled`: publish the messages, admit the waiting stages), so no route has to remember to.
+"""
+
+from __future__ import annotations
+
+from .actions import cancel, retry
+from .rerun import rerun
+from .submit import SubmitRequest, discard_upload, request_hash, submit
+from .wait import wait_until_done
+
+__all__ = [
+    "SubmitRequest",
+    "cancel",
+    "discard_upload",
+    "request_hash",
+    "rerun",
+    "retry",
+    "submit",
+    "wait_until_done",
+]

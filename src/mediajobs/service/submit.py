@@ -1,0 +1,150 @@
+"""Submit: check a request against its pipeline, the engines and the caller's tier; write the job;
+admit and publish what it made ready. Every front door (HTTP JSON or multipart, the CLI through the
+API, the OpenAI-compatible routes) submits through here.
+
+An upload the request brought along that no job keeps (a refused submit, or an idempotent replay,
+which answers the first submit's job) is removed here, so a front door never leaves one behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from mediajobs.capabilities import SubmitInput
+from mediajobs.domain import Job, JobStatus, Pipeline, Upload
+from mediajobs.domain.tenancy import lane_for
+from mediajobs.errors import InvalidRequest, NotFound
+from mediajobs.netguard import refuse_private_literal
+from mediajobs.store import Caller
+from mediajobs.wiring import Services
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SubmitRequest:
+    """What a client asked for, parsed but not yet checked against the pipeline."""
+
+    pipeline: str
+    source: str
+    options: dict[str, Any]
+    body_hash: str | None = None  # set for uploads: the file's hash stands in for its source
+    upload: Upload | None = None  # the file the request brought along (already stored)
+    lane: str | None = None  # a slower lane than the user's own, if they ask
+
+
+def request_hash(pipeline: str, source: str, options: Mapping[str, Any]) -> str:
+    """Fingerprint of a submit body, to tell an idempotent replay from a reused key."""
+    canonical = json.dumps({"pipeline": pipeline, "source": source, "options": options}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit(
+    services: Services, caller: Caller, request: SubmitRequest, *, idempotency_key: str | None = None
+) -> tuple[Job, bool]:
+    """Write the job (or find the one an Idempotency-Key already made); (job, created)."""
+    try:
+        job, created = services.dispatcher.settled(_write, services, caller, request, idempotency_key)
+    except BaseException:
+        if request.upload is not None:
+            discard_upload(services, request.upload)
+        raise
+    if request.upload is not None and job.source != f"upload://{request.upload.id}":
+        discard_upload(services, request.upload)  # a replay: the first submit's job has its own copy
+    return job, created
+
+
+def discard_upload(services: Services, upload: Upload) -> None:
+    """Remove an upload (row and file) unless a job refers to it."""
+    removed = services.store.delete_unused_upload(upload.id)
+    if removed is not None:
+        services.storage.delete(removed.key)
+
+
+def _write(
+    services: Services, caller: Caller, request: SubmitRequest, idempotency_key: str | None
+) -> tuple[Job, bool]:
+    store = services.store
+    owner_id = caller.user.id
+    spec = services.pipelines.get_pipeline(request.pipeline)
+    lane = lane_for(caller.user.tier, request.lane)
+    clean_source = spec.validate_source(request.source)
+    scheme = urlsplit(clean_source).scheme
+    if not services.settings.allow_private_sources and scheme in ("http", "https"):
+        refuse_private_literal(urlsplit(clean_source).hostname)
+    clean_options = spec.validate_options(request.options)
+    source_name: str | None = None
+    source_job: Job | None = None
+    if scheme == "job":
+        source_job = _source_job(services, clean_source, owner_id)
+        clean_source = f"job://{source_job.id}"
+    if scheme == "upload":
+        upload_id = _upload_id(clean_source)
+        upload = request.upload
+        if upload is None or upload.id != upload_id:
+            try:
+                upload = store.get_upload(upload_id, owner_id)
+            except NotFound:
+                raise InvalidRequest(f"no upload with id {upload_id}", code="upload_not_found") from None
+        clean_source = f"upload://{upload_id}"
+        source_name = upload.filename
+    clean_options = services.capabilities.check(
+        spec, clean_options, _given(services, source_name, source_job)
+    )
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not idempotency_key or len(idempotency_key) > 200:
+            raise InvalidRequest(
+                "Idempotency-Key must be 1 to 200 characters", code="invalid_idempotency_key"
+            )
+    return store.create_job(
+        owner_id=owner_id,
+        pipeline=spec,
+        source=clean_source,
+        options=clean_options,
+        idempotency_key=idempotency_key,
+        request_hash=request.body_hash or request_hash(spec.name, clean_source, clean_options),
+        source_name=source_name,
+        lane=lane,
+    )
+
+
+def _given(services: Services, filename: str | None, job: Job | None) -> SubmitInput:
+    """What the source is, for the pipeline's check."""
+    media = tuple(name for name, p in services.pipelines.items() if p.media_result)
+    source_pipeline: Pipeline | None = services.pipelines.get(job.pipeline) if job is not None else None
+    return SubmitInput(
+        filename=filename,
+        job=job,
+        media_result=source_pipeline is not None and source_pipeline.media_result,
+        media_pipelines=media,
+    )
+
+
+def _source_job(services: Services, source: str, owner_id: str) -> Job:
+    """The caller's own finished job a `job://` source names (anybody else's is not found)."""
+    try:
+        job_id = uuid.UUID(urlsplit(source).netloc)
+    except ValueError:
+        raise InvalidRequest(f"malformed job id in {source[:200]!r}", code="invalid_source") from None
+    job = services.store.get_job(job_id, owner_id)
+    if job.status is not JobStatus.SUCCEEDED:
+        raise InvalidRequest(
+            f"job {job_id} is {job.status.value}: only a succeeded job can be a source",
+            code="source_job_not_finished",
+        )
+    return job
+
+
+def _upload_id(source: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(urlsplit(source).netloc)
+    except ValueError:
+        raise InvalidRequest(f"malformed upload id in {source[:200]!r}", code="invalid_source") from None
+
+
+__all__ = ["SubmitRequest", "discard_upload", "request_hash", "submit"]
