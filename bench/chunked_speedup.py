@@ -143,7 +143,7 @@ def engine_ceiling(clip: Path, reps: int) -> float:
 def run_once(store: JobStore, dispatcher: Dispatcher, source: str, timeout: float) -> Run:
     """One job to its end."""
     job, _ = dispatcher.settled(  # its first message goes out right after the commit
-        store.create_job,
+        store.jobs.create_job,
         owner_id=LOCAL_USER_ID,
         pipeline=get_pipeline("transcribe"),
         source=source,
@@ -151,7 +151,7 @@ def run_once(store: JobStore, dispatcher: Dispatcher, source: str, timeout: floa
     )
     deadline = time.monotonic() + timeout
     while True:
-        done = store.get_job(job.id)
+        done = store.jobs.get_job(job.id)
         if done.status.terminal:
             break
         if time.monotonic() > deadline:
@@ -162,7 +162,7 @@ def run_once(store: JobStore, dispatcher: Dispatcher, source: str, timeout: floa
     chunks = [s.name for s in done.stages if s.parent == "normalize"]
     spans = [
         (a.started_at.timestamp(), a.finished_at.timestamp())
-        for a in store.list_attempts(job.id)
+        for a in store.jobs.list_attempts(job.id)
         if a.stage in chunks and a.finished_at is not None
     ]
     phase = max(e for _, e in spans) - min(s for s, _ in spans)
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace, db_url: str) -> None:
     upload_id = uuid.uuid4()
     key = upload_key(upload_id, audio.name)
     stored = LocalStorage(settings.resolved_storage_dir).put_file(key, audio)
-    store.create_upload(
+    store.uploads.create_upload(
         upload_id=upload_id, owner_id=LOCAL_USER_ID, filename=audio.name, content_type="audio/wav",
         size=stored.size, sha256=stored.sha256 or "", key=key,
     )  # fmt: skip

@@ -116,7 +116,7 @@ def main() -> None:
                 job_id = http.post("/api/v1/jobs", json=express, headers=pro_headers).json()["id"]
                 deadline = time.monotonic() + 30
                 while True:
-                    attempts = store.list_attempts(uuid.UUID(job_id))
+                    attempts = store.jobs.list_attempts(uuid.UUID(job_id))
                     if attempts:
                         delays.append(attempts[0].started_at.timestamp() - submitted)
                         break

@@ -96,7 +96,7 @@ def worker_main(settings_json: str, job_id: str, events: int, rate: float, conn:
 
     engine = create_db_engine(settings.resolved_database_url)
     store = JobStore(engine, event_sink=sink, pipelines=shipped_pipelines(noop=True))
-    claim = store.claim_stage(uuid.UUID(job_id), "ingest", worker="bench", lease_seconds=600)
+    claim = store.stages.claim_stage(uuid.UUID(job_id), "ingest", worker="bench", lease_seconds=600)
     assert isinstance(claim, Claim), claim
     conn.send("claimed")
     assert conn.recv() == "go"
@@ -109,10 +109,10 @@ def worker_main(settings_json: str, job_id: str, events: int, rate: float, conn:
             time.sleep(next_at - now)  # pacing: `rate` events a second
         next_at += interval
         before = time.monotonic_ns()
-        store.report_progress(claim, 100.0 * (i + 1) / (events + 1), f"bench {i}")
+        store.stages.report_progress(claim, 100.0 * (i + 1) / (events + 1), f"bench {i}")
         called.append((before, max(published)))
-    store.complete_stage(claim, {"bench": True})
-    store.request_cancel(claim.job.id)  # the job's final event: the SSE streams end
+    store.stages.complete_stage(claim, {"bench": True})
+    store.jobs.request_cancel(claim.job.id)  # the job's final event: the SSE streams end
     conn.send([(seq, t_call, published[seq]) for t_call, seq in called])
     if bus is not None:
         bus.close()
@@ -175,7 +175,7 @@ def run(scenario: Scenario, *, events: int, rate: float, redis_url: str, workdir
     engine = create_db_engine(settings.resolved_database_url)
     migrate(engine)
     store = JobStore(engine, pipelines=shipped_pipelines(noop=True))
-    job, _ = store.create_job(
+    job, _ = store.jobs.create_job(
         owner_id=LOCAL_USER_ID,
         pipeline=get_pipeline("transcribe"),
         source="https://example.invalid/bench.wav",

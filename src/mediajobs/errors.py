@@ -7,6 +7,7 @@ MediaJobsError                  root; carries a machine-readable `code` and a hu
 │   ├── Conflict                the resource is in the wrong state for the request  -> 409
 │   ├── PayloadTooLarge         an upload over the configured limit                 -> 413
 │   ├── Unauthorized            no API key, or one that is malformed, unknown or revoked -> 401
+│   ├── Forbidden               a valid key that may not do this (an admin-only route)  -> 403
 │   └── TooManyRequests         over a quota or the submit rate limit (Retry-After)  -> 429
 ├── StageError                  raised inside a stage; decides retry versus fail
 │   ├── RetryableError          transient: network, timeout, HTTP 429/5xx, lost connection
@@ -75,6 +76,12 @@ class Unauthorized(ClientError):
     """Raised when a request has no API key, or one that is malformed, unknown, revoked or disabled."""
 
     code = "unauthorized"
+
+
+class Forbidden(ClientError):
+    """Raised when the caller's key is valid but may not do this: an admin-only route for a user."""
+
+    code = "forbidden"
 
 
 class TooManyRequests(ClientError):
@@ -188,6 +195,7 @@ __all__ = [
     "ClientSideError",
     "ConfigurationError",
     "Conflict",
+    "Forbidden",
     "ForbiddenSource",
     "InvalidRequest",
     "JobCancelled",

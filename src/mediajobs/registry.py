@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mediajobs.domain import Lane, Pipeline, PipelineRegistry, QueueKind, RetryPolicy
@@ -39,6 +40,15 @@ T = TypeVar("T")
 
 StorageFactory = Callable[[Settings], Storage]
 EngineFactory = Callable[[Settings], Any]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StageQueue:
+    """One broker queue: what kind of work it carries, in which lane."""
+
+    name: str
+    kind: str
+    lane: str | None  # None: the maintenance queue
 
 
 class Registry:
@@ -166,6 +176,18 @@ class Registry:
         found = self.pipelines.get(pipeline)
         return self.settings.retry_policy_for(pipeline, found.retry_policy if found is not None else None)
 
+    def queue_table(self) -> list[StageQueue]:
+        """Every broker queue of the deployment with the kind and lane it carries, fastest lane first,
+        then `maintenance` (no lane)."""
+        prefix = self.settings.queue_prefix
+        table = [
+            StageQueue(name=queue_name(kind, lane=lane.value, prefix=prefix), kind=kind, lane=lane.value)
+            for lane in LANE_ORDER
+            for kind in self.kind_names()
+        ]
+        table.append(StageQueue(name=f"{prefix}{MAINTENANCE_QUEUE}", kind=MAINTENANCE_QUEUE, lane=None))
+        return table
+
     def describe(self) -> str:
         return (
             f"{len(self.pipelines)} pipelines ({', '.join(self.pipelines)}), queue kinds "
@@ -217,4 +239,4 @@ def build_registry(settings: Settings) -> Registry:
     return registry
 
 
-__all__ = ["Registry", "build_registry", "load_plugin", "register_shipped"]
+__all__ = ["Registry", "StageQueue", "build_registry", "load_plugin", "register_shipped"]

@@ -63,7 +63,7 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         while not self._stop_event.wait(self._every):
             try:
-                if self._store.renew_lease(self._claim, self._lease):
+                if self._store.leases.renew_lease(self._claim, self._lease):
                     self._token.cancel(JobCancelled(f"job {self._claim.job.id} was cancelled"))
             except LeaseLost as exc:
                 self._token.cancel(exc)
@@ -98,7 +98,7 @@ class ThrottledProgress:
             return
         self._last_write = now
         try:
-            self.store.report_progress(self.claim, percent, message)
+            self.store.stages.report_progress(self.claim, percent, message)
         except LeaseLost as exc:
             self.token.cancel(exc)
             return
@@ -129,7 +129,7 @@ class Runner:
 
     def run(self, job_id: uuid.UUID, stage: str) -> RunOutcome:
         claim = self.dispatcher.settled(
-            self.store.claim_stage,
+            self.store.stages.claim_stage,
             job_id,
             stage,
             worker=self.worker_id,
@@ -180,7 +180,7 @@ class Runner:
                     store=self.store, claim=claim, token=token, hooks=self.hooks, info=info
                 ),
                 cancel=token,
-                find_artifact=self.store.get_artifact,
+                find_artifact=self.store.artifacts.get_artifact,
             )
             code = self._code(claim)
             heartbeat.start()
@@ -223,14 +223,14 @@ class Runner:
                 )
             )
         job = self.dispatcher.settled(
-            self.store.complete_stage, claim, result.output, records, result.children
+            self.store.stages.complete_stage, claim, result.output, records, result.children
         )
         return RunOutcome(outcome=AttemptOutcome.SUCCEEDED, job=job)
 
     def _record_failure(self, claim: Claim, exc: BaseException) -> RunOutcome:
         if isinstance(exc, LeaseLost):
             log.warning("lost the lease on %s/%s; stopping", claim.job.id, claim.stage.name)
-            self.dispatcher.settled(self.store.release_lost, claim)
+            self.dispatcher.settled(self.store.stages.release_lost, claim)
             return RunOutcome(outcome=AttemptOutcome.LEASE_LOST)
         if isinstance(exc, StoreUnavailable):
             # The database went away mid-stage: nothing can be recorded now. The lease expires and the
@@ -238,7 +238,7 @@ class Runner:
             log.warning("database unavailable during %s/%s: %s", claim.job.id, claim.stage.name, exc)
             raise exc
         if isinstance(exc, JobCancelled):
-            job = self.dispatcher.settled(self.store.cancel_stage, claim)
+            job = self.dispatcher.settled(self.store.stages.cancel_stage, claim)
             return RunOutcome(outcome=AttemptOutcome.CANCELLED, job=job)
         retryable = isinstance(exc, RetryableError)
         if isinstance(exc, self.timeout_errors):
@@ -261,7 +261,7 @@ class Runner:
         delay = decision.delay if decision.retry else None
         if delay is None and retryable:
             error = ErrorInfo(code=error.code, message=f"{error.message} (gave up after {attempt} attempts)")
-        job = self.dispatcher.settled(self.store.fail_attempt, claim, error, retry_delay=delay)
+        job = self.dispatcher.settled(self.store.stages.fail_attempt, claim, error, retry_delay=delay)
         outcome = AttemptOutcome.RETRY if delay is not None else AttemptOutcome.FAILED
         return RunOutcome(outcome=outcome, job=job, error=error)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -281,6 +282,12 @@ class Settings(BaseSettings):
         )
 
     # -- derived values -------------------------------------------------------------------------
+
+    @property
+    def worker_silence(self) -> timedelta:
+        """How long a worker may go without a heartbeat and still count as live (a lease period: it
+        beats several times in one)."""
+        return timedelta(seconds=self.lease_seconds)
 
     @property
     def plugin_modules(self) -> list[str]:

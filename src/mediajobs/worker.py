@@ -139,7 +139,7 @@ class Heartbeat(threading.Thread):
 
     def beat(self) -> None:
         try:
-            self.holder.get().store.worker_heartbeat(
+            self.holder.get().store.leases.worker_heartbeat(
                 WorkerBeat(
                     worker_id=self.worker_id,
                     hostname=socket.gethostname(),
@@ -156,7 +156,7 @@ class Heartbeat(threading.Thread):
         self._stop_event.set()
         self.join(timeout=5)
         try:
-            self.holder.get().store.worker_stopped(self.worker_id)
+            self.holder.get().store.leases.worker_stopped(self.worker_id)
         except Exception:
             log.warning("could not record the worker's clean stop", exc_info=True)
 
@@ -201,7 +201,7 @@ def _connect_signals(
         if stage is None:
             return
         try:
-            holder.get().store.mark_reserved(worker_id, *stage)
+            holder.get().store.leases.mark_reserved(worker_id, *stage)
         except Exception:  # never stop the consumer; the stale re-dispatch remains the fallback
             log.warning("could not mark %s/%s reserved", *stage, exc_info=True)
 

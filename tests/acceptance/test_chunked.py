@@ -94,7 +94,7 @@ def test_ten_minutes_in_chunks_match_the_whole_and_a_killed_worker_redoes_only_i
     def chunks(status: StageStatus, owner: str | None = None) -> list[str]:
         return [
             s.name
-            for s in stack.store.get_job(job_uuid).stages
+            for s in stack.store.jobs.get_job(job_uuid).stages
             if s.parent == "normalize"
             and s.status is status
             and (owner is None or (s.lease_owner or "").startswith(f"{owner}:"))
@@ -107,7 +107,7 @@ def test_ten_minutes_in_chunks_match_the_whole_and_a_killed_worker_redoes_only_i
         message="w1 transcribing a chunk after two chunks finished",
     )
     progress_before = stack.api.get(f"/api/v1/jobs/{chunked_id}").json()["progress"]
-    before = stack.store.get_job(job_uuid)
+    before = stack.store.jobs.get_job(job_uuid)
     victim.kill()
     finished_before = {s.name for s in before.stages if s.parent and s.status is StageStatus.SUCCEEDED}
     running_on_victim = {
@@ -120,13 +120,13 @@ def test_ten_minutes_in_chunks_match_the_whole_and_a_killed_worker_redoes_only_i
     chunked = _transcript(stack, chunked_id)
 
     # -- what ran, and how often (the database's attempt records) -----------------------------------
-    done = stack.store.get_job(job_uuid)
+    done = stack.store.jobs.get_job(job_uuid)
     children = [s for s in done.stages if s.parent == "normalize"]
     normalized = done.stage("normalize").output or {}
     assert len(children) == normalized["chunks"] >= 2
     assert all(c.run == "transcribe_chunk" and c.kind == "transcribe" for c in children)
     attempts: dict[str, list[str]] = {}
-    for attempt in stack.store.list_attempts(job_uuid):
+    for attempt in stack.store.jobs.list_attempts(job_uuid):
         attempts.setdefault(attempt.stage, []).append(attempt.outcome or "")
     for name in finished_before:
         assert attempts[name] == ["succeeded"], (name, attempts[name])  # a finished chunk never reruns

@@ -74,7 +74,7 @@ def test_english_video_is_dubbed_into_spanish_keeping_its_video(stack: Stack, tm
     assert {"translation.srt", "translation.vtt", "dubbed.wav", "dubbed.mp4", "transcript.srt"} <= names
     spanish = srt.parse(stack.api.get(f"{JOBS}/{job['id']}/artifacts/translation.srt").text)
     assert "parque" in " ".join(c.content for c in spanish).lower()
-    voice = stack.store.get_job(uuid.UUID(job["id"])).stages[4].output
+    voice = stack.store.jobs.get_job(uuid.UUID(job["id"])).stages[4].output
     assert voice is not None
     assert voice["cues"] >= 2
     shift = float(audio[0]["duration"]) - float(before["format"]["duration"])
@@ -102,7 +102,7 @@ def test_audio_is_dubbed_over_the_ducked_original(stack: Stack, tmp_path: Path) 
     failures = [(s["name"], s["error"]) for s in again["stages"] if s["error"]]
     assert again["status"] == "succeeded", (again["error"], failures)
     assert again["rerun_of"] == job["id"]
-    attempts = stack.store.list_attempts(uuid.UUID(again["id"]))
+    attempts = stack.store.jobs.list_attempts(uuid.UUID(again["id"]))
     assert sorted(a.stage for a in attempts) == ["mix", "translate", "voice"], attempts
     assert all(a.outcome == "succeeded" for a in attempts), attempts
     first = ("ingest", "normalize", "transcribe")

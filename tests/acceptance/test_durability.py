@@ -190,12 +190,12 @@ def test_redis_down_at_submit_answers_202_and_the_job_runs_once_redis_is_back(
         with open_stack(settings, tmp_path) as stack:
             own_redis.stop()
             job_id = stack.submit_file(clip, "audio/wav")
-            assert stack.store.pending_outbox_count() == 1  # accepted, and waiting to be published
+            assert stack.store.outbox.pending_outbox_count() == 1  # accepted, and waiting to be published
             own_redis.start()
             stack.worker()
             job = stack.wait_job(job_id, timeout=120)
             assert job["status"] == "succeeded", job
-            assert stack.store.pending_outbox_count() == 0
+            assert stack.store.outbox.pending_outbox_count() == 0
     finally:
         own_redis.stop()
 

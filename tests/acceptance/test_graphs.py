@@ -55,7 +55,7 @@ class GraphStack:
         return worker.start()
 
     def submit(self, pipeline: Pipeline, **options: Any) -> Job:
-        job, _ = self.store.create_job(
+        job, _ = self.store.jobs.create_job(
             owner_id="local",
             pipeline=pipeline,
             source=SOURCE,
@@ -65,13 +65,13 @@ class GraphStack:
 
     def wait(self, job_id: uuid.UUID, *, timeout: float = 60) -> Job:
         def ended() -> Job | None:
-            job = self.store.get_job(job_id)
+            job = self.store.jobs.get_job(job_id)
             return job if job.status.terminal else None
 
         try:
             return wait_for(ended, timeout=timeout, interval=0.1, message=f"job {job_id} ended")  # type: ignore[return-value]
         except TimeoutError:
-            job = self.store.get_job(job_id)
+            job = self.store.jobs.get_job(job_id)
             stuck = [
                 (s.name, s.status.value, s.attempts, s.lease_owner, str(s.available_at))
                 for s in job.stages
@@ -94,7 +94,7 @@ class GraphStack:
 
     def attempts(self, job_id: uuid.UUID) -> dict[str, list[Attempt]]:
         by_stage: dict[str, list[Attempt]] = defaultdict(list)
-        for attempt in self.store.list_attempts(job_id):
+        for attempt in self.store.jobs.list_attempts(job_id):
             by_stage[attempt.stage].append(attempt)
         return by_stage
 
@@ -204,7 +204,7 @@ def test_sigkill_during_the_fan_out_reruns_only_the_unfinished_children(graphs: 
         )
 
     wait_for(mid_fan_out, timeout=60, interval=0.05, message="w1 running children mid fan-out")
-    before = graphs.store.get_job(job.id)
+    before = graphs.store.jobs.get_job(job.id)
     victim.kill()
     killed_at = time.time()
     finished_before = {s.name for s in before.stages if s.status is StageStatus.SUCCEEDED}
@@ -241,7 +241,7 @@ def test_cancel_stops_every_child(graphs: GraphStack) -> None:
         lambda: graphs.count(job.id, StageStatus.RUNNING) >= 2, timeout=60, message="two children running"
     )
 
-    graphs.store.request_cancel(job.id)
+    graphs.store.jobs.request_cancel(job.id)
     cancelled_at = time.monotonic()
     done = graphs.wait(job.id, timeout=30)
     took = time.monotonic() - cancelled_at
@@ -294,7 +294,7 @@ def test_a_message_taken_by_a_worker_that_died_before_claiming_it_runs_within_a_
 ) -> None:
     job = graphs.submit(DIAMOND)
     _take_message(graphs, f"{graphs.settings.queue_prefix}media")
-    graphs.store.mark_reserved("dead-worker:1:abc", job.id, "a")  # its main process had marked it
+    graphs.store.leases.mark_reserved("dead-worker:1:abc", job.id, "a")  # its main process had marked it
     died_at = time.monotonic()
     graphs.worker("w1")
 

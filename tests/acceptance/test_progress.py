@@ -66,7 +66,7 @@ class LiveStack:
         return job_id
 
     def log(self, job_id: str) -> list[ProgressEvent]:
-        return self.store.job_events(uuid.UUID(job_id))
+        return self.store.events.job_events(uuid.UUID(job_id))
 
 
 @pytest.fixture

@@ -40,13 +40,13 @@ def test_a_rerun_from_transcribe_reuses_ingest_and_normalize(stack: Stack, tmp_p
     before = names[: names.index("transcribe")]
     assert {"ingest", "normalize"} <= set(before)
     # the database: the earlier stages made no attempt in the new job, the re-run stage exactly one
-    attempts = stack.store.list_attempts(done["id"])
+    attempts = stack.store.jobs.list_attempts(done["id"])
     assert [(a.stage, a.outcome) for a in attempts] == [("transcribe", "succeeded")]
     for stage in done["stages"]:
         assert stage["status"] == "succeeded"
         assert stage["attempts"] == (1 if stage["name"] == "transcribe" else 0), stage
-    old_normalize = next(s for s in stack.store.get_job(first["id"]).stages if s.name == "normalize")
-    new_normalize = next(s for s in stack.store.get_job(done["id"]).stages if s.name == "normalize")
+    old_normalize = next(s for s in stack.store.jobs.get_job(first["id"]).stages if s.name == "normalize")
+    new_normalize = next(s for s in stack.store.jobs.get_job(done["id"]).stages if s.name == "normalize")
     assert new_normalize.output is not None
     assert old_normalize.output is not None
     assert new_normalize.output["duration"] == old_normalize.output["duration"]

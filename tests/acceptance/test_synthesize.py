@@ -67,7 +67,7 @@ def test_long_text_is_spoken_piece_by_piece_into_compressed_formats(stack: Stack
         )
         info = json.loads(probe.stdout)
         assert info["streams"][0]["codec_name"] == codec
-        stage = stack.store.get_job(uuid.UUID(job["id"])).stages[-1]
+        stage = stack.store.jobs.get_job(uuid.UUID(job["id"])).stages[-1]
         assert stage.output is not None
         assert stage.output["pieces"] == 2
         assert abs(float(info["format"]["duration"]) - stage.output["duration"]) < 0.5

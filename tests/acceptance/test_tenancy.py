@@ -57,7 +57,7 @@ def submit(stack: Stack, headers: dict[str, str], **options: Any) -> str:
 
 
 def first_start(stack: Stack, job_id: str) -> datetime | None:
-    attempts = stack.store.list_attempts(uuid.UUID(job_id))
+    attempts = stack.store.jobs.list_attempts(uuid.UUID(job_id))
     return attempts[0].started_at if attempts else None
 
 
@@ -140,7 +140,7 @@ def test_workers_killed_holding_messages_lose_no_job_with_the_default_recovery(t
         assert len(succeeded) == 1
     recoveries = []
     for job, killed_at in killed:
-        attempts = tenants.store.list_attempts(uuid.UUID(job))
+        attempts = tenants.store.jobs.list_attempts(uuid.UUID(job))
         later = [a.started_at.timestamp() for a in attempts if a.started_at.timestamp() > killed_at]
         recoveries.append(min(later) - killed_at)
     longest = max(recoveries)

@@ -104,7 +104,7 @@ def test_cancelled_queued_job_never_runs(stack: Stack, tmp_path: Path) -> None:
         response = stack.api.post("/api/v1/jobs", files={"file": ("speech.wav", fh, "audio/wav")})
     job_id = response.json()["id"]
     # published to Redis while no worker runs
-    wait_for(lambda: stack.store.pending_outbox_count() == 0, timeout=10, message="outbox drained")
+    wait_for(lambda: stack.store.outbox.pending_outbox_count() == 0, timeout=10, message="outbox drained")
     cancelled = stack.api.post(f"/api/v1/jobs/{job_id}/cancel")
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"

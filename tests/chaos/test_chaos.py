@@ -212,13 +212,13 @@ def _check(store: JobStore, job_ids: list[str], figures: Figures) -> None:
     problems: list[str] = []
     for raw in job_ids:
         job_id = uuid.UUID(raw)
-        job = store.get_job(job_id)
+        job = store.jobs.get_job(job_id)
         if job.status.value != "succeeded":
             problems.append(f"{job_id}: {job.status.value} {job.error}")
-        finals = [e for e in store.job_events(job_id) if e.final]
+        finals = [e for e in store.events.job_events(job_id) if e.final]
         if len(finals) != 1:
             problems.append(f"{job_id}: {len(finals)} completion events")
-        attempts = store.list_attempts(job_id)
+        attempts = store.jobs.list_attempts(job_id)
         for stage in ("ingest", "normalize", "transcribe"):
             mine = [a for a in attempts if a.stage == stage]
             succeeded = [a for a in mine if a.outcome == "succeeded"]
@@ -231,11 +231,11 @@ def _check(store: JobStore, job_ids: list[str], figures: Figures) -> None:
             if later:
                 problems.append(f"{job_id}/{stage}: ran again after its checkpoint was committed")
     for job, stage, killed_at in figures.killed_stages:
-        attempts = [a for a in store.list_attempts(uuid.UUID(job)) if a.stage == stage]
+        attempts = [a for a in store.jobs.list_attempts(uuid.UUID(job)) if a.stage == stage]
         after = [a.started_at.timestamp() for a in attempts if a.started_at.timestamp() > killed_at]
         requeued = [
             e.at.timestamp()
-            for e in store.job_events(uuid.UUID(job))
+            for e in store.events.job_events(uuid.UUID(job))
             if e.stage == stage and e.stage_status == "queued" and e.at.timestamp() > killed_at
         ]
         if after:

@@ -46,6 +46,7 @@ class WorkerProcess:
         *,
         concurrency: int = 1,
         queues: list[str] | None = None,
+        exclude: list[str] | None = None,
         extra_env: Mapping[str, str] | None = None,
         plugins: str | None = None,
     ) -> None:
@@ -54,6 +55,7 @@ class WorkerProcess:
         self.log_path = log_path
         self.concurrency = concurrency
         self.queues = queues
+        self.exclude = exclude
         self.extra_env = dict(extra_env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
@@ -69,6 +71,8 @@ class WorkerProcess:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (tests_dir, env.get("PYTHONPATH")) if p)
         if self.queues:
             argv += ["-Q", ",".join(self.queues)]
+        if self.exclude:
+            argv += ["-X", ",".join(self.exclude)]
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(

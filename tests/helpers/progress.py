@@ -21,16 +21,16 @@ STAGES = ("ingest", "normalize", "transcribe")
 
 
 def submit(store: JobStore, source: str = "https://example.com/talk.mp3", owner: str = LOCAL_USER_ID) -> Job:
-    job, created = store.create_job(
+    job, created = store.jobs.create_job(
         owner_id=owner, pipeline=get_pipeline("transcribe"), source=source, options={"language": "en"}
     )
     assert created
-    store.admit_owner(owner)  # what the API's after-commit step does (a holding admission policy)
-    return store.get_job(job.id)
+    store.admission.admit_owner(owner)  # what the API's after-commit step does (a holding admission policy)
+    return store.jobs.get_job(job.id)
 
 
 def claim(store: JobStore, job_id: Any, stage: str) -> Claim:
-    result = store.claim_stage(job_id, stage, worker="test-worker", lease_seconds=30)
+    result = store.stages.claim_stage(job_id, stage, worker="test-worker", lease_seconds=30)
     assert isinstance(result, Claim), result
     return result
 
@@ -39,8 +39,8 @@ def run_stage(store: JobStore, job_id: Any, stage: str, percents: tuple[float, .
     """Claim, report progress, complete: what a runner writes for one stage."""
     c = claim(store, job_id, stage)
     for percent in percents:
-        store.report_progress(c, percent, f"{stage} {percent:.0f}%")
-    store.complete_stage(c, {"stage": stage})
+        store.stages.report_progress(c, percent, f"{stage} {percent:.0f}%")
+    store.stages.complete_stage(c, {"stage": stage})
 
 
 def run_stages(store: JobStore, job_id: Any, *stages: str) -> None:
@@ -74,7 +74,7 @@ def finish_with_transcript(services: Services, job_id: str, transcript: bytes) -
     """Do what workers do, through the store: run every stage, the last one leaving transcript.json."""
     job_uuid = uuid.UUID(job_id)
     for stage in ("ingest", "normalize", "transcribe"):
-        claim = services.store.claim_stage(job_uuid, stage, worker="test", lease_seconds=30)
+        claim = services.store.stages.claim_stage(job_uuid, stage, worker="test", lease_seconds=30)
         assert isinstance(claim, Claim), claim
         artifacts = []
         if stage == "transcribe":
@@ -85,4 +85,4 @@ def finish_with_transcript(services: Services, job_id: str, transcript: bytes) -
                     name="transcript.json", content_type="application/json", size=len(transcript), key=key
                 )
             )
-        services.store.complete_stage(claim, {"stage": stage}, artifacts)
+        services.store.stages.complete_stage(claim, {"stage": stage}, artifacts)

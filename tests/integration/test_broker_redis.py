@@ -28,7 +28,7 @@ def test_stage_messages_land_on_their_kind_queue(tmp_path: Path, pg_url: str, re
         engine, queue_for=queue_router(settings.queue_prefix), pipelines=shipped_pipelines(noop=True)
     )
     pipeline = get_pipeline("transcribe")
-    job, _ = store.create_job(
+    job, _ = store.jobs.create_job(
         owner_id="local", pipeline=pipeline, source="https://example.com/a.wav", options={}
     )
     sent = Dispatcher(store, CeleryPublisher(app)).dispatch_due()
@@ -52,9 +52,9 @@ def test_broker_outage_keeps_messages_in_the_outbox(tmp_path: Path, pg_url: str)
     engine = create_db_engine(pg_url)
     store = JobStore(engine, pipelines=shipped_pipelines(noop=True))
     pipeline = get_pipeline("transcribe")
-    store.create_job(owner_id="local", pipeline=pipeline, source="https://example.com/a.wav", options={})
+    store.jobs.create_job(owner_id="local", pipeline=pipeline, source="https://example.com/a.wav", options={})
     assert Dispatcher(store, CeleryPublisher(app)).dispatch_due() == 0
-    assert store.pending_outbox_count() == 1
+    assert store.outbox.pending_outbox_count() == 1
     engine.dispose()
 
 
@@ -77,7 +77,7 @@ def test_messages_lost_by_the_broker_are_counted_and_sent_again(
     )
     pipeline = get_pipeline("transcribe")
     for i in range(3):
-        store.create_job(
+        store.jobs.create_job(
             owner_id="local", pipeline=pipeline, source=f"https://example.com/{i}.wav", options={}
         )
     dispatcher = Dispatcher(store, publisher)
@@ -94,10 +94,10 @@ def test_messages_lost_by_the_broker_are_counted_and_sent_again(
             message.unlink()
     assert publisher.queue_sizes([queue]) == {queue: 0}
     lease = timedelta(seconds=settings.lease_seconds)
-    assert store.resend_lost(publisher.queue_sizes, older_than=lease) == 0
+    assert store.strays.resend_lost(publisher.queue_sizes, older_than=lease) == 0
     clock.advance(settings.lease_seconds + 1)
-    assert store.resend_lost(publisher.queue_sizes, older_than=lease) == 3
+    assert store.strays.resend_lost(publisher.queue_sizes, older_than=lease) == 3
     assert dispatcher.dispatch_due() == 3
     assert publisher.queue_sizes([queue]) == {queue: 3}
-    assert store.resend_lost(publisher.queue_sizes, older_than=lease) == 0
+    assert store.strays.resend_lost(publisher.queue_sizes, older_than=lease) == 0
     engine.dispose()

@@ -98,6 +98,16 @@ def test_prefixes_name_jobs_and_status_shows_the_stage(cli: Cli) -> None:
     assert missing.stderr.startswith("error: not_found: no job with an id starting with")
 
 
+def test_status_says_when_no_worker_serves_the_queue_a_job_waits_in(cli: Cli) -> None:
+    job = submit(cli.services.store)  # admitted: its message is on the download queue, nobody serves it
+    done = cli("status", str(job.id))
+    assert done.returncode == 0, done.stderr
+    queue = f"{cli.services.settings.queue_prefix}download"
+    said = " ".join(done.stdout.split())  # the terminal may wrap it
+    assert f"waiting: no worker consumes queue '{queue}'" in said
+    assert "mediajobs worker -Q download" in said
+
+
 def test_ambiguous_prefixes_are_refused(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = iter(
         [uuid.UUID("abcd1234-0000-4000-8000-000000000001"), uuid.UUID("abcd5678-0000-4000-8000-000000000002")]
@@ -125,7 +135,7 @@ def test_result_of_an_unfinished_job_shows_the_apis_409(cli: Cli) -> None:
 def test_a_failed_job_shows_skipped_stages_and_its_error(cli: Cli) -> None:
     store = cli.services.store
     job = submit(store)
-    store.fail_attempt(
+    store.stages.fail_attempt(
         claim(store, job.id, "ingest"), ErrorInfo(code="unsupported_media", message="x [y]"), retry_delay=None
     )
     done = cli("status", str(job.id)[:6])

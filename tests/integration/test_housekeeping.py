@@ -38,14 +38,14 @@ class House:
         return Housekeeping(self.store, self.storage, self.workspace, self.settings)
 
     def finished_job(self, *, media_seconds: float = 30.0) -> uuid.UUID:
-        job, _ = self.store.create_job(
+        job, _ = self.store.jobs.create_job(
             owner_id="local",
             pipeline=get_pipeline("transcribe"),
             source="https://example.com/a.mp3",
             options={},
         )
         for stage in ("ingest", "normalize", "transcribe"):
-            claim = self.store.claim_stage(job.id, stage, worker="w", lease_seconds=30)
+            claim = self.store.stages.claim_stage(job.id, stage, worker="w", lease_seconds=30)
             assert isinstance(claim, Claim)
             records = []
             if stage == "transcribe":
@@ -57,7 +57,7 @@ class House:
                     )
                 )
             output = {"duration": media_seconds} if stage == "normalize" else {}
-            self.store.complete_stage(claim, output, records)
+            self.store.stages.complete_stage(claim, output, records)
         return job.id
 
 
@@ -108,11 +108,11 @@ def test_cleanup_removes_old_jobs_files_and_orphan_uploads_and_marks_them_expire
     for upload_id in (used_upload, orphan):
         key = upload_key(upload_id, "talk.wav")
         house.storage.write(key, [b"RIFF"])
-        house.store.create_upload(
+        house.store.uploads.create_upload(
             upload_id=upload_id, owner_id="local", filename="talk.wav", content_type="audio/wav", size=4,
             sha256="0" * 64, key=key,
         )  # fmt: skip
-    house.store.create_job(
+    house.store.jobs.create_job(
         owner_id="local", pipeline=get_pipeline("transcribe"), source=f"upload://{used_upload}", options={}
     )
     stale_scratch = house.workspace.fresh(uuid.uuid4(), "normalize")
@@ -123,15 +123,15 @@ def test_cleanup_removes_old_jobs_files_and_orphan_uploads_and_marks_them_expire
 
     assert did is not None
     assert (did["jobs_expired"], did["objects_removed"], did["orphan_uploads_removed"]) == (1, 1, 1)
-    assert house.store.get_job(old).status is JobStatus.EXPIRED
-    assert house.store.list_artifacts(old) == ()
+    assert house.store.jobs.get_job(old).status is JobStatus.EXPIRED
+    assert house.store.artifacts.list_artifacts(old) == ()
     assert house.storage.list(f"jobs/{old}/") == []
-    assert house.store.get_job(recent).status is JobStatus.SUCCEEDED  # within the retention: kept
+    assert house.store.jobs.get_job(recent).status is JobStatus.SUCCEEDED  # within the retention: kept
     assert house.storage.list(f"jobs/{recent}/") != []
     assert house.storage.list(f"uploads/{orphan}/") == []
     assert house.storage.list(f"uploads/{used_upload}/") != []  # a job still names it
     assert did["scratch_folders_removed"] == 0 or not stale_scratch.exists()
-    events = house.store.job_events(old)
+    events = house.store.events.job_events(old)
     assert events[-1].status == "expired"
     assert events[-1].final
 

@@ -65,7 +65,7 @@ def test_sse_and_the_python_client_follow_the_database_log(services: Services) -
             events = [e for _, e in sse_events(raw_lines)]
         thread.join(20)
         assert not thread.is_alive()
-    log = store.job_events(job.id)
+    log = store.events.job_events(job.id)
     assert [e.seq for e in via_client] == [e.seq for e in log]
     assert [e.seq for e in events] == [e.seq for e in log[1:]]  # seq 1 came before the keep-alive
     assert events[-1].final

@@ -82,7 +82,9 @@ def test_events_are_published_as_json_on_the_job_and_the_user_channel(
     assert channels == {job_channel(prefix, job.id), user_channel(prefix, LOCAL_USER_ID)}
     data = json.loads(messages[0]["data"])
     assert (data["seq"], data["status"], data["owner_id"]) == (1, "queued", LOCAL_USER_ID)
-    assert ProgressEvent.from_json(data, owner_id=LOCAL_USER_ID) == services.store.job_events(job.id)[0]
+    assert (
+        ProgressEvent.from_json(data, owner_id=LOCAL_USER_ID) == services.store.events.job_events(job.id)[0]
+    )
 
 
 class RacingLog:
@@ -95,10 +97,10 @@ class RacingLog:
         self.raced = False
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
+        return getattr(self.store.events, name)
 
     def job_events(self, job_id: Any, *, after_seq: int = 0, limit: int = 1000) -> list[ProgressEvent]:
-        stale = self.store.job_events(job_id, after_seq=after_seq, limit=limit)
+        stale = self.store.events.job_events(job_id, after_seq=after_seq, limit=limit)
         if not self.raced:
             self.raced = True
             self.write()  # committed and published after our read, before we look at the feed
@@ -130,7 +132,7 @@ def test_events_committed_while_replaying_come_live_exactly_once(services: Servi
 
     events = asyncio.run(asyncio.wait_for(main(), 30))
     assert racing.raced
-    assert [e.seq for e in events] == [e.seq for e in store.job_events(job.id)]
+    assert [e.seq for e in events] == [e.seq for e in store.events.job_events(job.id)]
     assert events[-1].final
 
 
@@ -152,7 +154,7 @@ def test_a_dropped_feed_connection_is_re_established_and_nothing_is_missed(
         got: list[ProgressEvent] = []
         writer = None
         try:
-            async for item in follow_job(store, feed, job.id, timings=LIVE):
+            async for item in follow_job(store.events, feed, job.id, timings=LIVE):
                 assert item is not None
                 got.append(item)
                 if writer is None:
@@ -169,7 +171,7 @@ def test_a_dropped_feed_connection_is_re_established_and_nothing_is_missed(
         events = asyncio.run(asyncio.wait_for(main(), 30))
     finally:
         admin.close()
-    assert [e.seq for e in events] == [e.seq for e in store.job_events(job.id)]
+    assert [e.seq for e in events] == [e.seq for e in store.events.job_events(job.id)]
 
 
 class FakeRedis:
@@ -197,7 +199,7 @@ def test_a_failing_publisher_stays_quiet_for_a_while_instead_of_stalling_every_r
     bus = RedisEventBus("redis://127.0.0.1:1", quiet_after_failure=5.0, clock=lambda: now[0])
     started = time.monotonic()
     job = submit(services.store)
-    event = services.store.job_events(job.id)[0]
+    event = services.store.events.job_events(job.id)[0]
     bus.publish([event])  # nobody listens on port 1: fails fast, raises nothing
     assert time.monotonic() - started < 3
     assert bus.skipped == 1
@@ -243,7 +245,7 @@ def test_job_and_user_streams_over_http_with_redis(services: Services) -> None:
     store = services.store
     app = create_app(services.settings, services=services, maintenance=False)
     job = submit(store)
-    start = store.job_events(job.id)[0].id
+    start = store.events.job_events(job.id)[0].id
     auth = {"Authorization": f"Bearer {new_key(store)}"}
     with live_server(app) as url:
         job_stream: list[tuple[int, ProgressEvent]] = []
@@ -296,7 +298,7 @@ def test_job_and_user_streams_over_http_with_redis(services: Services) -> None:
             assert feed.subscribers == 1
         wait_for(lambda: feed.subscribers == 0, timeout=10, message="subscription closed on disconnect")
     assert not errors, errors
-    log = store.job_events(job.id)
+    log = store.events.job_events(job.id)
     assert [(i, e.seq) for i, e in job_stream] == [(e.seq, e.seq) for e in log]  # id = seq
     assert [(i, e.seq) for i, e in user_stream] == [(e.id, e.seq) for e in log]  # id = global id
     assert feed_of(services).delivered >= 2 * (len(log) - 1)  # live, not from re-reading the log

@@ -49,7 +49,7 @@ def store(pg_url: str) -> Iterator[JobStore]:
         conn.execute("ANALYZE")
     pipeline = store.pipelines.get_pipeline("noop")
     for _ in range(BACKLOG):  # their stages wait as `ready` (FairShare admits after the commit)
-        store.create_job(owner_id="local", pipeline=pipeline, source="noop://new", options={})
+        store.jobs.create_job(owner_id="local", pipeline=pipeline, source="noop://new", options={})
     yield store
     engine.dispose()
 

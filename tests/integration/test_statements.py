@@ -92,13 +92,13 @@ def test_round_trips_per_submit_and_per_stage_stay_within_the_budget(store: JobS
     seen: dict[str, Counts] = {}
 
     def claim(stage: str) -> Claim:
-        result = store.claim_stage(job.id, stage, worker="w", lease_seconds=30)
+        result = store.stages.claim_stage(job.id, stage, worker="w", lease_seconds=30)
         assert isinstance(result, Claim)
         return result
 
     with store.db.collecting() as gathered:  # what the process publishes after the commits, unread
         with counting(store.engine) as counts:
-            job, _ = store.create_job(
+            job, _ = store.jobs.create_job(
                 owner_id="local",
                 pipeline=get_pipeline("transcribe"),
                 source="https://example.com/a.mp3",
@@ -110,31 +110,31 @@ def test_round_trips_per_submit_and_per_stage_stay_within_the_budget(store: JobS
                 store.admission.admit_owner(owner)
         seen["admit after commit"] = counts
     with counting(store.engine) as counts:
-        store.mark_sent([m.id for m in gathered.messages if m.job_id == job.id])
+        store.outbox.mark_sent([m.id for m in gathered.messages if m.job_id == job.id])
     seen["publish"] = counts
     with counting(store.engine) as counts:
-        store.mark_reserved("worker:1", job.id, "ingest")
+        store.leases.mark_reserved("worker:1", job.id, "ingest")
     seen["mark reserved"] = counts
     with counting(store.engine) as counts:
         ingest = claim("ingest")
     seen["claim"] = counts
     with counting(store.engine) as counts:
-        store.renew_lease(ingest, 30)
+        store.leases.renew_lease(ingest, 30)
     seen["renew lease"] = counts
     with counting(store.engine) as counts:
-        store.report_progress(ingest, 50.0, "half")
+        store.stages.report_progress(ingest, 50.0, "half")
     seen["progress"] = counts
     with counting(store.engine) as counts:
-        store.complete_stage(ingest, {"media_key": "k"})
+        store.stages.complete_stage(ingest, {"media_key": "k"})
     seen["complete (hand on)"] = counts
     normalize = claim("normalize")
     with counting(store.engine) as counts:
-        store.fail_attempt(normalize, ErrorInfo(code="x", message="y"), retry_delay=0.0)
+        store.stages.fail_attempt(normalize, ErrorInfo(code="x", message="y"), retry_delay=0.0)
     seen["fail (retry)"] = counts
-    store.complete_stage(claim("normalize"), {"audio_key": "k"})
+    store.stages.complete_stage(claim("normalize"), {"audio_key": "k"})
     transcribe = claim("transcribe")
     with counting(store.engine) as counts:
-        store.complete_stage(transcribe, {"segments": 1})
+        store.stages.complete_stage(transcribe, {"segments": 1})
     seen["complete (last stage)"] = counts
     with counting(store.engine) as counts:
         store.admission.admit_if_waiting("local")  # after a stage's end, when nothing of the user waits
@@ -162,20 +162,20 @@ def test_a_slot_passes_to_the_users_next_job_inside_the_commit_that_frees_it(
         submit = dict(
             owner_id="local", pipeline=store.pipelines.get_pipeline("noop"), source="noop://a", options={}
         )
-        first, _ = store.create_job(**submit)  # type: ignore[arg-type]
-        store.admit_owner("local")
-        second, _ = store.create_job(**submit)  # type: ignore[arg-type]
+        first, _ = store.jobs.create_job(**submit)  # type: ignore[arg-type]
+        store.admission.admit_owner("local")
+        second, _ = store.jobs.create_job(**submit)  # type: ignore[arg-type]
         with counting(engine) as counts:
-            assert store.admit_owner("local") == set()
+            assert store.admission.admit_owner("local") == set()
         seen["admit, user at the limit"] = counts
-        claim = store.claim_stage(first.id, "noop", worker="w", lease_seconds=30)
+        claim = store.stages.claim_stage(first.id, "noop", worker="w", lease_seconds=30)
         assert isinstance(claim, Claim)
         with counting(engine) as counts:
-            store.complete_stage(claim, {})
+            store.stages.complete_stage(claim, {})
         seen["complete (last stage), slot passed"] = counts
-        [waiting] = store.get_job(second.id).stages
+        [waiting] = store.jobs.get_job(second.id).stages
         assert waiting.status.value == "queued"  # admitted in that commit, with its message:
-        with store.outbox_batch(job_id=second.id) as batch:
+        with store.outbox.outbox_batch(job_id=second.id) as batch:
             assert [m.stage for m in batch.messages] == ["noop"]
         commits = {name: 0 if "at the limit" in name else 1 for name in AT_THE_LIMIT}
         assert {name: c.as_tuple() for name, c in seen.items()} == {

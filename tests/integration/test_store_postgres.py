@@ -27,7 +27,7 @@ def engine(pg_url: str) -> Iterator[Engine]:
 
 def _submit(store: JobStore) -> uuid.UUID:
     pipeline = get_pipeline("transcribe")
-    job, _ = store.create_job(
+    job, _ = store.jobs.create_job(
         owner_id="local",
         pipeline=pipeline,
         source="https://example.com/a.wav",
@@ -50,7 +50,7 @@ def test_concurrent_claims_of_one_stage_let_exactly_one_runner_in(engine: Engine
     def claim_all(worker: str) -> None:
         barrier.wait()
         for job_id in job_ids:
-            outcome = store.claim_stage(job_id, "ingest", worker=worker, lease_seconds=30)
+            outcome = store.stages.claim_stage(job_id, "ingest", worker=worker, lease_seconds=30)
             with lock:
                 results.append(outcome)
 
@@ -62,7 +62,7 @@ def test_concurrent_claims_of_one_stage_let_exactly_one_runner_in(engine: Engine
     claims = [r for r in results if isinstance(r, Claim)]
     assert sorted(c.job.id for c in claims) == sorted(job_ids)  # one winner per job
     assert all(r is Refusal.LEASED for r in results if not isinstance(r, Claim))
-    assert {store.get_job(j).status for j in job_ids} == {JobStatus.RUNNING}
+    assert {store.jobs.get_job(j).status for j in job_ids} == {JobStatus.RUNNING}
 
 
 def test_parallel_dispatchers_publish_each_message_once(engine: Engine) -> None:
@@ -78,7 +78,7 @@ def test_parallel_dispatchers_publish_each_message_once(engine: Engine) -> None:
     published = [m.job_id for m in publisher.published]
     assert len(published) == len(set(published)) == 300  # list appends are atomic under the GIL
     assert set(published) == job_ids
-    assert store.pending_outbox_count() == 0
+    assert store.outbox.pending_outbox_count() == 0
 
 
 def test_fenced_writes_of_a_superseded_runner_fail(engine: Engine) -> None:
@@ -90,17 +90,17 @@ def test_fenced_writes_of_a_superseded_runner_fail(engine: Engine) -> None:
     now = [utcnow()]
     store = JobStore(engine, clock=lambda: now[0], pipelines=shipped_pipelines(noop=True))
     job_id = _submit(store)
-    first = store.claim_stage(job_id, "ingest", worker="a", lease_seconds=5)
+    first = store.stages.claim_stage(job_id, "ingest", worker="a", lease_seconds=5)
     assert isinstance(first, Claim)
     now[0] += timedelta(seconds=6)
-    second = store.claim_stage(job_id, "ingest", worker="b", lease_seconds=5)
+    second = store.stages.claim_stage(job_id, "ingest", worker="b", lease_seconds=5)
     assert isinstance(second, Claim)
     assert second.fence == first.fence + 1
     with pytest.raises(LeaseLost):
-        store.complete_stage(first, {"media_path": "stale"})
-    job = store.complete_stage(second, {"media_path": "fresh"})
+        store.stages.complete_stage(first, {"media_path": "stale"})
+    job = store.stages.complete_stage(second, {"media_path": "fresh"})
     assert job.stage("ingest").output == {"media_path": "fresh"}
-    assert [a.outcome for a in store.list_attempts(job_id)] == ["lost", "succeeded"]
+    assert [a.outcome for a in store.jobs.list_attempts(job_id)] == ["lost", "succeeded"]
 
 
 def test_migrations_match_the_table_definitions(engine: Engine) -> None:
@@ -125,8 +125,8 @@ def test_a_pooled_connection_the_server_closed_is_replaced_before_use(engine: En
         deadline = time.monotonic() + 10
         while _backend_alive(admin, pid):  # poll with a deadline: the backend exits on the signal
             assert time.monotonic() < deadline, f"backend {pid} still there"
-    assert store.get_job(job_id).status is JobStatus.QUEUED  # a read on a new connection
-    assert store.request_cancel(job_id).status is JobStatus.CANCELLED  # and a write
+    assert store.jobs.get_job(job_id).status is JobStatus.QUEUED  # a read on a new connection
+    assert store.jobs.request_cancel(job_id).status is JobStatus.CANCELLED  # and a write
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
 

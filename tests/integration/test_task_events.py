@@ -50,7 +50,7 @@ def test_with_the_setting_each_stage_message_sent_is_announced_on_the_broker(
     try:
         monitor.psubscribe("*celeryev*")  # where Celery's events go on Redis (what Flower listens to)
         assert _message(monitor)["type"] == "psubscribe"  # subscribed before anything is sent
-        job, _ = store.create_job(
+        job, _ = store.jobs.create_job(
             owner_id="local",
             pipeline=get_pipeline("transcribe"),
             source="https://example.com/a.wav",

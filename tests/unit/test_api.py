@@ -162,7 +162,7 @@ def test_submit_multipart_stores_the_file_as_an_upload(
     job = client.get(f"{JOBS}/{job_id}").json()
     assert job["source"].startswith("upload://")
     assert job["options"]["language"] == "fr"
-    stored = services.store.get_upload(uuid.UUID(job["source"].removeprefix("upload://")))
+    stored = services.store.uploads.get_upload(uuid.UUID(job["source"].removeprefix("upload://")))
     assert stored.size == len(b"ID3 fake mp3 bytes")
     assert stored.filename == "My_Talk.mp3"
     assert read_bytes(services.storage, stored.key) == b"ID3 fake mp3 bytes"
@@ -352,7 +352,7 @@ def test_upload_file_name_cannot_escape(client: TestClient, services: Services) 
     assert response.status_code == 201
     body = response.json()
     assert body["filename"] == "passwd"
-    stored = services.store.get_upload(uuid.UUID(body["id"]))
+    stored = services.store.uploads.get_upload(uuid.UUID(body["id"]))
     assert stored.key == f"uploads/{stored.id}/passwd"
 
 
@@ -491,7 +491,7 @@ def test_result_and_artifacts_of_a_succeeded_job(client: TestClient, services: S
 
 def test_cancel_a_running_job_is_requested(client: TestClient, services: Services) -> None:
     job_id = submit(client).json()["id"]
-    claim = services.store.claim_stage(uuid.UUID(job_id), "ingest", worker="test", lease_seconds=30)
+    claim = services.store.stages.claim_stage(uuid.UUID(job_id), "ingest", worker="test", lease_seconds=30)
     assert isinstance(claim, Claim)
 
     response = client.post(f"{JOBS}/{job_id}/cancel")
@@ -500,7 +500,7 @@ def test_cancel_a_running_job_is_requested(client: TestClient, services: Service
     job = response.json()
     assert job["status"] == "running"
     assert job["cancel_requested"] is True
-    assert services.store.renew_lease(claim, 30) is True
+    assert services.store.leases.renew_lease(claim, 30) is True
 
 
 def test_unknown_route_uses_the_error_body(client: TestClient) -> None:
@@ -546,7 +546,7 @@ def test_submit_while_the_broker_is_down_keeps_the_message(
 
     assert response.status_code == 202
     assert publisher.published == []
-    assert services.store.pending_outbox_count() == 1
+    assert services.store.outbox.pending_outbox_count() == 1
     publisher.down = False
     assert services.dispatcher.dispatch_due() == 1
 

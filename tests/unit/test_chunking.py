@@ -162,17 +162,17 @@ def test_the_messages_after_normalize_carry_the_media_length_their_time_limits_g
     from mediajobs.queue.publisher import CeleryPublisher
     from mediajobs.registry import build_registry
 
-    job, _ = store.create_job(
+    job, _ = store.jobs.create_job(
         owner_id="local", pipeline=get_pipeline("transcribe"), source="https://example.com/a.mp3", options={}
     )
-    with store.outbox_batch() as batch:
+    with store.outbox.outbox_batch() as batch:
         assert [m.media_seconds for m in batch.messages] == [None]  # not measured yet
         batch.sent.extend(m.id for m in batch.messages)
     for stage, output in (("ingest", {"media_key": "k"}), ("normalize", {"duration": 3 * 3600.0})):
-        claim = store.claim_stage(job.id, stage, worker="w:1", lease_seconds=30)
+        claim = store.stages.claim_stage(job.id, stage, worker="w:1", lease_seconds=30)
         assert isinstance(claim, Claim)
-        store.complete_stage(claim, output)
-    with store.outbox_batch() as batch:
+        store.stages.complete_stage(claim, output)
+    with store.outbox.outbox_batch() as batch:
         (message,) = [m for m in batch.messages if m.stage == "transcribe"]
     assert message.media_seconds == 3 * 3600.0
     sent: list[dict[str, Any]] = []

@@ -43,7 +43,7 @@ def dispatcher(store: JobStore, publisher: InMemoryPublisher) -> Dispatcher:
 
 def submit(store: JobStore, n: int = 1) -> list[Job]:
     return [
-        store.create_job(
+        store.jobs.create_job(
             owner_id=LOCAL_USER_ID,
             pipeline=get_pipeline("transcribe"),
             source=f"https://example.com/{i}.mp3",
@@ -68,7 +68,7 @@ def test_dispatch_due_publishes_and_marks_sent(
     assert [(m.job_id, m.stage, m.queue) for m in publisher.published] == [
         (j.id, "ingest", "test.download") for j in jobs
     ]
-    assert store.pending_outbox_count() == 0
+    assert store.outbox.pending_outbox_count() == 0
     assert dispatcher.dispatch_due() == 0
     assert len(publisher.published) == 3
 
@@ -80,7 +80,7 @@ def test_dispatch_due_walks_every_batch(store: JobStore, publisher: InMemoryPubl
     assert dispatcher.dispatch_due() == 7
 
     assert sorted(m.job_id for m in publisher.published) == sorted(j.id for j in jobs)
-    assert store.pending_outbox_count() == 0
+    assert store.outbox.pending_outbox_count() == 0
 
 
 def test_dispatch_due_skips_messages_not_yet_due(
@@ -88,9 +88,9 @@ def test_dispatch_due_skips_messages_not_yet_due(
 ) -> None:
     [job] = submit(store)
     dispatcher.dispatch_due()
-    claim = store.claim_stage(job.id, "ingest", worker="w", lease_seconds=5)
+    claim = store.stages.claim_stage(job.id, "ingest", worker="w", lease_seconds=5)
     assert isinstance(claim, Claim)
-    store.fail_attempt(claim, ErrorInfo(code="busy", message="busy"), retry_delay=10.0)
+    store.stages.fail_attempt(claim, ErrorInfo(code="busy", message="busy"), retry_delay=10.0)
 
     assert dispatcher.dispatch_due() == 0
     clock.advance(10)
@@ -109,7 +109,7 @@ def test_broker_outage_delays_but_never_loses_messages(
     assert dispatcher.dispatch_due() == 0
 
     assert publisher.published == []
-    assert store.pending_outbox_count() == 4
+    assert store.outbox.pending_outbox_count() == 4
     # the relay stops at the first refusal; only that message counts a failed attempt
     assert publish_attempts(store) == [2, 0, 0, 0]
     with pytest.raises(BrokerDown):
@@ -121,7 +121,7 @@ def test_broker_outage_delays_but_never_loses_messages(
 
     assert sorted(m.job_id for m in publisher.published) == sorted(j.id for j in jobs)
     assert len({m.id for m in publisher.published}) == 4
-    assert store.pending_outbox_count() == 0
+    assert store.outbox.pending_outbox_count() == 0
 
 
 def test_publish_now_sends_what_the_commit_wrote_and_the_relay_leaves_fresh_messages_to_it(
@@ -131,13 +131,15 @@ def test_publish_now_sends_what_the_commit_wrote_and_the_relay_leaves_fresh_mess
         first, second, third = submit(store, 3)
     seen = gathered.messages
     assert [m.job_id for m in seen] == [first.id, second.id, third.id]
-    assert {m.id for m in seen} == {i for job in (first, second, third) for i in store.unsent_ids(job.id)}
+    assert {m.id for m in seen} == {
+        i for job in (first, second, third) for i in store.outbox.unsent_ids(job.id)
+    }
 
     assert dispatcher.publish_now([m for m in seen if m.job_id == second.id]) == 1
 
     assert [(m.job_id, m.stage) for m in publisher.published] == [(second.id, "ingest")]
-    assert store.unsent_ids(second.id) == []
-    assert len(store.unsent_ids(first.id)) == 1
+    assert store.outbox.unsent_ids(second.id) == []
+    assert len(store.outbox.unsent_ids(first.id)) == 1
     # the relay leaves messages due for less than RELAY_AFTER to the process that wrote them...
     assert dispatcher.dispatch_due(older_than=RELAY_AFTER) == 0
     clock.advance(RELAY_AFTER.total_seconds() + 0.5)
@@ -155,13 +157,13 @@ def test_publish_now_while_the_broker_is_down_leaves_the_message_to_the_relay(
     publisher.down = True
 
     assert dispatcher.publish_now(seen) == 0
-    assert len(store.unsent_ids(job.id)) == 1
+    assert len(store.outbox.unsent_ids(job.id)) == 1
 
     publisher.down = False
     clock.advance(RELAY_AFTER.total_seconds() + 0.5)
     assert dispatcher.dispatch_due(older_than=RELAY_AFTER) == 1
     assert [m.job_id for m in publisher.published] == [job.id]
-    assert store.unsent_ids(job.id) == []
+    assert store.outbox.unsent_ids(job.id) == []
 
 
 def test_drain_delivers_messages_in_order(publisher: InMemoryPublisher, store: JobStore) -> None:
@@ -187,15 +189,17 @@ def test_messages_the_broker_lost_are_sent_again_once_a_lease_period_passed(
     publisher.lose(2)
     lease = timedelta(seconds=30)
 
-    assert store.resend_lost(publisher.queue_sizes, older_than=lease, settle=0) == 0  # too young to judge
+    assert (
+        store.strays.resend_lost(publisher.queue_sizes, older_than=lease, settle=0) == 0
+    )  # too young to judge
     clock.advance(31)
-    assert store.resend_lost(publisher.queue_sizes, older_than=lease, settle=0) == 3
+    assert store.strays.resend_lost(publisher.queue_sizes, older_than=lease, settle=0) == 3
     assert dispatcher.dispatch_due() == 3
     assert {m.job_id for m in publisher.messages} == {job.id for job in jobs}
 
     clock.advance(31)
     assert (
-        store.resend_lost(publisher.queue_sizes, older_than=lease, settle=0) == 0
+        store.strays.resend_lost(publisher.queue_sizes, older_than=lease, settle=0) == 0
     )  # nothing short: no duplicate
 
 
@@ -205,9 +209,9 @@ def test_a_reserved_or_claimed_stage_is_not_counted_as_lost(
     first, second = submit(store, 2)
     dispatcher.dispatch_due()
     publisher.messages.clear()  # both messages taken by workers:
-    store.mark_reserved("w1", first.id, "ingest")  # one arrived and is marked
-    claim = store.claim_stage(second.id, "ingest", worker="w2", lease_seconds=30)  # one runs
+    store.leases.mark_reserved("w1", first.id, "ingest")  # one arrived and is marked
+    claim = store.stages.claim_stage(second.id, "ingest", worker="w2", lease_seconds=30)  # one runs
     assert isinstance(claim, Claim)
     clock.advance(120)
 
-    assert store.resend_lost(publisher.queue_sizes, older_than=timedelta(seconds=30), settle=0) == 0
+    assert store.strays.resend_lost(publisher.queue_sizes, older_than=timedelta(seconds=30), settle=0) == 0

@@ -128,7 +128,7 @@ def test_nul_in_a_json_submit_is_refused(
     client: TestClient, services: Services, body: dict[str, Any]
 ) -> None:
     assert error_of(client.post(JOBS, json=body), 422)
-    assert services.store.list_jobs(owner_id="local", limit=10).jobs == ()
+    assert services.store.jobs.list_jobs(owner_id="local", limit=10).jobs == ()
 
 
 BOUNDARY = "b0undary"
@@ -222,7 +222,7 @@ def test_options_after_the_file_are_checked_and_the_file_dropped(
     response = client.post(JOBS, content=body, headers=FORM)
     assert error_of(response, 422)["code"] == "invalid_options"
     assert stored_files(services) == []
-    assert services.store.list_jobs(owner_id="local", limit=10).jobs == ()
+    assert services.store.jobs.list_jobs(owner_id="local", limit=10).jobs == ()
 
 
 # -- sources ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from mediajobs.store import JobStore
 
 
 def _submit(store: JobStore, source: str, key: str = "key-1") -> tuple[str, bool]:
-    job, created = store.create_job(
+    job, created = store.jobs.create_job(
         owner_id=LOCAL_USER_ID, pipeline=get_pipeline("transcribe"), source=source, options={},
         idempotency_key=key, request_hash=source,
     )  # fmt: skip
@@ -35,4 +35,4 @@ def test_a_key_replays_within_its_ttl_and_is_reusable_after_it(store: JobStore, 
     assert created
     assert second != first
     assert _submit(store, "https://example.com/b.mp3") == (second, False)
-    assert store.get_job(uuid.UUID(first)).source == "https://example.com/a.mp3"  # untouched
+    assert store.jobs.get_job(uuid.UUID(first)).source == "https://example.com/a.mp3"  # untouched

@@ -72,7 +72,7 @@ def test_a_finished_job_streams_its_whole_log_and_ends(client: TestClient, servi
     assert response.headers["cache-control"] == "no-cache"
     assert response.text.startswith("retry: 1000\n\n")
     events = parse(response.text)
-    log = services.store.job_events(job_id)
+    log = services.store.events.job_events(job_id)
     assert [(i, e.seq) for i, e in events] == [(e.seq, e.seq) for e in log]
     assert events[-1][1].final
     assert events[-1][1].status == "succeeded"
@@ -80,7 +80,7 @@ def test_a_finished_job_streams_its_whole_log_and_ends(client: TestClient, servi
 
 def test_last_event_id_resumes_and_204_when_nothing_is_left(client: TestClient, services: Services) -> None:
     job_id = finished_job(services)
-    last = services.store.job_events(job_id)[-1].seq
+    last = services.store.events.job_events(job_id)[-1].seq
     resumed = client.get(f"/api/v1/jobs/{job_id}/events", headers={"Last-Event-ID": "4"})
     assert [i for i, _ in parse(resumed.text)] == list(range(5, last + 1))
     by_query = client.get(f"/api/v1/jobs/{job_id}/events", params={"last_event_id": last - 1})
@@ -104,7 +104,7 @@ def test_websocket_sends_each_event_as_json_and_closes_normally(
     client: TestClient, services: Services
 ) -> None:
     job_id = finished_job(services)
-    log = services.store.job_events(job_id)
+    log = services.store.events.job_events(job_id)
     received: list[dict[str, Any]] = []
 
     def receive_all(ws: Any) -> None:
@@ -134,11 +134,11 @@ def test_websocket_for_an_unknown_job_closes_with_4404(client: TestClient) -> No
 
 def test_job_resource_can_show_the_latest_event(services: Services) -> None:
     job_id = finished_job(services)
-    event = services.store.latest_event(job_id)
+    event = services.store.events.latest_event(job_id)
     assert event is not None
     assert event.final
-    public = job_public(services.store.get_job(job_id), latest_event=event)
+    public = job_public(services.store.jobs.get_job(job_id), latest_event=event)
     assert public.latest_event is not None
-    assert public.latest_event.seq == services.store.job_events(job_id)[-1].seq
+    assert public.latest_event.seq == services.store.events.job_events(job_id)[-1].seq
     assert public.latest_event.message == "job succeeded"
-    assert services.store.latest_event(uuid.uuid4()) is None
+    assert services.store.events.latest_event(uuid.uuid4()) is None

@@ -82,7 +82,7 @@ def assert_complete(events: list[ProgressEvent], log: list[ProgressEvent]) -> No
 def test_replays_the_log_then_follows_live_each_event_once(store: JobStore, bus: InMemoryEventBus) -> None:
     job = submit(store)
     run_stage(store, job.id, "ingest")  # before anyone follows: only in the log
-    replayed = len(store.job_events(job.id))
+    replayed = len(store.events.job_events(job.id))
 
     async def main() -> list[ProgressEvent]:
         tasks: list[asyncio.Task[object]] = []
@@ -91,12 +91,12 @@ def test_replays_the_log_then_follows_live_each_event_once(store: JobStore, bus:
             if item is not None and item.seq == replayed:
                 tasks.append(in_thread(lambda: run_stages(store, job.id, "normalize", "transcribe")))
 
-        events = await collect(follow_job(store, bus, job.id, timings=LIVE), on_item=start_rest)
+        events = await collect(follow_job(store.events, bus, job.id, timings=LIVE), on_item=start_rest)
         await asyncio.gather(*tasks)
         return events
 
     events = asyncio.run(main())
-    assert_complete(events, store.job_events(job.id))
+    assert_complete(events, store.events.job_events(job.id))
     assert {e.stage for e in events} >= {"ingest", "normalize", "transcribe"}
     percents = [e.job_percent for e in events]
     assert percents == sorted(percents)
@@ -109,12 +109,14 @@ def test_resumes_after_a_seq_and_ends_at_once_for_a_finished_job(
 ) -> None:
     job = submit(store)
     run_job(store, job.id)
-    log = store.job_events(job.id)
+    log = store.events.job_events(job.id)
 
     assert [
-        e.seq for e in asyncio.run(collect(follow_job(store, bus, job.id, after_seq=5, timings=LIVE)))
+        e.seq for e in asyncio.run(collect(follow_job(store.events, bus, job.id, after_seq=5, timings=LIVE)))
     ] == [e.seq for e in log[5:]]
-    assert asyncio.run(collect(follow_job(store, bus, job.id, after_seq=log[-1].seq, timings=LIVE))) == []
+    assert (
+        asyncio.run(collect(follow_job(store.events, bus, job.id, after_seq=log[-1].seq, timings=LIVE))) == []
+    )
 
 
 def test_duplicates_are_dropped_and_a_gap_is_filled_from_the_log(
@@ -125,7 +127,7 @@ def test_duplicates_are_dropped_and_a_gap_is_filled_from_the_log(
     async def main() -> list[ProgressEvent]:
         async def write() -> None:
             await asyncio.to_thread(run_stage, store, job.id, "ingest")
-            bus.publish(store.job_events(job.id)[:3])  # re-delivered duplicates
+            bus.publish(store.events.job_events(job.id)[:3])  # re-delivered duplicates
             bus.down = True  # the next events are lost in transit...
             await asyncio.to_thread(run_stage, store, job.id, "normalize", (50.0,))
             bus.down = False  # ...and the first one after them shows the gap
@@ -137,11 +139,11 @@ def test_duplicates_are_dropped_and_a_gap_is_filled_from_the_log(
             if not writer:
                 writer.append(asyncio.get_running_loop().create_task(write()))
 
-        events = await collect(follow_job(store, bus, job.id, timings=LIVE), on_item=start)
+        events = await collect(follow_job(store.events, bus, job.id, timings=LIVE), on_item=start)
         await asyncio.gather(*writer)
         return events
 
-    assert_complete(asyncio.run(main()), store.job_events(job.id))
+    assert_complete(asyncio.run(main()), store.events.job_events(job.id))
 
 
 def test_a_lost_final_event_is_found_in_the_log(store: JobStore, bus: InMemoryEventBus) -> None:
@@ -151,12 +153,14 @@ def test_a_lost_final_event_is_found_in_the_log(store: JobStore, bus: InMemoryEv
     async def main() -> list[ProgressEvent]:
         writer = in_thread(lambda: run_job(store, job.id))
         events = await collect(
-            follow_job(store, bus, job.id, timings=FollowTimings(heartbeat=60, recheck=0.05, poll=0.05))
+            follow_job(
+                store.events, bus, job.id, timings=FollowTimings(heartbeat=60, recheck=0.05, poll=0.05)
+            )
         )
         await writer
         return events
 
-    assert_complete(asyncio.run(main()), store.job_events(job.id))
+    assert_complete(asyncio.run(main()), store.events.job_events(job.id))
 
 
 def test_without_a_live_feed_the_log_is_polled(store: JobStore) -> None:
@@ -164,20 +168,22 @@ def test_without_a_live_feed_the_log_is_polled(store: JobStore) -> None:
 
     async def main() -> list[ProgressEvent]:
         writer = in_thread(lambda: run_job(store, job.id))
-        events = await collect(follow_job(store, None, job.id, timings=FollowTimings(poll=0.02)))
+        events = await collect(follow_job(store.events, None, job.id, timings=FollowTimings(poll=0.02)))
         await writer
         return events
 
-    assert_complete(asyncio.run(main()), store.job_events(job.id))
+    assert_complete(asyncio.run(main()), store.events.job_events(job.id))
 
 
 def test_a_quiet_job_yields_keep_alives(store: JobStore, bus: InMemoryEventBus) -> None:
     job = submit(store)
-    first_seq = store.job_events(job.id)[-1].seq
+    first_seq = store.events.job_events(job.id)[-1].seq
 
     async def main() -> list[Item]:
         items: list[Item] = []
-        stream = follow_job(store, bus, job.id, timings=FollowTimings(heartbeat=0.05, recheck=60, poll=60))
+        stream = follow_job(
+            store.events, bus, job.id, timings=FollowTimings(heartbeat=0.05, recheck=60, poll=60)
+        )
         try:
             async for item in stream:
                 items.append(item)
@@ -196,12 +202,14 @@ def test_a_job_retried_after_it_ended_is_followed_past_its_first_end(
 ) -> None:
     job = submit(store)
     c = claim(store, job.id, "ingest")
-    store.fail_attempt(c, ErrorInfo(code="download_failed", message="gone"), retry_delay=None)
-    ended = store.job_events(job.id)[-1]
+    store.stages.fail_attempt(c, ErrorInfo(code="download_failed", message="gone"), retry_delay=None)
+    ended = store.events.job_events(job.id)[-1]
     assert ended.final
     assert ended.status == "failed"
-    assert asyncio.run(collect(follow_job(store, bus, job.id, after_seq=ended.seq, timings=LIVE))) == []
-    store.retry_job(job.id)
+    assert (
+        asyncio.run(collect(follow_job(store.events, bus, job.id, after_seq=ended.seq, timings=LIVE))) == []
+    )
+    store.jobs.retry_job(job.id)
 
     async def main() -> list[ProgressEvent]:
         writer: list[asyncio.Task[object]] = []
@@ -210,17 +218,17 @@ def test_a_job_retried_after_it_ended_is_followed_past_its_first_end(
             if not writer:
                 writer.append(in_thread(lambda: run_job(store, job.id)))
 
-        events = await collect(follow_job(store, bus, job.id, timings=LIVE), on_item=start)
+        events = await collect(follow_job(store.events, bus, job.id, timings=LIVE), on_item=start)
         await asyncio.gather(*writer)
         return events
 
     events = asyncio.run(main())
-    assert_complete(events, store.job_events(job.id))
+    assert_complete(events, store.events.job_events(job.id))
     assert [e.status for e in events if e.final] == ["failed", "succeeded"]
 
 
 def test_an_unknown_job_ends_the_follow(store: JobStore, bus: InMemoryEventBus) -> None:
-    assert asyncio.run(collect(follow_job(store, bus, uuid.uuid4(), timings=LIVE))) == []
+    assert asyncio.run(collect(follow_job(store.events, bus, uuid.uuid4(), timings=LIVE))) == []
 
 
 def test_closing_the_feed_ends_followers(store: JobStore, bus: InMemoryEventBus) -> None:
@@ -230,7 +238,7 @@ def test_closing_the_feed_ends_followers(store: JobStore, bus: InMemoryEventBus)
         def close_after_replay(item: Item) -> None:
             asyncio.get_running_loop().create_task(bus.aclose())
 
-        return await collect(follow_job(store, bus, job.id, timings=LIVE), on_item=close_after_replay)
+        return await collect(follow_job(store.events, bus, job.id, timings=LIVE), on_item=close_after_replay)
 
     assert [e.seq for e in asyncio.run(main())] == [1]
 
@@ -255,7 +263,7 @@ def test_owner_stream_carries_every_job_in_order_and_replays_by_global_id(
 
     async def main() -> list[ProgressEvent]:
         got: list[ProgressEvent] = []
-        stream = follow_owner(store, bus, LOCAL_USER_ID, timings=LIVE)
+        stream = follow_owner(store.events, bus, LOCAL_USER_ID, timings=LIVE)
         writer = None
         try:
             while True:
@@ -279,17 +287,19 @@ def test_owner_stream_carries_every_job_in_order_and_replays_by_global_id(
     events = asyncio.run(main())
     assert {e.job_id for e in events} == {first.id, second.id}  # not the earlier job's, not another owner's
     for job in (first, second):
-        assert [e.seq for e in events if e.job_id == job.id] == [e.seq for e in store.job_events(job.id)][
-            1:
-        ] or [e.seq for e in events if e.job_id == job.id] == [e.seq for e in store.job_events(job.id)]
+        assert [e.seq for e in events if e.job_id == job.id] == [
+            e.seq for e in store.events.job_events(job.id)
+        ][1:] or [e.seq for e in events if e.job_id == job.id] == [
+            e.seq for e in store.events.job_events(job.id)
+        ]
 
     # replay after a global id: everything of this owner after it, in id order
-    cut = store.job_events(first.id)[3].id
-    expected = [e.id for e in store.owner_events(LOCAL_USER_ID, after_id=cut)]
+    cut = store.events.job_events(first.id)[3].id
+    expected = [e.id for e in store.events.owner_events(LOCAL_USER_ID, after_id=cut)]
 
     async def replay() -> list[ProgressEvent]:
         got: list[ProgressEvent] = []
-        stream = follow_owner(store, bus, LOCAL_USER_ID, after_id=cut, timings=LIVE)
+        stream = follow_owner(store.events, bus, LOCAL_USER_ID, after_id=cut, timings=LIVE)
         try:
             while len(got) < len(expected):
                 item = await asyncio.wait_for(stream.__anext__(), 10)
@@ -384,7 +394,11 @@ def test_owner_stream_delivers_events_that_were_committed_but_never_published(
     async def main() -> list[ProgressEvent]:
         got: list[ProgressEvent] = []
         stream = follow_owner(
-            store, bus, LOCAL_USER_ID, after_id=store.last_event_id(LOCAL_USER_ID), timings=timings
+            store.events,
+            bus,
+            LOCAL_USER_ID,
+            after_id=store.events.last_event_id(LOCAL_USER_ID),
+            timings=timings,
         )
         try:
             first = asyncio.ensure_future(stream.__anext__())
@@ -411,4 +425,4 @@ def test_owner_stream_delivers_events_that_were_committed_but_never_published(
     events = asyncio.run(main())
     for job in (quiet_job, loud_job):
         mine = [e.seq for e in events if e.job_id == job.id]
-        assert mine == [e.seq for e in store.job_events(job.id)][1:]  # all but "accepted", each once
+        assert mine == [e.seq for e in store.events.job_events(job.id)][1:]  # all but "accepted", each once

@@ -105,7 +105,7 @@ class Harness:
 
     def submit(self) -> Job:
         job, _ = self.dispatcher.settled(
-            self.store.create_job,
+            self.store.jobs.create_job,
             owner_id=LOCAL_USER_ID,
             pipeline=self.store.pipelines.get_pipeline("transcribe"),
             source="https://example.com/talk.mp3",
@@ -117,7 +117,7 @@ class Harness:
         return self.publisher.drain(self.runner.run)
 
     def job(self, job_id: uuid.UUID) -> Job:
-        return self.store.get_job(job_id)
+        return self.store.jobs.get_job(job_id)
 
     def run_to_end(self, job_id: uuid.UUID, *, rounds: int = 20) -> Job:
         """Deliver messages, let retry backoffs elapse, publish what fell due, until the job ends."""
@@ -196,7 +196,7 @@ def test_a_job_runs_through_every_stage(harness: Harness) -> None:
     assert done.progress == 100.0
     assert [s.status for s in done.stages] == [StageStatus.SUCCEEDED] * 3
     assert harness.stages.calls == Counter(ingest=1, normalize=1, transcribe=1)
-    assert [(a.stage, a.number, a.outcome) for a in harness.store.list_attempts(job.id)] == [
+    assert [(a.stage, a.number, a.outcome) for a in harness.store.jobs.list_attempts(job.id)] == [
         ("ingest", 1, "succeeded"),
         ("normalize", 1, "succeeded"),
         ("transcribe", 1, "succeeded"),
@@ -223,7 +223,7 @@ def test_artifacts_are_moved_into_place_and_recorded(harness: Harness) -> None:
 
     harness.drain()
 
-    [artifact] = harness.store.list_artifacts(job.id)
+    [artifact] = harness.store.artifacts.list_artifacts(job.id)
     assert (artifact.name, artifact.content_type, artifact.size) == ("transcript.txt", "text/plain", 12)
     assert read_bytes(harness.storage, artifact.key).decode() == "hello world\n"
     # each attempt writes under its fencing token, so a stale runner cannot overwrite this file
@@ -278,7 +278,7 @@ def test_a_retryable_error_is_retried_after_a_delay(harness: Harness) -> None:
     assert done.stage("ingest").attempts == 2
     assert done.stage("ingest").error is None
     assert harness.stages.attempts["ingest"] == [1, 2]
-    assert [(a.stage, a.number, a.outcome) for a in harness.store.list_attempts(job.id)][:2] == [
+    assert [(a.stage, a.number, a.outcome) for a in harness.store.jobs.list_attempts(job.id)][:2] == [
         ("ingest", 1, "retry"),
         ("ingest", 2, "succeeded"),
     ]
@@ -314,7 +314,7 @@ def test_a_retryable_error_every_time_gives_up_after_max_retries(harness: Harnes
     assert f"gave up after {MAX_RETRIES + 1} attempts" in done.error.message
     assert harness.stages.calls["normalize"] == MAX_RETRIES + 1
     assert harness.stages.calls["transcribe"] == 0
-    assert [a.outcome for a in harness.store.list_attempts(job.id) if a.stage == "normalize"] == [
+    assert [a.outcome for a in harness.store.jobs.list_attempts(job.id) if a.stage == "normalize"] == [
         "retry",
         "retry",
         "failed",
@@ -348,7 +348,7 @@ def test_a_permanent_error_fails_at_once(harness: Harness, error: StageError, co
     assert done.stage("normalize").attempts == 1
     assert done.stage("normalize").status is StageStatus.FAILED
     assert done.stage("transcribe").status is StageStatus.SKIPPED
-    assert harness.store.pending_outbox_count() == 0
+    assert harness.store.outbox.pending_outbox_count() == 0
 
 
 def test_an_unexpected_exception_fails_with_internal_error(harness: Harness) -> None:
@@ -417,7 +417,7 @@ def test_cancelling_a_running_stage_stops_it(harness: Harness) -> None:
 
     def cancel_when_started() -> None:
         if started.wait(10.0):
-            seen_while_running.append(harness.store.request_cancel(job.id))
+            seen_while_running.append(harness.store.jobs.request_cancel(job.id))
 
     harness.stages.behaviour["normalize"] = blocking
     job = harness.submit()
@@ -440,12 +440,12 @@ def test_cancelling_a_running_stage_stops_it(harness: Harness) -> None:
         StageStatus.CANCELLED,
     ]
     assert harness.stages.calls["transcribe"] == 0
-    assert [a.outcome for a in harness.store.list_attempts(job.id)] == ["succeeded", "cancelled"]
+    assert [a.outcome for a in harness.store.jobs.list_attempts(job.id)] == ["succeeded", "cancelled"]
 
 
 def test_a_message_for_a_cancelled_job_is_refused(harness: Harness) -> None:
     job = harness.submit()
-    harness.store.request_cancel(job.id)
+    harness.store.jobs.request_cancel(job.id)
 
     outcome = harness.runner.run(job.id, "ingest")
 
@@ -476,9 +476,9 @@ def test_a_redelivered_message_for_a_finished_stage_does_not_run_it_again(harnes
 def test_a_runner_that_lost_its_lease_does_not_commit(harness: Harness) -> None:
     def overtaken(ctx: StageContext) -> StageResult:
         harness.clock.advance(harness.settings.lease_seconds + 1)
-        other = harness.store.claim_stage(ctx.job_id, "ingest", worker="worker-b", lease_seconds=5)
+        other = harness.store.stages.claim_stage(ctx.job_id, "ingest", worker="worker-b", lease_seconds=5)
         assert isinstance(other, Claim)
-        harness.store.complete_stage(other, {"made_by": "worker-b"})
+        harness.store.stages.complete_stage(other, {"made_by": "worker-b"})
         return StageResult(output={"made_by": "worker-test"})
 
     harness.stages.behaviour["ingest"] = overtaken
@@ -491,7 +491,7 @@ def test_a_runner_that_lost_its_lease_does_not_commit(harness: Harness) -> None:
     assert outcome.outcome == "lease_lost"
     after = harness.job(job.id)
     assert after.stage("ingest").output == {"made_by": "worker-b"}
-    assert [(a.worker, a.outcome) for a in harness.store.list_attempts(job.id)] == [
+    assert [(a.worker, a.outcome) for a in harness.store.jobs.list_attempts(job.id)] == [
         ("worker-test", "lost"),
         ("worker-b", "succeeded"),
     ]
@@ -500,13 +500,13 @@ def test_a_runner_that_lost_its_lease_does_not_commit(harness: Harness) -> None:
 def test_a_runner_that_lost_its_lease_does_not_overwrite_artifacts(harness: Harness) -> None:
     def overtaken(ctx: StageContext) -> StageResult:
         harness.clock.advance(harness.settings.lease_seconds + 1)
-        other = harness.store.claim_stage(ctx.job_id, "transcribe", worker="worker-b", lease_seconds=5)
+        other = harness.store.stages.claim_stage(ctx.job_id, "transcribe", worker="worker-b", lease_seconds=5)
         assert isinstance(other, Claim)
         theirs = ctx.work_dir / "theirs.txt"
         theirs.write_text("from worker-b\n")
         key = artifact_key(ctx.job_id, "transcript.txt", version=other.fence)
         stored = harness.storage.put_file(key, theirs)
-        harness.store.complete_stage(
+        harness.store.stages.complete_stage(
             other,
             {"made_by": "worker-b"},
             [ArtifactRecord(name="transcript.txt", content_type="text/plain", size=stored.size, key=key)],
@@ -525,7 +525,7 @@ def test_a_runner_that_lost_its_lease_does_not_overwrite_artifacts(harness: Harn
     harness.drain()
 
     assert harness.job(job.id).status is JobStatus.SUCCEEDED
-    [artifact] = harness.store.list_artifacts(job.id)
+    [artifact] = harness.store.artifacts.list_artifacts(job.id)
     assert read_bytes(harness.storage, artifact.key).decode() == "from worker-b\n"
 
 
@@ -550,7 +550,7 @@ def test_stage_progress_reaches_the_job(harness: Harness) -> None:
 
 def test_an_indeterminate_progress_report_keeps_the_last_percent(harness: Harness) -> None:
     job = harness.submit()
-    claim = harness.store.claim_stage(job.id, "ingest", worker="w", lease_seconds=5)
+    claim = harness.store.stages.claim_stage(job.id, "ingest", worker="w", lease_seconds=5)
     assert isinstance(claim, Claim)
     progress = ThrottledProgress(store=harness.store, claim=claim, token=CancelToken(), min_interval=0.0)
 
@@ -574,7 +574,7 @@ def test_a_failed_progress_write_does_not_fail_the_stage(
 
     def reporting(ctx: StageContext) -> StageResult:
         with monkeypatch.context() as patch:
-            patch.setattr(harness.store, "report_progress", database_gone)
+            patch.setattr(harness.store.stages, "report_progress", database_gone)
             ctx.progress.report(50.0, "half way")
         return default_stage("ingest", ctx)
 
@@ -610,7 +610,7 @@ def test_a_lost_database_is_left_to_the_lease_path_not_recorded_as_a_failure(
     assert after.status is JobStatus.RUNNING  # not failed: the lease expires and the reaper re-queues it
     assert after.stage("ingest").status is StageStatus.RUNNING
     harness.clock.advance(harness.settings.lease_seconds + 1)
-    [reaped] = harness.store.reap_expired_leases(max_attempts=5)
+    [reaped] = harness.store.leases.reap_expired_leases(max_attempts=5)
     assert reaped.requeued
 
 
@@ -661,7 +661,7 @@ def test_a_stage_that_fails_leaves_no_work_files(
 
 def test_a_cancelled_stage_leaves_no_work_files(harness: Harness) -> None:
     def cancel_meanwhile(ctx: StageContext) -> None:
-        harness.store.request_cancel(ctx.job_id)
+        harness.store.jobs.request_cancel(ctx.job_id)
         assert ctx.cancel.wait(5)  # the heartbeat saw the cancel
         ctx.cancel.raise_if_set()
 

@@ -18,7 +18,7 @@ LEASE = 5.0
 
 
 def submit(store: JobStore, source: str = "https://example.com/talk.mp3", **kwargs: object) -> Job:
-    job, created = store.create_job(
+    job, created = store.jobs.create_job(
         owner_id=LOCAL_USER_ID,
         pipeline=get_pipeline("transcribe"),
         source=source,
@@ -30,14 +30,14 @@ def submit(store: JobStore, source: str = "https://example.com/talk.mp3", **kwar
 
 
 def claim(store: JobStore, job: Job, stage: str, worker: str = "worker-a") -> Claim:
-    result = store.claim_stage(job.id, stage, worker=worker, lease_seconds=LEASE)
+    result = store.stages.claim_stage(job.id, stage, worker=worker, lease_seconds=LEASE)
     assert isinstance(result, Claim), result
     return result
 
 
 def take_due(store: JobStore) -> list[OutboxMessage]:
     """Take every due outbox message and mark it sent (what a dispatcher does with a working broker)."""
-    with store.outbox_batch() as batch:
+    with store.outbox.outbox_batch() as batch:
         for message in batch.messages:
             batch.mark_sent(message)
     return list(batch.messages)
@@ -45,7 +45,7 @@ def take_due(store: JobStore) -> list[OutboxMessage]:
 
 def run_through(store: JobStore, job: Job, *stages: str) -> None:
     for name in stages:
-        store.complete_stage(claim(store, job, name), {"stage": name})
+        store.stages.complete_stage(claim(store, job, name), {"stage": name})
 
 
 def statuses(job: Job) -> dict[str, StageStatus]:
@@ -69,8 +69,8 @@ def test_create_job_writes_stages_and_one_outbox_message(store: JobStore, clock:
         "transcribe": StageStatus.PENDING,
     }
     assert job.stage("ingest").available_at == clock.now
-    assert store.get_job(job.id) == job
-    assert len(store.unsent_ids(job.id)) == 1
+    assert store.jobs.get_job(job.id) == job
+    assert len(store.outbox.unsent_ids(job.id)) == 1
     [message] = take_due(store)
     assert (message.job_id, message.stage, message.queue, message.fence) == (job.id, "ingest", "download", 0)
 
@@ -91,7 +91,7 @@ def test_queue_for_names_the_outbox_queue(sqlite_url: str, clock: FakeClock) -> 
 
 
 def test_idempotent_replay_returns_the_same_job(store: JobStore) -> None:
-    first, created = store.create_job(
+    first, created = store.jobs.create_job(
         owner_id=LOCAL_USER_ID,
         pipeline=get_pipeline("transcribe"),
         source="https://example.com/a.mp3",
@@ -99,7 +99,7 @@ def test_idempotent_replay_returns_the_same_job(store: JobStore) -> None:
         idempotency_key="key-1",
         request_hash="hash-1",
     )
-    again, created_again = store.create_job(
+    again, created_again = store.jobs.create_job(
         owner_id=LOCAL_USER_ID,
         pipeline=get_pipeline("transcribe"),
         source="https://example.com/a.mp3",
@@ -111,12 +111,12 @@ def test_idempotent_replay_returns_the_same_job(store: JobStore) -> None:
     assert created
     assert not created_again
     assert again.id == first.id
-    assert store.pending_outbox_count() == 1
-    assert len(store.list_jobs(owner_id=LOCAL_USER_ID).jobs) == 1
+    assert store.outbox.pending_outbox_count() == 1
+    assert len(store.jobs.list_jobs(owner_id=LOCAL_USER_ID).jobs) == 1
 
 
 def test_same_idempotency_key_with_another_body_is_a_conflict(store: JobStore) -> None:
-    store.create_job(
+    store.jobs.create_job(
         owner_id=LOCAL_USER_ID,
         pipeline=get_pipeline("transcribe"),
         source="https://example.com/a.mp3",
@@ -126,7 +126,7 @@ def test_same_idempotency_key_with_another_body_is_a_conflict(store: JobStore) -
     )
 
     with pytest.raises(Conflict) as info:
-        store.create_job(
+        store.jobs.create_job(
             owner_id=LOCAL_USER_ID,
             pipeline=get_pipeline("transcribe"),
             source="https://example.com/b.mp3",
@@ -136,7 +136,7 @@ def test_same_idempotency_key_with_another_body_is_a_conflict(store: JobStore) -
         )
 
     assert info.value.code == "idempotency_key_reused"
-    assert len(store.list_jobs(owner_id=LOCAL_USER_ID).jobs) == 1
+    assert len(store.jobs.list_jobs(owner_id=LOCAL_USER_ID).jobs) == 1
 
 
 # -- claims --------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def test_second_claim_of_a_leased_stage_is_refused(store: JobStore, clock: FakeC
     claim(store, job, "ingest")
     clock.advance(LEASE - 1)
 
-    refusal = store.claim_stage(job.id, "ingest", worker="worker-b", lease_seconds=LEASE)
+    refusal = store.stages.claim_stage(job.id, "ingest", worker="worker-b", lease_seconds=LEASE)
 
     assert refusal is Refusal.LEASED
 
@@ -172,12 +172,14 @@ def test_second_claim_of_a_leased_stage_is_refused(store: JobStore, clock: FakeC
 def test_claim_of_a_pending_stage_is_not_ready(store: JobStore) -> None:
     job = submit(store)
 
-    assert store.claim_stage(job.id, "normalize", worker="w", lease_seconds=LEASE) is Refusal.NOT_READY
-    assert store.claim_stage(job.id, "transcribe", worker="w", lease_seconds=LEASE) is Refusal.NOT_READY
+    assert store.stages.claim_stage(job.id, "normalize", worker="w", lease_seconds=LEASE) is Refusal.NOT_READY
+    assert (
+        store.stages.claim_stage(job.id, "transcribe", worker="w", lease_seconds=LEASE) is Refusal.NOT_READY
+    )
 
 
 def test_claim_of_an_unknown_job(store: JobStore) -> None:
-    assert store.claim_stage(uuid.uuid4(), "ingest", worker="w", lease_seconds=LEASE) is Refusal.NO_JOB
+    assert store.stages.claim_stage(uuid.uuid4(), "ingest", worker="w", lease_seconds=LEASE) is Refusal.NO_JOB
 
 
 # -- completing stages ---------------------------------------------------------------------------
@@ -188,7 +190,7 @@ def test_complete_stage_queues_the_next_stage_and_its_message(store: JobStore) -
     take_due(store)
     ingest = claim(store, job, "ingest")
 
-    after = store.complete_stage(ingest, {"media": "jobs/x/work/ingest/source.mp3"})
+    after = store.stages.complete_stage(ingest, {"media": "jobs/x/work/ingest/source.mp3"})
 
     assert statuses(after) == {
         "ingest": StageStatus.SUCCEEDED,
@@ -213,7 +215,7 @@ def test_completing_the_last_stage_succeeds_the_job_once(store: JobStore, clock:
     last = claim(store, job, "transcribe")
     clock.advance(3)
 
-    done = store.complete_stage(last, {"segments": 3})
+    done = store.stages.complete_stage(last, {"segments": 3})
 
     assert done.status is JobStatus.SUCCEEDED
     assert done.progress == 100.0
@@ -224,15 +226,15 @@ def test_completing_the_last_stage_succeeds_the_job_once(store: JobStore, clock:
 
     clock.advance(3)
     with pytest.raises(LeaseLost):
-        store.complete_stage(last, {"segments": 99})
-    after = store.get_job(job.id)
+        store.stages.complete_stage(last, {"segments": 99})
+    after = store.jobs.get_job(job.id)
     assert after.status is JobStatus.SUCCEEDED
     assert after.finished_at == done.finished_at  # no second transition
     assert after.stage("transcribe").output == {"segments": 3}
-    assert store.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.JOB_FINISHED
+    assert store.stages.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.JOB_FINISHED
     with pytest.raises(LeaseLost):
-        store.fail_attempt(last, ErrorInfo(code="late", message="late"), retry_delay=None)
-    assert store.get_job(job.id).status is JobStatus.SUCCEEDED
+        store.stages.fail_attempt(last, ErrorInfo(code="late", message="late"), retry_delay=None)
+    assert store.jobs.get_job(job.id).status is JobStatus.SUCCEEDED
 
 
 def test_complete_stage_records_artifacts(store: JobStore) -> None:
@@ -240,7 +242,7 @@ def test_complete_stage_records_artifacts(store: JobStore) -> None:
     run_through(store, job, "ingest", "normalize")
     last = claim(store, job, "transcribe")
 
-    store.complete_stage(
+    store.stages.complete_stage(
         last,
         {"segments": 1},
         [
@@ -249,17 +251,17 @@ def test_complete_stage_records_artifacts(store: JobStore) -> None:
         ],
     )
 
-    assert [a.name for a in store.list_artifacts(job.id)] == ["transcript.json", "transcript.srt"]
-    assert store.get_artifact(job.id, "transcript.srt").size == 10
+    assert [a.name for a in store.artifacts.list_artifacts(job.id)] == ["transcript.json", "transcript.srt"]
+    assert store.artifacts.get_artifact(job.id, "transcript.srt").size == 10
     with pytest.raises(NotFound):
-        store.get_artifact(job.id, "transcript.vtt")
+        store.artifacts.get_artifact(job.id, "transcript.vtt")
 
 
 def test_redelivered_message_for_a_succeeded_stage_is_already_done(store: JobStore) -> None:
     job = submit(store)
     run_through(store, job, "ingest")
 
-    refusal = store.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE)
+    refusal = store.stages.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE)
 
     assert refusal is Refusal.ALREADY_DONE
 
@@ -272,10 +274,12 @@ def test_renew_lease_keeps_the_stage(store: JobStore, clock: FakeClock) -> None:
     first = claim(store, job, "ingest")
     clock.advance(LEASE - 1)
 
-    assert store.renew_lease(first, LEASE) is False
+    assert store.leases.renew_lease(first, LEASE) is False
     clock.advance(LEASE - 1)  # past the first expiry, within the renewed one
 
-    assert store.claim_stage(job.id, "ingest", worker="worker-b", lease_seconds=LEASE) is Refusal.LEASED
+    assert (
+        store.stages.claim_stage(job.id, "ingest", worker="worker-b", lease_seconds=LEASE) is Refusal.LEASED
+    )
 
 
 def test_expired_lease_is_taken_over_and_the_old_runner_is_fenced_off(
@@ -290,18 +294,18 @@ def test_expired_lease_is_taken_over_and_the_old_runner_is_fenced_off(
     assert second.fence == 2
     assert second.attempt == 2
     with pytest.raises(LeaseLost):
-        store.renew_lease(first, LEASE)
+        store.leases.renew_lease(first, LEASE)
     with pytest.raises(LeaseLost):
-        store.report_progress(first, 50.0)
+        store.stages.report_progress(first, 50.0)
     with pytest.raises(LeaseLost):
-        store.complete_stage(first, {"from": "a"})
+        store.stages.complete_stage(first, {"from": "a"})
     with pytest.raises(LeaseLost):
-        store.fail_attempt(first, ErrorInfo(code="x", message="x"), retry_delay=1.0)
+        store.stages.fail_attempt(first, ErrorInfo(code="x", message="x"), retry_delay=1.0)
 
-    assert store.report_progress(second, 40.0) == 5.0
-    done = store.complete_stage(second, {"from": "b"})
+    assert store.stages.report_progress(second, 40.0) == 5.0
+    done = store.stages.complete_stage(second, {"from": "b"})
     assert done.stage("ingest").output == {"from": "b"}
-    attempts = store.list_attempts(job.id)
+    attempts = store.jobs.list_attempts(job.id)
     assert [(a.number, a.worker, a.outcome) for a in attempts] == [
         (1, "worker-a", "lost"),
         (2, "worker-b", "succeeded"),
@@ -315,11 +319,11 @@ def test_report_progress_returns_the_weighted_job_progress(store: JobStore) -> N
     run_through(store, job, "ingest", "normalize")
     transcribe = claim(store, job, "transcribe")
 
-    overall = store.report_progress(transcribe, 50.0)
+    overall = store.stages.report_progress(transcribe, 50.0)
 
     assert overall == 62.5
-    assert store.get_job(job.id).progress == 62.5
-    assert store.report_progress(transcribe, 150.0) == 100.0  # a stage percent is clamped
+    assert store.jobs.get_job(job.id).progress == 62.5
+    assert store.stages.report_progress(transcribe, 150.0) == 100.0  # a stage percent is clamped
 
 
 # -- failures and retries ------------------------------------------------------------------------
@@ -331,16 +335,16 @@ def test_fail_attempt_with_a_delay_requeues_later(store: JobStore, clock: FakeCl
     first = claim(store, job, "ingest")
     error = ErrorInfo(code="http_503", message="server busy")
 
-    after = store.fail_attempt(first, error, retry_delay=30.0)
+    after = store.stages.fail_attempt(first, error, retry_delay=30.0)
 
     ingest = after.stage("ingest")
     assert ingest.status is StageStatus.QUEUED
     assert ingest.available_at == clock.now + timedelta(seconds=30)
     assert ingest.error == error
     assert after.status is not JobStatus.FAILED
-    assert store.pending_outbox_count() == 1
+    assert store.outbox.pending_outbox_count() == 1
     assert take_due(store) == []  # not due yet
-    assert store.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.NOT_DUE
+    assert store.stages.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.NOT_DUE
 
     clock.advance(29)
     assert take_due(store) == []
@@ -350,7 +354,7 @@ def test_fail_attempt_with_a_delay_requeues_later(store: JobStore, clock: FakeCl
 
     retry = claim(store, job, "ingest")
     assert (retry.attempt, retry.fence) == (2, 2)
-    assert [(a.number, a.outcome) for a in store.list_attempts(job.id)] == [(1, "retry"), (2, None)]
+    assert [(a.number, a.outcome) for a in store.jobs.list_attempts(job.id)] == [(1, "retry"), (2, None)]
 
 
 def test_fail_attempt_without_delay_fails_the_job(store: JobStore, clock: FakeClock) -> None:
@@ -358,7 +362,7 @@ def test_fail_attempt_without_delay_fails_the_job(store: JobStore, clock: FakeCl
     first = claim(store, job, "ingest")
     error = ErrorInfo(code="unsupported_media", message="not audio")
 
-    after = store.fail_attempt(first, error, retry_delay=None)
+    after = store.stages.fail_attempt(first, error, retry_delay=None)
 
     assert after.status is JobStatus.FAILED
     assert after.error == error
@@ -368,23 +372,23 @@ def test_fail_attempt_without_delay_fails_the_job(store: JobStore, clock: FakeCl
         "normalize": StageStatus.SKIPPED,
         "transcribe": StageStatus.SKIPPED,
     }
-    assert store.unsent_ids(job.id) == []
-    [attempt] = store.list_attempts(job.id)
+    assert store.outbox.unsent_ids(job.id) == []
+    [attempt] = store.jobs.list_attempts(job.id)
     assert attempt.outcome == "failed"
     assert attempt.error == error
-    assert store.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.JOB_FINISHED
+    assert store.stages.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.JOB_FINISHED
 
 
 def test_list_attempts_records_each_attempt(store: JobStore, clock: FakeClock) -> None:
     job = submit(store)
     first = claim(store, job, "ingest", worker="worker-a")
-    store.fail_attempt(first, ErrorInfo(code="timeout_fetch", message="slow"), retry_delay=1.0)
+    store.stages.fail_attempt(first, ErrorInfo(code="timeout_fetch", message="slow"), retry_delay=1.0)
     clock.advance(2)
     second = claim(store, job, "ingest", worker="worker-b")
-    store.complete_stage(second, {})
+    store.stages.complete_stage(second, {})
     normalize = claim(store, job, "normalize", worker="worker-a")
 
-    attempts = store.list_attempts(job.id)
+    attempts = store.jobs.list_attempts(job.id)
 
     assert [(a.stage, a.number, a.worker, a.outcome) for a in attempts] == [
         ("ingest", 1, "worker-a", "retry"),
@@ -402,9 +406,9 @@ def test_list_attempts_records_each_attempt(store: JobStore, clock: FakeClock) -
 
 def test_cancel_of_a_queued_job_is_immediate(store: JobStore, clock: FakeClock) -> None:
     job = submit(store)
-    assert store.unsent_ids(job.id)
+    assert store.outbox.unsent_ids(job.id)
 
-    after = store.request_cancel(job.id, LOCAL_USER_ID)
+    after = store.jobs.request_cancel(job.id, LOCAL_USER_ID)
 
     assert after.status is JobStatus.CANCELLED
     assert after.cancel_requested_at == clock.now
@@ -412,8 +416,8 @@ def test_cancel_of_a_queued_job_is_immediate(store: JobStore, clock: FakeClock) 
     assert after.error is not None
     assert after.error.code == "cancelled"
     assert all(s.status is StageStatus.CANCELLED for s in after.stages)
-    assert store.unsent_ids(job.id) == []
-    assert store.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.JOB_FINISHED
+    assert store.outbox.unsent_ids(job.id) == []
+    assert store.stages.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.JOB_FINISHED
 
 
 def test_cancel_of_a_running_job_is_requested_then_finished_by_the_runner(
@@ -422,48 +426,48 @@ def test_cancel_of_a_running_job_is_requested_then_finished_by_the_runner(
     job = submit(store)
     running = claim(store, job, "ingest")
 
-    requested = store.request_cancel(job.id)
+    requested = store.jobs.request_cancel(job.id)
 
     assert requested.status is JobStatus.RUNNING
     assert requested.cancel_requested_at == clock.now
     assert requested.stage("ingest").status is StageStatus.RUNNING
-    assert store.renew_lease(running, LEASE) is True
+    assert store.leases.renew_lease(running, LEASE) is True
 
-    ended = store.cancel_stage(running)
+    ended = store.stages.cancel_stage(running)
 
     assert ended.status is JobStatus.CANCELLED
     assert all(s.status is StageStatus.CANCELLED for s in ended.stages)
-    assert [a.outcome for a in store.list_attempts(job.id)] == ["cancelled"]
+    assert [a.outcome for a in store.jobs.list_attempts(job.id)] == ["cancelled"]
 
 
 def test_cancel_requested_while_a_stage_completes_cancels_instead_of_moving_on(store: JobStore) -> None:
     job = submit(store)
     running = claim(store, job, "ingest")
-    store.request_cancel(job.id)
+    store.jobs.request_cancel(job.id)
 
-    after = store.complete_stage(running, {"media": "x"})
+    after = store.stages.complete_stage(running, {"media": "x"})
 
     assert after.status is JobStatus.CANCELLED
     assert after.stage("normalize").status is StageStatus.CANCELLED
-    assert store.unsent_ids(job.id) == []
+    assert store.outbox.unsent_ids(job.id) == []
 
 
 def test_retry_of_a_job_whose_cancel_was_requested_cancels_it(store: JobStore) -> None:
     job = submit(store)
     running = claim(store, job, "ingest")
-    store.request_cancel(job.id)
+    store.jobs.request_cancel(job.id)
 
-    after = store.fail_attempt(running, ErrorInfo(code="http_503", message="busy"), retry_delay=600.0)
+    after = store.stages.fail_attempt(running, ErrorInfo(code="http_503", message="busy"), retry_delay=600.0)
 
     assert after.status is JobStatus.CANCELLED
 
 
 def test_cancel_of_a_finished_job_is_a_conflict(store: JobStore) -> None:
     job = submit(store)
-    store.request_cancel(job.id)
+    store.jobs.request_cancel(job.id)
 
     with pytest.raises(Conflict) as info:
-        store.request_cancel(job.id)
+        store.jobs.request_cancel(job.id)
 
     assert info.value.code == "job_finished"
 
@@ -472,8 +476,8 @@ def test_cancel_of_another_owners_job_is_not_found(store: JobStore) -> None:
     job = submit(store)
 
     with pytest.raises(NotFound):
-        store.request_cancel(job.id, "someone-else")
-    assert store.get_job(job.id).status is JobStatus.QUEUED
+        store.jobs.request_cancel(job.id, "someone-else")
+    assert store.jobs.get_job(job.id).status is JobStatus.QUEUED
 
 
 # -- reaping expired leases ----------------------------------------------------------------------
@@ -484,8 +488,8 @@ def test_reaper_leaves_live_leases_alone(store: JobStore, clock: FakeClock) -> N
     claim(store, job, "ingest")
     clock.advance(LEASE - 1)
 
-    assert store.reap_expired_leases(max_attempts=3) == []
-    assert store.get_job(job.id).stage("ingest").status is StageStatus.RUNNING
+    assert store.leases.reap_expired_leases(max_attempts=3) == []
+    assert store.jobs.get_job(job.id).stage("ingest").status is StageStatus.RUNNING
 
 
 def test_reaper_requeues_an_expired_stage(store: JobStore, clock: FakeClock) -> None:
@@ -494,13 +498,13 @@ def test_reaper_requeues_an_expired_stage(store: JobStore, clock: FakeClock) -> 
     lost = claim(store, job, "ingest")
     clock.advance(LEASE + 1)
 
-    [reaped] = store.reap_expired_leases(max_attempts=3)
+    [reaped] = store.leases.reap_expired_leases(max_attempts=3)
 
     assert (reaped.job_id, reaped.stage, reaped.requeued) == (job.id, "ingest", True)
-    ingest = store.get_job(job.id).stage("ingest")
+    ingest = store.jobs.get_job(job.id).stage("ingest")
     assert ingest.status is StageStatus.QUEUED
     assert ingest.lease_owner is None
-    [attempt] = store.list_attempts(job.id)
+    [attempt] = store.jobs.list_attempts(job.id)
     assert attempt.outcome == "lost"
     assert attempt.finished_at == clock.now
     assert attempt.error is not None
@@ -508,7 +512,7 @@ def test_reaper_requeues_an_expired_stage(store: JobStore, clock: FakeClock) -> 
     [message] = take_due(store)
     assert message.stage == "ingest"
     with pytest.raises(LeaseLost):
-        store.renew_lease(lost, LEASE)
+        store.leases.renew_lease(lost, LEASE)
     again = claim(store, job, "ingest", worker="worker-b")
     assert again.attempt == 2
     assert again.fence > lost.fence
@@ -520,10 +524,10 @@ def test_reaper_fails_the_job_once_attempts_run_out(store: JobStore, clock: Fake
     for _ in range(3):
         claim(store, job, "ingest")
         clock.advance(LEASE + 1)
-        outcomes.extend(r.requeued for r in store.reap_expired_leases(max_attempts=3))
+        outcomes.extend(r.requeued for r in store.leases.reap_expired_leases(max_attempts=3))
 
     assert outcomes == [True, True, False]
-    after = store.get_job(job.id)
+    after = store.jobs.get_job(job.id)
     assert after.status is JobStatus.FAILED
     assert after.error is not None
     assert after.error.code == "worker_lost"
@@ -532,20 +536,20 @@ def test_reaper_fails_the_job_once_attempts_run_out(store: JobStore, clock: Fake
         "normalize": StageStatus.SKIPPED,
         "transcribe": StageStatus.SKIPPED,
     }
-    assert [a.outcome for a in store.list_attempts(job.id)] == ["lost", "lost", "lost"]
-    assert store.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.JOB_FINISHED
+    assert [a.outcome for a in store.jobs.list_attempts(job.id)] == ["lost", "lost", "lost"]
+    assert store.stages.claim_stage(job.id, "ingest", worker="w", lease_seconds=LEASE) is Refusal.JOB_FINISHED
 
 
 def test_reaper_cancels_a_job_whose_cancel_was_requested(store: JobStore, clock: FakeClock) -> None:
     job = submit(store)
     claim(store, job, "ingest")
-    store.request_cancel(job.id)
+    store.jobs.request_cancel(job.id)
     clock.advance(LEASE + 1)
 
-    [reaped] = store.reap_expired_leases(max_attempts=3)
+    [reaped] = store.leases.reap_expired_leases(max_attempts=3)
 
     assert not reaped.requeued
-    assert store.get_job(job.id).status is JobStatus.CANCELLED
+    assert store.jobs.get_job(job.id).status is JobStatus.CANCELLED
 
 
 # -- reading and listing -------------------------------------------------------------------------
@@ -554,11 +558,11 @@ def test_reaper_cancels_a_job_whose_cancel_was_requested(store: JobStore, clock:
 def test_get_job_of_another_owner_is_not_found(store: JobStore) -> None:
     job = submit(store)
 
-    assert store.get_job(job.id, LOCAL_USER_ID).id == job.id
+    assert store.jobs.get_job(job.id, LOCAL_USER_ID).id == job.id
     with pytest.raises(NotFound):
-        store.get_job(job.id, "someone-else")
+        store.jobs.get_job(job.id, "someone-else")
     with pytest.raises(NotFound):
-        store.get_job(uuid.uuid4())
+        store.jobs.get_job(uuid.uuid4())
 
 
 def test_list_jobs_pages_newest_first_without_gaps_or_duplicates(store: JobStore, clock: FakeClock) -> None:
@@ -573,7 +577,7 @@ def test_list_jobs_pages_newest_first_without_gaps_or_duplicates(store: JobStore
     pages = 0
     cursor = None
     while True:
-        page = store.list_jobs(owner_id=LOCAL_USER_ID, limit=3, cursor=cursor)
+        page = store.jobs.list_jobs(owner_id=LOCAL_USER_ID, limit=3, cursor=cursor)
         pages += 1
         seen.extend(j.id for j in page.jobs)
         if page.next_cursor is None:
@@ -583,7 +587,7 @@ def test_list_jobs_pages_newest_first_without_gaps_or_duplicates(store: JobStore
 
     assert pages == 3
     assert seen == expected
-    assert [j.created_at for j in store.list_jobs(owner_id=LOCAL_USER_ID).jobs] == sorted(
+    assert [j.created_at for j in store.jobs.list_jobs(owner_id=LOCAL_USER_ID).jobs] == sorted(
         (j.created_at for j in created), reverse=True
     )
 
@@ -592,7 +596,7 @@ def test_list_jobs_exact_page_has_no_next_cursor(store: JobStore) -> None:
     for _ in range(3):
         submit(store)
 
-    page = store.list_jobs(owner_id=LOCAL_USER_ID, limit=3)
+    page = store.jobs.list_jobs(owner_id=LOCAL_USER_ID, limit=3)
 
     assert len(page.jobs) == 3
     assert page.next_cursor is None
@@ -603,18 +607,20 @@ def test_list_jobs_filters_by_status_and_pipeline(store: JobStore, clock: FakeCl
     for _ in range(5):
         jobs.append(submit(store))
         clock.advance(1)
-    store.request_cancel(jobs[1].id)
-    store.request_cancel(jobs[3].id)
+    store.jobs.request_cancel(jobs[1].id)
+    store.jobs.request_cancel(jobs[3].id)
 
-    cancelled = store.list_jobs(owner_id=LOCAL_USER_ID, status=JobStatus.CANCELLED, limit=1)
-    rest = store.list_jobs(owner_id=LOCAL_USER_ID, status=JobStatus.CANCELLED, cursor=cancelled.next_cursor)
-    queued = store.list_jobs(owner_id=LOCAL_USER_ID, status=JobStatus.QUEUED)
+    cancelled = store.jobs.list_jobs(owner_id=LOCAL_USER_ID, status=JobStatus.CANCELLED, limit=1)
+    rest = store.jobs.list_jobs(
+        owner_id=LOCAL_USER_ID, status=JobStatus.CANCELLED, cursor=cancelled.next_cursor
+    )
+    queued = store.jobs.list_jobs(owner_id=LOCAL_USER_ID, status=JobStatus.QUEUED)
 
     assert [j.id for j in cancelled.jobs + rest.jobs] == [jobs[3].id, jobs[1].id]
     assert [j.id for j in queued.jobs] == [jobs[4].id, jobs[2].id, jobs[0].id]
-    assert len(store.list_jobs(owner_id=LOCAL_USER_ID, pipeline="transcribe").jobs) == 5
-    assert store.list_jobs(owner_id=LOCAL_USER_ID, pipeline="dub").jobs == ()
-    assert store.list_jobs(owner_id="someone-else").jobs == ()
+    assert len(store.jobs.list_jobs(owner_id=LOCAL_USER_ID, pipeline="transcribe").jobs) == 5
+    assert store.jobs.list_jobs(owner_id=LOCAL_USER_ID, pipeline="dub").jobs == ()
+    assert store.jobs.list_jobs(owner_id="someone-else").jobs == ()
     assert all(len(j.stages) == 3 for j in queued.jobs)
 
 
@@ -637,7 +643,7 @@ def test_list_jobs_malformed_cursor_is_invalid(store: JobStore, cursor: str) -> 
     submit(store)
 
     with pytest.raises(InvalidRequest) as info:
-        store.list_jobs(owner_id=LOCAL_USER_ID, cursor=cursor)
+        store.jobs.list_jobs(owner_id=LOCAL_USER_ID, cursor=cursor)
 
     assert info.value.code == "invalid_cursor"
 
@@ -647,7 +653,7 @@ def test_list_jobs_cursor_with_a_naive_timestamp_is_invalid(store: JobStore) -> 
     cursor = _b64(f"2025-01-01T00:00:00|{uuid.UUID(int=5)}")
 
     with pytest.raises(InvalidRequest):
-        store.list_jobs(owner_id=LOCAL_USER_ID, cursor=cursor)
+        store.jobs.list_jobs(owner_id=LOCAL_USER_ID, cursor=cursor)
 
 
 # -- uploads -------------------------------------------------------------------------------------
@@ -655,7 +661,7 @@ def test_list_jobs_cursor_with_a_naive_timestamp_is_invalid(store: JobStore) -> 
 
 def test_uploads_are_owned(store: JobStore) -> None:
     upload_id = uuid.uuid4()
-    made = store.create_upload(
+    made = store.uploads.create_upload(
         upload_id=upload_id,
         owner_id=LOCAL_USER_ID,
         filename="talk.mp3",
@@ -665,8 +671,8 @@ def test_uploads_are_owned(store: JobStore) -> None:
         key=f"uploads/{upload_id}/talk.mp3",
     )
 
-    assert store.get_upload(upload_id, LOCAL_USER_ID) == made
+    assert store.uploads.get_upload(upload_id, LOCAL_USER_ID) == made
     with pytest.raises(NotFound):
-        store.get_upload(upload_id, "someone-else")
+        store.uploads.get_upload(upload_id, "someone-else")
     with pytest.raises(NotFound):
-        store.get_upload(uuid.uuid4())
+        store.uploads.get_upload(uuid.uuid4())

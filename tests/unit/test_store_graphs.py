@@ -58,7 +58,7 @@ class Graphs:
 
     def submit(self, pipeline: Pipeline, **options: object) -> uuid.UUID:
         job, _ = self.dispatcher.settled(  # as the submit use case does: admit and publish after commit
-            self.store.create_job,
+            self.store.jobs.create_job,
             owner_id="local",
             pipeline=pipeline,
             source=SOURCE,
@@ -113,9 +113,9 @@ def test_a_diamond_runs_each_stage_once_with_its_needs_outputs(graphs: Graphs) -
 
     graphs.drain()
 
-    job = graphs.store.get_job(job_id)
+    job = graphs.store.jobs.get_job(job_id)
     assert job.status is JobStatus.SUCCEEDED
-    attempts = graphs.store.list_attempts(job_id)
+    attempts = graphs.store.jobs.list_attempts(job_id)
     assert attempts[0].stage == "a"
     assert attempts[-1].stage == "d"
     assert sorted((a.stage, a.outcome) for a in attempts) == [(n, "succeeded") for n in "abcd"]
@@ -127,7 +127,7 @@ def test_a_fan_out_creates_children_in_the_parents_transaction_and_joins_once(gr
 
     graphs.drain()
 
-    job = graphs.store.get_job(job_id)
+    job = graphs.store.jobs.get_job(job_id)
     assert job.status is JobStatus.SUCCEEDED
     children = [s for s in job.stages if s.parent == "split"]
     assert [(c.name, c.index, c.params) for c in children] == [
@@ -135,7 +135,7 @@ def test_a_fan_out_creates_children_in_the_parents_transaction_and_joins_once(gr
     ]
     assert job.stage("join").output == {"count": 5, "sum": 30}
     outcomes = {}
-    for attempt in graphs.store.list_attempts(job_id):
+    for attempt in graphs.store.jobs.list_attempts(job_id):
         outcomes.setdefault(attempt.stage, []).append(attempt.outcome)
     assert outcomes.pop("work[2]") == ["retry", "succeeded"]  # the failing child retried alone
     assert all(o == ["succeeded"] for o in outcomes.values())
@@ -147,7 +147,7 @@ def test_a_fan_out_of_zero_children_goes_straight_to_the_join(graphs: Graphs) ->
 
     graphs.drain()
 
-    job = graphs.store.get_job(job_id)
+    job = graphs.store.jobs.get_job(job_id)
     assert job.status is JobStatus.SUCCEEDED
     assert job.stage("join").output == {"count": 0, "sum": 0}
 
@@ -164,7 +164,7 @@ def test_a_stage_that_returns_children_without_declaring_a_fan_out_fails_the_job
 
     graphs.drain()
 
-    job = graphs.store.get_job(job_id)
+    job = graphs.store.jobs.get_job(job_id)
     assert job.status is JobStatus.FAILED
     assert job.error is not None
     assert job.error.code == "invalid_fan_out"
@@ -174,15 +174,17 @@ def test_a_stage_that_returns_children_without_declaring_a_fan_out_fails_the_job
 def test_cancel_of_a_fan_out_cancels_every_child(graphs: Graphs) -> None:
     job_id = graphs.submit(FAN, children=4)
     graphs.publisher.deliver(graphs.runner.run)  # only the split runs
-    assert [s.status for s in graphs.store.get_job(job_id).stages if s.parent] == [StageStatus.QUEUED] * 4
+    assert [s.status for s in graphs.store.jobs.get_job(job_id).stages if s.parent] == [
+        StageStatus.QUEUED
+    ] * 4
 
-    graphs.store.request_cancel(job_id)
+    graphs.store.jobs.request_cancel(job_id)
     graphs.drain()
 
-    job = graphs.store.get_job(job_id)
+    job = graphs.store.jobs.get_job(job_id)
     assert job.status is JobStatus.CANCELLED
     assert all(s.status is StageStatus.CANCELLED for s in job.stages if s.name != "split")
-    assert [a.stage for a in graphs.store.list_attempts(job_id)] == ["split"]
+    assert [a.stage for a in graphs.store.jobs.list_attempts(job_id)] == ["split"]
 
 
 def test_hooks_see_each_attempt_and_each_finished_job_once(graphs: Graphs) -> None:
@@ -200,7 +202,9 @@ def test_hooks_see_each_attempt_and_each_finished_job_once(graphs: Graphs) -> No
         JobFinished(job_id=job_id, owner_id="local", pipeline="diamond", status="succeeded", error=None)
     ]
     cancelled = graphs.submit(DIAMOND)
-    graphs.store.request_cancel(cancelled)  # ended by the API, not by a runner: the store tells the hooks
+    graphs.store.jobs.request_cancel(
+        cancelled
+    )  # ended by the API, not by a runner: the store tells the hooks
     assert graphs.hooks.jobs[-1].job_id == cancelled
     assert graphs.hooks.jobs[-1].status == "cancelled"
 
@@ -212,20 +216,22 @@ def test_admission_holds_ready_stages_until_the_policy_lets_them_go(
     try:
         first = graphs.submit(DIAMOND)
         second = graphs.submit(DIAMOND)
-        assert graphs.store.get_job(first).stage("a").status is StageStatus.QUEUED
-        assert graphs.store.get_job(second).stage("a").status is StageStatus.READY  # waits in the database
+        assert graphs.store.jobs.get_job(first).stage("a").status is StageStatus.QUEUED
+        assert (
+            graphs.store.jobs.get_job(second).stage("a").status is StageStatus.READY
+        )  # waits in the database
         assert [m.job_id for m in graphs.publisher.published] == [first]
-        assert graphs.store.admit_waiting() == 0  # the first job's stage is still in flight
+        assert graphs.store.admission.admit_waiting() == 0  # the first job's stage is still in flight
 
         graphs.publisher.deliver(graphs.runner.run)  # a succeeds; b and c become ready
-        after = graphs.store.get_job(first)
+        after = graphs.store.jobs.get_job(first)
         assert sorted(s.status.value for s in after.stages if s.name in "bc") == ["queued", "ready"]
 
         graphs.drain()  # one stage in flight at a time, released by each stage's end and by the tick
-        while graphs.store.admit_waiting():
+        while graphs.store.admission.admit_waiting():
             graphs.drain()
-        assert graphs.store.get_job(first).status is JobStatus.SUCCEEDED
-        assert graphs.store.get_job(second).status is JobStatus.SUCCEEDED
+        assert graphs.store.jobs.get_job(first).status is JobStatus.SUCCEEDED
+        assert graphs.store.jobs.get_job(second).status is JobStatus.SUCCEEDED
     finally:
         graphs.store.engine.dispose()
 
@@ -234,35 +240,35 @@ def test_a_message_reserved_by_a_worker_that_stopped_beating_is_sent_again(
     store: JobStore, clock: FakeClock
 ) -> None:
     transcribe = get_pipeline("transcribe")
-    dead_job, _ = store.create_job(owner_id="local", pipeline=transcribe, source=SOURCE, options={})
-    live_job, _ = store.create_job(owner_id="local", pipeline=transcribe, source=SOURCE, options={})
-    with store.outbox_batch() as batch:
+    dead_job, _ = store.jobs.create_job(owner_id="local", pipeline=transcribe, source=SOURCE, options={})
+    live_job, _ = store.jobs.create_job(owner_id="local", pipeline=transcribe, source=SOURCE, options={})
+    with store.outbox.outbox_batch() as batch:
         for message in batch.messages:
             batch.mark_sent(message)
     started = clock.now
     for name in ("dead", "live"):
-        store.worker_heartbeat(WorkerBeat(worker_id=name, hostname="h", pid=1, started_at=started))
-    store.mark_reserved("dead", dead_job.id, "ingest")
-    store.mark_reserved("live", live_job.id, "ingest")
+        store.leases.worker_heartbeat(WorkerBeat(worker_id=name, hostname="h", pid=1, started_at=started))
+    store.leases.mark_reserved("dead", dead_job.id, "ingest")
+    store.leases.mark_reserved("live", live_job.id, "ingest")
 
     clock.advance(20)
-    store.worker_heartbeat(WorkerBeat(worker_id="live", hostname="h", pid=1, started_at=started))
-    assert store.reap_dead_workers(silent_for=timedelta(seconds=30)) == 0  # nobody silent long enough
+    store.leases.worker_heartbeat(WorkerBeat(worker_id="live", hostname="h", pid=1, started_at=started))
+    assert store.leases.reap_dead_workers(silent_for=timedelta(seconds=30)) == 0  # nobody silent long enough
     clock.advance(20)  # "dead" has been silent 40 s, "live" 20 s
 
-    assert store.reap_dead_workers(silent_for=timedelta(seconds=30)) == 1
+    assert store.leases.reap_dead_workers(silent_for=timedelta(seconds=30)) == 1
     assert [m.stage for m in _due(store, dead_job.id)] == ["ingest"]  # a new message for it
     assert _due(store, live_job.id) == []  # the live worker still holds its message
-    assert store.reap_dead_workers(silent_for=timedelta(seconds=30)) == 0  # once only
+    assert store.leases.reap_dead_workers(silent_for=timedelta(seconds=30)) == 0  # once only
 
-    claim = store.claim_stage(live_job.id, "ingest", worker="live:1", lease_seconds=30)
+    claim = store.stages.claim_stage(live_job.id, "ingest", worker="live:1", lease_seconds=30)
     assert isinstance(claim, Claim)  # the claim clears the mark: a later death resends nothing
     clock.advance(100)
-    assert store.reap_dead_workers(silent_for=timedelta(seconds=30)) == 0
+    assert store.leases.reap_dead_workers(silent_for=timedelta(seconds=30)) == 0
 
 
 def _due(store: JobStore, job_id: uuid.UUID) -> list[object]:
-    with store.outbox_batch(job_id=job_id) as batch:
+    with store.outbox.outbox_batch(job_id=job_id) as batch:
         return list(batch.messages)
 
 
@@ -286,7 +292,7 @@ def test_other_database_errors_are_not_disguised(store: JobStore) -> None:
 
 
 def test_ping_and_readiness(store: JobStore) -> None:
-    store.ping()
+    store.db.ping()
     store.check_ready()
 
 
@@ -295,11 +301,11 @@ def test_a_rerun_from_the_join_runs_the_children_again_but_not_their_parent(grap
 
     first_id = graphs.submit(FAN, children=3)
     graphs.drain()
-    first = graphs.store.get_job(first_id)
+    first = graphs.store.jobs.get_job(first_id)
     plan = plan_rerun(FAN, first.stages, "join")
 
     rerun = graphs.dispatcher.settled(
-        graphs.store.create_rerun,
+        graphs.store.jobs.create_rerun,
         job_id=uuid.uuid4(),
         old=first,
         pipeline=FAN,
@@ -309,10 +315,10 @@ def test_a_rerun_from_the_join_runs_the_children_again_but_not_their_parent(grap
     )
     graphs.drain()
 
-    done = graphs.store.get_job(rerun.id)
+    done = graphs.store.jobs.get_job(rerun.id)
     assert done.status is JobStatus.SUCCEEDED
     assert done.rerun_of == first_id
-    assert sorted(a.stage for a in graphs.store.list_attempts(rerun.id)) == [
+    assert sorted(a.stage for a in graphs.store.jobs.list_attempts(rerun.id)) == [
         "join", "work[0]", "work[1]", "work[2]",
     ]  # fmt: skip
     assert done.stage("split").output == first.stage("split").output

@@ -20,7 +20,7 @@ from mediajobs.api.app import create_app
 from mediajobs.domain import Tier
 from mediajobs.engines import Engines
 from mediajobs.queue.memory import InMemoryPublisher
-from mediajobs.store import Claim
+from mediajobs.store import Claim, WorkerBeat
 from mediajobs.store.tables import ApiKeyRow
 from mediajobs.wiring import Services, build_services
 
@@ -56,6 +56,21 @@ def user(services: Services, name: str, tier: Tier = Tier.FREE, *, admin: bool =
     return {"Authorization": f"Bearer {key}"}
 
 
+def beat(services: Services, *, queues: list[str], worker: str = "w1:1:abc", concurrency: int = 2) -> None:
+    """A worker's heartbeat, as `mediajobs worker` sends it, naming the queues it consumes."""
+    now = services.store.db.clock()
+    services.store.leases.worker_heartbeat(
+        WorkerBeat(
+            worker_id=worker,
+            hostname="host-1",
+            pid=1,
+            started_at=now,
+            queues=tuple(queues),
+            concurrency=concurrency,
+        )
+    )
+
+
 def submit(api: TestClient, headers: dict[str, str], **body: Any) -> Any:
     return api.post(
         JOBS, json={"pipeline": "transcribe", "source": "https://example.com/a.mp3", **body}, headers=headers
@@ -79,6 +94,7 @@ def test_every_api_route_needs_a_key_and_the_probes_do_not(api: TestClient) -> N
         ("GET", f"{JOBS}/{job}/artifacts/transcript.srt"), ("GET", f"{JOBS}/{job}/events"),
         ("GET", "/api/v1/events"), ("POST", "/api/v1/uploads"), ("GET", f"/api/v1/uploads/{job}"),
         ("GET", "/api/v1/me"), ("GET", "/api/v1/models"), ("GET", "/api/v1/languages"),
+        ("GET", "/api/v1/queues"),
     ]  # fmt: skip
     documented = api.get("/openapi.json").json()["paths"]
     routes = {
@@ -204,9 +220,9 @@ def test_a_user_over_the_monthly_minutes_gets_429_until_the_next_period(
     headers = user(services, "alice")
     job = uuid.UUID(submit(api, headers).json()["id"])
     for stage, output in (("ingest", {}), ("normalize", {"duration": 61.0, "audio_key": "k"})):
-        claim = services.store.claim_stage(job, stage, worker="w", lease_seconds=30)
+        claim = services.store.stages.claim_stage(job, stage, worker="w", lease_seconds=30)
         assert isinstance(claim, Claim)
-        services.store.complete_stage(claim, output)  # normalize charges the media's 61 s
+        services.store.stages.complete_stage(claim, output)  # normalize charges the media's 61 s
 
     refused = submit(api, headers)
 
@@ -257,11 +273,49 @@ def test_a_job_held_by_the_users_concurrency_says_why_and_where_it_waits(
         ids.append(submit(api, headers).json()["id"])
         clock.advance(1)
     first, second, third = ids
-    assert api.get(f"{JOBS}/{first}", headers=headers).json()["waiting"] == {"reason": "lane", "position": 1}
+    download = f"{services.settings.queue_prefix}download"
+    assert api.get(f"{JOBS}/{first}", headers=headers).json()["waiting"] == {
+        "reason": "no_worker",  # admitted, but no worker consumes its queue
+        "position": 1,
+        "queue": download,
+    }
+    beat(services, queues=[download])
+    assert api.get(f"{JOBS}/{first}", headers=headers).json()["waiting"] == {
+        "reason": "lane",
+        "position": 1,
+        "queue": download,
+    }
     assert api.get(f"{JOBS}/{second}", headers=headers).json()["waiting"] == {
         "reason": "user_concurrency",
         "position": 1,
+        "queue": None,
     }
     assert api.get(f"{JOBS}/{third}", headers=headers).json()["waiting"]["position"] == 2
     api.post(f"{JOBS}/{first}/cancel", headers=headers)  # its slot goes to the next job at once
     assert api.get(f"{JOBS}/{second}", headers=headers).json()["waiting"]["reason"] == "lane"
+
+
+def test_the_queues_show_their_consumers_backlog_and_oldest_age_to_an_admin_only(
+    api: TestClient, services: Services, clock: FakeClock
+) -> None:
+    headers = user(services, "alice")
+    admin = user(services, "root", admin=True)
+    assert_error(api.get("/api/v1/queues", headers=headers), 403, "admin_only")
+    prefix = services.settings.queue_prefix
+    submit(api, headers)
+    clock.advance(7)
+    beat(services, queues=[f"{prefix}download", f"{prefix}media", f"{prefix}maintenance"])
+
+    queues = {q["name"]: q for q in api.get("/api/v1/queues", headers=admin).json()["queues"]}
+
+    kinds = {"download", "media", "transcribe", "translate", "synthesize", "maintenance"}
+    assert {q["kind"] for q in queues.values()} == kinds  # every kind of every shipped pipeline
+    assert {q["lane"] for q in queues.values()} == {"express", "standard", "batch", None}
+    download = queues[f"{prefix}download"]
+    assert [c["worker"] for c in download["consumers"]] == ["w1:1:abc"]
+    assert download["consumers"][0]["concurrency"] == 2
+    assert download["waiting"] == 1  # the job's ingest, admitted and published
+    assert download["oldest_waiting_seconds"] == pytest.approx(7.0)
+    assert download["length"] == 1  # the in-memory broker holds its message
+    assert queues[f"{prefix}translate"]["consumers"] == []  # nobody serves it
+    assert queues[f"{prefix}translate"]["waiting"] == 0

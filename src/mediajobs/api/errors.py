@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mediajobs.errors import (
     ClientError,
     Conflict,
+    Forbidden,
     InvalidRequest,
     MediaJobsError,
     NotFound,
@@ -30,6 +31,7 @@ STATUS_BY_ERROR: tuple[tuple[type[MediaJobsError], int], ...] = (
     (Conflict, 409),
     (PayloadTooLarge, 413),
     (Unauthorized, 401),
+    (Forbidden, 403),
     (TooManyRequests, 429),
     (InvalidRequest, 422),
     (ClientError, 400),
@@ -40,6 +42,7 @@ STATUS_BY_ERROR: tuple[tuple[type[MediaJobsError], int], ...] = (
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mediajobs.domain import Artifact, Attempt, ErrorInfo, Job, StageRun, Upload
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.store.jobs import Waiting
+from mediajobs.store import Waiting
 
 
 class ErrorPublic(BaseModel):
@@ -123,9 +123,11 @@ class EventPublic(BaseModel):
 class WaitingPublic(BaseModel):
     reason: str = Field(
         description="`user_concurrency`: your stages in flight are at your tier's limit; "
-        "`lane`: admitted, waiting for a free worker of its lane."
+        "`lane`: admitted, waiting for a free worker of its lane; "
+        "`no_worker`: admitted to a queue that no live worker consumes (an operator must start one)."
     )
     position: int = Field(description="1 = next.")
+    queue: str | None = Field(default=None, description="The broker queue it waits in (`lane`, `no_worker`).")
 
 
 class JobPublic(BaseModel):
@@ -214,6 +216,32 @@ class MePublic(BaseModel):
     usage: UsagePublic
 
 
+class ConsumerPublic(BaseModel):
+    worker: str = Field(description="The worker process's id (`<name>:<pid>:<random>`).")
+    hostname: str
+    pid: int
+    concurrency: int = Field(description="How many stages it runs at once.")
+    last_seen: datetime = Field(description="Its last heartbeat (every few seconds while it lives).")
+
+
+class QueuePublic(BaseModel):
+    name: str = Field(description="The broker queue.")
+    kind: str = Field(description="The queue kind it carries (`maintenance`: the upkeep tasks).")
+    lane: str | None = Field(description="The lane it serves; none for `maintenance`.")
+    consumers: list[ConsumerPublic] = Field(description="Live workers that consume it; empty: nobody does.")
+    length: int | None = Field(
+        description="Messages waiting in the broker (none: the broker did not answer)."
+    )
+    waiting: int = Field(description="Stages admitted to it and not yet claimed (from the database).")
+    oldest_waiting_seconds: float | None = Field(
+        description="How long the longest-waiting of them has been due."
+    )
+
+
+class QueueList(BaseModel):
+    queues: list[QueuePublic]
+
+
 class Readiness(BaseModel):
     status: str
     database: str
@@ -289,7 +317,9 @@ def job_public(
         rerun_of=job.rerun_of,
         attempts=None if attempts is None else [attempt_public(a) for a in attempts],
         latest_event=None if latest_event is None else event_public(latest_event),
-        waiting=None if waiting is None else WaitingPublic(reason=waiting.reason, position=waiting.position),
+        waiting=None
+        if waiting is None
+        else WaitingPublic(reason=waiting.reason, position=waiting.position, queue=waiting.queue),
         links=job_links(job.id),
     )
 

@@ -120,7 +120,7 @@ def _store_text(services: Services, owner_id: str, text: str) -> Upload:
     key = upload_key(upload_id, "text.txt")
     stored = services.storage.write(key, [data])
     try:
-        return services.store.create_upload(
+        return services.store.uploads.create_upload(
             upload_id=upload_id,
             owner_id=owner_id,
             filename="text.txt",
@@ -181,7 +181,7 @@ def _store_form_file(
     try:
         reader.read_to_end(chunks)
         checked = validate(reader.fields)
-        upload = services.store.create_upload(
+        upload = services.store.uploads.create_upload(
             upload_id=upload_id,
             owner_id=owner_id,
             filename=name,

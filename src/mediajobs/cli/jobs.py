@@ -30,7 +30,7 @@ from .common import (
     fail,
     plain,
 )
-from .view import follow, print_outcome
+from .view import follow, print_outcome, waiting_text
 
 JobIdArg = Annotated[str, typer.Argument(help="A job id, or a unique prefix of it (at least 4 hex digits).")]
 
@@ -96,6 +96,9 @@ def status(job_id: JobIdArg, api_url: ApiUrl = DEFAULT_API) -> None:
     console.print(line)
     if job.get("error"):
         console.print(plain(f"error: {job['error']['code']}: {job['error']['message']}"))
+    waiting = waiting_text(job)
+    if waiting is not None:
+        console.print(plain(waiting))
     table = Table("stage", "status", "attempts", "progress", "error")
     for stage in job["stages"]:
         error = stage.get("error") or {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from rich.markup import escape
@@ -13,6 +16,8 @@ from mediajobs.domain.events import ProgressEvent
 
 from .common import console, err
 
+log = logging.getLogger(__name__)
+
 
 class StageBars:
     """Rich progress bars of one job: the whole job, then one per stage, fed by progress events."""
@@ -20,6 +25,7 @@ class StageBars:
     def __init__(self, progress: Progress, stages: list[str]) -> None:
         self.progress = progress
         self.overall = progress.add_task("job", total=100)
+        self.waiting: Any = None  # the task showing why the job waits, while it does
         self.bars: dict[str, Any] = {}
         for name in stages:
             self._bar(name)
@@ -28,6 +34,18 @@ class StageBars:
         if stage not in self.bars:
             self.bars[stage] = self.progress.add_task(f"  {stage}", total=100)
         return self.bars[stage]
+
+    def show_waiting(self, text: str | None) -> None:
+        """A line under the bars saying why the job waits (removed when it no longer does)."""
+        if text is None:
+            if self.waiting is not None:
+                self.progress.remove_task(self.waiting)
+                self.waiting = None
+            return
+        if self.waiting is None:
+            self.waiting = self.progress.add_task(escape(text), total=None, start=False)
+        else:
+            self.progress.update(self.waiting, description=escape(text))
 
     def update(self, event: ProgressEvent) -> None:
         # escape: "[running]" would otherwise be read as rich markup and vanish
@@ -50,8 +68,50 @@ class StageBars:
             self.progress.update(bar, description=description)
 
 
+def waiting_text(job: dict[str, Any]) -> str | None:
+    """Why the job waits, for people; None when it does not."""
+    waiting = job.get("waiting")
+    if not waiting:
+        return None
+    reason, queue, position = waiting.get("reason"), waiting.get("queue"), waiting.get("position")
+    if reason == "no_worker":
+        kind = str(queue or "").rsplit(".", 1)[-1]
+        return (
+            f"waiting: no worker consumes queue {queue!r}; start one (e.g. `mediajobs worker -Q {kind}`) "
+            "or `mediajobs up`"
+        )
+    if reason == "user_concurrency":
+        return f"waiting: your jobs in flight are at your tier's limit ({position} ahead of it)"
+    if reason == "lane":
+        return f"waiting for a free worker of queue {queue!r} (position {position})"
+    return f"waiting: {reason}"
+
+
+class WaitWatcher(threading.Thread):
+    """While the job's events say nothing, asks every `every` seconds why it waits and shows it (a job
+    whose queue no worker serves would otherwise sit silent)."""
+
+    def __init__(self, client: Client, job_id: str, show: Callable[[str | None], None], every: float = 2.0):
+        super().__init__(name="mediajobs-cli-wait", daemon=True)
+        self.client, self.job_id, self.show, self.every = client, job_id, show, every
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every):
+            try:
+                job = self.client.get(self.job_id)
+            except Exception as exc:  # the API is away for a moment: the event stream reconnects itself
+                log.debug("could not read why job %s waits: %s", self.job_id, exc)
+                continue
+            self.show(waiting_text(job))
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
 def follow(client: Client, job_id: str) -> dict[str, Any]:
-    """Draw the job's progress from its event stream until it ends; returns the final job."""
+    """Draw the job's progress from its event stream until it ends, with why it waits when it does;
+    returns the final job."""
     job = client.get(job_id)
     with Progress(
         TextColumn("{task.description}"),
@@ -62,8 +122,14 @@ def follow(client: Client, job_id: str) -> dict[str, Any]:
         transient=False,
     ) as progress:
         bars = StageBars(progress, [stage["name"] for stage in job["stages"]])
-        for event in client.subscribe_progress(job_id):
-            bars.update(event)
+        bars.show_waiting(waiting_text(job))
+        watcher = WaitWatcher(client, job_id, bars.show_waiting)
+        watcher.start()
+        try:
+            for event in client.subscribe_progress(job_id):
+                bars.update(event)
+        finally:
+            watcher.stop()
     return client.get(job_id)
 
 
@@ -76,4 +142,4 @@ def print_outcome(job: dict[str, Any]) -> None:
         console.print(Text.assemble((job["status"], "red"), detail))
 
 
-__all__ = ["StageBars", "follow", "print_outcome"]
+__all__ = ["StageBars", "WaitWatcher", "follow", "print_outcome", "waiting_text"]

@@ -27,9 +27,8 @@ from typing import Protocol, TypeVar
 
 from anyio import to_thread
 
-from mediajobs.domain import Job
+from mediajobs.domain import JobStatus
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.errors import NotFound
 
 from .feed import LiveFeed, Subscription
 
@@ -38,9 +37,9 @@ T = TypeVar("T")
 
 
 class EventLog(Protocol):
-    """What following reads from the store (JobStore implements it)."""
+    """What following reads from the store (its event reads, `JobStore.events`, implement it)."""
 
-    def get_job(self, job_id: uuid.UUID, owner_id: str | None = None) -> Job: ...
+    def job_status(self, job_id: uuid.UUID) -> JobStatus | None: ...
 
     def job_events(
         self, job_id: uuid.UUID, *, after_seq: int = 0, limit: int = 1000
@@ -128,9 +127,8 @@ async def follow_job(
 
         async def catch_up() -> tuple[list[ProgressEvent], bool]:
             """Events after `last` from the log, and whether the job has ended after them."""
-            try:
-                job = await _call(log.get_job, job_id)
-            except NotFound:
+            status = await _call(log.job_status, job_id)
+            if status is None:
                 return [], True
             events: list[ProgressEvent] = []
             while True:
@@ -138,7 +136,7 @@ async def follow_job(
                 events.extend(page)
                 if len(page) < PAGE:
                     break
-            ended = events[-1].final if events else job.status.terminal
+            ended = events[-1].final if events else status.terminal
             return events, ended
 
         events, ended = await catch_up()

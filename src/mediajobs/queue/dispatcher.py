@@ -45,7 +45,7 @@ class Dispatcher:
         them has not published); stop at the first broker failure. Returns how many were sent."""
         total = 0
         while True:
-            with self.store.outbox_batch(limit=self.batch_size, older_than=older_than) as batch:
+            with self.store.outbox.outbox_batch(limit=self.batch_size, older_than=older_than) as batch:
                 sent, failed = self._publish(batch)
             total += sent
             if failed or len(batch.messages) < self.batch_size:
@@ -94,7 +94,7 @@ class Dispatcher:
                 )  # fmt: skip
                 break
             sent.append(message.id)
-        self.store.mark_sent(sent)
+        self.store.outbox.mark_sent(sent)
         return len(sent)
 
     def _publish(self, batch: OutboxBatch) -> tuple[int, bool]:

@@ -37,7 +37,7 @@ class Maintenance:
         return self.settings.max_retries + 1 + 3
 
     def run_once(self) -> dict[str, int]:
-        reaped = self.store.reap_expired_leases(max_attempts=self.max_attempts)
+        reaped = self.store.leases.reap_expired_leases(max_attempts=self.max_attempts)
         for item in reaped:
             log.warning(
                 "lease expired on %s/%s; %s",
@@ -47,23 +47,23 @@ class Maintenance:
             )
         # A worker is dead once it has missed a lease period of heartbeats (it beats several times
         # per lease): the messages it held go out again now, not after the broker's visibility timeout.
-        resent = self.store.reap_dead_workers(silent_for=timedelta(seconds=self.settings.lease_seconds))
+        resent = self.store.leases.reap_dead_workers(silent_for=self.settings.worker_silence)
         if resent:
             log.warning("re-sent %d stage messages held by workers that died", resent)
         # A message the broker lost (Redis restarted without it, a worker killed the instant it took
         # one): the queue holds fewer messages than the stages waiting on it. Sent again now.
-        lost = self.store.resend_lost(
+        lost = self.store.strays.resend_lost(
             self.dispatcher.publisher.queue_sizes, older_than=timedelta(seconds=self.settings.lease_seconds)
         )
         if lost:
             log.warning("re-sent %d stage messages the broker no longer held", lost)
-        redispatched = self.store.redispatch_stale(
+        redispatched = self.store.leases.redispatch_stale(
             older_than=timedelta(seconds=self.settings.redispatch_after_seconds)
         )
         if redispatched:
             log.warning("re-published %d stage messages that nobody picked up", redispatched)
-        admitted = self.store.admit_waiting()
-        aged = self.store.reroute_aged()
+        admitted = self.store.admission.admit_waiting()
+        aged = self.store.admission.reroute_aged()
         if aged:
             log.info("routed %d batch-lane stages that waited too long to the standard lane", aged)
         sent = self.dispatcher.dispatch_due(older_than=RELAY_AFTER)

@@ -15,13 +15,13 @@ from mediajobs.wiring import Services
 
 def cancel(services: Services, caller: Caller, job_id: uuid.UUID) -> Job:
     """A queued job never starts; a running stage is stopped at its next heartbeat. 409 once ended."""
-    return services.dispatcher.settled(services.store.request_cancel, job_id, caller.scope)
+    return services.dispatcher.settled(services.store.jobs.request_cancel, job_id, caller.scope)
 
 
 def retry(services: Services, caller: Caller, job_id: uuid.UUID) -> Job:
     """Run a failed or cancelled job again from its first unfinished stage, with a fresh retry budget
     (finished stages keep their checkpoints). 409 for a job in any other state."""
-    return services.dispatcher.settled(services.store.retry_job, job_id, caller.scope)
+    return services.dispatcher.settled(services.store.jobs.retry_job, job_id, caller.scope)
 
 
 __all__ = ["cancel", "retry"]

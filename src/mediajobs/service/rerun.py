@@ -34,7 +34,7 @@ def _write(
     services: Services, owner: Caller, job_id: uuid.UUID, from_stage: str, options: Mapping[str, Any]
 ) -> Job:
     store, storage = services.store, services.storage
-    old = store.get_job(job_id, owner.scope)  # someone else's job: 404, as for every read
+    old = store.jobs.get_job(job_id, owner.scope)  # someone else's job: 404, as for every read
     pipeline = services.pipelines.get_pipeline(old.pipeline)
     plan = plan_rerun(pipeline, old.stages, from_stage)
     merged = pipeline.validate_options({**old.options, **options})
@@ -48,7 +48,7 @@ def _write(
             for name in _artifacts_of(run)
             if (found := _artifact(services, old.id, name)) is not None
         ]
-        return store.create_rerun(
+        return store.jobs.create_rerun(
             job_id=new_id,
             old=old,
             pipeline=pipeline,
@@ -64,7 +64,7 @@ def _write(
 
 def _artifact(services: Services, job_id: uuid.UUID, name: str) -> Artifact | None:
     try:
-        return services.store.get_artifact(job_id, name)
+        return services.store.artifacts.get_artifact(job_id, name)
     except NotFound:  # replaced or removed since: the new job simply does not list it
         return None
 

@@ -60,7 +60,7 @@ def submit(
 
 def discard_upload(services: Services, upload: Upload) -> None:
     """Remove an upload (row and file) unless a job refers to it."""
-    removed = services.store.delete_unused_upload(upload.id)
+    removed = services.store.uploads.delete_unused_upload(upload.id)
     if removed is not None:
         services.storage.delete(removed.key)
 
@@ -87,7 +87,7 @@ def _write(
         upload = request.upload
         if upload is None or upload.id != upload_id:
             try:
-                upload = store.get_upload(upload_id, owner_id)
+                upload = store.uploads.get_upload(upload_id, owner_id)
             except NotFound:
                 raise InvalidRequest(f"no upload with id {upload_id}", code="upload_not_found") from None
         clean_source = f"upload://{upload_id}"
@@ -101,7 +101,7 @@ def _write(
             raise InvalidRequest(
                 "Idempotency-Key must be 1 to 200 characters", code="invalid_idempotency_key"
             )
-    return store.create_job(
+    return store.jobs.create_job(
         owner_id=owner_id,
         pipeline=spec,
         source=clean_source,
@@ -131,7 +131,7 @@ def _source_job(services: Services, source: str, owner_id: str) -> Job:
         job_id = uuid.UUID(urlsplit(source).netloc)
     except ValueError:
         raise InvalidRequest(f"malformed job id in {source[:200]!r}", code="invalid_source") from None
-    job = services.store.get_job(job_id, owner_id)
+    job = services.store.jobs.get_job(job_id, owner_id)
     if job.status is not JobStatus.SUCCEEDED:
         raise InvalidRequest(
             f"job {job_id} is {job.status.value}: only a succeeded job can be a source",

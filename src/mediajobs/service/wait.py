@@ -20,17 +20,17 @@ async def wait_until_done(services: Services, caller: Caller, job_id: uuid.UUID,
     """The job once it has ended, or as it stands after `timeout` seconds (its status says which).
     Another user's job, or an unknown id: NotFound."""
     store = services.store
-    job = await to_thread.run_sync(lambda: store.get_job(job_id, caller.scope))
+    job = await to_thread.run_sync(lambda: store.jobs.get_job(job_id, caller.scope))
     if job.status.terminal:
         return job
     try:
         async with asyncio.timeout(timeout):
             progress = services.progress
-            async for _ in follow_job(store, progress.feed, job_id, timings=progress.timings):
+            async for _ in follow_job(store.events, progress.feed, job_id, timings=progress.timings):
                 pass
     except TimeoutError:
         pass
-    return await to_thread.run_sync(lambda: store.get_job(job_id, caller.scope))
+    return await to_thread.run_sync(lambda: store.jobs.get_job(job_id, caller.scope))
 
 
 __all__ = ["wait_until_done"]

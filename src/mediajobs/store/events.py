@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
+from mediajobs.domain import JobStatus
 from mediajobs.domain.events import EventType, ProgressEvent
 
 from .mapping import event_from_row
-from .tables import JobEventRow
+from .tables import JobEventRow, JobRow
 from .tx import Database, Tx
 
 MAX_EVENTS_PER_JOB = 1000
@@ -89,6 +90,12 @@ class EventReads:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def job_status(self, job_id: uuid.UUID) -> JobStatus | None:
+        """The job's status now (one column of one row); None when there is no such job."""
+        with self._db.read() as conn:
+            status = conn.execute(select(JobRow.status).where(JobRow.id == job_id)).scalar_one_or_none()
+        return None if status is None else JobStatus(status)
 
     def job_events(self, job_id: uuid.UUID, *, after_seq: int = 0, limit: int = 1000) -> list[ProgressEvent]:
         """A job's logged events with seq > after_seq, oldest first."""

@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mediajobs.domain import (
@@ -44,15 +44,6 @@ from .tables import AttemptRow, JobRow, StageRunRow, UploadRow
 from .tx import Database, Tx
 from .users import charge
 from .writes import cancel_job, insert_runs, update_job
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Waiting:
-    """Why a job that has not started (or between stages) is waiting, and how many are ahead of it."""
-
-    reason: str  # user_concurrency: the user's stages in flight are at their tier's limit
-    #              lane: admitted, waiting in its lane's queue for a free worker
-    position: int  # 1 = next
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -447,42 +438,6 @@ class Jobs:
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return JobPage(jobs=jobs, next_cursor=next_cursor)
 
-    def waiting(self, job: Job) -> Waiting | None:
-        """Why `job` waits, if it does: held by admission, or queued behind other work in its lane."""
-        if job.status.terminal or any(s.status is StageStatus.RUNNING for s in job.stages):
-            return None
-        held = [s for s in job.stages if s.status is StageStatus.READY]
-        queued = [s for s in job.stages if s.status is StageStatus.QUEUED]
-        with self._db.read() as conn:
-            if held:
-                ahead = conn.execute(
-                    select(func.count(func.distinct(StageRunRow.job_id)))
-                    .join(JobRow, JobRow.id == StageRunRow.job_id)
-                    .where(
-                        JobRow.owner_id == job.owner_id,
-                        StageRunRow.status == StageStatus.READY,
-                        or_(
-                            JobRow.created_at < job.created_at,
-                            and_(JobRow.created_at == job.created_at, JobRow.id < job.id),
-                        ),
-                    )
-                ).scalar_one()
-                return Waiting(reason="user_concurrency", position=int(ahead) + 1)
-            if queued:
-                stage = queued[0]
-                ahead = conn.execute(
-                    select(func.count())
-                    .select_from(StageRunRow)
-                    .where(
-                        StageRunRow.status == StageStatus.QUEUED,
-                        StageRunRow.kind == stage.kind,
-                        func.coalesce(StageRunRow.routed_lane, job.lane) == (stage.routed_lane or job.lane),
-                        StageRunRow.available_at < stage.available_at,
-                    )
-                ).scalar_one()
-                return Waiting(reason="lane", position=int(ahead) + 1)
-        return None
-
     def list_attempts(self, job_id: uuid.UUID) -> tuple[Attempt, ...]:
         with self._db.read() as conn:
             rows = conn.execute(
@@ -524,4 +479,4 @@ def _source_name(conn: Connection, source: str) -> str | None:
     return PurePosixPath(parts.path).name[:255] or parts.hostname
 
 
-__all__ = ["JobPage", "Jobs", "Waiting", "decode_cursor", "encode_cursor", "load_runs"]
+__all__ = ["JobPage", "Jobs", "decode_cursor", "encode_cursor", "load_runs"]

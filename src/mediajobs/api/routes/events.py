@@ -109,13 +109,13 @@ async def job_events(
     """A job's progress as Server-Sent Events (id = seq): what was missed, then live, until it ends."""
     after = _resume_point(last_event_id, resume, MAX_SEQ) or 0
     store = services.store
-    job = await run_in_threadpool(store.get_job, job_id, owner.scope)
+    job = await run_in_threadpool(store.jobs.get_job, job_id, owner.scope)
     if job.status.terminal and not await run_in_threadpool(
-        store.job_events, job_id, after_seq=after, limit=1
+        store.events.job_events, job_id, after_seq=after, limit=1
     ):
         return Response(status_code=204)  # EventSource stops reconnecting on 204
     progress = services.progress
-    stream = follow_job(store, progress.feed, job_id, after_seq=after, timings=progress.timings)
+    stream = follow_job(store.events, progress.feed, job_id, after_seq=after, timings=progress.timings)
     return StreamingResponse(_sse(stream, lambda e: e.seq), media_type=MEDIA_TYPE, headers=HEADERS)
 
 
@@ -134,7 +134,7 @@ async def user_events(
     after = _resume_point(last_event_id, resume, MAX_EVENT_ID)
     progress = services.progress
     stream = follow_owner(
-        services.store, progress.feed, owner.user.id, after_id=after, timings=progress.timings
+        services.store.events, progress.feed, owner.user.id, after_id=after, timings=progress.timings
     )
     return StreamingResponse(_sse(stream, lambda e: e.id), media_type=MEDIA_TYPE, headers=HEADERS)
 
@@ -157,14 +157,14 @@ async def job_events_ws(
         return
     try:
         parsed = uuid.UUID(job_id)
-        await run_in_threadpool(services.store.get_job, parsed, caller.scope)
+        await run_in_threadpool(services.store.jobs.get_job, parsed, caller.scope)
     except (ValueError, NotFound):
         await websocket.close(code=WS_NOT_FOUND, reason="no such job")
         return
     progress = services.progress
     finished = False
     follow = follow_job(
-        services.store, progress.feed, parsed, after_seq=resume or 0, timings=progress.timings
+        services.store.events, progress.feed, parsed, after_seq=resume or 0, timings=progress.timings
     )
     async with aclosing(follow) as stream, anyio.create_task_group() as tg:
         tg.start_soon(_until_disconnect, websocket, tg.cancel_scope)

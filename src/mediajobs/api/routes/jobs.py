@@ -114,7 +114,7 @@ def list_jobs(
     ] = None,
 ) -> JobList:
     """List jobs, newest first (an admin sees everybody's); pass `next_cursor` back as `cursor`."""
-    page = store.list_jobs(
+    page = store.jobs.list_jobs(
         owner_id=owner.scope,
         status=status,
         pipeline=pipeline,
@@ -126,11 +126,13 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=ERRORS)
-def get_job(job_id: JobId, store: StoreDep, owner: CurrentUser) -> JobPublic:
+def get_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPublic:
     """A job's status, progress, stages, attempt history, and why it waits when it does."""
-    job = store.get_job(job_id, owner.scope)
+    store = services.store
+    job = store.jobs.get_job(job_id, owner.scope)
+    waiting = store.queues.waiting(job, silent_for=services.settings.worker_silence)
     return job_public(
-        job, store.list_attempts(job_id), latest_event=store.latest_event(job_id), waiting=store.waiting(job)
+        job, store.jobs.list_attempts(job_id), latest_event=store.events.latest_event(job_id), waiting=waiting
     )
 
 
@@ -144,7 +146,7 @@ def cancel_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobP
 def retry_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPublic:
     """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget."""
     job = service.retry(services, owner, job_id)
-    return job_public(job, services.store.list_attempts(job_id))
+    return job_public(job, services.store.jobs.list_attempts(job_id))
 
 
 @router.post(
@@ -178,7 +180,7 @@ async def rerun_job(
 def get_result(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> Response:
     """The job's main result, the artifact its pipeline declares (for `transcribe`, the transcript
     JSON); 409 until the job succeeded."""
-    job = services.store.get_job(job_id, owner.scope)
+    job = services.store.jobs.get_job(job_id, owner.scope)
     if job.status is not JobStatus.SUCCEEDED:
         detail = f" ({job.error.code}: {job.error.message})" if job.error else ""
         raise Conflict(
@@ -187,22 +189,22 @@ def get_result(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> Resp
     name = services.pipelines.get_pipeline(job.pipeline).result_name(job.options)
     if name is None:
         raise NotFound(f"pipeline {job.pipeline!r} declares no result; see the job's artifacts")
-    artifact = services.store.get_artifact(job_id, name)
+    artifact = services.store.artifacts.get_artifact(job_id, name)
     return send_object(services.storage, artifact.key, media_type=artifact.content_type)
 
 
 @router.get("/{job_id}/artifacts", response_model=ArtifactList, responses=ERRORS)
 def list_artifacts(job_id: JobId, store: StoreDep, owner: CurrentUser) -> ArtifactList:
     """The job's result files."""
-    store.get_job(job_id, owner.scope)
-    return ArtifactList(artifacts=[artifact_public(a) for a in store.list_artifacts(job_id)])
+    store.jobs.get_job(job_id, owner.scope)
+    return ArtifactList(artifacts=[artifact_public(a) for a in store.artifacts.list_artifacts(job_id)])
 
 
 @router.get("/{job_id}/artifacts/{name}", response_class=Response, responses=_FILE)
 def get_artifact(job_id: JobId, name: str, services: ServicesDep, owner: CurrentUser) -> Response:
     """Download one result file (transcript.srt, transcript.vtt, transcript.txt, transcript.json)."""
-    services.store.get_job(job_id, owner.scope)
-    artifact = services.store.get_artifact(job_id, name)
+    services.store.jobs.get_job(job_id, owner.scope)
+    artifact = services.store.artifacts.get_artifact(job_id, name)
     return send_object(
         services.storage, artifact.key, media_type=artifact.content_type, filename=artifact.name
     )

@@ -56,4 +56,4 @@ def get_upload(upload_id: str, store: StoreDep, owner: CurrentUser) -> UploadPub
         parsed = uuid.UUID(upload_id)
     except ValueError:
         raise NotFound(f"no upload with id {upload_id[:100]!r}") from None
-    return upload_public(store.get_upload(parsed, owner.scope))
+    return upload_public(store.uploads.get_upload(parsed, owner.scope))
