@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from mediajobs.capabilities import Capabilities
 from mediajobs.domain import AdmissionPolicy, FairShare, PipelineRegistry
@@ -19,10 +20,12 @@ from mediajobs.hooks import Hooks
 from mediajobs.progress import Progress, build_progress
 from mediajobs.queue.dispatcher import Dispatcher, Publisher
 from mediajobs.registry import Registry, build_registry
-from mediajobs.runner import Runner
 from mediajobs.settings import Settings
 from mediajobs.storage import Storage, Workspace
 from mediajobs.store import Clock, JobStore, create_db_engine, ensure_migrated, utcnow
+
+if TYPE_CHECKING:
+    from mediajobs.runner import Runner
 
 
 def default_admission(settings: Settings) -> AdmissionPolicy:
@@ -63,7 +66,11 @@ class Services:
 
     @property
     def runner(self) -> Runner:
+        """The runner of stage messages (worker processes only: the API never builds it, so it never
+        loads the runner, nor through it any stage code)."""
         if self._runner is None:
+            from mediajobs.runner import Runner
+
             self._runner = Runner(
                 store=self.store,
                 dispatcher=self.dispatcher,
