@@ -258,7 +258,7 @@ def report(args: argparse.Namespace) -> str:
             f = measure(shape, t, limits)
             results.setdefault(setting, {})[name] = f
             rows.append(
-                f"| {setting} | {name} | {f.cues} | **{f.per_100(f.orphans)}** | {f.per_100(f.forced)} | "
+                f"| {setting} | {name} | {f.cues} | **{f.per_100(f.orphans)}** | {f.forced} | "
                 f"**{f.per_100(f.mid_phrase)}** | {f.per_100(f.line_mid_phrase)} | {f.balance:.2f} | "
                 f"{1000 * f.seconds / words * 1000:.0f} ms |"
             )
@@ -271,7 +271,7 @@ def report(args: argparse.Namespace) -> str:
             f"{words} words, "
             f"{t.duration / 60:.0f} minutes of speech (see the script's docstring for the generator).",
             "",
-            "| setting | algorithm | cues | orphans / 100 cues | forced orphans / 100 | mid-phrase endings "
+            "| setting | algorithm | cues | orphans / 100 cues | forced orphans (count) | mid-phrase endings "
             "/ 100 cues | mid-phrase line breaks / 100 cues | line balance | time per 1000 words |",
             "|---|---|---|---|---|---|---|---|---|",
             *rows,
