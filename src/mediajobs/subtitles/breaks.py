@@ -106,7 +106,7 @@ def _ends_sentence(word: str, bare: str, following: str) -> bool:
 
 
 def _title(bare: str) -> bool:
-    """ "Dr." and the like, and an initial ("J."): a name follows."""
+    """A title ("Dr.", "Mrs.") or an initial ("J."): a name follows."""
     if not bare.endswith("."):
         return False
     stem = bare[:-1]
