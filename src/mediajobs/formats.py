@@ -1,4 +1,4 @@
-"""The transcript as JSON and plain text (subtitle files are in subtitles/).
+"""The transcript as JSON (subtitle files are in subtitles/, plain text is textio.to_text of the cues).
 
 Pure functions over a `Transcript` (already clamped to the media, see `subtitles.clamp_transcript`) and
 its shaped cues, so every format is tested without audio. Segments with no text are skipped.
@@ -11,12 +11,6 @@ from typing import Any
 
 from mediajobs.engines import Segment, Transcript, Word
 from mediajobs.subtitles import Cue
-
-
-def to_text(t: Transcript) -> str:
-    """Plain text, one engine segment per line."""
-    lines = [_clean(s.text) for s in _spoken(t)]
-    return "\n".join(lines) + "\n" if lines else ""
 
 
 def to_json(t: Transcript, cues: Sequence[Cue] = (), *, words: bool = True) -> dict[str, Any]:
@@ -66,4 +60,4 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-__all__ = ["to_json", "to_text"]
+__all__ = ["to_json"]

@@ -3,6 +3,10 @@
 Reading and writing keep every cue and its timing exactly (milliseconds): a translation of a subtitle
 file has the same cues at the same times as its input. Parsing is the `srt` and `webvtt-py` packages'.
 Plain text has no timings: each paragraph (blank-line separated) is one cue.
+
+Every `.txt` artifact is written by `to_text`, one rule for all pipelines: a line per timed cue, and a
+blank line between paragraphs, which start where the speech paused PARAGRAPH_PAUSE_SECONDS or more
+between two cues; untimed cues (plain text) are paragraphs of their own, as they came.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import srt
 import webvtt
@@ -20,6 +24,7 @@ import webvtt
 from mediajobs.errors import PermanentError
 
 TEXT_SUFFIXES = (".srt", ".vtt", ".txt")
+PARAGRAPH_PAUSE_SECONDS = 2.0  # a gap this long between two cues starts a new paragraph in a .txt
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE = re.compile(r"(?<=[.!?\u2026\u3002\uff01\uff1f])\s+")  # also ... and CJK full stops
@@ -30,6 +35,17 @@ class Cue:
     text: str  # may hold several lines
     start: float | None = None  # seconds; None for plain text
     end: float | None = None
+
+
+class TextCue(Protocol):
+    """What `to_text` reads of a cue: this module's cues and the shaped subtitles' (subtitles.Cue)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def start(self) -> float | None: ...
+    @property
+    def end(self) -> float | None: ...
 
 
 def timed(cues: Sequence[Cue]) -> bool:
@@ -118,8 +134,29 @@ def to_vtt(cues: Sequence[Cue]) -> str:
     return out.getvalue()
 
 
-def to_text(cues: Sequence[Cue]) -> str:
-    return "\n\n".join(c.text for c in cues) + "\n"
+def to_text(cues: Sequence[TextCue]) -> str:
+    """Plain text (see the module docstring): a line per timed cue, its lines joined, and a blank line
+    where a pause of PARAGRAPH_PAUSE_SECONDS or more starts a paragraph; an untimed cue is a paragraph
+    of its own, its lines kept. Cues without text are skipped."""
+    paragraphs: list[str] = []
+    last_end: float | None = None  # the end of the cue before, when it was timed
+    for cue in cues:
+        start, end = cue.start, cue.end
+        if start is None or end is None:
+            text = "\n".join(line.strip() for line in cue.text.strip().split("\n"))
+            if text:
+                paragraphs.append(text)
+                last_end = None
+            continue
+        text = " ".join(cue.text.split())
+        if not text:
+            continue
+        if last_end is not None and start - last_end < PARAGRAPH_PAUSE_SECONDS:
+            paragraphs[-1] += "\n" + text
+        else:
+            paragraphs.append(text)
+        last_end = end
+    return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
 
 
 def cues_json(cues: Sequence[Cue]) -> list[dict[str, Any]]:
@@ -139,8 +176,10 @@ def sentences(text: str) -> list[str]:
 
 
 __all__ = [
+    "PARAGRAPH_PAUSE_SECONDS",
     "TEXT_SUFFIXES",
     "Cue",
+    "TextCue",
     "cues_from_json",
     "cues_json",
     "parse",

@@ -1,9 +1,9 @@
-"""Transcript JSON and text: pure functions, checked on hand-made transcripts."""
+"""Transcript JSON: pure functions, checked on hand-made transcripts (its text: test_textio.py)."""
 
 from __future__ import annotations
 
 from mediajobs.engines import Segment, Transcript, Word
-from mediajobs.formats import to_json, to_text
+from mediajobs.formats import to_json
 from mediajobs.subtitles import Cue
 
 
@@ -16,11 +16,6 @@ BASIC = transcript(
     Segment(start=2.5, end=2.5, text="   "),  # empty: skipped everywhere
     Segment(start=3661.0456, end=3662.9994, text="An hour later."),
 )
-
-
-def test_text_has_one_line_per_spoken_segment() -> None:
-    assert to_text(BASIC) == "The weather today is sunny.\nAn hour later.\n"
-    assert to_text(transcript()) == ""
 
 
 def test_json_keeps_raw_segments_beside_the_cues() -> None:

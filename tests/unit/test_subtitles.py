@@ -171,6 +171,77 @@ def test_wrap_balances_two_lines() -> None:
     assert wrap(["x" * 60], CueLimits()) == ("x" * 60,)  # a word longer than a line keeps its own line
 
 
+MOBILE = CueLimits(max_line_chars=32, max_cue_seconds=4.0)  # a common setting for phones
+
+
+def texts_of(cues: list[Cue]) -> list[str]:
+    return [" ".join(c.lines) for c in cues]
+
+
+def test_a_long_sentence_leaves_no_one_word_cue() -> None:
+    # greedy filling gave "We met at the old mill by / the river and then walked", then "home." alone
+    transcript = one_segment("We met at the old mill by the river and then walked home.", per_word=0.5)
+    assert texts_of(shape_cues(transcript)) == [
+        "We met at the old mill by the river",
+        "and then walked home.",
+    ]
+    # and "in the garden with their" then "new football." alone
+    text = "When the rain stopped, the children ran outside to play in the garden with their new football."
+    cues = shape_cues(one_segment(text))
+    check_cues(cues, CueLimits(), 600.0)
+    assert all(len(t.split()) > 2 for t in texts_of(cues)), cues
+    assert not any(t.endswith(" their") for t in texts_of(cues)), cues
+
+
+def test_a_full_cue_ends_after_a_comma_and_before_and() -> None:
+    text = (
+        "The storm knocked down two trees in our street on Tuesday, and nobody in the village seemed to "
+        "mind at all."
+    )
+    cues = shape_cues(one_segment(text), MOBILE)
+    check_cues(cues, MOBILE, 600.0)
+    assert texts_of(cues) == [
+        "The storm knocked down two trees",
+        "in our street on Tuesday,",
+        "and nobody in the village seemed to mind at all.",
+    ]
+
+
+@pytest.mark.parametrize("limits", [CueLimits(), MOBILE], ids=["defaults", "mobile"])
+@pytest.mark.parametrize(
+    ("text", "wholes"),
+    [
+        (
+            "Last year the whole team flew from London to New York with Dr. Smith and two of her students.",
+            ["New York", "Dr. Smith"],
+        ),
+        ("We packed the car and drove almost 12 kilometres along the coast before lunch.", ["12 kilometres"]),
+    ],
+)
+def test_names_and_numbers_with_their_units_stay_on_one_line(
+    limits: CueLimits, text: str, wholes: list[str]
+) -> None:
+    cues = shape_cues(one_segment(text), limits)
+    check_cues(cues, limits, 600.0)
+    lines = [line for cue in cues for line in cue.lines]
+    for whole in wholes:
+        assert any(whole in line for line in lines), (whole, lines)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "He finally met Dr. Smith | and her colleague at the station",
+        "They bought a new car | for 12,000 dollars last spring",
+        "Our flight to New York was delayed | by almost three hours",
+        "We waited for an hour, | and the last train arrived from the city",
+    ],
+)
+def test_lines_break_between_phrases_when_balance_allows(layout: str) -> None:
+    lines = tuple(layout.split(" | "))
+    assert wrap(" ".join(lines).split(), CueLimits()) == lines
+
+
 CUES = [
     Cue(start=0.0, end=2.5, lines=("The weather today", "is sunny.")),
     Cue(start=3661.046, end=3662.999, lines=("An hour later.",)),

@@ -18,8 +18,9 @@ from mediajobs.domain.options import TranscribeOptions
 from mediajobs.engines import SPEECH_TO_TEXT, Segment, TranscribeRequest, Transcript
 from mediajobs.engines.catalog import ModelCatalog
 from mediajobs.errors import InvalidRequest, PermanentError
-from mediajobs.formats import to_json, to_text
+from mediajobs.formats import to_json
 from mediajobs.subtitles import Cue, CueLimits, clamp_transcript, shape_cues, to_srt, to_vtt
+from mediajobs.textio import to_text
 
 from .base import ArtifactFile, StageContext, StageResult
 
@@ -34,7 +35,7 @@ OUTPUTS: tuple[tuple[str, str, Render], ...] = (
     ),
     ("transcript.srt", "application/x-subrip", lambda t, c, o: to_srt(c)),
     ("transcript.vtt", "text/vtt; charset=utf-8", lambda t, c, o: to_vtt(c)),
-    ("transcript.txt", "text/plain; charset=utf-8", lambda t, c, o: to_text(t)),
+    ("transcript.txt", "text/plain; charset=utf-8", lambda t, c, o: to_text(c)),
 )
 
 

@@ -5,8 +5,14 @@ media does. Here the words are regrouped into cues that a viewer can read:
 
 - at most `max_lines` lines of at most `max_line_chars` characters (a single longer word keeps its line);
 - at most `max_cue_seconds` long, and at least `min_cue_seconds` when the gap to the next cue allows;
-- split after a sentence end, at a pause in speech, or (when a cue is full) after the last comma,
-  semicolon or colon past its first third;
+- cut at every pause in speech (`pause_seconds`), and between pauses where an editor would cut: of all
+  the ways to cut the words within these limits, the cheapest (`_cuts`, dynamic programming), counting
+  where each cue ends (best after a sentence, then after a clause, before a conjunction or a
+  preposition; not after "the" or "of", never inside a name or between a number and its unit: see
+  breaks.py), a cue of one or two words that a neighbour could take (so there is none), a sentence
+  ending inside a cue, a cue much emptier than its neighbours, one too short to read, and the best
+  line break its text allows;
+- its lines balanced (the longest as short as it can be) and broken at the best place breaks.py knows;
 - never overlapping, inside [0, media duration], and slow enough to read (`max_chars_per_second`: a
   cue whose words are squeezed into too little time borrows from the silence around it and from the
   cue before; one that still gets less than half its reading time is not emitted).
@@ -22,9 +28,16 @@ from dataclasses import dataclass, replace
 
 from mediajobs.engines import Segment, Transcript, Word
 
-SENTENCE_END = (".", "?", "!", "…", '."', '?"', '!"')
-CLAUSE_END = (",", ";", ":", "—")
-PUNCTUATION_BONUS = 8
+from .breaks import AFTER_SENTENCE, CLAUSE_END, SENTENCE_END, break_costs
+
+# what a cue costs besides where it ends (breaks.py): `_cuts` picks the cheapest way to cut the words
+CUE_COST = 4.0  # each cue: fewer cue changes are easier to follow
+ORPHAN_COST = 100.0  # a cue of one or two words (a neighbour takes them whenever the limits allow)
+SENTENCE_INSIDE_COST = 20.0  # each sentence that ends inside the cue rather than at its end
+FILL_COST = 8.0  # times the square of the cue's unused share of characters: even cues, not full then tiny
+HURRY_COST = 20.0  # times the share of its reading time the cue would lack before the next one starts
+LINE_BREAK_WEIGHT = 0.5  # times the cost of the best line break a two-line cue allows
+LINE_BREAK_CHARS = 1.5  # wrapping: one unit of break cost is worth this many characters of line length
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -137,55 +150,76 @@ def _spread(segment: Segment) -> tuple[Word, ...]:
 
 
 def _group(tokens: Sequence[_Token], limits: CueLimits) -> list[list[_Token]]:
+    """The tokens cut into cues: at every pause, and between pauses where `_cuts` finds it best."""
+    costs = break_costs([t.text for t in tokens])
     groups: list[list[_Token]] = []
-    current: list[_Token] = []
-    for token in tokens:
-        if current and _must_break(current, token, limits):
-            keep, carry = _split_point(current, token, limits)
-            groups.append(keep)
-            current = carry
-        current.append(token)
-        if _ends_sentence(current) and _long_enough(current, limits):
-            groups.append(current)
-            current = []
-    if current:
-        groups.append(current)
+    start = 0
+    for k in range(1, len(tokens) + 1):
+        if k == len(tokens) or tokens[k].start - tokens[k - 1].end >= limits.pause_seconds:
+            groups += [list(tokens[a:b]) for a, b in _cuts(tokens, start, k, costs, limits)]
+            start = k
     return groups
 
 
-def _must_break(current: list[_Token], token: _Token, limits: CueLimits) -> bool:
-    if token.start - current[-1].end >= limits.pause_seconds:
-        return True
-    if token.end - current[0].start > limits.max_cue_seconds:
-        return True
-    return not fits([t.text for t in [*current, token]], limits)
-
-
-def _split_point(
-    current: list[_Token], token: _Token, limits: CueLimits
-) -> tuple[list[_Token], list[_Token]]:
-    """Where to end the full cue: after its last clause end past its first third, if that leaves the
-    rest (with the next word) a valid cue; otherwise just before the next word."""
-    paused = token.start - current[-1].end >= limits.pause_seconds
-    if not paused:
-        for i in range(len(current) - 1, len(current) // 3 - 1, -1):
-            if i < 1 or not current[i - 1].text.endswith(CLAUSE_END + SENTENCE_END):
-                continue
-            rest = [*current[i:], token]
-            duration_ok = rest[-1].end - rest[0].start <= limits.max_cue_seconds
-            if duration_ok and fits([t.text for t in rest], limits):
-                return current[:i], current[i:]
-    return current, []
-
-
-def _ends_sentence(current: list[_Token]) -> bool:
-    return current[-1].text.endswith(SENTENCE_END)
-
-
-def _long_enough(current: list[_Token], limits: CueLimits) -> bool:
-    """A sentence end closes a cue unless the cue would be a flash ("Yes." then the next sentence)."""
-    chars = len(" ".join(t.text for t in current))
-    return current[-1].end - current[0].start >= limits.min_cue_seconds or chars >= limits.max_line_chars // 2
+def _cuts(
+    tokens: Sequence[_Token], lo: int, hi: int, costs: Sequence[int], limits: CueLimits
+) -> list[tuple[int, int]]:
+    """The cues of `tokens[lo:hi]` (speech with no pause) as (start, end) index pairs: of all the ways
+    to cut them into cues within the limits, the cheapest (dynamic programming over the cut points;
+    a cue holds a bounded number of words, so this is linear in the words)."""
+    n = hi - lo
+    width, max_lines, longest = limits.max_line_chars, limits.max_lines, limits.max_cue_seconds
+    shortest, speed, capacity = limits.min_cue_seconds, limits.max_chars_per_second, width * max_lines
+    lengths = [len(tokens[k].text) for k in range(lo, hi)]
+    ending = [costs[k] for k in range(lo, hi - 1)] + [0]  # the run's end is a pause: a free cut
+    chars, ends = [0] * (n + 1), [0] * (n + 1)  # prefix sums: characters, sentence ends
+    for k in range(n):
+        chars[k + 1] = chars[k] + lengths[k]
+        ends[k + 1] = ends[k] + (k < n - 1 and ending[k] == AFTER_SENTENCE)
+    after = [tokens[k].start for k in range(lo + 1, min(hi + 1, len(tokens)))]
+    after += [float("inf")] * (n - len(after))  # when each cue's successor starts at the earliest
+    best = [0.0] + [float("inf")] * n  # best[j]: the cheapest cutting of the first j tokens
+    back = [0] * (n + 1)
+    for i in range(n):
+        first, lines, line, base = tokens[lo + i].start, 1, lengths[i], best[i] + CUE_COST
+        # the words a first line can hold end at `top`; in a two-line cue the line break may come
+        # after any word from `low` (the rest then fits a line) to `top`: `cheapest` is its best cost
+        top = i
+        while top + 1 < n and chars[top + 2] - chars[i] + top + 1 - i <= width:
+            top += 1
+        cheapest = ending[i : top + 1]
+        for k in range(len(cheapest) - 2, -1, -1):
+            if cheapest[k + 1] < cheapest[k]:
+                cheapest[k] = cheapest[k + 1]
+        low = i
+        for j in range(i, n):
+            if j > i:
+                if line + 1 + lengths[j] <= width:
+                    line += 1 + lengths[j]
+                else:
+                    lines, line = lines + 1, lengths[j]
+                if lines > max_lines or tokens[lo + j].end - first > longest:
+                    break
+            size = chars[j + 1] - chars[i] + j - i
+            cost = base + ending[j] + SENTENCE_INSIDE_COST * (ends[j] - ends[i])
+            if j - i < 2:
+                cost += ORPHAN_COST
+            if size < capacity:
+                cost += FILL_COST * (1.0 - size / capacity) ** 2
+            need = min(longest, max(shortest, size / speed))  # as _needed
+            if after[j] - first < need:
+                cost += HURRY_COST * (need - after[j] + first) / need
+            if lines == 2:
+                while low < j - 1 and chars[j + 1] - chars[low + 1] + j - low - 1 > width:
+                    low += 1
+                cost += LINE_BREAK_WEIGHT * cheapest[low - i]
+            if cost < best[j + 1]:
+                best[j + 1], back[j + 1] = cost, i
+    spans, j = [], n
+    while j > 0:
+        spans.append((lo + back[j], lo + j))
+        j = back[j]
+    return spans[::-1]
 
 
 # -- lines ----------------------------------------------------------------------------------------------
@@ -198,19 +232,20 @@ def fits(words: Sequence[str], limits: CueLimits) -> bool:
 
 def wrap(words: Sequence[str], limits: CueLimits) -> tuple[str, ...]:
     """The words on as few lines as greedy wrapping needs, balanced: the longest line as short as it
-    can be, though a break after punctuation may make it up to PUNCTUATION_BONUS characters longer."""
+    can be, with each break's cost (breaks.py) counted as LINE_BREAK_CHARS characters a unit, so a
+    line breaks after punctuation or before "and" rather than after "the" or inside "New York"."""
     count = len(_greedy_lines(words, limits.max_line_chars))
     if count <= 1:
         return (" ".join(words),)
     width = limits.max_line_chars
-    best: tuple[int, tuple[str, ...]] | None = None
+    costs = break_costs(words)
+    best: tuple[float, tuple[str, ...]] | None = None
     for breaks in _break_sets(len(words), count):
         cuts = list(zip((0, *breaks), (*breaks, len(words)), strict=True))
         if any(b - a > 1 and len(" ".join(words[a:b])) > width for a, b in cuts):
             continue
         lines = tuple(" ".join(words[a:b]) for a, b in cuts)
-        after_punctuation = sum(words[b - 1].endswith(CLAUSE_END + SENTENCE_END) for b in breaks)
-        score = max(len(line) for line in lines) - PUNCTUATION_BONUS * after_punctuation
+        score = max(len(line) for line in lines) + LINE_BREAK_CHARS * sum(costs[b - 1] for b in breaks)
         if best is None or score < best[0]:
             best = (score, lines)
     return best[1] if best is not None else tuple(_greedy_lines(words, width))
