@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mediajobs import subtitles
-from mediajobs.domain.pipelines import TranscribeOptions, TranslateOptions
+from mediajobs.domain.options import TranscribeOptions, TranslateOptions
 from mediajobs.engines import Segment, Transcript, Word
 from mediajobs.engines.apertium import Translator, decode, encode
 from mediajobs.errors import InvalidRequest, PermanentError
