@@ -24,12 +24,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from mediajobs.domain import Lane, Pipeline, PipelineRegistry, QueueKind, RetryPolicy
 from mediajobs.domain.routing import queue_name
 from mediajobs.domain.tenancy import LANE_ORDER
-from mediajobs.engines import Engines, Slot
+from mediajobs.engines import SPEECH_TO_TEXT, Engines, Slot
+from mediajobs.engines import defaults as engines
+from mediajobs.engines.http import OUTBOUND_HTTP
+from mediajobs.engines.synthesis import synthesis_slot
+from mediajobs.engines.translation import TRANSLATION
 from mediajobs.errors import ConfigurationError, InvalidRequest
-from mediajobs.hooks import HookChain, Hooks
+from mediajobs.hooks import HookChain, Hooks, LoggingHooks
+from mediajobs.pipelines import MEASUREMENT, SHIPPED
 from mediajobs.queue.routing import MAINTENANCE_QUEUE
 from mediajobs.settings import Settings
 from mediajobs.storage import Storage
+from mediajobs.storage.defaults import local_storage
 
 if TYPE_CHECKING:
     from mediajobs.queue.publisher import CeleryPublisher
@@ -202,18 +208,17 @@ def _bind(factory: EngineFactory, settings: Settings) -> Callable[[], Any]:
 
 def register_shipped(registry: Registry) -> None:
     """What every deployment has: the shipped pipelines, engines, storage backends and hooks."""
-    from mediajobs.engines.defaults import register_engines
-    from mediajobs.hooks import LoggingHooks
-    from mediajobs.pipelines import MEASUREMENT, SHIPPED
-    from mediajobs.storage.defaults import register_storage
-
     for pipeline in SHIPPED:
         registry.add_pipeline(pipeline)
     if registry.settings.noop_pipelines:
         for pipeline in MEASUREMENT:
             registry.add_pipeline(pipeline)
-    register_engines(registry)
-    register_storage(registry)
+    registry.add_engine(SPEECH_TO_TEXT, engines.speech_to_text)
+    registry.add_engine(TRANSLATION, engines.apertium)
+    registry.add_engine(synthesis_slot("espeak-ng"), engines.espeak_ng)
+    registry.add_engine(synthesis_slot("flite"), engines.flite)
+    registry.add_engine(OUTBOUND_HTTP, engines.outbound_http)
+    registry.add_storage("local", local_storage)
     registry.add_hook(LoggingHooks())
 
 

@@ -1,4 +1,4 @@
-"""The engines every deployment has, registered on the registry: the one place shipped engines are named.
+"""The factories of the engines every deployment has (registry.py `register_shipped` registers each).
 
 Each factory imports its implementation when a worker's stage first asks for the slot, so a process
 that never runs that kind of stage (the API, a download worker) never loads it.
@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .http import OUTBOUND_HTTP, GuardedHttp, OutboundHttp
-from .speech import SPEECH_TO_TEXT, SpeechToText
-from .synthesis import SpeechSynthesis, synthesis_slot
-from .translation import TRANSLATION, Translation
+from .http import GuardedHttp, OutboundHttp
+from .speech import SpeechToText
+from .synthesis import SpeechSynthesis
+from .translation import Translation
 
 if TYPE_CHECKING:
-    from mediajobs.registry import Registry
     from mediajobs.settings import Settings
 
 
@@ -47,12 +46,4 @@ def outbound_http(settings: Settings) -> OutboundHttp:
     return GuardedHttp(allow_private=settings.allow_private_sources)
 
 
-def register_engines(registry: Registry) -> None:
-    registry.add_engine(SPEECH_TO_TEXT, speech_to_text)
-    registry.add_engine(TRANSLATION, apertium)
-    registry.add_engine(synthesis_slot("espeak-ng"), espeak_ng)
-    registry.add_engine(synthesis_slot("flite"), flite)
-    registry.add_engine(OUTBOUND_HTTP, outbound_http)
-
-
-__all__ = ["register_engines"]
+__all__ = ["apertium", "espeak_ng", "flite", "outbound_http", "speech_to_text"]

@@ -1,18 +1,20 @@
-"""The storage backends every deployment has (MEDIAJOBS_STORAGE_BACKEND chooses one)."""
+"""The storage backends every deployment has (registry.py `register_shipped` registers each; the
+MEDIAJOBS_STORAGE_BACKEND setting chooses one)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .base import Storage
 from .local import LocalStorage
 
 if TYPE_CHECKING:
-    from mediajobs.registry import Registry
+    from mediajobs.settings import Settings
 
 
-def register_storage(registry: Registry) -> None:
+def local_storage(settings: Settings) -> Storage:
     """`local`: a folder (MEDIAJOBS_STORAGE_DIR) every API and worker host sees."""
-    registry.add_storage("local", lambda settings: LocalStorage(settings.resolved_storage_dir))
+    return LocalStorage(settings.resolved_storage_dir)
 
 
-__all__ = ["register_storage"]
+__all__ = ["local_storage"]

@@ -7,24 +7,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, insert, select, update
 
+from .messages import OutboxMessage
 from .tables import JobRow, OutboxRow
 from .tx import Database, QueueFor, Tx
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class OutboxMessage:
-    id: int
-    job_id: uuid.UUID
-    stage: str
-    queue: str
-    fence: int
-    available_at: datetime
-    media_seconds: float | None = None  # the job's media length once measured: sizes time limits
-    pipeline: str = ""  # the job's pipeline (its stage may declare its own time limit)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

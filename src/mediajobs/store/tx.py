@@ -38,7 +38,7 @@ from mediajobs.hooks import Hooks, JobFinished
 from .tables import JobRow
 
 if TYPE_CHECKING:
-    from .outbox import OutboxMessage
+    from .messages import OutboxMessage
 
 log = logging.getLogger(__name__)
 
