@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -62,13 +63,21 @@ APP_FACTORY = "mediajobs.api.app:create_app_from_environment"
 
 
 def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:
+    from mediajobs.hooks import ProcessInfo
     from mediajobs.queue.app import create_celery_app
 
     check_database(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_celery_app(settings, build_registry(settings).queues(), with_schedule=True)
+    registry = build_registry(settings)
+    app = create_celery_app(settings, registry.queues(), with_schedule=True)
     schedule = settings.data_dir / "celerybeat-schedule"
-    app.start(argv=["beat", "--loglevel", (loglevel or settings.log_level).upper(), "-s", str(schedule)])
+    hooks = registry.hooks()
+    me = ProcessInfo(role="beat", hostname=socket.gethostname(), pid=os.getpid())
+    hooks.process_started(me)
+    try:
+        app.start(argv=["beat", "--loglevel", (loglevel or settings.log_level).upper(), "-s", str(schedule)])
+    finally:
+        hooks.process_stopping(me)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mediajobs.domain import AttemptOutcome, ErrorInfo, Job, RetryPolicy
+from mediajobs.domain.routing import queue_name
 from mediajobs.engines import Engines
 from mediajobs.errors import (
     JobCancelled,
@@ -28,7 +29,7 @@ from mediajobs.errors import (
     RetryableError,
     StoreUnavailable,
 )
-from mediajobs.hooks import Hooks, StageFinished, StageInfo
+from mediajobs.hooks import Hooks, LostLease, StageFinished, StageInfo
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.redact import host_folders, scrub
 from mediajobs.settings import Settings
@@ -47,6 +48,7 @@ class RunOutcome:
     job: Job | None = None
     refusal: Refusal | None = None
     error: ErrorInfo | None = None
+    retry_in: float | None = None  # outcome `retry`: seconds until the next attempt may start
 
 
 class _Heartbeat(threading.Thread):
@@ -138,6 +140,7 @@ class Runner:
         if isinstance(claim, Refusal):
             log.info("not running %s/%s: %s", job_id, stage, claim.value)
             return RunOutcome(outcome="refused", refusal=claim)
+        lane = claim.stage.routed_lane or claim.job.lane
         info = StageInfo(
             job_id=job_id,
             pipeline=claim.job.pipeline,
@@ -145,15 +148,29 @@ class Runner:
             kind=claim.stage.kind,
             attempt=claim.attempt,
             worker=self.worker_id,
+            lane=lane,
+            queue=queue_name(claim.stage.kind, lane=lane, prefix=self.settings.queue_prefix),
+            tier=claim.tier,
+            media_seconds=claim.job.media_seconds,
         )
         self.hooks.stage_started(info)
         started = time.monotonic()
         outcome = self._execute(claim, info)
-        self.hooks.stage_finished(
-            StageFinished(
-                stage=info, outcome=outcome.outcome, seconds=time.monotonic() - started, error=outcome.error
-            )
+        finished = StageFinished(
+            stage=info,
+            outcome=outcome.outcome,
+            seconds=time.monotonic() - started,
+            error=outcome.error,
+            retry_in=outcome.retry_in,
         )
+        self.hooks.stage_finished(finished)
+        if outcome.outcome == AttemptOutcome.RETRY:
+            self.hooks.stage_retried(finished)
+        elif outcome.outcome == AttemptOutcome.LEASE_LOST:
+            lost = LostLease(
+                job_id=job_id, stage=stage, worker=self.worker_id, noticed_by="runner", requeued=True
+            )
+            self.hooks.lease_lost(lost)
         return outcome
 
     def _execute(self, claim: Claim, info: StageInfo) -> RunOutcome:
@@ -263,7 +280,7 @@ class Runner:
             error = ErrorInfo(code=error.code, message=f"{error.message} (gave up after {attempt} attempts)")
         job = self.dispatcher.settled(self.store.stages.fail_attempt, claim, error, retry_delay=delay)
         outcome = AttemptOutcome.RETRY if delay is not None else AttemptOutcome.FAILED
-        return RunOutcome(outcome=outcome, job=job, error=error)
+        return RunOutcome(outcome=outcome, job=job, error=error, retry_in=delay)
 
 
 __all__ = ["RunOutcome", "Runner", "ThrottledProgress"]

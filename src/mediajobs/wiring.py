@@ -138,7 +138,7 @@ def build_services(
         store=store,
         storage=registry.storage(),
         workspace=Workspace(settings.work_dir),
-        dispatcher=Dispatcher(store, publisher),
+        dispatcher=Dispatcher(store, publisher, hooks=hooks),
         engines=engines if engines is not None else registry.engines(),
         hooks=hooks,
         progress=progress,

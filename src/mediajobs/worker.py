@@ -28,6 +28,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from mediajobs.engines import Engines
 from mediajobs.errors import InvalidRequest, MediaJobsError
+from mediajobs.hooks import ProcessInfo
 from mediajobs.housekeeping import Housekeeping
 from mediajobs.queue.app import create_celery_app
 from mediajobs.queue.maintenance import Maintenance
@@ -184,9 +185,12 @@ def _connect_signals(
     def on_process_init(**_: Any) -> None:
         holder.forget_after_fork()
 
+    me = ProcessInfo(role="worker", hostname=socket.gethostname(), pid=os.getpid(), queues=tuple(queues))
+
     def on_worker_ready(sender: Any = None, **_: Any) -> None:
         if not ours(sender):
             return
+        holder.get().hooks.process_started(me)
         try:  # a restarted worker re-dispatches what died with its predecessor
             figures = holder.maintain()
             log.info("maintenance at worker start: %s", figures)
@@ -208,6 +212,7 @@ def _connect_signals(
     def on_worker_shutdown(sender: Any = None, **_: Any) -> None:
         if heartbeat.is_alive():
             heartbeat.stop()
+        holder.get().hooks.process_stopping(me)
 
     signals.worker_process_init.connect(on_process_init, weak=False)
     signals.worker_ready.connect(on_worker_ready, weak=False)

@@ -144,7 +144,18 @@ PUBLIC = {
         "Transcript",
         "Word",
     ],
-    "mediajobs.hooks": ["HookChain", "Hooks", "JobFinished", "LoggingHooks", "StageFinished", "StageInfo"],
+    "mediajobs.hooks": [
+        "HookChain",
+        "Hooks",
+        "JobFinished",
+        "JobSubmitted",
+        "LoggingHooks",
+        "LostLease",
+        "MessagePublished",
+        "ProcessInfo",
+        "StageFinished",
+        "StageInfo",
+    ],
     "mediajobs.stages": [
         "ArtifactFile",
         "CancelToken",
@@ -159,6 +170,7 @@ PUBLIC = {
     "mediajobs.registry": ["Registry", "StageQueue", "build_registry", "load_plugin", "register_shipped"],
     "mediajobs.service": [
         "SubmitRequest",
+        "announce",
         "cancel",
         "discard_upload",
         "request_hash",

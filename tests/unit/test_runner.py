@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy.exc import OperationalError, PendingRollbackError
 
 from helpers.clock import FakeClock
+from helpers.hooks import Recorder
 from helpers.settings import make_settings
 from mediajobs.domain import LOCAL_USER_ID, Job, JobStatus, PipelineRegistry, RetryPolicy, StageStatus
 from mediajobs.engines import SPEECH_TO_TEXT, Engines, SpeechToText
 from mediajobs.errors import PermanentError, RetryableError, StageError, StoreUnavailable, UnsupportedMedia
+from mediajobs.hooks import LostLease, StageFinished
 from mediajobs.pipelines import get_pipeline
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.memory import InMemoryPublisher
@@ -672,3 +674,37 @@ def test_a_cancelled_stage_leaves_no_work_files(harness: Harness) -> None:
 
     assert finished.status is JobStatus.CANCELLED
     assert not (harness.workspace.root / str(job.id)).exists()
+
+
+def test_the_hooks_hear_of_a_retry_and_of_a_lease_the_runner_lost(harness: Harness) -> None:
+    recorder = Recorder()
+    harness.with_runner(hooks=recorder, settings=no_heartbeat(harness.settings))
+
+    def flaky(ctx: StageContext) -> StageResult:
+        if ctx.attempt == 1:
+            raise RetryableError("connection reset", code="network_error")
+        harness.clock.advance(harness.settings.lease_seconds + 1)  # and now another worker takes it over
+        other = harness.store.stages.claim_stage(ctx.job_id, "ingest", worker="worker-b", lease_seconds=5)
+        assert isinstance(other, Claim)
+        harness.store.stages.complete_stage(other, {"made_by": "worker-b"})
+        return StageResult(output={})
+
+    harness.stages.behaviour["ingest"] = flaky
+    job = harness.submit()
+    message = harness.publisher.messages.popleft()
+    assert harness.runner.run(message.job_id, message.stage).outcome == "retry"
+    harness.clock.advance(RETRY_CAP + 1)
+    harness.dispatcher.dispatch_due()
+    message = harness.publisher.messages.popleft()
+    assert harness.runner.run(message.job_id, message.stage).outcome == "lease_lost"
+
+    [retried] = recorder.of("stage_retried")
+    assert isinstance(retried, StageFinished)
+    assert (retried.stage.stage, retried.outcome, retried.error and retried.error.code) == (
+        "ingest", "retry", "network_error",
+    )  # fmt: skip
+    assert retried.retry_in is not None
+    assert 0 <= retried.retry_in <= RETRY_CAP
+    [lost] = recorder.of("lease_lost")
+    assert isinstance(lost, LostLease)
+    assert (lost.job_id, lost.stage, lost.noticed_by) == (job.id, "ingest", "runner")

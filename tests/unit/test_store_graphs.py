@@ -199,7 +199,16 @@ def test_hooks_see_each_attempt_and_each_finished_job_once(graphs: Graphs) -> No
     ]
     assert all(f.seconds >= 0 for f in graphs.hooks.finished)
     assert graphs.hooks.jobs == [
-        JobFinished(job_id=job_id, owner_id="local", pipeline="diamond", status="succeeded", error=None)
+        JobFinished(
+            job_id=job_id,
+            owner_id="local",
+            pipeline="diamond",
+            status="succeeded",
+            error=None,
+            lane="standard",
+            seconds=5.0,  # the drain moved the clock on once (retry backoff) between submit and end
+            media_seconds=None,
+        )
     ]
     cancelled = graphs.submit(DIAMOND)
     graphs.store.jobs.request_cancel(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,7 @@ from mediajobs.api.gate import SubmitGate
 from mediajobs.api.guards import ControlCharacterGuard
 from mediajobs.api.openapi import install_openapi
 from mediajobs.api.routes import catalog, events, health, jobs, me, queues, uploads
+from mediajobs.hooks import ProcessInfo
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.registry import Registry, build_registry
 from mediajobs.settings import Settings
@@ -57,12 +60,15 @@ def create_app(
         app.state.services.capabilities.discover()  # what submits may ask for: models, pairs, voices
         stop = threading.Event()
         thread = None
+        svc: Services = app.state.services
         if maintenance:
-            svc: Services = app.state.services
             thread = Maintenance(svc.store, svc.dispatcher, settings).start_thread(stop)
+        me = ProcessInfo(role="api", hostname=socket.gethostname(), pid=os.getpid())
+        svc.hooks.process_started(me)
         try:
             yield
         finally:
+            svc.hooks.process_stopping(me)
             await app.state.services.progress.aclose()  # ends live followers; the feed is loop-bound
             stop.set()
             if thread is not None:

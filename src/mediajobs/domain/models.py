@@ -142,6 +142,7 @@ class Job:
     lane: str = Lane.STANDARD.value
     source_name: str | None = None  # the source's file name, for people
     rerun_of: uuid.UUID | None = None  # the job whose finished stages this re-run reuses
+    media_seconds: float | None = None  # the media's length, once measured (what is metered)
     stages: tuple[StageRun, ...] = field(default_factory=tuple)
 
     def stage(self, name: str) -> StageRun:

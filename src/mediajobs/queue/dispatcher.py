@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
+from mediajobs.hooks import Hooks, MessagePublished
 from mediajobs.store import JobStore, OutboxBatch, OutboxMessage
 from mediajobs.store.tx import FollowUps
 
@@ -35,10 +36,24 @@ class Publisher(Protocol):
 
 
 class Dispatcher:
-    def __init__(self, store: JobStore, publisher: Publisher, *, batch_size: int = 100) -> None:
+    def __init__(
+        self, store: JobStore, publisher: Publisher, *, batch_size: int = 100, hooks: Hooks | None = None
+    ) -> None:
         self.store = store
         self.publisher = publisher
         self.batch_size = batch_size
+        self.hooks = hooks or Hooks()
+
+    def _published(self, message: OutboxMessage) -> None:
+        self.hooks.message_published(
+            MessagePublished(
+                job_id=message.job_id,
+                pipeline=message.pipeline,
+                stage=message.stage,
+                queue=message.queue,
+                media_seconds=message.media_seconds,
+            )
+        )
 
     def dispatch_due(self, *, older_than: timedelta = timedelta(0)) -> int:
         """Publish every message due for at least `older_than` (the relay: those the process that wrote
@@ -94,6 +109,7 @@ class Dispatcher:
                 )  # fmt: skip
                 break
             sent.append(message.id)
+            self._published(message)
         self.store.outbox.mark_sent(sent)
         return len(sent)
 
@@ -109,5 +125,6 @@ class Dispatcher:
                 batch.mark_failed(message)
                 return sent, True
             batch.mark_sent(message)
+            self._published(message)
             sent += 1
         return sent, False

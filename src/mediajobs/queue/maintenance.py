@@ -11,6 +11,7 @@ import logging
 import threading
 from datetime import timedelta
 
+from mediajobs.hooks import LostLease
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.settings import Settings
 from mediajobs.store import JobStore
@@ -30,6 +31,7 @@ class Maintenance:
         self.store = store
         self.dispatcher = dispatcher
         self.settings = settings
+        self.hooks = dispatcher.hooks
 
     @property
     def max_attempts(self) -> int:
@@ -37,6 +39,11 @@ class Maintenance:
         return self.settings.max_retries + 1 + 3
 
     def run_once(self) -> dict[str, int]:
+        """One round; what its commits leave to do (the messages of re-queued and admitted stages,
+        the users whose slots freed) is settled right after it, not left to the next relay."""
+        return self.dispatcher.settled(self._round)
+
+    def _round(self) -> dict[str, int]:
         reaped = self.store.leases.reap_expired_leases(max_attempts=self.max_attempts)
         for item in reaped:
             log.warning(
@@ -44,6 +51,15 @@ class Maintenance:
                 item.job_id,
                 item.stage,
                 "re-queued" if item.requeued else "job ended",
+            )
+            self.hooks.lease_lost(
+                LostLease(
+                    job_id=item.job_id,
+                    stage=item.stage,
+                    worker=None,
+                    noticed_by="reaper",
+                    requeued=item.requeued,
+                )
             )
         # A worker is dead once it has missed a lease period of heartbeats (it beats several times
         # per lease): the messages it held go out again now, not after the broker's visibility timeout.

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from .actions import cancel, retry
 from .rerun import rerun
-from .submit import SubmitRequest, discard_upload, request_hash, submit
+from .submit import SubmitRequest, announce, discard_upload, request_hash, submit
 from .wait import wait_until_done
 
 __all__ = [
     "SubmitRequest",
+    "announce",
     "cancel",
     "discard_upload",
     "request_hash",

@@ -19,6 +19,8 @@ from mediajobs.storage import Storage, job_prefix
 from mediajobs.store import ArtifactRecord, Caller
 from mediajobs.wiring import Services
 
+from .submit import announce
+
 _COPY_CHUNK = 1024 * 1024
 
 
@@ -27,7 +29,9 @@ def rerun(
 ) -> Job:
     """Write a new job re-running `job_id` from `from_stage` with `options` over the old ones, then
     admit and publish the stages it made ready."""
-    return services.dispatcher.settled(_write, services, caller, job_id, from_stage, options)
+    job = services.dispatcher.settled(_write, services, caller, job_id, from_stage, options)
+    announce(services, caller, job)
+    return job
 
 
 def _write(

@@ -20,6 +20,7 @@ from mediajobs.capabilities import SubmitInput
 from mediajobs.domain import Job, JobStatus, Pipeline, Upload
 from mediajobs.domain.tenancy import lane_for
 from mediajobs.errors import InvalidRequest, NotFound
+from mediajobs.hooks import JobSubmitted
 from mediajobs.netguard import refuse_private_literal
 from mediajobs.store import Caller
 from mediajobs.wiring import Services
@@ -55,7 +56,23 @@ def submit(
         raise
     if request.upload is not None and job.source != f"upload://{request.upload.id}":
         discard_upload(services, request.upload)  # a replay: the first submit's job has its own copy
+    if created:
+        announce(services, caller, job)
     return job, created
+
+
+def announce(services: Services, caller: Caller, job: Job) -> None:
+    """Tell the hooks a job was written (after its commit)."""
+    services.hooks.job_submitted(
+        JobSubmitted(
+            job_id=job.id,
+            owner_id=job.owner_id,
+            pipeline=job.pipeline,
+            lane=job.lane,
+            tier=caller.user.tier.value if caller.user.id == job.owner_id else None,
+            rerun_of=job.rerun_of,
+        )
+    )
 
 
 def discard_upload(services: Services, upload: Upload) -> None:
@@ -147,4 +164,4 @@ def _upload_id(source: str) -> uuid.UUID:
         raise InvalidRequest(f"malformed upload id in {source[:200]!r}", code="invalid_source") from None
 
 
-__all__ = ["SubmitRequest", "discard_upload", "request_hash", "submit"]
+__all__ = ["SubmitRequest", "announce", "discard_upload", "request_hash", "submit"]

@@ -79,6 +79,7 @@ def job_with_runs(row: Any, runs: tuple[StageRun, ...], pipeline: Pipeline | Non
         lane=row.lane,
         source_name=row.source_name,
         rerun_of=row.rerun_of,
+        media_seconds=row.media_seconds,
         stages=runs,
     )
 

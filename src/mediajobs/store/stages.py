@@ -72,7 +72,8 @@ class Claim:
     attempt: int
     attempt_id: int
     worker: str
-    inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one waits for, by name
+    inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one waits for, by input name
+    tier: str | None = None  # the job owner's tier (for the hooks' events)
 
 
 class Stages:
@@ -88,7 +89,7 @@ class Stages:
         self, job_id: uuid.UUID, stage: str, *, worker: str, lease_seconds: float
     ) -> Claim | Refusal:
         with self._db.tx() as tx:
-            row = tx.lock_job(job_id)
+            row = tx.lock_job(job_id, with_tier=True)
             if row is None:
                 return Refusal.NO_JOB
             runs = load_runs(tx.conn, job_id)
@@ -190,6 +191,7 @@ class Stages:
             attempt_id=attempt_id,
             worker=worker,
             inputs=inputs,
+            tier=row.tier,
         )
 
     def report_progress(self, claim: Claim, percent: float | None, message: str | None = None) -> float:

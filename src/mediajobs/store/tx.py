@@ -35,7 +35,7 @@ from mediajobs.domain.routing import QueueFor, queue_router
 from mediajobs.errors import StoreUnavailable
 from mediajobs.hooks import Hooks, JobFinished
 
-from .tables import JobRow
+from .tables import JobRow, UserRow
 
 if TYPE_CHECKING:
     from .messages import OutboxMessage
@@ -68,11 +68,15 @@ class Tx:
     waiting_for: set[str] = field(default_factory=set)  # users with stages this left waiting
     admit_for: set[str] = field(default_factory=set)  # users with a freed slot nobody took
 
-    def lock_job(self, job_id: uuid.UUID) -> Row[Any] | None:
+    def lock_job(self, job_id: uuid.UUID, *, with_tier: bool = False) -> Row[Any] | None:
         """The job's row, locked against other writers until commit (PostgreSQL: FOR UPDATE; SQLite
         holds the database's write lock from BEGIN IMMEDIATE). Every write transaction that touches a
-        job takes this lock first, so writers of one job never deadlock."""
-        query = _JOB_FOR_UPDATE if self.postgres else _JOB
+        job takes this lock first, so writers of one job never deadlock. `with_tier`: the row also
+        carries its owner's `tier` (same statement)."""
+        if with_tier:
+            query = _JOB_TIER_FOR_UPDATE if self.postgres else _JOB_TIER
+        else:
+            query = _JOB_FOR_UPDATE if self.postgres else _JOB
         return self.conn.execute(query, {"job_id": job_id}).one_or_none()
 
 
@@ -80,6 +84,12 @@ class Tx:
 # than sending it (py-spy: a third of a worker's time per no-op stage went to building statements).
 _JOB = select(JobRow.__table__).where(JobRow.id == bindparam("job_id"))
 _JOB_FOR_UPDATE = _JOB.with_for_update()
+_JOB_TIER = (
+    select(JobRow.__table__, UserRow.tier)
+    .join(UserRow, UserRow.id == JobRow.owner_id)
+    .where(JobRow.id == bindparam("job_id"))
+)
+_JOB_TIER_FOR_UPDATE = _JOB_TIER.with_for_update(of=JobRow)
 
 
 def _unavailable(exc: BaseException) -> bool:

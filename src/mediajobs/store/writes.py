@@ -133,7 +133,16 @@ def succeed_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = ()) -> None:
 
 def _finished(tx: Tx, row: Row[Any], status: JobStatus, error: ErrorInfo | None) -> None:
     tx.finished.append(
-        JobFinished(job_id=row.id, owner_id=row.owner_id, pipeline=row.pipeline, status=status, error=error)
+        JobFinished(
+            job_id=row.id,
+            owner_id=row.owner_id,
+            pipeline=row.pipeline,
+            status=status,
+            error=error,
+            lane=row.lane,
+            seconds=max(0.0, (tx.now - row.created_at).total_seconds()),
+            media_seconds=row.media_seconds,
+        )
     )
 
 
