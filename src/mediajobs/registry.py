@@ -32,7 +32,7 @@ from mediajobs.engines.translation import TRANSLATION
 from mediajobs.errors import ConfigurationError, InvalidRequest
 from mediajobs.hooks import HookChain, Hooks, LoggingHooks
 from mediajobs.pipelines import MEASUREMENT, SHIPPED
-from mediajobs.queue.routing import MAINTENANCE_QUEUE
+from mediajobs.queue.routing import SYSTEM_QUEUES
 from mediajobs.settings import Settings
 from mediajobs.storage import Storage
 from mediajobs.storage.defaults import local_storage
@@ -76,8 +76,8 @@ class Registry:
         known = self._kinds.get(kind.name)
         if known is not None and known != kind:
             raise ConfigurationError(f"queue kind {kind.name!r} is registered twice, differently")
-        if kind.name == MAINTENANCE_QUEUE:
-            raise ConfigurationError(f"{MAINTENANCE_QUEUE!r} is the upkeep queue, not a stage kind")
+        if kind.name in SYSTEM_QUEUES:
+            raise ConfigurationError(f"{kind.name!r} is a queue of mediajobs' own, not a stage kind")
         self._kinds[kind.name] = kind
         return kind
 
@@ -136,12 +136,13 @@ class Registry:
 
     def queues(self, *, kinds: Iterable[str] | None = None, lanes: Iterable[str] | None = None) -> list[str]:
         """Broker queues of these kinds (default: all) in these lanes (default: all, fastest first),
-        then `maintenance` when no kinds are named or it is one of them. Unknown names: InvalidRequest."""
+        then the system queues (`maintenance`, `hooks`) named or, with no kinds named, all of them.
+        Unknown names: InvalidRequest."""
         known = self.kind_names()
-        wanted = list(kinds) if kinds is not None else [*known, MAINTENANCE_QUEUE]
-        unknown = [k for k in wanted if k not in known and k != MAINTENANCE_QUEUE]
+        wanted = list(kinds) if kinds is not None else [*known, *SYSTEM_QUEUES]
+        unknown = [k for k in wanted if k not in known and k not in SYSTEM_QUEUES]
         if unknown:
-            names = ", ".join([*known, MAINTENANCE_QUEUE])
+            names = ", ".join([*known, *SYSTEM_QUEUES])
             raise InvalidRequest(
                 f"unknown queue kind(s) {', '.join(unknown)}; kinds: {names}", code="unknown_queue"
             )
@@ -157,8 +158,7 @@ class Registry:
         queues = [
             queue_name(kind, lane=lane, prefix=prefix) for lane in ordered for kind in wanted if kind in known
         ]
-        if MAINTENANCE_QUEUE in wanted:
-            queues.append(f"{prefix}{MAINTENANCE_QUEUE}")
+        queues += [f"{prefix}{name}" for name in SYSTEM_QUEUES if name in wanted]
         return queues
 
     def publisher(self) -> CeleryPublisher:
@@ -184,14 +184,14 @@ class Registry:
 
     def queue_table(self) -> list[StageQueue]:
         """Every broker queue of the deployment with the kind and lane it carries, fastest lane first,
-        then `maintenance` (no lane)."""
+        then the system queues (`maintenance`, `hooks`: no lane)."""
         prefix = self.settings.queue_prefix
         table = [
             StageQueue(name=queue_name(kind, lane=lane.value, prefix=prefix), kind=kind, lane=lane.value)
             for lane in LANE_ORDER
             for kind in self.kind_names()
         ]
-        table.append(StageQueue(name=f"{prefix}{MAINTENANCE_QUEUE}", kind=MAINTENANCE_QUEUE, lane=None))
+        table += [StageQueue(name=f"{prefix}{name}", kind=name, lane=None) for name in SYSTEM_QUEUES]
         return table
 
     def describe(self) -> str:

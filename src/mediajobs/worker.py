@@ -31,12 +31,14 @@ from mediajobs.errors import InvalidRequest, MediaJobsError
 from mediajobs.hooks import ProcessInfo
 from mediajobs.housekeeping import Housekeeping
 from mediajobs.queue.app import create_celery_app
+from mediajobs.queue.delivery import DeliverySender
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.queue.publisher import RUN_STAGE, CeleryPublisher
-from mediajobs.queue.routing import MAINTENANCE_QUEUE
+from mediajobs.queue.routing import SYSTEM_QUEUES, hooks_queue
 from mediajobs.registry import Registry, build_registry
 from mediajobs.settings import Settings, get_settings
 from mediajobs.store import WorkerBeat
+from mediajobs.store.tx import durable_hooks
 from mediajobs.wiring import Services, build_services, check_database
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,10 @@ class WorkerServices:
         services = self.get()
         return Housekeeping(services.store, services.storage, services.workspace, services.settings).run(name)
 
+    def deliver(self, delivery_id: int) -> str:
+        services = self.get()
+        return DeliverySender(services.store, durable_hooks(services.hooks)).send(delivery_id)
+
     def forget_after_fork(self) -> None:
         if self._services is not None:
             self._services.store.engine.dispose(close=False)  # the parent's connections stay the parent's
@@ -87,7 +93,9 @@ def create_worker_app(
     def build() -> Services:
         return build_services(
             registry,
-            CeleryPublisher(app, registry.time_limits),
+            CeleryPublisher(
+                app, registry.time_limits, hooks_queue=hooks_queue(registry.settings.queue_prefix)
+            ),
             engines=engines(registry) if engines is not None else None,
             timeout_errors=(SoftTimeLimitExceeded,),
         )
@@ -231,10 +239,10 @@ def worker_queues(
     lanes: Sequence[str] | None = None,
 ) -> list[str]:
     """The queues a worker consumes, in the order it takes work (fastest lane first): those of
-    `kinds` (default: every kind the registry knows, and `maintenance`) but not of `exclude`, in
+    `kinds` (default: every kind the registry knows, and `maintenance` and `hooks`) but not of `exclude`, in
     `lanes` (default: all). InvalidRequest for a name the registry does not know."""
     registry.queues(kinds=[*(kinds or ()), *exclude], lanes=lanes)  # refuses unknown names
-    known = [*registry.kind_names(), MAINTENANCE_QUEUE]
+    known = [*registry.kind_names(), *SYSTEM_QUEUES]
     chosen = [kind for kind in (kinds or known) if kind not in exclude]
     if not chosen:
         raise InvalidRequest("no queue left to consume: --exclude names every kind", code="unknown_queue")
@@ -277,7 +285,7 @@ def run_worker(
     pool: str | None = None,
     lanes: Sequence[str] | None = None,
 ) -> None:
-    """`mediajobs worker`: `queues` are queue kinds (and `maintenance`; default: all of them),
+    """`mediajobs worker`: `queues` are queue kinds (and `maintenance`, `hooks`; default: all of them),
     `exclude` kinds not to serve, `lanes` the lanes to serve (default: all)."""
     registry = build_registry(settings)
     consumed = worker_queues(registry, kinds=queues, exclude=exclude, lanes=lanes)

@@ -4,6 +4,7 @@ a job whose queue nobody serves says so, then runs once a worker for it starts."
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,3 +91,32 @@ def test_a_job_whose_queue_nobody_serves_says_so_and_runs_once_a_worker_starts(s
     assert job["status"] == "succeeded", job
     assert "parque" in stack.api.get(f"{JOBS}/{job_id}/result").json()["text"].lower()
     assert _queues(stack)[queue]["consumers"] != []
+
+
+def test_a_plugins_durable_hook_delivers_each_ended_job_from_the_hooks_queue(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    plugins = f"{PLUGIN},helpers.ledger"
+    ledger = tmp_path / "ledger.jsonl"
+    settings = make_settings(
+        tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=redis_url, MEDIAJOBS_PLUGINS=plugins
+    )
+    with open_stack(settings, tmp_path) as stack:
+        stack.worker(plugins=plugins, extra_env={"MEDIAJOBS_TEST_LEDGER": str(ledger)})
+        response = stack.api.post(JOBS, json={"pipeline": "wordcount", "text": "one two two"})
+        job_id = response.json()["id"]
+        assert stack.wait_job(job_id)["status"] == "succeeded"
+
+        def delivered() -> list[dict[str, Any]]:
+            lines = ledger.read_text().splitlines() if ledger.exists() else []
+            return [json.loads(line) for line in lines]
+
+        [entry] = wait_for(delivered, timeout=30, interval=0.2, message="the ledger hook delivered")
+        assert (entry["job_id"], entry["status"], entry["attempt"]) == (job_id, "succeeded", 1)
+
+        def recorded() -> list[Any]:
+            rows = stack.store.deliveries.of_job(uuid.UUID(job_id))
+            return rows if rows and rows[0].status == "delivered" else []
+
+        [row] = wait_for(recorded, timeout=10, interval=0.1, message="the delivery recorded as delivered")
+        assert row.hook == "ledger"

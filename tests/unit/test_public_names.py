@@ -91,6 +91,7 @@ PUBLIC = {
         "Caller",
         "Claim",
         "Clock",
+        "Delivery",
         "EventSink",
         "JobPage",
         "JobStore",

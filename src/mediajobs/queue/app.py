@@ -18,7 +18,7 @@ from mediajobs.errors import StoreUnavailable
 from mediajobs.settings import Settings
 
 from .config import celery_config
-from .publisher import RUN_STAGE
+from .publisher import DELIVER, RUN_STAGE
 from .schedule import MAINTAIN, PERIODIC, beat_schedule
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ class TaskHandler(Protocol):
     def maintain(self) -> dict[str, int]: ...
 
     def periodic(self, name: str) -> dict[str, Any] | None: ...
+
+    def deliver(self, delivery_id: int) -> str: ...
 
 
 def create_celery_app(
@@ -75,6 +77,13 @@ def create_celery_app(
     @app.task(name=PERIODIC, ignore_result=True)  # type: ignore[untyped-decorator]
     def periodic(name: str) -> dict[str, Any] | None:
         return get_handler().periodic(name)
+
+    @app.task(name=DELIVER, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
+    def deliver(self: Any, delivery_id: int) -> str:
+        try:
+            return get_handler().deliver(int(delivery_id))
+        except StoreUnavailable as exc:
+            raise self.retry(exc=exc, countdown=DATABASE_RETRY_SECONDS, max_retries=None) from exc
 
     return app
 

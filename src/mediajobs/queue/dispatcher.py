@@ -26,6 +26,10 @@ class Publisher(Protocol):
 
     def publish(self, message: OutboxMessage) -> None: ...
 
+    def publish_delivery(self, delivery_id: int) -> None:
+        """Hand the message of a durable hook's delivery to the `hooks` queue."""
+        ...
+
     def ping(self) -> None:
         """Raise when the broker cannot be reached."""
         ...
@@ -85,6 +89,8 @@ class Dispatcher:
             while not work.empty():
                 if work.messages:
                     self.publish_now(work.messages)
+                if work.deliveries:
+                    self.publish_deliveries(work.deliveries)
                 with self.store.db.collecting() as more:
                     for owner_id in sorted(work.waiting_for):
                         self.store.admission.admit_owner(owner_id)
@@ -93,6 +99,20 @@ class Dispatcher:
                 work = more
         except Exception:
             log.warning("publishing or admitting after a commit failed; the relay will", exc_info=True)
+
+    def publish_deliveries(self, ids: Sequence[int]) -> int:
+        """Publish durable hooks' deliveries and mark those the broker took as sent; on a broker
+        failure the rest stay for the relay. Returns how many were sent."""
+        sent: list[int] = []
+        for delivery_id in ids:
+            try:
+                self.publisher.publish_delivery(delivery_id)
+            except Exception as exc:
+                log.warning("could not publish hook delivery %d: %s; the relay will", delivery_id, exc)
+                break
+            sent.append(delivery_id)
+        self.store.deliveries.mark_sent(sent)
+        return len(sent)
 
     def publish_now(self, messages: Sequence[OutboxMessage]) -> int:
         """Fast path, right after the commit that wrote `messages`: publish them as they are (no read

@@ -83,6 +83,10 @@ class Maintenance:
         if aged:
             log.info("routed %d batch-lane stages that waited too long to the standard lane", aged)
         sent = self.dispatcher.dispatch_due(older_than=RELAY_AFTER)
+        owed = self.store.deliveries.unsent(
+            older_than=RELAY_AFTER, stale_after=timedelta(seconds=self.settings.redispatch_after_seconds)
+        )
+        deliveries = self.dispatcher.publish_deliveries(owed) if owed else 0
         return {
             "reaped": len(reaped),
             "resent": resent,
@@ -91,6 +95,7 @@ class Maintenance:
             "admitted": admitted,
             "aged": aged,
             "published": sent,
+            "deliveries": deliveries,
         }
 
     def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:

@@ -21,12 +21,18 @@ class InMemoryPublisher:
     down: bool = False
     messages: deque[OutboxMessage] = field(default_factory=deque)
     published: list[OutboxMessage] = field(default_factory=list)
+    deliveries: deque[int] = field(default_factory=deque)  # hook deliveries' ids, in the hooks queue
 
     def publish(self, message: OutboxMessage) -> None:
         if self.down:
             raise BrokerDown("in-memory broker is down")
         self.messages.append(message)
         self.published.append(message)
+
+    def publish_delivery(self, delivery_id: int) -> None:
+        if self.down:
+            raise BrokerDown("in-memory broker is down")
+        self.deliveries.append(delivery_id)
 
     def ping(self) -> None:
         if self.down:

@@ -11,8 +11,10 @@ from mediajobs.settings import Settings
 from mediajobs.store import OutboxMessage
 
 from .config import celery_config
+from .routing import hooks_queue
 
 RUN_STAGE = "mediajobs.run_stage"
+DELIVER = "mediajobs.deliver"
 
 # Fail fast when the broker is down: the outbox keeps the message and the relay tries again later.
 _RETRY_POLICY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.3}
@@ -23,9 +25,22 @@ TimeLimits = Callable[[str, str, float | None], tuple[int, int]]
 
 
 class CeleryPublisher:
-    def __init__(self, app: Any, time_limits: TimeLimits | None = None) -> None:
+    def __init__(
+        self, app: Any, time_limits: TimeLimits | None = None, *, hooks_queue: str = "hooks"
+    ) -> None:
         self.app = app
         self.time_limits = time_limits
+        self.hooks_queue = hooks_queue
+
+    def publish_delivery(self, delivery_id: int) -> None:
+        self.app.send_task(
+            DELIVER,
+            args=[delivery_id],
+            queue=self.hooks_queue,
+            routing_key=self.hooks_queue,
+            retry=True,
+            retry_policy=_RETRY_POLICY,
+        )
 
     def publish(self, message: OutboxMessage) -> None:
         self.app.send_task(
@@ -62,4 +77,4 @@ def build_publisher(settings: Settings, queues: Sequence[str], time_limits: Time
     broker settings and no tasks, signals or schedule of its own."""
     app = Celery("mediajobs-publisher", broker=settings.resolved_broker_url)
     app.conf.update(celery_config(settings, queues))
-    return CeleryPublisher(app, time_limits)
+    return CeleryPublisher(app, time_limits, hooks_queue=hooks_queue(settings.queue_prefix))

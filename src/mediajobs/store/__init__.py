@@ -1,20 +1,21 @@
 """Job storage: the only code that writes job state. Tables, migrations and the JobStore.
 
-`JobStore` is composed of one part per concern, all sharing one `Database` (engine, clock,
-transactions, what happens after a commit):
+`JobStore` is the facade: one part per concern, all sharing one `Database` (engine, clock,
+transactions, what each commit leaves to do), and callers name the part they use
+(`store.stages.claim_stage(...)`):
 
-    jobs       submit, read, list, cancel, manual retry            (the API's side)
-    stages     claim, progress, complete, fail                     (the runner's side)
-    leases     renewals, the reaper, worker heartbeats, re-dispatch (recovery)
-    outbox     messages written with the state they follow          (the dispatcher's side)
-    admission  which ready stages go to the broker now
-    events     the event log's reads
-    uploads    files received; artifacts: files produced
-    users      users, API keys (hashed), usage per period
-    periodic   the periodic tasks' runs (once per period) and their queries
-
-Its methods are those of its parts, so callers say `store.stages.claim_stage(...)` and tests can hand any
-part's method a stand-in.
+    jobs        submit, read, list, cancel, manual retry            (the API's side)
+    stages      claim, progress, complete, fail                     (the runner's side)
+    leases      renewals, the reaper, worker heartbeats, re-dispatch (recovery)
+    strays      messages the broker lost, found by counting          (recovery)
+    outbox      messages written with the state they follow          (the dispatcher's side)
+    admission   which ready stages go to the broker now
+    queues      who consumes which queue, what waits in each, why a job waits
+    deliveries  what durable hooks (webhooks) owe, written with a job's end, and their outcomes
+    events      the event log's reads
+    uploads     files received; artifacts: files produced
+    users       users, API keys (hashed), usage per period
+    periodic    the periodic tasks' runs (once per period) and their queries
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mediajobs.hooks import Hooks
 from .admission import Admission
 from .artifacts import ArtifactRecord, Artifacts
 from .db import create_db_engine, current_revision, ensure_migrated, head_revision, migrate
+from .deliveries import Deliveries, Delivery
 from .events import EventReads
 from .jobs import JobPage, Jobs
 from .leases import Leases, Reaped, WorkerBeat
@@ -72,6 +74,7 @@ class JobStore:
 
         self.strays = Strays(self.db, queue_for, self.leases)
         self.queues = Queues(self.db, queue_for)
+        self.deliveries = Deliveries(self.db)
 
     def check_ready(self) -> None:
         """Raise unless the database answers (StoreUnavailable) and is migrated (NotMigrated)."""
@@ -93,6 +96,7 @@ __all__ = [
     "Caller",
     "Claim",
     "Clock",
+    "Delivery",
     "EventSink",
     "JobPage",
     "JobStore",

@@ -281,6 +281,35 @@ class WorkerRow(Base):
     concurrency: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # its pool's slots
 
 
+class HookDeliveryRow(Base):
+    """One delivery a durable hook (a webhook) owes, written in the transaction that ended the job:
+    its own outbox (`sent_at`: its message went to the `hooks` queue) and its sender's lease
+    (`locked_until`), then its outcome."""
+
+    __tablename__ = "hook_deliveries"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    hook: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    available_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_hook_deliveries_due", "status", "available_at"),
+        Index("ix_hook_deliveries_job", "job_id"),
+    )
+
+
 class JobEventRow(Base):
     """A bounded log of each job's events, for replay (`Last-Event-ID`) and database-only following."""
 

@@ -33,7 +33,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, Pending
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.domain.routing import QueueFor, queue_router
 from mediajobs.errors import StoreUnavailable
-from mediajobs.hooks import Hooks, JobFinished
+from mediajobs.hooks import HookChain, Hooks, JobFinished
+from mediajobs.hooks.durable import DurableHook
 
 from .tables import JobRow, UserRow
 
@@ -67,6 +68,8 @@ class Tx:
     outgoing: list[OutboxMessage] = field(default_factory=list)  # stage messages due now
     waiting_for: set[str] = field(default_factory=set)  # users with stages this left waiting
     admit_for: set[str] = field(default_factory=set)  # users with a freed slot nobody took
+    durable: Sequence[DurableHook] = ()  # the hooks whose deliveries a job's end writes
+    deliveries: list[int] = field(default_factory=list)  # hook deliveries written, due now
 
     def lock_job(self, job_id: uuid.UUID, *, with_tier: bool = False) -> Row[Any] | None:
         """The job's row, locked against other writers until commit (PostgreSQL: FOR UPDATE; SQLite
@@ -105,14 +108,16 @@ class FollowUps:
     messages: list[OutboxMessage] = field(default_factory=list)  # publish these now
     waiting_for: set[str] = field(default_factory=set)  # admit these users' waiting stages
     admit_for: set[str] = field(default_factory=set)  # admit these users' waiting stages, if any
+    deliveries: list[int] = field(default_factory=list)  # hook deliveries to publish now
 
     def add(self, tx: Tx) -> None:
         self.messages.extend(tx.outgoing)
         self.waiting_for |= tx.waiting_for
         self.admit_for |= tx.admit_for
+        self.deliveries.extend(tx.deliveries)
 
     def empty(self) -> bool:
-        return not (self.messages or self.waiting_for or self.admit_for)
+        return not (self.messages or self.waiting_for or self.admit_for or self.deliveries)
 
 
 class Database:
@@ -130,6 +135,7 @@ class Database:
         self.clock = clock
         self.event_sink = event_sink
         self.hooks = hooks or Hooks()
+        self.durable = durable_hooks(self.hooks)
         self.postgres = engine.dialect.name == "postgresql"
         self._local = threading.local()  # the FollowUps this thread is gathering, if any
 
@@ -144,7 +150,7 @@ class Database:
             with self.engine.begin() as conn:
                 if not durable and self.postgres:
                     conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                tx = Tx(conn=conn, now=self.clock(), postgres=self.postgres)
+                tx = Tx(conn=conn, now=self.clock(), postgres=self.postgres, durable=self.durable)
                 yield tx
         except Exception as exc:
             if _unavailable(exc):
@@ -207,6 +213,12 @@ class Database:
         gathering: FollowUps | None = getattr(self._local, "follow_ups", None)
         if gathering is not None:
             gathering.add(tx)
+
+
+def durable_hooks(hooks: Hooks) -> tuple[DurableHook, ...]:
+    """The durable hooks among `hooks` (a chain's members, or the hook itself)."""
+    members = hooks.hooks if isinstance(hooks, HookChain) else (hooks,)
+    return tuple(h for h in members if isinstance(h, DurableHook))
 
 
 def _short(exc: BaseException) -> str:

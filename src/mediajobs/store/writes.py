@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -19,9 +20,12 @@ from mediajobs.domain import (
 )
 from mediajobs.hooks import JobFinished
 
+from .deliveries import write_deliveries
 from .events import JobHead, Note, log_events
 from .tables import AttemptRow, JobRow, OutboxRow, StageRunRow
 from .tx import Tx
+
+log = logging.getLogger(__name__)
 
 CANCEL_ERROR = ErrorInfo(code="cancelled", message="cancelled by request")
 """The error a cancelled job carries."""
@@ -132,18 +136,27 @@ def succeed_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = ()) -> None:
 
 
 def _finished(tx: Tx, row: Row[Any], status: JobStatus, error: ErrorInfo | None) -> None:
-    tx.finished.append(
-        JobFinished(
-            job_id=row.id,
-            owner_id=row.owner_id,
-            pipeline=row.pipeline,
-            status=status,
-            error=error,
-            lane=row.lane,
-            seconds=max(0.0, (tx.now - row.created_at).total_seconds()),
-            media_seconds=row.media_seconds,
-        )
+    """The job's end, for the hooks after the commit, and the durable hooks' deliveries in it."""
+    ended = JobFinished(
+        job_id=row.id,
+        owner_id=row.owner_id,
+        pipeline=row.pipeline,
+        status=status,
+        error=error,
+        lane=row.lane,
+        seconds=max(0.0, (tx.now - row.created_at).total_seconds()),
+        media_seconds=row.media_seconds,
     )
+    tx.finished.append(ended)
+    for hook in tx.durable:
+        try:
+            payloads = hook.deliveries(ended)
+        except Exception:  # a hook's bug must not keep the job from ending: say so loudly
+            log.error(
+                "durable hook %r failed to say what to deliver for job %s", hook.name, row.id, exc_info=True
+            )
+            continue
+        write_deliveries(tx, hook=hook.name, job_id=row.id, event="job_finished", payloads=payloads)
 
 
 def _drop_unsent(tx: Tx, job_id: uuid.UUID) -> None:
