@@ -4,6 +4,8 @@ admission, retry policy."""
 from .admission import AdmissionPolicy, AdmitAll, AtMostInFlight, Candidate, FairShare, Load
 from .graph import FanOut, NoOptions, Pipeline, PipelineRegistry, QueueKind, StageCode, StageSpec, SubmitCheck
 from .models import (
+    ENDED_JOB_STATUSES,
+    IN_FLIGHT_STAGE_STATUSES,
     LOCAL_USER_ID,
     OPEN_JOB_STATUSES,
     TERMINAL_JOB_STATUSES,
@@ -26,6 +28,8 @@ from .tenancy import Tier, TierLimits, Usage, User
 from .transitions import Refusal
 
 __all__ = [
+    "ENDED_JOB_STATUSES",
+    "IN_FLIGHT_STAGE_STATUSES",
     "LOCAL_USER_ID",
     "OPEN_JOB_STATUSES",
     "TERMINAL_JOB_STATUSES",

@@ -48,6 +48,10 @@ class StageStatus(enum.StrEnum):
 
 
 OPEN_JOB_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+ENDED_JOB_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+"""Final statuses whose files are still kept (an `expired` job's are gone)."""
+IN_FLIGHT_STAGE_STATUSES = frozenset({StageStatus.QUEUED, StageStatus.RUNNING})
+"""What counts against a user's concurrency: admitted to the broker, or running."""
 UNFINISHED_STAGE_STATUSES = frozenset(
     {StageStatus.PENDING, StageStatus.READY, StageStatus.QUEUED, StageStatus.RUNNING}
 )

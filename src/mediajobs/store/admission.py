@@ -45,10 +45,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import QueryableAttribute
 
 from mediajobs.domain import (
+    IN_FLIGHT_STAGE_STATUSES,
+    OPEN_JOB_STATUSES,
     AdmissionPolicy,
     AdmitAll,
     Candidate,
-    JobStatus,
     Lane,
     StageRun,
     StageStatus,
@@ -62,8 +63,8 @@ from .tables import JobRow, StageRunRow, UserRow
 from .tx import Database, QueueFor, Tx
 from .writes import set_status
 
-IN_FLIGHT = (StageStatus.QUEUED, StageStatus.RUNNING)
-OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
+IN_FLIGHT = sorted(IN_FLIGHT_STAGE_STATUSES)  # sorted: the SQL they are written into stays one text
+OPEN = sorted(OPEN_JOB_STATUSES)
 PER_OWNER = 64  # how many waiting stages of one user one pass looks at (more than any tier's limit)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from mediajobs.domain import AttemptOutcome, ErrorInfo, JobStatus, StageStatus
+from mediajobs.domain import OPEN_JOB_STATUSES, AttemptOutcome, ErrorInfo, StageStatus
 from mediajobs.domain.transitions import LostLeaseAction, after_lost_lease
 from mediajobs.errors import LeaseLost
 
@@ -37,8 +37,6 @@ from .stages import FENCED, Claim, fence_params
 from .tables import JobRow, OutboxRow, StageRunRow, WorkerRow
 from .tx import Database, QueueFor, Tx
 from .writes import cancel_job, close_attempts, fail_job, update_job
-
-OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -220,7 +218,7 @@ class Leases:
         """Write a new message for a stage that is still queued (and unclaimed) and unchanged since
         `queued_before`; True if written. The stage's `updated_at` moves, so the next sweep waits again."""
         row = tx.lock_job(job_id)
-        if row is None or row.status not in OPEN:
+        if row is None or row.status not in OPEN_JOB_STATUSES:
             return False
         conditions = [
             StageRunRow.job_id == job_id,

@@ -18,15 +18,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from mediajobs.domain import JobStatus, StageStatus
+from mediajobs.domain import ENDED_JOB_STATUSES, JobStatus, StageStatus
 from mediajobs.domain.tenancy import next_period_start, period_of
 
 from .events import Note
 from .tables import ArtifactRow, JobRow, StageRunRow, TaskRunRow, UploadRow, UsageRow
 from .tx import Database
 from .writes import update_job
-
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -141,7 +139,7 @@ class Periodic:
             return list(
                 conn.execute(
                     select(JobRow.id)
-                    .where(JobRow.status.in_(FINISHED), JobRow.finished_at < cutoff)
+                    .where(JobRow.status.in_(sorted(ENDED_JOB_STATUSES)), JobRow.finished_at < cutoff)
                     .order_by(JobRow.finished_at)
                     .limit(limit)
                 ).scalars()
@@ -152,7 +150,7 @@ class Periodic:
         its history stay."""
         with self._db.tx() as tx:
             row = tx.lock_job(job_id)
-            if row is None or row.status not in FINISHED:
+            if row is None or row.status not in ENDED_JOB_STATUSES:
                 return False
             tx.conn.execute(delete(ArtifactRow).where(ArtifactRow.job_id == job_id))
             update_job(

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, insert, update
 
 from mediajobs.domain import (
+    UNFINISHED_STAGE_STATUSES,
+    WAITING_STAGE_STATUSES,
     AttemptOutcome,
     ErrorInfo,
     JobStatus,
@@ -28,11 +30,8 @@ from .tx import Tx
 log = logging.getLogger(__name__)
 
 CANCEL_ERROR = ErrorInfo(code="cancelled", message="cancelled by request")
-"""The error a cancelled job carries."""
-CANCELLED_BY_CANCEL = (StageStatus.PENDING, StageStatus.READY, StageStatus.QUEUED, StageStatus.RUNNING)
-"""Stages a cancelled job ends (a running one is stopped by its runner's heartbeat)."""
-SKIPPED_BY_FAILURE = (StageStatus.PENDING, StageStatus.READY, StageStatus.QUEUED)
-"""Stages that will never run because another stage of their job failed."""
+"""The error a cancelled job carries. A cancel ends every unfinished stage (a running one is stopped
+by its runner's heartbeat); a failure skips the stages still waiting."""
 
 
 # Hot statements built once (see store/tx.py); their SET clauses come from the parameters.
@@ -72,7 +71,7 @@ def cancel_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = (), **values: Any)
         return
     tx.conn.execute(
         update(StageRunRow)
-        .where(StageRunRow.job_id == row.id, StageRunRow.status.in_(CANCELLED_BY_CANCEL))
+        .where(StageRunRow.job_id == row.id, StageRunRow.status.in_(sorted(UNFINISHED_STAGE_STATUSES)))
         .values(
             status=StageStatus.CANCELLED,
             lease_owner=None,
@@ -102,7 +101,7 @@ def fail_job(tx: Tx, row: Row[Any], error: ErrorInfo, notes: Sequence[Note] = ()
         return
     tx.conn.execute(
         update(StageRunRow)
-        .where(StageRunRow.job_id == row.id, StageRunRow.status.in_(SKIPPED_BY_FAILURE))
+        .where(StageRunRow.job_id == row.id, StageRunRow.status.in_(sorted(WAITING_STAGE_STATUSES)))
         .values(status=StageStatus.SKIPPED, updated_at=tx.now)
     )
     _drop_unsent(tx, row.id)
@@ -170,7 +169,7 @@ def _drop_unsent(tx: Tx, job_id: uuid.UUID) -> None:
 def runs_cancelled(runs: Iterable[StageRun], now: Any) -> tuple[StageRun, ...]:
     return tuple(
         replace(r, status=StageStatus.CANCELLED, lease_owner=None, lease_expires_at=None, finished_at=now)
-        if r.status in CANCELLED_BY_CANCEL
+        if r.status in UNFINISHED_STAGE_STATUSES
         else r
         for r in runs
     )
@@ -178,7 +177,7 @@ def runs_cancelled(runs: Iterable[StageRun], now: Any) -> tuple[StageRun, ...]:
 
 def runs_after_failure(runs: Iterable[StageRun]) -> tuple[StageRun, ...]:
     return tuple(
-        replace(r, status=StageStatus.SKIPPED) if r.status in SKIPPED_BY_FAILURE else r for r in runs
+        replace(r, status=StageStatus.SKIPPED) if r.status in WAITING_STAGE_STATUSES else r for r in runs
     )
 
 
@@ -268,9 +267,7 @@ def set_status(tx: Tx, job_id: uuid.UUID, names: Sequence[str], status: StageSta
 
 
 __all__ = [
-    "CANCELLED_BY_CANCEL",
     "CANCEL_ERROR",
-    "SKIPPED_BY_FAILURE",
     "cancel_job",
     "close_attempts",
     "fail_job",
