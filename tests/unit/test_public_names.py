@@ -47,6 +47,8 @@ PUBLIC = {
         "UnsupportedMedia",
     ],
     "mediajobs.domain": [
+        "ENDED_JOB_STATUSES",
+        "IN_FLIGHT_STAGE_STATUSES",
         "LOCAL_USER_ID",
         "OPEN_JOB_STATUSES",
         "TERMINAL_JOB_STATUSES",
