@@ -1,7 +1,9 @@
 """Test doubles shipped inside the package, so runner and worker tests need no Whisper model.
 
-One fake per engine port (speech-to-text now); the storage, broker and event-bus twins live beside
-their ports (`storage.InMemoryStorage`, `queue.memory.InMemoryPublisher`, `progress.InMemoryEventBus`).
+One fake per engine port: speech-to-text (`FakeSpeechToText`), translation (`FakeTranslation`), speech
+synthesis (`FakeSynthesis`), outbound HTTP (`MockHttp`, over httpx's MockTransport); the storage,
+broker and event-bus twins live beside their ports (`storage.InMemoryStorage`,
+`queue.memory.InMemoryPublisher`, `progress.InMemoryEventBus`).
 
 `FakeSpeechToText` behaves like a real engine where the runner can tell: it reads the audio file it is
 given, reports segments one by one through the callback (so cancellation and progress work), and can be
@@ -13,8 +15,12 @@ from __future__ import annotations
 import threading
 import time
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
+import httpx
+
+from mediajobs.cancel import CancelToken
 from mediajobs.engines import (
     SPEECH_TO_TEXT,
     Engines,
@@ -26,6 +32,8 @@ from mediajobs.engines import (
     Transcript,
     Word,
 )
+from mediajobs.engines.translation import Hop
+from mediajobs.errors import InvalidRequest
 
 
 class FakeSpeechToText:
@@ -126,4 +134,98 @@ def engines_with(speech_to_text: SpeechToText, base: Engines | None = None) -> E
     return (base if base is not None else Engines()).register(SPEECH_TO_TEXT, lambda: speech_to_text)
 
 
-__all__ = ["FakeSpeechToText", "engines_with"]
+class FakeTranslation:
+    """A Translation over the given pairs (default en->es, es->pt) that marks each line with its hop
+    (`[es] hello`), so a test can tell what was translated, and by which route."""
+
+    name = "fake-translation"
+
+    def __init__(self, pairs: Sequence[tuple[str, str]] = (("en", "es"), ("es", "pt"))) -> None:
+        self.pairs = tuple(pairs)
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def route(self, source: str, target: str) -> tuple[Hop, ...]:
+        if (source, target) in self.pairs:
+            return (Hop(source=source, target=target, mode=f"{source}-{target}"),)
+        for middle in {t for s, t in self.pairs if s == source}:
+            if (middle, target) in self.pairs:
+                return (
+                    Hop(source=source, target=middle, mode=f"{source}-{middle}"),
+                    Hop(source=middle, target=target, mode=f"{middle}-{target}"),
+                )
+        raise InvalidRequest(f"cannot translate {source!r} to {target!r}", code="unsupported_language_pair")
+
+    def translate(self, lines: Sequence[str], hop: Hop, *, work_dir: Path, cancel: CancelToken) -> list[str]:
+        cancel.raise_if_set()
+        self.calls.append((hop.mode, list(lines)))
+        return [f"[{hop.target}] {line}" if line else line for line in lines]
+
+
+class FakeSynthesis:
+    """A SpeechSynthesis that writes silence: `seconds_per_char` of 22.05 kHz 16-bit mono per character
+    (espeak-ng's format), for the voices `en` and `es`."""
+
+    name = "fake-synthesis"
+
+    def __init__(self, *, languages: Sequence[str] = ("en", "es"), seconds_per_char: float = 0.05) -> None:
+        self.languages = tuple(languages)
+        self.seconds_per_char = seconds_per_char
+        self.spoken: list[str] = []
+
+    def voice(self, language: str, voice: str | None) -> str:
+        if language.split("-", 1)[0] not in self.languages:
+            raise InvalidRequest(f"no voice for {language!r}", code="unsupported_language")
+        return voice or language
+
+    def speak(
+        self,
+        text: str,
+        wav: Path,
+        *,
+        voice: str,
+        rate: int,
+        pitch: int,
+        cancel: CancelToken,
+        timeout: float = 300.0,
+    ) -> None:
+        cancel.raise_if_set()
+        self.spoken.append(text)
+        frames = max(1, round(len(text) * self.seconds_per_char * 22050))
+        with wave.open(str(wav), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(22050)
+            out.writeframes(b"\x00\x00" * frames)
+
+
+class MockHttp:
+    """Outbound HTTP answered by `handler` (an httpx.MockTransport), with no network and no address
+    rules: for testing what a stage does with responses. The address rules are tested on the real
+    `GuardedHttp` against servers on 127.0.0.1 (tests/integration/test_ingest_guard.py)."""
+
+    def __init__(self, handler: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.transport = httpx.MockTransport(handler)
+        self.requests: list[httpx.Request] = []
+
+    def client(
+        self,
+        *,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+        follow_redirects: bool = True,
+        max_redirects: int = 5,
+    ) -> httpx.Client:
+        def record(request: httpx.Request) -> None:
+            self.requests.append(request)
+
+        return httpx.Client(
+            transport=self.transport,
+            timeout=timeout,
+            headers=dict(headers or {}),
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            event_hooks={"request": [record]},
+        )
+
+
+__all__ = ["FakeSpeechToText", "FakeSynthesis", "FakeTranslation", "MockHttp", "engines_with"]

@@ -168,7 +168,7 @@ PUBLIC = {
         "StageFn",
         "StageResult",
     ],
-    "mediajobs.testing": ["FakeSpeechToText", "engines_with"],
+    "mediajobs.testing": ["FakeSpeechToText", "FakeSynthesis", "FakeTranslation", "MockHttp", "engines_with"],
     "mediajobs.pipelines": ["MEASUREMENT", "SHIPPED", "get_pipeline", "shipped_pipelines"],
     "mediajobs.registry": ["Registry", "StageQueue", "build_registry", "load_plugin", "register_shipped"],
     "mediajobs.service": [
