@@ -108,6 +108,28 @@ def test_status_says_when_no_worker_serves_the_queue_a_job_waits_in(cli: Cli) ->
     assert "mediajobs worker -Q download" in said
 
 
+def test_watch_says_why_the_job_waits_until_it_ends(cli: Cli) -> None:
+    job = submit(cli.services.store)  # on the download queue, which no worker serves
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAJOBS_")}
+    argv = [sys.executable, "-m", "mediajobs", "watch", str(job.id), "--api", cli.url]
+    with subprocess.Popen(
+        argv,
+        env={**env, "MEDIAJOBS_API_KEY": cli.key},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as watch:
+        try:
+            assert watch.stderr is not None
+            first = watch.stderr.readline()  # blocks until `watch` says something: why the job waits
+            assert "waiting: no worker consumes queue" in first
+            cli.services.store.jobs.request_cancel(job.id)  # the job ends: `watch` ends with it
+            assert watch.wait(timeout=60) == 1
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+
+
 def test_ambiguous_prefixes_are_refused(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = iter(
         [uuid.UUID("abcd1234-0000-4000-8000-000000000001"), uuid.UUID("abcd5678-0000-4000-8000-000000000002")]

@@ -25,7 +25,7 @@ class StageBars:
     def __init__(self, progress: Progress, stages: list[str]) -> None:
         self.progress = progress
         self.overall = progress.add_task("job", total=100)
-        self.waiting: Any = None  # the task showing why the job waits, while it does
+        self.waiting: str | None = None  # why the job waits, as last said
         self.bars: dict[str, Any] = {}
         for name in stages:
             self._bar(name)
@@ -36,16 +36,10 @@ class StageBars:
         return self.bars[stage]
 
     def show_waiting(self, text: str | None) -> None:
-        """A line under the bars saying why the job waits (removed when it no longer does)."""
-        if text is None:
-            if self.waiting is not None:
-                self.progress.remove_task(self.waiting)
-                self.waiting = None
-            return
-        if self.waiting is None:
-            self.waiting = self.progress.add_task(escape(text), total=None, start=False)
-        else:
-            self.progress.update(self.waiting, description=escape(text))
+        """Say why the job waits, once each time the reason changes (a line above the bars)."""
+        if text is not None and text != self.waiting:
+            self.progress.console.print(escape(text))
+        self.waiting = text
 
     def update(self, event: ProgressEvent) -> None:
         # escape: "[running]" would otherwise be read as rich markup and vanish
