@@ -116,6 +116,7 @@ PUBLIC = {
         "LocalStorage",
         "ObjectInfo",
         "ObjectMissing",
+        "ObjectWriter",
         "Storage",
         "StoredObject",
         "Workspace",
