@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     upload_max_bytes: Annotated[int, Field(ge=1)] = Field(
         default=2 * 1024**3, validation_alias="MEDIAJOBS_UPLOAD_MAX_BYTES"
     )
+    # A request body that sends nothing for this long is answered 408 (its partial upload removed).
+    body_idle_timeout_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=30.0, validation_alias="MEDIAJOBS_BODY_IDLE_TIMEOUT_SECONDS"
+    )
+    # Uploads (multipart bodies) one user may be sending to one API process at once; beyond: 429.
+    max_concurrent_uploads: Annotated[int, Field(ge=1)] = Field(
+        default=4, validation_alias="MEDIAJOBS_MAX_CONCURRENT_UPLOADS"
+    )
 
     # Limits on media, checked from ffprobe before converting and enforced again while decoding.
     max_media_seconds: Annotated[float, Field(gt=0)] = Field(

@@ -35,6 +35,7 @@ PUBLIC = {
         "NotMigrated",
         "PayloadTooLarge",
         "PermanentError",
+        "RequestTimeout",
         "RetryableError",
         "StageError",
         "StageTimeout",

@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from mediajobs import __version__
 from mediajobs.api.errors import install_error_handlers
-from mediajobs.api.gate import SubmitGate
+from mediajobs.api.gate import SubmitGate, UploadSlots
 from mediajobs.api.guards import ControlCharacterGuard
 from mediajobs.api.openapi import install_openapi
 from mediajobs.api.routes import catalog, events, health, jobs, me, uploads
@@ -73,6 +73,8 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
     if services is not None:  # usable without the lifespan too (in-process test clients)
         app.state.services = services
         app.state.gate = SubmitGate.from_settings(settings)
+    app.state.upload_slots = UploadSlots(settings.max_concurrent_uploads)
+    app.state.probe_pool = health.probe_pool()
     install_error_handlers(app)
     app.add_middleware(ControlCharacterGuard)
     app.include_router(health.router)

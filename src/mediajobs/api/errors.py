@@ -17,6 +17,7 @@ from mediajobs.errors import (
     NotFound,
     NotMigrated,
     PayloadTooLarge,
+    RequestTimeout,
     TooManyRequests,
     Unauthorized,
     Unavailable,
@@ -29,6 +30,7 @@ STATUS_BY_ERROR: tuple[tuple[type[MediaJobsError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (PayloadTooLarge, 413),
+    (RequestTimeout, 408),
     (Unauthorized, 401),
     (TooManyRequests, 429),
     (InvalidRequest, 422),
@@ -83,7 +85,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if status >= 500:
             log.error("request failed: %s", exc)
         response = error_response(status, exc.code, exc.message, _headers(exc))
-        if isinstance(exc, PayloadTooLarge) or _is_upload(request):
+        if isinstance(exc, PayloadTooLarge | RequestTimeout) or _is_upload(request):
             # The rest of the body may still be on its way: close rather than read it to the end.
             response.headers["Connection"] = "close"
         return response
