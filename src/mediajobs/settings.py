@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     max_concurrent_uploads: Annotated[int, Field(ge=1)] = Field(
         default=4, validation_alias="MEDIAJOBS_MAX_CONCURRENT_UPLOADS"
     )
+    # The request line and headers of one request, together; a longer head is answered 400 and its
+    # connection closed before more of it is read (uvicorn's h11 parser: see launch.py).
+    max_request_head_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=64 * 1024, validation_alias="MEDIAJOBS_MAX_REQUEST_HEAD_BYTES"
+    )
 
     # Limits on media, checked from ffprobe before converting and enforced again while decoding.
     max_media_seconds: Annotated[float, Field(gt=0)] = Field(
