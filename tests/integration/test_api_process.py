@@ -6,13 +6,17 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
 
-from helpers.processes import free_port, http_ready, wait_serving
+from helpers.processes import free_port, http_ready, wait_for, wait_serving
 from helpers.raw_http import read_response
 from helpers.settings import make_settings
 from mediajobs.launch import migrate_database, settings_env
@@ -100,3 +104,29 @@ def test_endless_request_heads_are_cut_and_cost_no_memory(api: ApiProcess) -> No
     assert growth < 16 * MiB, growth
     assert peak_growth < 16 * MiB, peak_growth
     assert http_ready(f"{api.base}/healthz")
+
+
+def test_an_api_key_in_the_query_never_reaches_the_log(api: ApiProcess) -> None:
+    """`?access_token=` (EventSource and WebSocket clients): uvicorn logs each request line, and the
+    record the server writes for it carries `***` instead of the key."""
+    secret = "mj_" + "s3cret" * 8
+    job = uuid.uuid4()
+    events = f"/api/v1/jobs/{job}/events"
+    assert httpx.get(f"{api.base}{events}?access_token={secret}&last_event_id=1").status_code == 401
+    assert httpx.get(f"{api.base}{events}?x=1&access%5Ftoken={secret}").status_code == 401
+    with ws_connect(f"ws://127.0.0.1:{api.port}/api/v1/jobs/{job}/ws?access_token={secret}") as ws:
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+        assert ws.close_code == 4401
+
+    def logged() -> str | None:
+        text = api.log.read_text(errors="replace")
+        return text if text.count(str(job)) >= 3 else None
+
+    text = str(wait_for(logged, timeout=10, message="three log lines of the job's routes"))
+    lines = [line for line in text.splitlines() if str(job) in line]
+    print("\n".join(lines))
+    assert secret not in text
+    assert f"{events}?access_token=***&last_event_id=1" in text
+    assert f"{events}?x=1&access%5Ftoken=***" in text
+    assert f"/api/v1/jobs/{job}/ws?access_token=***" in text

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from mediajobs import __version__
+from mediajobs.api.access_log import install_redaction
 from mediajobs.api.errors import install_error_handlers
 from mediajobs.api.gate import SubmitGate, UploadSlots
 from mediajobs.api.guards import ControlCharacterGuard
@@ -73,6 +74,7 @@ def create_app(settings: Settings, services: Services | None = None, *, maintena
     if services is not None:  # usable without the lifespan too (in-process test clients)
         app.state.services = services
         app.state.gate = SubmitGate.from_settings(settings)
+    install_redaction()  # no API key from `?access_token=` in uvicorn's log lines
     app.state.upload_slots = UploadSlots(settings.max_concurrent_uploads)
     app.state.probe_pool = health.probe_pool()
     install_error_handlers(app)
