@@ -31,6 +31,8 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 RETRY_MS = 1000  # how long EventSource waits before reconnecting
 WS_NOT_FOUND = 4404  # WebSocket close code for an unknown job (4000-4999: application codes)
 WS_UNAUTHORIZED = 4401  # ... and for a missing or invalid API key
+WS_POLICY_VIOLATION = 1008  # RFC 6455: a message (here the URL) that breaks the endpoint's rules
+MAX_CLOSE_REASON = 123  # bytes: a close frame is at most 125, two of them the code
 
 _EVENT_STREAM = {
     "description": "`text/event-stream`: `id`, `event` (`state` or `progress`) and `data` (the event as JSON)"
@@ -66,6 +68,20 @@ def _resume_point(header: str | None, query: int | None, maximum: int) -> int | 
             code="invalid_last_event_id",
         )
     return int(text)
+
+
+def _ws_resume_point(raw: str | None) -> int:
+    """`?last_event_id=` of a WebSocket, read after the handshake (FastAPI's own check of a query
+    parameter would refuse the handshake itself: an HTTP 403 with no reason, not the 1008)."""
+    if raw is None:
+        return 0
+    text = raw.strip()
+    if text and (not text.isdigit() or len(text) > 10 or int(text) > MAX_SEQ):
+        raise InvalidRequest(
+            f"last_event_id must be an event seq of this job (0 to {MAX_SEQ}), not {raw[:40]!r}",
+            code="invalid_last_event_id",
+        )
+    return int(text) if text else 0
 
 
 async def _sse(
@@ -143,17 +159,24 @@ async def user_events(
 async def job_events_ws(
     websocket: WebSocket,
     job_id: str,
-    resume: JobResumeQuery = None,
+    last_event_id: Annotated[str | None, Query(description=_RESUME_HELP)] = None,
 ) -> None:
     """A job's progress over a WebSocket: one JSON text message per event (with its `seq`; pass the
-    last one as `?last_event_id=` to resume); closed with 1000 after the final event, 4401 without a
-    valid API key (header, `?access_token=` or the `mediajobs_key` cookie), 4404 for an unknown job."""
+    last one as `?last_event_id=` to resume); closed with 1000 after the final event, 1008 for a
+    malformed `last_event_id`, 4401 without a valid API key (header, `?access_token=` or the
+    `mediajobs_key` cookie), 4404 for an unknown job. Every refusal comes after the handshake, with
+    a reason: the client sees why."""
     services: Services = websocket.app.state.services
     await websocket.accept()
     try:
+        resume = _ws_resume_point(last_event_id)
+    except InvalidRequest as exc:
+        await websocket.close(code=WS_POLICY_VIOLATION, reason=_close_reason(exc.message))
+        return
+    try:
         caller = await run_in_threadpool(check_key, services, key_of(websocket, browser_forms=True))
     except Unauthorized as exc:
-        await websocket.close(code=WS_UNAUTHORIZED, reason=exc.message[:120])
+        await websocket.close(code=WS_UNAUTHORIZED, reason=_close_reason(exc.message))
         return
     try:
         parsed = uuid.UUID(job_id)
@@ -163,9 +186,7 @@ async def job_events_ws(
         return
     progress = services.progress
     finished = False
-    follow = follow_job(
-        services.store, progress.feed, parsed, after_seq=resume or 0, timings=progress.timings
-    )
+    follow = follow_job(services.store, progress.feed, parsed, after_seq=resume, timings=progress.timings)
     async with aclosing(follow) as stream, anyio.create_task_group() as tg:
         tg.start_soon(_until_disconnect, websocket, tg.cancel_scope)
         try:
@@ -188,6 +209,10 @@ async def _until_disconnect(websocket: WebSocket, scope: anyio.CancelScope) -> N
         if message["type"] == "websocket.disconnect":
             scope.cancel()
             return
+
+
+def _close_reason(text: str) -> str:
+    return text.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
 
 
 def _ws_message(event: ProgressEvent) -> str:
