@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     max_request_head_bytes: Annotated[int, Field(ge=1024)] = Field(
         default=64 * 1024, validation_alias="MEDIAJOBS_MAX_REQUEST_HEAD_BYTES"
     )
+    # Origins (`https://app.example.com`) whose pages may open a job's WebSocket with the key cookie,
+    # besides the API's own (the one its Host header names). Bearer keys and `?access_token=` need none.
+    allowed_origins: list[str] = Field(default_factory=list, validation_alias="MEDIAJOBS_ALLOWED_ORIGINS")
 
     # Limits on media, checked from ffprobe before converting and enforced again while decoding.
     max_media_seconds: Annotated[float, Field(gt=0)] = Field(
@@ -221,7 +224,7 @@ class Settings(BaseSettings):
             key = alias.choices[0] if isinstance(alias, AliasChoices) else alias
             value = getattr(self, name)
             if isinstance(key, str) and value is not None:
-                env[key] = json.dumps(value) if isinstance(value, dict) else str(value)
+                env[key] = json.dumps(value) if isinstance(value, dict | list) else str(value)
         return env
 
     def time_limits_for(self, stage: str, media_seconds: float | None = None) -> tuple[int, int]:

@@ -23,10 +23,12 @@ from mediajobs.engines import Engines
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.services import Services, build_services
 
+ALLOWED = "https://app.example"
+
 
 @pytest.fixture
 def services(tmp_path: Path, sqlite_url: str) -> Iterator[Services]:
-    settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url)
+    settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url, MEDIAJOBS_ALLOWED_ORIGINS=[ALLOWED])
     built = build_services(settings, InMemoryPublisher(), engines=Engines())
     yield built
     built.close()
@@ -79,3 +81,24 @@ def test_a_bad_last_event_id_is_accepted_then_closed_with_1008(
     code, reason = closing(url)
     assert code == 1008
     assert "last_event_id" in reason
+
+
+def test_a_cookie_from_another_sites_page_is_closed_with_4403(base: str, key: str, finished_job: str) -> None:
+    """Cross-site WebSocket hijacking: the browser sends the cookie, and no CORS rule stops the page."""
+    url = f"{base.replace('http', 'ws')}/api/v1/jobs/{finished_job}/ws"
+    cookie = {"Cookie": f"mediajobs_key={key}"}
+    for origin in ("https://evil.example", "null", None):
+        code, reason = closing(url, origin=origin, headers=cookie)
+        assert (code, "MEDIAJOBS_ALLOWED_ORIGINS" in reason) == (4403, True), origin
+    # The same cookie from the API's own origin, or an allowed one: the job's events, then 1000.
+    for origin in (base, ALLOWED):
+        assert closing(url, origin=origin, headers=cookie)[0] == 1000, origin
+
+
+def test_bearer_and_query_keys_need_no_origin(base: str, key: str, finished_job: str) -> None:
+    url = f"{base.replace('http', 'ws')}/api/v1/jobs/{finished_job}/ws"
+    evil = "https://evil.example"
+    assert closing(url, origin=evil, headers={"Authorization": f"Bearer {key}"})[0] == 1000
+    assert closing(f"{url}?access_token={key}", origin=evil)[0] == 1000
+    # No key at all stays a 4401, whatever the origin (it says nothing about any cookie).
+    assert closing(url, origin=evil)[0] == 4401

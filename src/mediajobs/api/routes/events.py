@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from mediajobs.api.auth import check_key, key_of
+from mediajobs.api.auth import by_cookie, check_key, key_of, origin_allowed
 from mediajobs.api.deps import JobId, ServicesDep, StreamUser
 from mediajobs.api.schemas import ErrorBody
 from mediajobs.domain.events import ProgressEvent
@@ -31,7 +31,11 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 RETRY_MS = 1000  # how long EventSource waits before reconnecting
 WS_NOT_FOUND = 4404  # WebSocket close code for an unknown job (4000-4999: application codes)
 WS_UNAUTHORIZED = 4401  # ... and for a missing or invalid API key
+WS_FORBIDDEN = 4403  # ... and for a cookie-authenticated socket opened from another site's page
 WS_POLICY_VIOLATION = 1008  # RFC 6455: a message (here the URL) that breaks the endpoint's rules
+COOKIE_ORIGIN_REFUSED = (
+    "key cookie refused from this Origin (not the API's, not in MEDIAJOBS_ALLOWED_ORIGINS)"
+)
 MAX_CLOSE_REASON = 123  # bytes: a close frame is at most 125, two of them the code
 
 _EVENT_STREAM = {
@@ -164,14 +168,17 @@ async def job_events_ws(
     """A job's progress over a WebSocket: one JSON text message per event (with its `seq`; pass the
     last one as `?last_event_id=` to resume); closed with 1000 after the final event, 1008 for a
     malformed `last_event_id`, 4401 without a valid API key (header, `?access_token=` or the
-    `mediajobs_key` cookie), 4404 for an unknown job. Every refusal comes after the handshake, with
-    a reason: the client sees why."""
+    `mediajobs_key` cookie), 4403 for a cookie sent from another site's page, 4404 for an unknown job.
+    Every refusal comes after the handshake, with a reason: the client sees why."""
     services: Services = websocket.app.state.services
     await websocket.accept()
     try:
         resume = _ws_resume_point(last_event_id)
     except InvalidRequest as exc:
         await websocket.close(code=WS_POLICY_VIOLATION, reason=_close_reason(exc.message))
+        return
+    if by_cookie(websocket) and not origin_allowed(websocket, services.settings.allowed_origins):
+        await websocket.close(code=WS_FORBIDDEN, reason=COOKIE_ORIGIN_REFUSED)
         return
     try:
         caller = await run_in_threadpool(check_key, services, key_of(websocket, browser_forms=True))
