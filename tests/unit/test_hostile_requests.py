@@ -112,6 +112,23 @@ def test_a_cursor_at_the_ends_of_time_is_a_cursor(client: TestClient, services: 
     assert [j["id"] for j in found.json()["jobs"]] == ([] if stamp.startswith("0001") else [str(job.id)])
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("TRACE", "/healthz", "GET"),
+        ("PUT", JOBS, "GET, POST"),  # two routes share the path: both are named
+        ("DELETE", f"{JOBS}/{uuid.UUID(int=1)}", "GET"),
+        ("GET", f"{JOBS}/{uuid.UUID(int=1)}/cancel", "POST"),
+    ],
+)
+def test_an_unsupported_method_is_405_with_allow(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    response = client.request(method, path)
+    assert error_of(response, 405)["code"] == "method_not_allowed"
+    assert response.headers["allow"] == allowed
+
+
 # -- NUL and other control characters -----------------------------------------------------------
 
 

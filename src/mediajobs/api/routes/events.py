@@ -43,12 +43,22 @@ _EVENT_STREAM = {
     " per event; a comment line as a keep-alive every 15 s.",
     "content": {
         MEDIA_TYPE: {
+            # OpenAPI 3.1 has a stream's `schema` describe one event (3.2 names that `itemSchema`).
             "schema": {
-                "type": "string",
-                "contentMediaType": MEDIA_TYPE,
-                "description": "Server-Sent Events; each event's `data` is an EventPublic as JSON.",
+                "type": "object",
+                "description": "One Server-Sent Event; its `data` is an EventPublic as JSON.",
+                "required": ["data", "event"],
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[0-9]+$"},
+                    "event": {"type": "string", "enum": ["state", "progress"]},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": {"$ref": "#/components/schemas/EventPublic"},
+                    },
+                    "retry": {"type": "integer"},
+                },
             },
-            "x-event-data": {"$ref": "#/components/schemas/EventPublic"},
         }
     },
 }
@@ -60,18 +70,19 @@ MAX_EVENT_ID = 2**63 - 1  # the global event id is a 64-bit column
 
 
 def _resume_point(header: str | None, query: int | None, maximum: int) -> int | None:
-    """The client's last event id, from `Last-Event-ID` (sent by EventSource on reconnect) or the query."""
-    if query is not None:
-        return query
-    if header is None or not header.strip():
-        return None
-    text = header.strip()
-    if not text.isdigit() or len(text) > 19 or int(text) > maximum:
-        raise InvalidRequest(
-            f"Last-Event-ID must be an event id given by this stream (0 to {maximum}), not {header[:40]!r}",
-            code="invalid_last_event_id",
-        )
-    return int(text)
+    """The client's last event id, from `Last-Event-ID` (sent by EventSource on reconnect) or the
+    query, which wins; a malformed header is refused even then."""
+    from_header = None
+    if header is not None and header.strip():
+        text = header.strip()
+        if not text.isdigit() or len(text) > 19 or int(text) > maximum:
+            raise InvalidRequest(
+                f"Last-Event-ID must be an event id given by this stream (0 to {maximum}),"
+                f" not {header[:40]!r}",
+                code="invalid_last_event_id",
+            )
+        from_header = int(text)
+    return query if query is not None else from_header
 
 
 def _ws_resume_point(raw: str | None) -> int:
