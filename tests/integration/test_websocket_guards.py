@@ -83,6 +83,11 @@ def test_a_bad_last_event_id_is_accepted_then_closed_with_1008(
     assert "last_event_id" in reason
 
 
+def test_a_control_character_in_the_url_is_accepted_then_closed_with_1008(base: str, key: str) -> None:
+    code, reason = closing(f"{base.replace('http', 'ws')}/api/v1/jobs/a%01b/ws?access_token={key}")
+    assert (code, reason) == (1008, "the URL path contains a control character")
+
+
 def test_a_cookie_from_another_sites_page_is_closed_with_4403(base: str, key: str, finished_job: str) -> None:
     """Cross-site WebSocket hijacking: the browser sends the cookie, and no CORS rule stops the page."""
     url = f"{base.replace('http', 'ws')}/api/v1/jobs/{finished_job}/ws"

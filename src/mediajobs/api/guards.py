@@ -122,7 +122,9 @@ class ControlCharacterGuard:
         if scope["type"] in ("http", "websocket"):
             problem = self._problem(scope)
             if problem is not None:
-                if scope["type"] == "websocket":
+                if scope["type"] == "websocket":  # accepted first: a close before it is a bare HTTP 403
+                    await receive()  # websocket.connect
+                    await send({"type": "websocket.accept"})
                     await send({"type": "websocket.close", "code": 1008, "reason": problem})
                     return
                 await _send_error(send, 400, "invalid_characters", problem)
