@@ -6,6 +6,7 @@ MediaJobsError                  root; carries a machine-readable `code` and a hu
 │   ├── NotFound                no such job, upload or artifact (for this owner)    -> 404
 │   ├── Conflict                the resource is in the wrong state for the request  -> 409
 │   ├── PayloadTooLarge         an upload over the configured limit                 -> 413
+│   ├── RequestTimeout          a request body that stopped arriving (idle timeout)  -> 408
 │   ├── Unauthorized            no API key, or one that is malformed, unknown or revoked -> 401
 │   ├── Forbidden               a valid key that may not do this (an admin-only route)  -> 403
 │   └── TooManyRequests         over a quota or the submit rate limit (Retry-After)  -> 429
@@ -70,6 +71,12 @@ class PayloadTooLarge(ClientError):
     """Raised when an upload exceeds `MEDIAJOBS_UPLOAD_MAX_BYTES`."""
 
     code = "payload_too_large"
+
+
+class RequestTimeout(ClientError):
+    """Raised when a request body sends nothing for `MEDIAJOBS_BODY_IDLE_TIMEOUT_SECONDS`."""
+
+    code = "body_timeout"
 
 
 class Unauthorized(ClientError):
@@ -205,6 +212,7 @@ __all__ = [
     "NotMigrated",
     "PayloadTooLarge",
     "PermanentError",
+    "RequestTimeout",
     "RetryableError",
     "StageError",
     "StageTimeout",

@@ -48,6 +48,7 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, wo
         port=port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=STREAM_SHUTDOWN_GRACE_SECONDS,
+        **request_head_limit(settings),
     )
     if workers == 1:
         uvicorn.run(create_app(settings), **common)
@@ -60,6 +61,16 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, wo
 
 
 APP_FACTORY = "mediajobs.api.app:create_app_from_environment"
+
+
+def request_head_limit(settings: Settings) -> dict[str, Any]:
+    """uvicorn options that bound a request's line and headers to `MEDIAJOBS_MAX_REQUEST_HEAD_BYTES`.
+
+    The h11 parser, chosen explicitly: it refuses a head that grows past the limit (400, connection
+    closed). httptools, which uvicorn picks when it is installed, has no limit at all: it keeps
+    appending to a header value for as long as the client sends one (four unauthenticated sockets
+    took an API process from 137 to 1,101 MiB)."""
+    return {"http": "h11", "h11_max_incomplete_event_size": settings.max_request_head_bytes}
 
 
 def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:

@@ -114,6 +114,22 @@ class Settings(BaseSettings):
     upload_max_bytes: Annotated[int, Field(ge=1)] = Field(
         default=2 * 1024**3, validation_alias="MEDIAJOBS_UPLOAD_MAX_BYTES"
     )
+    # A request body that sends nothing for this long is answered 408 (its partial upload removed).
+    body_idle_timeout_seconds: Annotated[float, Field(gt=0)] = Field(
+        default=30.0, validation_alias="MEDIAJOBS_BODY_IDLE_TIMEOUT_SECONDS"
+    )
+    # Uploads (multipart bodies) one user may be sending to one API process at once; beyond: 429.
+    max_concurrent_uploads: Annotated[int, Field(ge=1)] = Field(
+        default=4, validation_alias="MEDIAJOBS_MAX_CONCURRENT_UPLOADS"
+    )
+    # The request line and headers of one request, together; a longer head is answered 400 and its
+    # connection closed before more of it is read (uvicorn's h11 parser: see launch.py).
+    max_request_head_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=64 * 1024, validation_alias="MEDIAJOBS_MAX_REQUEST_HEAD_BYTES"
+    )
+    # Origins (`https://app.example.com`) whose pages may open a job's WebSocket with the key cookie,
+    # besides the API's own (the one its Host header names). Bearer keys and `?access_token=` need none.
+    allowed_origins: list[str] = Field(default_factory=list, validation_alias="MEDIAJOBS_ALLOWED_ORIGINS")
 
     # Limits on media, checked from ffprobe before converting and enforced again while decoding.
     max_media_seconds: Annotated[float, Field(gt=0)] = Field(
@@ -212,7 +228,7 @@ class Settings(BaseSettings):
             key = alias.choices[0] if isinstance(alias, AliasChoices) else alias
             value = getattr(self, name)
             if isinstance(key, str) and value is not None:
-                env[key] = json.dumps(value) if isinstance(value, dict) else str(value)
+                env[key] = json.dumps(value) if isinstance(value, dict | list) else str(value)
         return env
 
     def time_limits_for(

@@ -1,13 +1,16 @@
-"""A download reaches only the address that was checked: no private host, no DNS rebinding."""
+"""A download reaches only the address that was checked (no private host, no DNS rebinding), and
+reads only what it asked for (no content coding: a compressed bomb is never inflated)."""
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.server
 import socket
 import ssl
 import subprocess
 import threading
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +18,10 @@ from typing import Any
 
 import pytest
 
+from helpers.http_server import Route, serve
 from helpers.processes import FileServer
 from helpers.settings import make_settings
-from mediajobs.errors import ForbiddenSource, RetryableError
+from mediajobs.errors import ForbiddenSource, PermanentError, RetryableError
 from mediajobs.registry import build_registry
 from mediajobs.stages import StageContext
 from mediajobs.stages.ingest import ingest
@@ -27,8 +31,8 @@ WAV = b"RIFF" + b"\0" * 4096
 PUBLIC_IP = "93.184.216.34"  # never contacted: the test's socket layer refuses every non-loopback address
 
 
-def _ctx(tmp_path: Path, source: str, *, allow_private: bool) -> StageContext:
-    settings = make_settings(tmp_path, MEDIAJOBS_ALLOW_PRIVATE_SOURCES=allow_private)
+def _ctx(tmp_path: Path, source: str, *, allow_private: bool, **overrides: object) -> StageContext:
+    settings = make_settings(tmp_path, MEDIAJOBS_ALLOW_PRIVATE_SOURCES=allow_private, **overrides)
     job_id = uuid.uuid4()
     return StageContext(
         job_id=job_id, stage="ingest", attempt=1, source=source, options={}, inputs={},
@@ -186,3 +190,51 @@ def test_the_pinned_connection_sends_the_host_name_as_tls_sni(
     with pytest.raises(RetryableError, match="download failed"):  # certificate not trusted
         ingest(_ctx(tmp_path, f"https://media.test:{port}/talk.wav", allow_private=True))
     assert names == ["media.test"]
+
+
+BOMB_INFLATED = 64 * 1024 * 1024  # the test's bomb: 64 MiB of zeros, gzipped twice (the issue's: gigabytes)
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    return gzip.compress(gzip.compress(b"\0" * BOMB_INFLATED, compresslevel=9), compresslevel=9)
+
+
+@pytest.mark.parametrize("coding", ["gzip, gzip", "gzip", "deflate", "identity, br"])
+def test_a_compressed_body_is_refused_without_inflating_it(
+    tmp_path: Path, gzip_bomb: bytes, coding: str
+) -> None:
+    """We ask for identity; a server that answers with any content coding gets a permanent failure
+    and nothing is decoded: httpx inflates a whole layer at once, so a few kB would be gigabytes."""
+    routes = {
+        "/bomb.wav": Route(
+            headers=(("Content-Type", "audio/wav"), ("Content-Encoding", coding)), body=gzip_bomb
+        )
+    }
+    with serve(routes) as base:
+        ctx = _ctx(tmp_path, f"{base}/bomb.wav", allow_private=True, MEDIAJOBS_DOWNLOAD_MAX_BYTES=1024 * 1024)
+        tracemalloc.start()
+        try:
+            with pytest.raises(PermanentError) as caught:
+                ingest(ctx)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    print(
+        f"{len(gzip_bomb)} bytes sent as {coding!r}: refused, peak Python allocations {peak / 2**20:.1f} MiB"
+    )
+    assert caught.value.code == "unsupported_encoding", caught.value
+    assert coding in caught.value.message
+    assert peak < 8 * 1024 * 1024
+    assert [p for p in ctx.work_dir.iterdir()] == []
+
+
+def test_identity_coding_is_downloaded_as_sent(tmp_path: Path) -> None:
+    routes = {
+        "/talk.wav": Route(
+            headers=(("Content-Type", "audio/wav"), ("Content-Encoding", "identity")), body=WAV
+        )
+    }
+    with serve(routes) as base:
+        result = ingest(_ctx(tmp_path, f"{base}/talk.wav", allow_private=True))
+    assert result.output["size"] == len(WAV)

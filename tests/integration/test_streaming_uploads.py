@@ -28,7 +28,11 @@ CHUNK = 256 * 1024
 @pytest.fixture
 def settings(tmp_path: Path, pg_url: str, redis_url: str) -> Settings:
     return make_settings(
-        tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=redis_url, MEDIAJOBS_UPLOAD_MAX_BYTES=LIMIT
+        tmp_path,
+        MEDIAJOBS_DATABASE_URL=pg_url,
+        CELERY_BROKER_URL=redis_url,
+        MEDIAJOBS_UPLOAD_MAX_BYTES=LIMIT,
+        MEDIAJOBS_MAX_CONCURRENT_UPLOADS=20,  # twenty submits of one user at once, below
     )
 
 

@@ -108,7 +108,7 @@ def test_ingest_downloads_through_the_outbound_http_port(tmp_path: Path) -> None
             return httpx.Response(503, headers={"Retry-After": "7"})
         if request.url.path == "/gone":
             return httpx.Response(404)
-        return httpx.Response(200, headers={"Content-Type": "audio/wav"}, content=body)
+        return httpx.Response(200, headers={"Content-Type": "audio/wav"}, stream=httpx.ByteStream(body))
 
     http = MockHttp(answer)
     engines = Engines().register(OUTBOUND_HTTP, lambda: http)

@@ -3,6 +3,7 @@ and none leaves a file or a row behind."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -92,6 +93,41 @@ def test_websocket_refuses_an_oversized_last_event_id(client: TestClient, servic
     ):
         ws.receive_text()
     assert closed.value.code == 1008
+
+
+def _cursor(stamp: str) -> str:
+    return base64.urlsafe_b64encode(f"{stamp}|{uuid.uuid4()}".encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"])
+def test_a_cursor_whose_time_does_not_fit_is_422(client: TestClient, stamp: str) -> None:
+    """In UTC these are before year 1 or after 9999: the datetime overflowed into a 500."""
+    assert error_of(client.get(f"{JOBS}?cursor={_cursor(stamp)}"), 422)["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"])
+def test_a_cursor_at_the_ends_of_time_is_a_cursor(client: TestClient, services: Services, stamp: str) -> None:
+    job = submit(services.store)
+    found = client.get(f"{JOBS}?cursor={_cursor(stamp)}")
+    assert found.status_code == 200, found.text
+    assert [j["id"] for j in found.json()["jobs"]] == ([] if stamp.startswith("0001") else [str(job.id)])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("TRACE", "/healthz", "GET"),
+        ("PUT", JOBS, "GET, POST"),  # two routes share the path: both are named
+        ("DELETE", f"{JOBS}/{uuid.UUID(int=1)}", "GET"),
+        ("GET", f"{JOBS}/{uuid.UUID(int=1)}/cancel", "POST"),
+    ],
+)
+def test_an_unsupported_method_is_405_with_allow(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    response = client.request(method, path)
+    assert error_of(response, 405)["code"] == "method_not_allowed"
+    assert response.headers["allow"] == allowed
 
 
 # -- NUL and other control characters -----------------------------------------------------------

@@ -67,6 +67,30 @@ def test_a_failed_write_stores_nothing_and_keeps_the_old_object(storage: Storage
     assert read_bytes(storage, "k/kept") == b"old"
 
 
+def test_a_writer_stores_its_pieces_only_on_commit(storage: Storage, tmp_path: Path) -> None:
+    writer = storage.writer("uploads/u2/talk.wav")
+    writer.write(b"RIFF")
+    writer.write(b"\0" * 1000)
+    assert storage.list("uploads/") == []  # nothing under the key before the commit
+    stored = writer.commit()
+    assert stored.size == 1004
+    assert stored.sha256 == hashlib.sha256(b"RIFF" + b"\0" * 1000).hexdigest()
+    assert read_bytes(storage, "uploads/u2/talk.wav") == b"RIFF" + b"\0" * 1000
+    writer.abort()  # after the commit: nothing to drop
+    assert storage.stat("uploads/u2/talk.wav").size == 1004
+
+
+def test_an_aborted_writer_leaves_nothing(storage: Storage, tmp_path: Path) -> None:
+    writer = storage.writer("uploads/u3/talk.wav")
+    writer.write(b"partial")
+    writer.abort()
+    writer.abort()
+    with pytest.raises(ValueError, match="closed"):
+        writer.write(b"more")
+    assert storage.list("uploads/") == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # no temp file either
+
+
 def test_put_file_takes_a_working_file(storage: Storage, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()

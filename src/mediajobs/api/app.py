@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from mediajobs import __version__
+from mediajobs.api.access_log import install_redaction
 from mediajobs.api.errors import install_error_handlers
-from mediajobs.api.gate import SubmitGate
+from mediajobs.api.gate import SubmitGate, UploadSlots
 from mediajobs.api.guards import ControlCharacterGuard
 from mediajobs.api.openapi import install_openapi
 from mediajobs.api.routes import catalog, events, health, jobs, me, queues, uploads
@@ -88,6 +89,9 @@ def create_app(
     if services is not None:  # usable without the lifespan too (in-process test clients)
         app.state.services = services
         app.state.gate = SubmitGate.from_settings(settings)
+    install_redaction()  # no API key from `?access_token=` in uvicorn's log lines
+    app.state.upload_slots = UploadSlots(settings.max_concurrent_uploads)
+    app.state.probe_pool = health.probe_pool()
     install_error_handlers(app)
     app.add_middleware(ControlCharacterGuard)
     app.include_router(health.router)

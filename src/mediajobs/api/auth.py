@@ -3,9 +3,16 @@
 Event streams also take the key where a browser can put it: `?access_token=` (EventSource and
 WebSocket cannot set headers) or the `mediajobs_key` cookie. Every failure (no key, a malformed,
 unknown or revoked key, a disabled user) is the same 401, so the answer tells an attacker nothing.
+
+A browser sends the cookie with a WebSocket opened by any site's page, and no CORS rule stops that
+page from reading the socket; so a cookie counts only on a socket whose `Origin` is the API's own
+(`origin_allowed`) or one the operator listed (`MEDIAJOBS_ALLOWED_ORIGINS`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -32,6 +39,28 @@ def key_of(connection: HTTPConnection, *, browser_forms: bool) -> str | None:
     return None
 
 
+def by_cookie(connection: HTTPConnection) -> bool:
+    """True when a stream's key can only come from the cookie (no header, no `?access_token=`)."""
+    return (
+        not connection.headers.get("authorization")
+        and not connection.query_params.get(QUERY)
+        and bool(connection.cookies.get(COOKIE))
+    )
+
+
+def origin_allowed(connection: HTTPConnection, allowed: Iterable[str]) -> bool:
+    """The `Origin` header names the API itself (its host and port are the `Host` header's) or one of
+    `allowed`; no Origin, `null`, or any other site: False."""
+    origin = connection.headers.get("origin", "").strip().lower().rstrip("/")
+    if not origin or origin == "null":
+        return False
+    if origin in {o.strip().lower().rstrip("/") for o in allowed}:
+        return True
+    parts = urlsplit(origin)
+    host = connection.headers.get("host", "").strip().lower()
+    return parts.scheme in ("http", "https") and bool(host) and parts.netloc == host
+
+
 def check_key(services: Services, key: str | None) -> Caller:
     if not key:
         raise Unauthorized("an API key is required: send `Authorization: Bearer <API key>`")
@@ -53,4 +82,13 @@ async def authenticate_stream(request: Request) -> Caller:
     return await run_in_threadpool(check_key, services, key_of(request, browser_forms=True))
 
 
-__all__ = ["COOKIE", "QUERY", "authenticate", "authenticate_stream", "check_key", "key_of"]
+__all__ = [
+    "COOKIE",
+    "QUERY",
+    "authenticate",
+    "authenticate_stream",
+    "by_cookie",
+    "check_key",
+    "key_of",
+    "origin_allowed",
+]

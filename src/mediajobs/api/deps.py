@@ -13,21 +13,24 @@ from mediajobs.settings import Settings
 from mediajobs.store import Caller, JobStore
 from mediajobs.wiring import Services
 
+# The dependencies are `async def` though they do no I/O: FastAPI runs a plain `def` dependency in
+# the thread pool, and a request should not need a thread just to be handed its services.
 
-def get_services(request: Request) -> Services:
+
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_store(request: Request) -> JobStore:
-    return get_services(request).store
+async def get_store(request: Request) -> JobStore:
+    return (await get_services(request)).store
 
 
-def get_settings_dep(request: Request) -> Settings:
-    return get_services(request).settings
+async def get_settings_dep(request: Request) -> Settings:
+    return (await get_services(request)).settings
 
 
-def parse_job_id(job_id: str) -> uuid.UUID:
+async def parse_job_id(job_id: str) -> uuid.UUID:
     """A malformed id names no job: 404, like any unknown id."""
     try:
         return uuid.UUID(job_id)

@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from mediajobs.errors import (
     ClientError,
@@ -18,6 +20,7 @@ from mediajobs.errors import (
     NotFound,
     NotMigrated,
     PayloadTooLarge,
+    RequestTimeout,
     TooManyRequests,
     Unauthorized,
     Unavailable,
@@ -30,6 +33,7 @@ STATUS_BY_ERROR: tuple[tuple[type[MediaJobsError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (PayloadTooLarge, 413),
+    (RequestTimeout, 408),
     (Unauthorized, 401),
     (Forbidden, 403),
     (TooManyRequests, 429),
@@ -50,6 +54,7 @@ _HTTP_CODES = {
     422: "validation_error",
 }
 MAX_SHOWN_ERRORS = 5
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def error_response(
@@ -66,6 +71,16 @@ def _headers(exc: MediaJobsError) -> dict[str, str] | None:
     if isinstance(exc, TooManyRequests):
         return {**exc.headers, "Retry-After": str(exc.retry_after)}
     return None
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route of `app` answers at the request's path (Starlette's own 405 names
+    only the first route it found there, and the application's routers nest)."""
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in app.router.routes)
+    ]
 
 
 def status_for(exc: MediaJobsError) -> int:
@@ -86,7 +101,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if status >= 500:
             log.error("request failed: %s", exc)
         response = error_response(status, exc.code, exc.message, _headers(exc))
-        if isinstance(exc, PayloadTooLarge) or _is_upload(request):
+        if isinstance(exc, PayloadTooLarge | RequestTimeout) or _is_upload(request):
             # The rest of the body may still be on its way: close rather than read it to the end.
             response.headers["Connection"] = "close"
         return response
@@ -104,9 +119,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "validation_error", "; ".join(parts) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: a 405 lists the methods the resource has
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+        return error_response(exc.status_code, code, str(exc.detail), headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""What a submit must pass before it is read: the user's monthly quotas and the key's rate limit.
+"""What a submit must pass before it is read: the user's monthly quotas, the key's rate limit, and
+(for uploads) the user's count of bodies already streaming into this process.
 
 Quotas (domain/tenancy.py) are checked against the usage the caller's key lookup already read, so
 they cost no query. The rate limit is a moving window per key, kept by the `limits` library in Redis
@@ -12,6 +13,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from limits import RateLimitItemPerMinute
@@ -76,4 +79,40 @@ class SubmitGate:
         return headers
 
 
-__all__ = ["SubmitGate"]
+class UploadSlots:
+    """How many uploads each user is sending to this API process right now, at most `per_user`.
+
+    A body streams for as long as its client takes; without a cap one user could keep the process
+    busy with thousands of slow uploads. Beyond the cap: 429 `too_many_uploads`. Used from the event
+    loop only (no lock): a slot is taken before the body is read and given back however it ends.
+    """
+
+    def __init__(self, per_user: int) -> None:
+        self.per_user = per_user
+        self._active: dict[str, int] = {}
+
+    def active(self, user_id: str) -> int:
+        return self._active.get(user_id, 0)
+
+    @contextmanager
+    def hold(self, user_id: str) -> Iterator[None]:
+        held = self._active.get(user_id, 0)
+        if held >= self.per_user:
+            raise TooManyRequests(
+                f"{held} uploads of yours are still streaming into this server (at most {self.per_user}"
+                " at once): finish or cancel one first",
+                code="too_many_uploads",
+                retry_after=1,
+            )
+        self._active[user_id] = held + 1
+        try:
+            yield
+        finally:
+            left = self._active[user_id] - 1
+            if left:
+                self._active[user_id] = left
+            else:
+                del self._active[user_id]
+
+
+__all__ = ["SubmitGate", "UploadSlots"]

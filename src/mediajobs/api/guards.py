@@ -26,6 +26,11 @@ MAX_OPTION_DEPTH = 8
 MAX_OPTION_STRING = 4096
 SHOWN = 3  # offending keys named in an error message
 
+# The same rules as JSON-schema patterns, for the OpenAPI document (api/openapi.py, api/schemas.py).
+NO_CONTROL = "^[^\\x00-\\x1f\\x7f]*$"  # paths, queries, names: no control character
+NO_CONTROL_IN_TEXT = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"  # text: tab and newlines allowed
+NO_CONTROL_IN_HEADER = "^[^\\x00-\\x08\\x0a-\\x1f\\x7f]*$"  # header values: tab allowed
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, LF and CR allowed
 _CONTROL_BYTES = frozenset(range(0x20)) | {0x7F}
@@ -117,7 +122,9 @@ class ControlCharacterGuard:
         if scope["type"] in ("http", "websocket"):
             problem = self._problem(scope)
             if problem is not None:
-                if scope["type"] == "websocket":
+                if scope["type"] == "websocket":  # accepted first: a close before it is a bare HTTP 403
+                    await receive()  # websocket.connect
+                    await send({"type": "websocket.accept"})
                     await send({"type": "websocket.close", "code": 1008, "reason": problem})
                     return
                 await _send_error(send, 400, "invalid_characters", problem)
@@ -149,6 +156,9 @@ __all__ = [
     "MAX_OPTION_DEPTH",
     "MAX_OPTION_KEYS",
     "MAX_OPTION_NODES",
+    "NO_CONTROL",
+    "NO_CONTROL_IN_HEADER",
+    "NO_CONTROL_IN_TEXT",
     "ControlCharacterGuard",
     "check_options",
     "check_text",

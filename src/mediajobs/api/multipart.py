@@ -3,31 +3,39 @@ through to its consumer (storage), every size bounded while the bytes stream.
 
 Starlette's `request.form()` spools a whole body to a temporary file before a route sees it, so an
 800 MB body against a 1 MiB limit would be on disk before the 413. Here the file's bytes are handed on
-chunk by chunk, and the body is cut as soon as a limit is passed. The reader is synchronous (it runs
-in a worker thread, pulling the body from the event loop); `body_chunks` does that bridging.
+chunk by chunk, and the body is cut as soon as a limit is passed.
 
+The body is read and parsed in the event loop, never in a worker thread: a client that sends one
+byte every few seconds then costs a coroutine, not one of the threads that every other request
+(authentication, database reads, health checks) needs. Only whole chunks of the file go to a thread,
+to be written. `BodyStream` ends a body that sends nothing for its idle timeout (RequestTimeout).
+
+    body = BodyStream(request.stream(), idle_seconds)
     reader = MultipartReader(content_type, limits)
-    reader.read_until_file(chunks)                 # fields sent before the file
+    await reader.read_until_file(body)             # fields sent before the file
     if reader.file is not None:
-        stored = storage.write(key, reader.file_chunks(chunks))
-    reader.read_to_end(chunks)                     # fields sent after it
+        async for chunk in reader.file_chunks(body):
+            await run_in_threadpool(writer.write, chunk)
+    await reader.read_to_end(body)                 # fields sent after it
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import anyio.from_thread
+import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from mediajobs.api.guards import has_control
-from mediajobs.errors import ClientError, InvalidRequest, PayloadTooLarge
+from mediajobs.errors import ClientError, InvalidRequest, PayloadTooLarge, RequestTimeout
 
 MAX_PART_HEADERS = 8
 MAX_PART_HEADER_BYTES = 4096
+FILE_CHUNK_BYTES = 1024 * 1024  # what one storage write in a thread gets (the last one may be less)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -98,26 +106,33 @@ class MultipartReader:
 
     # -- driving ---------------------------------------------------------------------------------
 
-    def read_until_file(self, chunks: Iterator[bytes]) -> None:
+    async def read_until_file(self, body: BodyStream) -> None:
         """Parse until the file part's headers are read (or the body ends)."""
         while self.file is None and not self._ended:
-            self._feed(chunks)
+            self.feed(await body.next_chunk())
 
-    def file_chunks(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        """The file part's bytes as they arrive; PayloadTooLarge past the limit."""
+    async def file_chunks(self, body: BodyStream) -> AsyncIterator[bytes]:
+        """The file part's bytes as they arrive, in pieces of FILE_CHUNK_BYTES (the last may be
+        shorter); PayloadTooLarge past the limit."""
+        piece = bytearray()
         while True:
             while self._pending:
-                yield self._pending.popleft()
+                piece += self._pending.popleft()
+                if len(piece) >= FILE_CHUNK_BYTES:
+                    yield bytes(piece)
+                    piece.clear()
             if self._file_ended:
+                if piece:
+                    yield bytes(piece)
                 return
-            self._feed(chunks)
+            self.feed(await body.next_chunk())
 
-    def read_to_end(self, chunks: Iterator[bytes]) -> None:
+    async def read_to_end(self, body: BodyStream) -> None:
         while not self._ended:
-            self._feed(chunks)
+            self.feed(await body.next_chunk())
 
-    def _feed(self, chunks: Iterator[bytes]) -> None:
-        chunk = next(chunks, None)
+    def feed(self, chunk: bytes | None) -> None:
+        """Parse the next piece of the body (None: the body ended)."""
         if chunk is None:
             raise MalformedForm("the multipart body ended before its closing boundary")
         self._body_bytes += len(chunk)
@@ -210,15 +225,42 @@ class MultipartReader:
         self._file_ended = True
 
 
-def body_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
-    """A request body's async stream as a plain iterator, for code running in a worker thread."""
+class BodyStream:
+    """A request body, chunk by chunk, that must keep arriving: RequestTimeout when nothing comes for
+    `idle_seconds`, ClientError when the client goes away mid-body."""
 
-    async def next_chunk() -> bytes | None:
-        return await anext(stream, None)
+    def __init__(self, stream: AsyncIterator[bytes], idle_seconds: float) -> None:
+        self._stream = stream
+        self._idle_seconds = idle_seconds
 
-    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
-        if chunk:
+    async def next_chunk(self) -> bytes | None:
+        """The next non-empty chunk, or None once the body has ended."""
+        while True:
+            try:
+                with anyio.fail_after(self._idle_seconds):
+                    chunk = await anext(self._stream, None)
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"the request body sent nothing for {self._idle_seconds:g} seconds"
+                ) from None
+            except ClientDisconnect:
+                raise ClientError(
+                    "the client went away before the body ended", code="client_disconnected"
+                ) from None
+            if chunk is None or chunk:
+                return chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while (chunk := await self.next_chunk()) is not None:
             yield chunk
 
 
-__all__ = ["FilePart", "FormLimits", "MalformedForm", "MultipartReader", "body_chunks", "boundary_of"]
+__all__ = [
+    "FILE_CHUNK_BYTES",
+    "BodyStream",
+    "FilePart",
+    "FormLimits",
+    "MalformedForm",
+    "MultipartReader",
+    "boundary_of",
+]

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from mediajobs.api.guards import NO_CONTROL, NO_CONTROL_IN_HEADER
 from mediajobs.api.schemas import ErrorBody, JobCreate
 from mediajobs.domain import Pipeline
 
@@ -28,6 +29,25 @@ COMMON_ERRORS: dict[str, dict[str, Any]] = {
     "503": {"description": "The database cannot be reached now", "content": _ERROR},
 }
 BEARER = {"type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer mj_...`"}
+# What ControlCharacterGuard lets through, as patterns for every free-text parameter: a value the
+# document calls valid is then one the API reads (the guard answers 400 to anything else).
+URL_TEXT = NO_CONTROL  # path and query values, decoded
+HEADER_TEXT = NO_CONTROL_IN_HEADER  # header values (tab allowed)
+# Parameters with rules of their own, by name (header names in lower case).
+_PARAMETER_RULES: dict[str, dict[str, Any]] = {
+    "idempotency-key": {
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": "^[^\\x00-\\x20\\x7f]([^\\x00-\\x08\\x0a-\\x1f\\x7f]*[^\\x00-\\x20\\x7f])?$",
+    },
+    "last-event-id": {"pattern": "^[0-9]*$"},
+}
+# Responses some operations have besides those their routes declare.
+_EXTRA_RESPONSES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("/api/v1/jobs", "post"): {
+        "404": {"description": "A `job://` source that is not one of your jobs", "content": _ERROR},
+    },
+}
 _METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
 
 
@@ -54,7 +74,12 @@ def truthful_openapi(app: FastAPI, file_types: Iterable[str] = ()) -> dict[str, 
         for method, operation in item.items():
             if method not in _METHODS:
                 continue
+            for parameter in operation.get("parameters", []):
+                _state_parameter_rules(parameter)
+            _state_multipart_rules(operation)
             responses: dict[str, Any] = operation.setdefault("responses", {})
+            for status, response in _EXTRA_RESPONSES.get((path, method), {}).items():
+                responses.setdefault(status, response)
             if "422" in responses:
                 responses["422"]["content"] = _ERROR
                 responses["422"].setdefault("description", "The request is not acceptable")
@@ -70,6 +95,42 @@ def truthful_openapi(app: FastAPI, file_types: Iterable[str] = ()) -> dict[str, 
     return document
 
 
+def _state_parameter_rules(parameter: dict[str, Any]) -> None:
+    """A free-text parameter takes no control character (the guard's 400), plus its own rules. An
+    optional one is absent or a value, never null (FastAPI writes `anyOf: [..., null]`, which a
+    client would send as the text `null`)."""
+    schema: dict[str, Any] = parameter.setdefault("schema", {})
+    options = schema.get("anyOf", [])
+    values = [o for o in options if o.get("type") != "null"]
+    if len(values) == 1 and len(options) == 2:
+        del schema["anyOf"]
+        schema.update(values[0])
+    rules = _PARAMETER_RULES.get(parameter["name"].lower())
+    if rules is None:
+        _no_control(schema, HEADER_TEXT if parameter["in"] == "header" else URL_TEXT)
+        return
+    for option in [schema, *schema.get("anyOf", ())]:
+        if option.get("type") == "string":
+            option.update(rules)
+
+
+def _state_multipart_rules(operation: dict[str, Any]) -> None:
+    """A multipart body's file is not empty. (Its field names hold no control character either; said
+    as `propertyNames`, that made the submit's smallest body too large for Schemathesis to draw.)"""
+    content = operation.get("requestBody", {}).get("content", {})
+    file = content.get("multipart/form-data", {}).get("schema", {}).get("properties", {}).get("file")
+    if file is not None:
+        file.setdefault("minLength", 1)
+
+
+def _no_control(schema: dict[str, Any], pattern: str) -> None:
+    """Give a free-text string schema (no pattern, enum or format of its own) `pattern`."""
+    for option in schema.get("anyOf", ()):
+        _no_control(option, pattern)
+    if schema.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(schema):
+        schema["pattern"] = pattern
+
+
 def install_openapi(app: FastAPI, pipelines: Iterable[Pipeline] = ()) -> None:
     """Serve `truthful_openapi` (built once) at /openapi.json; file downloads list the media types the
     `pipelines` produce."""
@@ -83,4 +144,4 @@ def install_openapi(app: FastAPI, pipelines: Iterable[Pipeline] = ()) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-__all__ = ["COMMON_ERRORS", "install_openapi", "truthful_openapi"]
+__all__ = ["COMMON_ERRORS", "HEADER_TEXT", "URL_TEXT", "install_openapi", "truthful_openapi"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mediajobs.api.guards import MAX_OPTION_KEYS, NO_CONTROL, NO_CONTROL_IN_TEXT
 from mediajobs.domain import Artifact, Attempt, ErrorInfo, Job, StageRun, Upload
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.store import Waiting
@@ -25,38 +26,65 @@ class ErrorBody(BaseModel):
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed multipart body or Content-Length"},
     401: {"model": ErrorBody, "description": "No valid API key"},
+    408: {"model": ErrorBody, "description": "The body stopped arriving (idle timeout)"},
     413: {"model": ErrorBody, "description": "The body or its file is over its limit"},
     422: {"model": ErrorBody, "description": "Unacceptable form, file, pipeline, source or options"},
-    429: {"model": ErrorBody, "description": "Over a monthly quota or the submit rate limit"},
+    429: {
+        "model": ErrorBody,
+        "description": "Over a monthly quota or the submit rate limit, or too many uploads at once",
+    },
 }
 """The answers of a route that reads a body (a submit, an upload), for its OpenAPI responses."""
 
 
 MAX_TEXT_CHARS = 200_000
+# What api/guards.py checks of a body's strings, stated in the schema (the checks stay where they are).
+_PLAIN: dict[str, Any] = {"pattern": NO_CONTROL}
+_TEXT: dict[str, Any] = {"pattern": NO_CONTROL_IN_TEXT}
+_OPTIONS: dict[str, Any] = {"maxProperties": MAX_OPTION_KEYS, "propertyNames": {"pattern": NO_CONTROL}}
 
 
 class JobCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Exactly one of `source` and `text` is a string (the other absent or null): the route checks it
+    # (422), and the schema says so, so that generated clients and fuzzers know it too.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["source"], "properties": {"source": {"type": "string"}}},
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+            ]
+        },
+    )
 
-    pipeline: str = Field(examples=["transcribe"], max_length=64)
+    pipeline: str = Field(examples=["transcribe"], max_length=64, json_schema_extra=_PLAIN)
     source: str | None = Field(
         default=None,
-        examples=["https://example.com/talk.mp3", "upload://6f1c...", "job://0b5e..."],
+        examples=[
+            "https://example.com/talk.mp3",
+            "upload://6f1c2d4e-8a9b-4c3d-9e1f-0a2b3c4d5e6f",
+            "job://0b5e7a1c-2d3e-4f5a-8b6c-7d8e9f0a1b2c",
+        ],
         max_length=4096,
         description="An http(s) URL to fetch, `upload://<id>` of a file sent to POST /api/v1/uploads, "
         "or `job://<id>`: the result of one of your finished jobs. Give it or `text`.",
+        json_schema_extra=_PLAIN,
     )
     text: str | None = Field(
         default=None,
         max_length=MAX_TEXT_CHARS,
         examples=["Hello there."],
         description="The input of a text pipeline (translate, synthesize) instead of a `source`.",
+        json_schema_extra=_TEXT,
     )
-    options: dict[str, Any] = Field(default_factory=dict, examples=[{"language": "en", "vad": True}])
+    options: dict[str, Any] = Field(
+        default_factory=dict, examples=[{"language": "en", "vad": True}], json_schema_extra=_OPTIONS
+    )
     lane: str | None = Field(
         default=None,
         max_length=16,
         description="`standard` or `batch` to run slower than your tier's lane (never faster).",
+        json_schema_extra=_PLAIN,
     )
 
 
@@ -67,11 +95,13 @@ class RerunCreate(BaseModel):
         examples=["transcribe"],
         max_length=64,
         description="The first stage to run again; the finished stages before it are reused, not re-run.",
+        json_schema_extra=_PLAIN,
     )
     options: dict[str, Any] = Field(
         default_factory=dict,
         examples=[{"word_timestamps": True}],
         description="Options that replace the old job's (the others are kept).",
+        json_schema_extra=_OPTIONS,
     )
 
 

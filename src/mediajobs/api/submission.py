@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from mediajobs.api.gate import UploadSlots
 from mediajobs.api.guards import check_options, check_text, parse_json_object
-from mediajobs.api.multipart import FormLimits, MultipartReader, body_chunks
+from mediajobs.api.multipart import BodyStream, FormLimits, MultipartReader
 from mediajobs.api.schemas import JobCreate
 from mediajobs.domain import Job, Upload
 from mediajobs.errors import ClientError, InvalidRequest, PayloadTooLarge
@@ -50,10 +52,10 @@ def check_length(request: Request, limit: int) -> None:
         )
 
 
-async def read_json_body(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:
+async def read_json_body(request: Request, idle_seconds: float, limit: int = MAX_JSON_BYTES) -> bytes:
     check_length(request, limit)
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in BodyStream(request.stream(), idle_seconds):
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
@@ -74,7 +76,7 @@ async def read_submit(request: Request, services: Services, owner_id: str) -> Su
         )
         return _with_upload(pipeline, upload, options, lane, f"sha256:{upload.sha256}")
     if content_type.startswith("application/json") or not content_type:
-        raw = await read_json_body(request)
+        raw = await read_json_body(request, services.settings.body_idle_timeout_seconds)
         try:
             body = JobCreate.model_validate_json(raw)
         except ValidationError as exc:
@@ -155,33 +157,41 @@ async def receive_upload(request: Request, services: Services, owner_id: str) ->
 async def _receive_form(
     request: Request, services: Services, owner_id: str, validate: Callable[[Mapping[str, str]], T]
 ) -> tuple[Upload, T]:
+    """Stream the file part into storage; keep it only if the whole form is read and acceptable.
+
+    The body is parsed in the event loop; only whole chunks of the file are written from a worker
+    thread, so a client that trickles its body holds no thread (see api/multipart.py)."""
     limits = FormLimits(max_file_bytes=services.settings.upload_max_bytes)
     check_length(request, limits.max_body_bytes)
     reader = MultipartReader(request.headers["content-type"], limits)
-    chunks = body_chunks(request.stream())
-    return await run_in_threadpool(_store_form_file, services, owner_id, reader, chunks, validate)
-
-
-def _store_form_file(
-    services: Services,
-    owner_id: str,
-    reader: MultipartReader,
-    chunks: Iterator[bytes],
-    validate: Callable[[Mapping[str, str]], T],
-) -> tuple[Upload, T]:
-    """Stream the file part into storage; keep it only if the whole form is read and acceptable."""
-    reader.read_until_file(chunks)
-    validate(reader.fields)  # fields sent before the file: refuse before storing anything
-    if reader.file is None:
-        raise InvalidRequest("the multipart body needs a `file` part", code="missing_file")
-    upload_id = uuid.uuid4()
-    name = safe_filename(reader.file.filename or "upload", default="upload")
-    key = upload_key(upload_id, name)
-    stored = services.storage.write(key, _non_empty(reader.file_chunks(chunks)))  # nothing kept if it raises
+    body = BodyStream(request.stream(), services.settings.body_idle_timeout_seconds)
+    slots: UploadSlots = request.app.state.upload_slots
+    with slots.hold(owner_id):
+        await reader.read_until_file(body)
+        validate(reader.fields)  # fields sent before the file: refuse before storing anything
+        if reader.file is None:
+            raise InvalidRequest("the multipart body needs a `file` part", code="missing_file")
+        upload_id = uuid.uuid4()
+        name = safe_filename(reader.file.filename or "upload", default="upload")
+        key = upload_key(upload_id, name)
+        writer = await run_in_threadpool(services.storage.writer, key)
+        try:
+            size = 0
+            async for chunk in reader.file_chunks(body):
+                size += len(chunk)
+                await run_in_threadpool(writer.write, chunk)
+            if size == 0:
+                raise InvalidRequest("the uploaded file is empty", code="empty_upload")
+            await reader.read_to_end(body)
+            checked = validate(reader.fields)
+            stored = await run_in_threadpool(writer.commit)
+        except BaseException:
+            with anyio.CancelScope(shield=True):  # also when the request is being cancelled
+                await run_in_threadpool(writer.abort)
+            raise
     try:
-        reader.read_to_end(chunks)
-        checked = validate(reader.fields)
-        upload = services.store.uploads.create_upload(
+        upload = await run_in_threadpool(
+            services.store.uploads.create_upload,
             upload_id=upload_id,
             owner_id=owner_id,
             filename=name,
@@ -191,18 +201,10 @@ def _store_form_file(
             key=key,
         )
     except BaseException:
-        services.storage.delete(key)
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(services.storage.delete, key)
         raise
     return upload, checked
-
-
-def _non_empty(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        yield chunk
-    if size == 0:
-        raise InvalidRequest("the uploaded file is empty", code="empty_upload")
 
 
 def describe(exc: ValidationError, limit: int = 5) -> str:

@@ -7,6 +7,11 @@ first bytes sniffed, so that obvious non-media (an HTML error page, a PDF, a ZIP
 
 Download failures are classified for the runner: network trouble and HTTP 429/5xx are retryable
 (honouring Retry-After), other HTTP 4xx and oversize bodies are permanent.
+
+A download asks for `identity` and reads the raw bytes: a body with any content coding is refused
+unread (`unsupported_encoding`), because decoding one inflates a whole layer in memory at once
+(6.8 kB of `gzip, gzip` became gigabytes before the size limit saw a byte). So a download holds at
+most one chunk in memory, whatever the server sends.
 """
 
 from __future__ import annotations
@@ -150,6 +155,7 @@ def _download(ctx: StageContext) -> _Received:
             client.stream("GET", ctx.source) as response,
         ):
             _check_status(response)
+            _check_identity(response)
             content_type = _check_content_type(response)
             expected = _content_length(response)
             if expected is not None and expected > settings.download_max_bytes:
@@ -180,7 +186,7 @@ def _stream_to(
     try:
         with os.fdopen(fd, "wb") as fh:
             head = b""
-            for chunk in response.iter_bytes(CHUNK_BYTES):
+            for chunk in response.iter_raw(CHUNK_BYTES):  # never decoded: see _check_identity
                 ctx.cancel.raise_if_set()
                 size += len(chunk)
                 if size > limit:
@@ -212,6 +218,16 @@ def _check_status(response: httpx.Response) -> None:
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
     raise PermanentError(f"download failed: the server answered {reason}", code="download_failed")
+
+
+def _check_identity(response: httpx.Response) -> None:
+    """We asked for `Accept-Encoding: identity`; a body with any other coding is not read at all."""
+    raw: str = response.headers.get("Content-Encoding", "")
+    if any(c.strip().lower() not in ("", "identity") for c in raw.split(",")):
+        raise PermanentError(
+            f"download failed: the server sent Content-Encoding {raw[:100]!r}; only identity is accepted",
+            code="unsupported_encoding",
+        )
 
 
 def _check_content_type(response: httpx.Response) -> str | None:

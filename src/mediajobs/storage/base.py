@@ -54,12 +54,36 @@ class Download:
     chunks: Callable[[], Iterator[bytes]] | None = None
 
 
+class ObjectWriter(Protocol):
+    """An object written piece by piece (`Storage.writer`): nothing is under its key until `commit`.
+
+    Calls come one at a time, each possibly from another thread: the API writes each chunk of an
+    upload from a worker thread as it arrives, so a client that sends slowly holds no thread.
+    """
+
+    def write(self, chunk: bytes) -> None:
+        """Append `chunk`."""
+        ...
+
+    def commit(self) -> StoredObject:
+        """Store what was written under the key (replacing it), whole; the writer is done."""
+        ...
+
+    def abort(self) -> None:
+        """Drop what was written; nothing is stored. Safe to call more than once, or after commit."""
+        ...
+
+
 class Storage(Protocol):
     """Where media and artifacts live. Every operation is atomic for readers: an object is either
     absent or complete."""
 
     def write(self, key: str, chunks: Iterable[bytes]) -> StoredObject:
         """Store the bytes under `key` (replacing it). If `chunks` raises, nothing is stored."""
+        ...
+
+    def writer(self, key: str) -> ObjectWriter:
+        """Start writing `key` piece by piece: see ObjectWriter (`write` is this, driven by the caller)."""
         ...
 
     def put_file(self, key: str, path: Path) -> StoredObject:
@@ -125,6 +149,7 @@ __all__ = [
     "Download",
     "ObjectInfo",
     "ObjectMissing",
+    "ObjectWriter",
     "Storage",
     "StoredObject",
     "check_key",

@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -34,22 +35,16 @@ class LocalStorage:
         return self.root / check_key(key)
 
     def write(self, key: str, chunks: Iterable[bytes]) -> StoredObject:
-        target = self._path(key)
-        digest = hashlib.sha256()
-        size = 0
-        fd, tmp_name = tempfile.mkstemp(prefix="write.", dir=self._incoming)
+        writer = self.writer(key)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                for chunk in chunks:
-                    digest.update(chunk)
-                    size += len(chunk)
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-            self._place(Path(tmp_name), target)
+            for chunk in chunks:
+                writer.write(chunk)
+            return writer.commit()
         finally:
-            Path(tmp_name).unlink(missing_ok=True)
-        return StoredObject(key=key, size=size, sha256=digest.hexdigest())
+            writer.abort()  # nothing left behind if `chunks` raised; a no-op after the commit
+
+    def writer(self, key: str) -> _LocalWriter:
+        return _LocalWriter(self, key, self._path(key))
 
     def put_file(self, key: str, path: Path) -> StoredObject:
         target = self._path(key)
@@ -147,6 +142,53 @@ class LocalStorage:
                     yield chunk
 
         return Download(size=info.size, chunks=chunks)
+
+
+class _LocalWriter:
+    """A temp file under `<root>/.incoming/`, renamed to its key's path on commit.
+
+    A writer dropped without a commit or an abort (its request's task was torn down mid-await) is
+    aborted when it is collected, so no temp file outlives it."""
+
+    def __init__(self, storage: LocalStorage, key: str, target: Path) -> None:
+        self._storage = storage
+        self._key = key
+        self._target = target
+        self._digest = hashlib.sha256()
+        self._size = 0
+        fd, name = tempfile.mkstemp(prefix="write.", dir=storage._incoming)
+        self._tmp = Path(name)
+        self._fh: BinaryIO = os.fdopen(fd, "wb")
+        self._discard = weakref.finalize(self, _discard, self._fh, self._tmp)
+
+    def write(self, chunk: bytes) -> None:
+        self._check_open()
+        self._fh.write(chunk)
+        self._digest.update(chunk)
+        self._size += len(chunk)
+
+    def commit(self) -> StoredObject:
+        self._check_open()
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._storage._place(self._tmp, self._target)
+        finally:
+            self._discard()
+        return StoredObject(key=self._key, size=self._size, sha256=self._digest.hexdigest())
+
+    def abort(self) -> None:
+        self._discard()
+
+    def _check_open(self) -> None:
+        if not self._discard.alive:
+            raise ValueError(f"the writer of {self._key!r} is closed")
+
+
+def _discard(fh: BinaryIO, tmp: Path) -> None:
+    fh.close()
+    tmp.unlink(missing_ok=True)
 
 
 __all__ = ["LocalStorage"]

@@ -29,6 +29,10 @@ class InMemoryStorage:
             self._objects[key] = data
         return StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
+    def writer(self, key: str) -> _MemoryWriter:
+        check_key(key)
+        return _MemoryWriter(self, key)
+
     def put_file(self, key: str, path: Path) -> StoredObject:
         stored = self.write(key, [path.read_bytes()])
         path.unlink(missing_ok=True)
@@ -84,6 +88,29 @@ class InMemoryStorage:
     def download(self, key: str) -> Download:
         data = self._get(key)
         return Download(size=len(data), chunks=lambda: iter([data]))
+
+
+class _MemoryWriter:
+    """Pieces kept aside until the commit puts them under the key."""
+
+    def __init__(self, storage: InMemoryStorage, key: str) -> None:
+        self._storage = storage
+        self._key = key
+        self._pieces: list[bytes] | None = []
+
+    def write(self, chunk: bytes) -> None:
+        if self._pieces is None:
+            raise ValueError(f"the writer of {self._key!r} is closed")
+        self._pieces.append(bytes(chunk))
+
+    def commit(self) -> StoredObject:
+        if self._pieces is None:
+            raise ValueError(f"the writer of {self._key!r} is closed")
+        pieces, self._pieces = self._pieces, None
+        return self._storage.write(self._key, pieces)
+
+    def abort(self) -> None:
+        self._pieces = None
 
 
 __all__ = ["InMemoryStorage"]

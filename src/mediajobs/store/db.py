@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import select
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _owner_only(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _configure_sqlite(engine)
     else:
@@ -44,6 +46,19 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
         _check_on_checkout(engine)
     attach_counter(engine)
     return engine
+
+
+def _owner_only(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600, like stored files and the local key:
+    it holds every job, upload name and key hash), and tighten an existing one and its journals.
+    SQLite gives the -wal and -shm files it creates the mode of the database file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # not ours: leave it be
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 def _check_on_checkout(engine: Engine) -> None:

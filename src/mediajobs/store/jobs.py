@@ -7,7 +7,7 @@ import binascii
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,8 +64,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         created = datetime.fromisoformat(stamp)
         if created.tzinfo is None:
             raise ValueError("cursor timestamp without a time zone")
-        return created, uuid.UUID(job_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        return created.astimezone(UTC), uuid.UUID(job_id)  # OverflowError: before year 1 or after 9999
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidRequest("malformed cursor", code="invalid_cursor") from exc
 
 

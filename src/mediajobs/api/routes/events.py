@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from mediajobs.api.auth import check_key, key_of
+from mediajobs.api.auth import by_cookie, check_key, key_of, origin_allowed
 from mediajobs.api.deps import JobId, ServicesDep, StreamUser
 from mediajobs.api.schemas import ErrorBody
 from mediajobs.domain.events import ProgressEvent
@@ -31,18 +31,34 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 RETRY_MS = 1000  # how long EventSource waits before reconnecting
 WS_NOT_FOUND = 4404  # WebSocket close code for an unknown job (4000-4999: application codes)
 WS_UNAUTHORIZED = 4401  # ... and for a missing or invalid API key
+WS_FORBIDDEN = 4403  # ... and for a cookie-authenticated socket opened from another site's page
+WS_POLICY_VIOLATION = 1008  # RFC 6455: a message (here the URL) that breaks the endpoint's rules
+COOKIE_ORIGIN_REFUSED = (
+    "key cookie refused from this Origin (not the API's, not in MEDIAJOBS_ALLOWED_ORIGINS)"
+)
+MAX_CLOSE_REASON = 123  # bytes: a close frame is at most 125, two of them the code
 
 _EVENT_STREAM = {
     "description": "`text/event-stream`: `id`, `event` (`state` or `progress`) and `data` (the event as JSON)"
     " per event; a comment line as a keep-alive every 15 s.",
     "content": {
         MEDIA_TYPE: {
+            # OpenAPI 3.1 has a stream's `schema` describe one event (3.2 names that `itemSchema`).
             "schema": {
-                "type": "string",
-                "contentMediaType": MEDIA_TYPE,
-                "description": "Server-Sent Events; each event's `data` is an EventPublic as JSON.",
+                "type": "object",
+                "description": "One Server-Sent Event; its `data` is an EventPublic as JSON.",
+                "required": ["data", "event"],
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[0-9]+$"},
+                    "event": {"type": "string", "enum": ["state", "progress"]},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": {"$ref": "#/components/schemas/EventPublic"},
+                    },
+                    "retry": {"type": "integer"},
+                },
             },
-            "x-event-data": {"$ref": "#/components/schemas/EventPublic"},
         }
     },
 }
@@ -54,18 +70,33 @@ MAX_EVENT_ID = 2**63 - 1  # the global event id is a 64-bit column
 
 
 def _resume_point(header: str | None, query: int | None, maximum: int) -> int | None:
-    """The client's last event id, from `Last-Event-ID` (sent by EventSource on reconnect) or the query."""
-    if query is not None:
-        return query
-    if header is None or not header.strip():
-        return None
-    text = header.strip()
-    if not text.isdigit() or len(text) > 19 or int(text) > maximum:
+    """The client's last event id, from `Last-Event-ID` (sent by EventSource on reconnect) or the
+    query, which wins; a malformed header is refused even then."""
+    from_header = None
+    if header is not None and header.strip():
+        text = header.strip()
+        if not text.isdigit() or len(text) > 19 or int(text) > maximum:
+            raise InvalidRequest(
+                f"Last-Event-ID must be an event id given by this stream (0 to {maximum}),"
+                f" not {header[:40]!r}",
+                code="invalid_last_event_id",
+            )
+        from_header = int(text)
+    return query if query is not None else from_header
+
+
+def _ws_resume_point(raw: str | None) -> int:
+    """`?last_event_id=` of a WebSocket, read after the handshake (FastAPI's own check of a query
+    parameter would refuse the handshake itself: an HTTP 403 with no reason, not the 1008)."""
+    if raw is None:
+        return 0
+    text = raw.strip()
+    if text and (not text.isdigit() or len(text) > 10 or int(text) > MAX_SEQ):
         raise InvalidRequest(
-            f"Last-Event-ID must be an event id given by this stream (0 to {maximum}), not {header[:40]!r}",
+            f"last_event_id must be an event seq of this job (0 to {MAX_SEQ}), not {raw[:40]!r}",
             code="invalid_last_event_id",
         )
-    return int(text)
+    return int(text) if text else 0
 
 
 async def _sse(
@@ -143,17 +174,27 @@ async def user_events(
 async def job_events_ws(
     websocket: WebSocket,
     job_id: str,
-    resume: JobResumeQuery = None,
+    last_event_id: Annotated[str | None, Query(description=_RESUME_HELP)] = None,
 ) -> None:
     """A job's progress over a WebSocket: one JSON text message per event (with its `seq`; pass the
-    last one as `?last_event_id=` to resume); closed with 1000 after the final event, 4401 without a
-    valid API key (header, `?access_token=` or the `mediajobs_key` cookie), 4404 for an unknown job."""
+    last one as `?last_event_id=` to resume); closed with 1000 after the final event, 1008 for a
+    malformed `last_event_id`, 4401 without a valid API key (header, `?access_token=` or the
+    `mediajobs_key` cookie), 4403 for a cookie sent from another site's page, 4404 for an unknown job.
+    Every refusal comes after the handshake, with a reason: the client sees why."""
     services: Services = websocket.app.state.services
     await websocket.accept()
     try:
+        resume = _ws_resume_point(last_event_id)
+    except InvalidRequest as exc:
+        await websocket.close(code=WS_POLICY_VIOLATION, reason=_close_reason(exc.message))
+        return
+    if by_cookie(websocket) and not origin_allowed(websocket, services.settings.allowed_origins):
+        await websocket.close(code=WS_FORBIDDEN, reason=COOKIE_ORIGIN_REFUSED)
+        return
+    try:
         caller = await run_in_threadpool(check_key, services, key_of(websocket, browser_forms=True))
     except Unauthorized as exc:
-        await websocket.close(code=WS_UNAUTHORIZED, reason=exc.message[:120])
+        await websocket.close(code=WS_UNAUTHORIZED, reason=_close_reason(exc.message))
         return
     try:
         parsed = uuid.UUID(job_id)
@@ -164,7 +205,7 @@ async def job_events_ws(
     progress = services.progress
     finished = False
     follow = follow_job(
-        services.store.events, progress.feed, parsed, after_seq=resume or 0, timings=progress.timings
+        services.store.events, progress.feed, parsed, after_seq=resume, timings=progress.timings
     )
     async with aclosing(follow) as stream, anyio.create_task_group() as tg:
         tg.start_soon(_until_disconnect, websocket, tg.cancel_scope)
@@ -188,6 +229,10 @@ async def _until_disconnect(websocket: WebSocket, scope: anyio.CancelScope) -> N
         if message["type"] == "websocket.disconnect":
             scope.cancel()
             return
+
+
+def _close_reason(text: str) -> str:
+    return text.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
 
 
 def _ws_message(event: ProgressEvent) -> str:
