@@ -94,7 +94,10 @@ def test_every_api_route_needs_a_key_and_the_probes_do_not(api: TestClient) -> N
         ("GET", f"{JOBS}/{job}/artifacts/transcript.srt"), ("GET", f"{JOBS}/{job}/events"),
         ("GET", "/api/v1/events"), ("POST", "/api/v1/uploads"), ("GET", f"/api/v1/uploads/{job}"),
         ("GET", "/api/v1/me"), ("GET", "/api/v1/models"), ("GET", "/api/v1/languages"),
-        ("GET", "/api/v1/queues"),
+        ("GET", "/api/v1/queues"), ("POST", "/api/v1/batches"), ("GET", "/api/v1/batches"),
+        ("GET", f"/api/v1/batches/{job}"), ("POST", f"/api/v1/batches/{job}/cancel"),
+        ("POST", f"/api/v1/batches/{job}/retry"), ("GET", f"/api/v1/batches/{job}/artifacts"),
+        ("GET", f"/api/v1/batches/{job}/events"),
     ]  # fmt: skip
     documented = api.get("/openapi.json").json()["paths"]
     routes = {

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from mediajobs.api.guards import NO_CONTROL, NO_CONTROL_IN_HEADER
+from mediajobs.api.batch_schemas import BatchCreate
 from mediajobs.api.schemas import ErrorBody, JobCreate
 from mediajobs.domain import Pipeline
 
@@ -69,6 +70,7 @@ def truthful_openapi(app: FastAPI, file_types: Iterable[str] = ()) -> dict[str, 
     document.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = BEARER
     components: dict[str, Any] = document["components"].setdefault("schemas", {})
     _add_schema(components, JobCreate)
+    _add_schema(components, BatchCreate)
     _add_schema(components, ErrorBody)
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():

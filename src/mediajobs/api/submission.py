@@ -9,7 +9,6 @@ does not end up in a job is removed by `submit`.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -25,7 +24,7 @@ from mediajobs.api.multipart import BodyStream, FormLimits, MultipartReader
 from mediajobs.api.schemas import JobCreate
 from mediajobs.domain import Job, Upload
 from mediajobs.errors import ClientError, InvalidRequest, PayloadTooLarge
-from mediajobs.service import SubmitRequest, request_hash, submit
+from mediajobs.service import SubmitRequest, request_hash, store_text, submit
 from mediajobs.storage import safe_filename, upload_key
 from mediajobs.store import Caller
 from mediajobs.wiring import Services
@@ -88,7 +87,7 @@ async def read_submit(request: Request, services: Services, owner_id: str) -> Su
             raise InvalidRequest("give either `source` or `text`", code="validation_error")
         if body.text is not None:
             text = check_text(body.text, "text", multiline=True)
-            upload = await run_in_threadpool(_store_text, services, owner_id, text)
+            upload = await run_in_threadpool(store_text, services, owner_id, text)
             return _with_upload(pipeline, upload, options, lane, f"text:{upload.sha256}")
         return SubmitRequest(
             pipeline=pipeline, source=check_text(body.source or "", "source"), options=options, lane=lane
@@ -111,29 +110,6 @@ def _with_upload(
         upload=upload,
         lane=lane,
     )
-
-
-def _store_text(services: Services, owner_id: str, text: str) -> Upload:
-    """A submit's `text` field, stored as an upload (`text.txt`) that the job reads like any other."""
-    if not text.strip():
-        raise InvalidRequest("`text` is empty", code="empty_text")
-    data = text.encode("utf-8")
-    upload_id = uuid.uuid4()
-    key = upload_key(upload_id, "text.txt")
-    stored = services.storage.write(key, [data])
-    try:
-        return services.store.uploads.create_upload(
-            upload_id=upload_id,
-            owner_id=owner_id,
-            filename="text.txt",
-            content_type="text/plain; charset=utf-8",
-            size=stored.size,
-            sha256=stored.sha256 or hashlib.sha256(data).hexdigest(),
-            key=key,
-        )
-    except BaseException:
-        services.storage.delete(key)
-        raise
 
 
 def _form_submit(services: Services, fields: Mapping[str, str]) -> tuple[str, dict[str, Any], str | None]:

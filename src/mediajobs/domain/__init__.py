@@ -2,6 +2,7 @@
 admission, retry policy."""
 
 from .admission import AdmissionPolicy, AdmitAll, AtMostInFlight, Candidate, FairShare, Load
+from .batches import MAX_BATCH_ITEMS, Batch, BatchStatus
 from .graph import FanOut, NoOptions, Pipeline, PipelineRegistry, QueueKind, StageCode, StageSpec, SubmitCheck
 from .models import (
     ENDED_JOB_STATUSES,
@@ -31,6 +32,7 @@ __all__ = [
     "ENDED_JOB_STATUSES",
     "IN_FLIGHT_STAGE_STATUSES",
     "LOCAL_USER_ID",
+    "MAX_BATCH_ITEMS",
     "OPEN_JOB_STATUSES",
     "TERMINAL_JOB_STATUSES",
     "UNFINISHED_STAGE_STATUSES",
@@ -41,6 +43,8 @@ __all__ = [
     "AtMostInFlight",
     "Attempt",
     "AttemptOutcome",
+    "Batch",
+    "BatchStatus",
     "Candidate",
     "ErrorInfo",
     "FairShare",

@@ -147,6 +147,9 @@ class Job:
     source_name: str | None = None  # the source's file name, for people
     rerun_of: uuid.UUID | None = None  # the job whose finished stages this re-run reuses
     media_seconds: float | None = None  # the media's length, once measured (what is metered)
+    batch_id: uuid.UUID | None = None  # the batch it is an item of
+    batch_index: int | None = None  # its place among the batch's items
+    item_name: str | None = None  # what the batch calls it
     stages: tuple[StageRun, ...] = field(default_factory=tuple)
 
     def stage(self, name: str) -> StageRun:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .actions import cancel, retry
 from .rerun import rerun
 from .submit import SubmitRequest, announce, discard_upload, request_hash, submit
+from .texts import store_text
 from .wait import wait_until_done
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "request_hash",
     "rerun",
     "retry",
+    "store_text",
     "submit",
     "wait_until_done",
 ]

@@ -82,13 +82,22 @@ def discard_upload(services: Services, upload: Upload) -> None:
         services.storage.delete(removed.key)
 
 
-def _write(
-    services: Services, caller: Caller, request: SubmitRequest, idempotency_key: str | None
-) -> tuple[Job, bool]:
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Checked:
+    """A submit request checked against its pipeline, the engines and the caller: what to write."""
+
+    pipeline: Pipeline
+    source: str
+    options: dict[str, Any]
+    source_name: str | None
+    upload_id: uuid.UUID | None
+
+
+def check_request(services: Services, caller: Caller, request: SubmitRequest) -> Checked:
+    """InvalidRequest (or NotFound for another user's job) unless the request can become a job."""
     store = services.store
     owner_id = caller.user.id
     spec = services.pipelines.get_pipeline(request.pipeline)
-    lane = lane_for(caller.user.tier, request.lane)
     clean_source = spec.validate_source(request.source)
     scheme = urlsplit(clean_source).scheme
     if not services.settings.allow_private_sources and scheme in ("http", "https"):
@@ -112,20 +121,35 @@ def _write(
     clean_options = services.capabilities.check(
         spec, clean_options, _given(services, source_name, source_job)
     )
+    return Checked(
+        pipeline=spec,
+        source=clean_source,
+        options=clean_options,
+        source_name=source_name,
+        upload_id=_upload_id(clean_source) if scheme == "upload" else None,
+    )
+
+
+def _write(
+    services: Services, caller: Caller, request: SubmitRequest, idempotency_key: str | None
+) -> tuple[Job, bool]:
+    lane = lane_for(caller.user.tier, request.lane)
+    checked = check_request(services, caller, request)
+    spec, clean_source, clean_options = checked.pipeline, checked.source, checked.options
     if idempotency_key is not None:
         idempotency_key = idempotency_key.strip()
         if not idempotency_key or len(idempotency_key) > 200:
             raise InvalidRequest(
                 "Idempotency-Key must be 1 to 200 characters", code="invalid_idempotency_key"
             )
-    return store.jobs.create_job(
-        owner_id=owner_id,
+    return services.store.jobs.create_job(
+        owner_id=caller.user.id,
         pipeline=spec,
         source=clean_source,
         options=clean_options,
         idempotency_key=idempotency_key,
         request_hash=request.body_hash or request_hash(spec.name, clean_source, clean_options),
-        source_name=source_name,
+        source_name=checked.source_name,
         lane=lane,
     )
 
@@ -164,4 +188,12 @@ def _upload_id(source: str) -> uuid.UUID:
         raise InvalidRequest(f"malformed upload id in {source[:200]!r}", code="invalid_source") from None
 
 
-__all__ = ["SubmitRequest", "announce", "discard_upload", "request_hash", "submit"]
+__all__ = [
+    "Checked",
+    "SubmitRequest",
+    "announce",
+    "check_request",
+    "discard_upload",
+    "request_hash",
+    "submit",
+]

@@ -12,6 +12,7 @@ transactions, what each commit leaves to do), and callers name the part they use
     admission   which ready stages go to the broker now
     queues      who consumes which queue, what waits in each, why a job waits
     deliveries  what durable hooks (webhooks) owe, written with a job's end, and their outcomes
+    batches     many jobs under one handle, written at once, ended with their last item
     events      the event log's reads
     uploads     files received; artifacts: files produced
     users       users, API keys (hashed), usage per period
@@ -29,6 +30,7 @@ from mediajobs.hooks import Hooks
 
 from .admission import Admission
 from .artifacts import ArtifactRecord, Artifacts
+from .batches import Batches, BatchItem
 from .db import create_db_engine, current_revision, ensure_migrated, head_revision, migrate
 from .deliveries import Deliveries, Delivery
 from .events import EventReads
@@ -75,6 +77,7 @@ class JobStore:
         self.strays = Strays(self.db, queue_for, self.leases)
         self.queues = Queues(self.db, queue_for)
         self.deliveries = Deliveries(self.db)
+        self.batches = Batches(self.db, self.admission)
 
     def check_ready(self) -> None:
         """Raise unless the database answers (StoreUnavailable) and is migrated (NotMigrated)."""
@@ -93,6 +96,7 @@ class JobStore:
 __all__ = [
     "ApiKey",
     "ArtifactRecord",
+    "BatchItem",
     "Caller",
     "Claim",
     "Clock",

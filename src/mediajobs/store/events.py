@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
-from mediajobs.domain import JobStatus
+from mediajobs.domain import TERMINAL_JOB_STATUSES, JobStatus
 from mediajobs.domain.events import EventType, ProgressEvent
 
 from .mapping import event_from_row
@@ -85,6 +85,37 @@ def log_events(tx: Tx, head: JobHead, notes: Sequence[Note]) -> None:
         )
 
 
+def log_first_events(tx: Tx, heads: Sequence[JobHead], note: Note) -> None:
+    """`note` as the first event (seq 1) of each of many new jobs, in one statement per few hundred."""
+    rows: list[dict[str, Any]] = [
+        dict(
+            job_id=head.job_id,
+            owner_id=head.owner_id,
+            seq=head.seq + 1,
+            type=note.type.value,
+            status=note.status or head.status,
+            stage=note.stage,
+            stage_status=note.stage_status,
+            stage_percent=note.stage_percent,
+            job_percent=head.progress if note.job_percent is None else note.job_percent,
+            file=head.file,
+            message=note.message,
+            at=tx.now,
+        )
+        for head in heads
+    ]
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        written = tx.conn.execute(  # one multi-row statement; its RETURNING order is not the rows'
+            insert(JobEventRow).values(chunk).returning(JobEventRow.id, JobEventRow.job_id)
+        ).all()
+        ids = {job_id: event_id for event_id, job_id in written}
+        tx.events.extend(
+            ProgressEvent(**{**row, "id": ids[row["job_id"]], "type": EventType(row["type"])})
+            for row in chunk
+        )
+
+
 class EventReads:
     """Reading the log: replay for followers (`Last-Event-ID`), and the database-only follow."""
 
@@ -118,6 +149,34 @@ class EventReads:
                 .limit(limit)
             ).all()
         return [event_from_row(r) for r in rows]
+
+    def first_event_id(self, job_ids: Sequence[uuid.UUID]) -> int | None:
+        """Just before the first event of these jobs (where a stream of all of them starts)."""
+        if not job_ids:
+            return None
+        with self._db.read() as conn:
+            value = conn.execute(
+                select(func.min(JobEventRow.id)).where(JobEventRow.job_id.in_(list(job_ids)))
+            ).scalar()
+        return None if value is None else int(value) - 1
+
+    def job_endings(self, job_ids: Sequence[uuid.UUID], after_id: int = 0) -> list[ProgressEvent]:
+        """The final events of these jobs with id > after_id, in order (a finished batch's replay)."""
+        if not job_ids:
+            return []
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(JobEventRow.__table__)
+                .where(
+                    JobEventRow.job_id.in_(list(job_ids)),
+                    JobEventRow.id > after_id,
+                    JobEventRow.type == EventType.STATE.value,
+                    JobEventRow.stage.is_(None),
+                    JobEventRow.status.in_(sorted(TERMINAL_JOB_STATUSES)),
+                )
+                .order_by(JobEventRow.id)
+            ).all()
+        return [e for e in (event_from_row(r) for r in rows) if e.final]
 
     def last_event_id(self, owner_id: str) -> int:
         with self._db.read() as conn:

@@ -80,6 +80,9 @@ def job_with_runs(row: Any, runs: tuple[StageRun, ...], pipeline: Pipeline | Non
         source_name=row.source_name,
         rerun_of=row.rerun_of,
         media_seconds=row.media_seconds,
+        batch_id=row.batch_id,
+        batch_index=row.batch_index,
+        item_name=row.item_name,
         stages=runs,
     )
 

@@ -120,6 +120,29 @@ class TaskRunRow(Base):
     result: Mapped[dict[str, Any] | None]
 
 
+class BatchRow(Base):
+    """Many jobs under one handle; its status is written when its last item ends."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64), ForeignKey("users.id"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    items: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))  # a BatchStatus value
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    cancel_requested_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_batches_owner_created", "owner_id", "created_at", "id"),
+        UniqueConstraint("owner_id", "idempotency_key", name="uq_batches_owner_idempotency_key"),
+    )
+
+
 class JobRow(Base):
     __tablename__ = "jobs"
 
@@ -143,6 +166,9 @@ class JobRow(Base):
     charged_at: Mapped[datetime | None]
     upload_id: Mapped[uuid.UUID | None]  # the upload an `upload://` source names
     rerun_of: Mapped[uuid.UUID | None]  # the job whose finished stages a re-run reuses
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    batch_index: Mapped[int | None] = mapped_column(Integer)  # its place among the batch's items
+    item_name: Mapped[str | None] = mapped_column(String(255))  # what the batch calls it
     cancel_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -160,6 +186,7 @@ class JobRow(Base):
             sqlite_where=text("status IN ('queued', 'running')"),
         ),
         Index("ix_jobs_status", "status"),
+        Index("ix_jobs_batch", "batch_id", "batch_index"),
         Index("ix_jobs_upload_id", "upload_id"),
         UniqueConstraint("owner_id", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
     )

@@ -22,6 +22,7 @@ from mediajobs.domain import (
 )
 from mediajobs.hooks import JobFinished
 
+from .batch_end import close_if_done
 from .deliveries import write_deliveries
 from .events import JobHead, Note, log_events
 from .tables import AttemptRow, JobRow, OutboxRow, StageRunRow
@@ -147,6 +148,8 @@ def _finished(tx: Tx, row: Row[Any], status: JobStatus, error: ErrorInfo | None)
         media_seconds=row.media_seconds,
     )
     tx.finished.append(ended)
+    if row.batch_id is not None:  # the batch ends with its last item
+        close_if_done(tx, row.batch_id)
     for hook in tx.durable:
         try:
             payloads = hook.deliveries(ended)
