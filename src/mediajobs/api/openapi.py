@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from mediajobs.api.guards import NO_CONTROL, NO_CONTROL_IN_HEADER
 from mediajobs.api.batch_schemas import BatchCreate
+from mediajobs.api.guards import NO_CONTROL, NO_CONTROL_IN_HEADER
 from mediajobs.api.schemas import ErrorBody, JobCreate
 from mediajobs.domain import Pipeline
 
