@@ -264,6 +264,16 @@ def test_me_tells_the_user_their_tier_lane_limits_and_usage(api: TestClient, ser
     assert me["usage"]["jobs"] == 1
 
 
+def test_me_shows_a_signing_secret_made_on_first_need_and_kept(api: TestClient, services: Services) -> None:
+    alice, bob = user(services, "alice"), user(services, "bob")
+    first = api.get("/api/v1/me", headers=alice).json()["webhook_secret"]
+    assert first.startswith("whsec_")
+    assert api.get("/api/v1/me", headers=alice).json()["webhook_secret"] == first
+    assert api.get("/api/v1/me", headers=bob).json()["webhook_secret"] != first
+    alice_id = api.get("/api/v1/me", headers=alice).json()["id"]
+    assert services.store.users.webhook_secret(alice_id) == first  # what a publish signs with
+
+
 def test_a_job_held_by_the_users_concurrency_says_why_and_where_it_waits(
     api: TestClient, services: Services, clock: FakeClock
 ) -> None:

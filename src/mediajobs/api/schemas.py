@@ -244,6 +244,10 @@ class MePublic(BaseModel):
     lane: str = Field(description="The lane your jobs run in unless you ask for a slower one.")
     limits: LimitsPublic
     usage: UsagePublic
+    webhook_secret: str = Field(
+        description="The `whsec_` secret what mediajobs sends you is signed with (Standard Webhooks: "
+        "`webhook-id`, `webhook-timestamp`, `webhook-signature` headers), e.g. a video job's publish."
+    )
 
 
 class ConsumerPublic(BaseModel):
