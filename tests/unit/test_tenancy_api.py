@@ -318,7 +318,7 @@ def test_the_queues_show_their_consumers_backlog_and_oldest_age_to_an_admin_only
 
     queues = {q["name"]: q for q in api.get("/api/v1/queues", headers=admin).json()["queues"]}
 
-    kinds = {"download", "media", "transcribe", "translate", "synthesize", "maintenance", "hooks"}
+    kinds = {"download", "media", "transcribe", "translate", "synthesize", "render", "maintenance", "hooks"}
     assert {q["kind"] for q in queues.values()} == kinds  # every kind of every shipped pipeline
     assert {q["lane"] for q in queues.values()} == {"express", "standard", "batch", None}
     download = queues[f"{prefix}download"]

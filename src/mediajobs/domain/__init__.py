@@ -2,7 +2,17 @@
 admission, retry policy."""
 
 from .admission import AdmissionPolicy, AdmitAll, AtMostInFlight, Candidate, FairShare, Load
-from .graph import FanOut, NoOptions, Pipeline, PipelineRegistry, QueueKind, StageCode, StageSpec, SubmitCheck
+from .graph import (
+    OPTIONS_SOURCE,
+    FanOut,
+    NoOptions,
+    Pipeline,
+    PipelineRegistry,
+    QueueKind,
+    StageCode,
+    StageSpec,
+    SubmitCheck,
+)
 from .models import (
     ENDED_JOB_STATUSES,
     IN_FLIGHT_STAGE_STATUSES,
@@ -32,6 +42,7 @@ __all__ = [
     "IN_FLIGHT_STAGE_STATUSES",
     "LOCAL_USER_ID",
     "OPEN_JOB_STATUSES",
+    "OPTIONS_SOURCE",
     "TERMINAL_JOB_STATUSES",
     "UNFINISHED_STAGE_STATUSES",
     "WAITING_STAGE_STATUSES",
