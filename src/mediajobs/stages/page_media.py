@@ -86,6 +86,9 @@ class _Body(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int | None = -1) -> bytes:
+        return self.readall() if size is None or size < 0 else bytes(super().read(size) or b"")
+
     def readinto(self, buffer: Any) -> int:
         guard = self._guard
         guard.check_cancel()
@@ -328,8 +331,10 @@ def fetch_page_media(ctx: StageContext, url: str, http: OutboundHttp, want: Want
             _check_duration(info, settings.max_media_seconds)
             ydl.process_ie_result(info, download=True)
     except (yt_dlp.utils.YoutubeDLError, RequestError, DownloadCancelled) as exc:
+        _remove_partial(ctx.work_dir)
         raise _explain(guard, exc) from None
     if guard.error is not None:
+        _remove_partial(ctx.work_dir)
         raise guard.error
     found = sorted(
         p for p in ctx.work_dir.glob(f"{OUTPUT_NAME}.*") if not p.name.endswith((".part", ".ytdl"))
@@ -337,6 +342,12 @@ def fetch_page_media(ctx: StageContext, url: str, http: OutboundHttp, want: Want
     if not found:
         raise PermanentError("yt-dlp downloaded no file from the page", code="unsupported_media")
     return found[0]
+
+
+def _remove_partial(folder: Path) -> None:
+    """What a failed download left (a retry starts afresh in a new work folder; this is tidiness)."""
+    for leftover in folder.glob(f"{OUTPUT_NAME}.*"):
+        leftover.unlink(missing_ok=True)
 
 
 def _first_entry(info: dict[str, Any] | None) -> dict[str, Any]:
