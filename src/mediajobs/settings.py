@@ -249,7 +249,7 @@ class Settings(BaseSettings):
             key = alias.choices[0] if isinstance(alias, AliasChoices) else alias
             value = getattr(self, name)
             if isinstance(key, str) and value is not None:
-                env[key] = json.dumps(value) if isinstance(value, dict | list) else str(value)
+                env[key] = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
         return env
 
     def time_limits_for(

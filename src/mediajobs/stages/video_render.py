@@ -12,6 +12,7 @@ thrown away, so it is given no time to finish the file).
 from __future__ import annotations
 
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 from mediajobs.domain.options import VideoOptions
@@ -30,8 +31,44 @@ AAC = ["-c:a", "aac", "-b:a", "96k"]
 SUBTITLE_STYLE = "FontName=DejaVu Sans,Outline=2,Shadow=0,MarginV=24"
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PreparedRender:
+    """A render's inputs, written in the work folder, and the ffmpeg command that makes the video."""
+
+    argv: list[str]
+    total: float  # seconds of video
+    slots: list[Slot]
+    cues: int
+
+
 def video_render(ctx: StageContext) -> StageResult:
     options = stage_options(ctx, VideoOptions)
+    prepared = prepare_render(ctx, options)
+    _ffmpeg(ctx, prepared.argv, prepared.total)
+    ctx.progress.report(100.0, "video rendered")
+    folder = ctx.work_dir
+    artifacts = [
+        ArtifactFile(name="video.mp4", path=folder / "video.mp4", content_type="video/mp4"),
+        ArtifactFile(name="video.srt", path=folder / "video.srt", content_type="application/x-subrip"),
+        ArtifactFile(name="video.vtt", path=folder / "video.vtt", content_type="text/vtt"),
+    ]
+    return StageResult(
+        output={
+            "duration": round(prepared.total, 3),
+            "size": options.size,
+            "fps": options.fps,
+            "frames": round(prepared.total * options.fps),
+            "scenes": [s.to_json() for s in prepared.slots],
+            "cues": prepared.cues,
+            "artifacts": [a.name for a in artifacts],
+        },
+        artifacts=artifacts,
+    )
+
+
+def prepare_render(ctx: StageContext, options: VideoOptions) -> PreparedRender:
+    """Fetch the cards and narrations, and write what ffmpeg reads: the ffconcat list of the cards,
+    the narrations joined on the video's clock, the subtitles (SRT, and VTT for people)."""
     assets = load_assets(ctx)
     slots = plan(
         [a.narration_seconds for a in assets],
@@ -39,7 +76,6 @@ def video_render(ctx: StageContext) -> StageResult:
         fps=options.fps,
         pad=options.pad_seconds,
     )
-    total = slots[-1].end
     for index, scene in enumerate(assets):
         ctx.cancel.raise_if_set()
         fetch(ctx, scene.card_key, ctx.work_dir / f"card{index}.png")
@@ -50,28 +86,11 @@ def video_render(ctx: StageContext) -> StageResult:
     width, _ = options.frame
     limits = CueLimits(max_line_chars=42 if width >= 1000 else 30, max_lines=2)
     cues = scene_cues([a.text for a in assets], slots, limits)
-    srt, vtt = ctx.work_dir / "video.srt", ctx.work_dir / "video.vtt"
-    srt.write_text(to_srt(cues), encoding="utf-8")
-    vtt.write_text(to_vtt(cues), encoding="utf-8")
-    video = ctx.work_dir / "video.mp4"
-    _ffmpeg(ctx, render_argv(options, total, video.name), total)
-    ctx.progress.report(100.0, "video rendered")
-    artifacts = [
-        ArtifactFile(name="video.mp4", path=video, content_type="video/mp4"),
-        ArtifactFile(name="video.srt", path=srt, content_type="application/x-subrip"),
-        ArtifactFile(name="video.vtt", path=vtt, content_type="text/vtt"),
-    ]
-    return StageResult(
-        output={
-            "duration": round(total, 3),
-            "size": options.size,
-            "fps": options.fps,
-            "frames": round(total * options.fps),
-            "scenes": [s.to_json() for s in slots],
-            "cues": len(cues),
-            "artifacts": [a.name for a in artifacts],
-        },
-        artifacts=artifacts,
+    (ctx.work_dir / "video.srt").write_text(to_srt(cues), encoding="utf-8")
+    (ctx.work_dir / "video.vtt").write_text(to_vtt(cues), encoding="utf-8")
+    total = slots[-1].end
+    return PreparedRender(
+        argv=render_argv(options, total, "video.mp4"), total=total, slots=slots, cues=len(cues)
     )
 
 
@@ -144,4 +163,4 @@ def _write_cards_list(path: Path, slots: list[Slot]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="ascii")
 
 
-__all__ = ["render_argv", "video_render"]
+__all__ = ["PreparedRender", "prepare_render", "render_argv", "video_render"]
