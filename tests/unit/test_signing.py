@@ -44,3 +44,9 @@ def test_new_secrets_are_32_random_bytes() -> None:
     assert first != second
     with pytest.raises(ValueError, match="base64"):
         secret_key("whsec_not base64!")
+
+
+def test_a_body_in_pieces_signs_as_the_whole() -> None:
+    from mediajobs.signing import sign_stream
+
+    assert sign_stream(SECRET, MESSAGE_ID, TIMESTAMP, [BODY[:5], b"", BODY[5:]]) == EXPECTED

@@ -94,29 +94,23 @@ def open_image(path: Path, what: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            if image.format not in IMAGE_FORMATS:
-                raise PermanentError(
-                    f"{what} is {image.format or 'not an image'}, not PNG, JPEG or WebP",
-                    code="unsupported_image",
-                )
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise PermanentError(
-                    f"{what} is {image.width}x{image.height}: over {MAX_IMAGE_PIXELS} pixels",
-                    code="unsupported_image",
-                )
-            image.load()
+            with Image.open(path) as image:
+                if image.format not in IMAGE_FORMATS:
+                    found = image.format or "not an image"
+                    raise PermanentError(
+                        f"{what} is {found}, not PNG, JPEG or WebP", code="unsupported_image"
+                    )
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    raise PermanentError(
+                        f"{what} is {image.width}x{image.height}: over {MAX_IMAGE_PIXELS} pixels",
+                        code="unsupported_image",
+                    )
+                image.load()
+                return ImageOps.exif_transpose(image).convert("RGB")
     except PermanentError:
         raise
-    except (
-        OSError,
-        ValueError,
-        SyntaxError,
-        Image.DecompressionBombWarning,
-        Image.DecompressionBombError,
-    ) as exc:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as exc:
         raise PermanentError(f"{what} cannot be read as an image: {exc}", code="unsupported_image") from None
-    return ImageOps.exif_transpose(image).convert("RGB")
 
 
 def fit_image(image: Image.Image, frame: tuple[int, int]) -> Image.Image:
