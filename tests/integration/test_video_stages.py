@@ -123,3 +123,28 @@ def test_an_image_that_is_not_one_fails_in_the_script_stage(
     with pytest.raises(PermanentError, match=found) as caught:
         job.run("script", video_script, {})
     assert caught.value.code == "unsupported_image"
+
+
+def test_a_rerun_that_changes_the_size_renders_the_reused_cards_at_the_new_size(tmp_path: Path) -> None:
+    job = Video(tmp_path, {"scenes": [{"text": "One short scene."}]})
+    job.run("script", video_script, {})
+    job.run("assets", video_assets, {"script": "script"})  # cards drawn at 1280x720
+    job.options = {**job.options, "size": "1920x1080"}  # POST .../rerun {"from_stage": "render", ...}
+    job.run("render", video_render, {"assets": "assets"})
+    entries = ["-show_entries", "stream=width,height", "-of", "json"]
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", *entries, str(tmp_path / "out" / "video.mp4")],
+        capture_output=True,
+        check=True,
+    )
+    assert json.loads(probe.stdout)["streams"][0] == {"width": 1920, "height": 1080}
+
+
+def test_a_video_longer_than_the_media_limit_is_refused_before_ffmpeg(tmp_path: Path) -> None:
+    job = Video(tmp_path, {"scenes": [{"text": "Long.", "duration": 600}] * 3})
+    job.settings = make_settings(tmp_path, MEDIAJOBS_MAX_MEDIA_SECONDS=1000)
+    job.run("script", video_script, {})
+    job.run("assets", video_assets, {"script": "script"})
+    with pytest.raises(PermanentError, match="over the 1000 s limit") as caught:
+        job.run("render", video_render, {"assets": "assets"})
+    assert caught.value.code == "media_too_long"

@@ -78,6 +78,13 @@ def prepare_render(ctx: StageContext, options: VideoOptions) -> PreparedRender:
         fps=options.fps,
         pad=options.pad_seconds,
     )
+    limit = ctx.settings.max_media_seconds
+    if slots[-1].end > limit:
+        raise PermanentError(
+            f"the video would last {slots[-1].end:.0f} s, over the {limit:.0f} s limit "
+            "(MEDIAJOBS_MAX_MEDIA_SECONDS)",
+            code="media_too_long",
+        )
     for index, scene in enumerate(assets):
         ctx.cancel.raise_if_set()
         fetch(ctx, scene.card_key, ctx.work_dir / f"card{index}.png")
@@ -99,7 +106,15 @@ def prepare_render(ctx: StageContext, options: VideoOptions) -> PreparedRender:
 def render_argv(options: VideoOptions, total: float, output: str) -> list[str]:
     """The ffmpeg command of a render, run in the folder holding cards.ffconcat, narration.wav and
     video.srt (the benchmark runs the same command directly)."""
-    graph = f"format=yuv420p,fps={options.fps},subtitles=filename=video.srt:force_style='{SUBTITLE_STYLE}'"
+    width, height = options.frame
+    # Cards are drawn at the frame's size; the scaling only acts on a re-run that changed `size`
+    # (its cards were reused), and runs once per card, before the frames are repeated.
+    fitted = (
+        f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
+        f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=0x121826,setsar=1"
+    )
+    subtitles = f"subtitles=filename=video.srt:force_style='{SUBTITLE_STYLE}'"
+    graph = f"{fitted},format=yuv420p,fps={options.fps},{subtitles}"
     return [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
         *own_files_options("concat"), "-safe", "1", "-i", "file:cards.ffconcat",
