@@ -94,7 +94,7 @@ def test_every_api_route_needs_a_key_and_the_probes_do_not(api: TestClient) -> N
         ("GET", f"{JOBS}/{job}/artifacts/transcript.srt"), ("GET", f"{JOBS}/{job}/events"),
         ("GET", "/api/v1/events"), ("POST", "/api/v1/uploads"), ("GET", f"/api/v1/uploads/{job}"),
         ("GET", "/api/v1/me"), ("GET", "/api/v1/models"), ("GET", "/api/v1/languages"),
-        ("GET", "/api/v1/queues"),
+        ("GET", "/api/v1/queues"), ("GET", "/api/v1/pipelines"),
     ]  # fmt: skip
     documented = api.get("/openapi.json").json()["paths"]
     routes = {

@@ -32,7 +32,14 @@ from yt_dlp.networking.exceptions import HTTPError, RequestError, TransportError
 from yt_dlp.utils import DownloadCancelled
 
 from mediajobs.engines.http import OutboundHttp
-from mediajobs.errors import JobCancelled, LeaseLost, MediaJobsError, PermanentError, RetryableError
+from mediajobs.errors import (
+    JobCancelled,
+    LeaseLost,
+    MediaJobsError,
+    PermanentError,
+    RetryableError,
+    UnsupportedMedia,
+)
 
 from .base import StageContext
 
@@ -278,9 +285,8 @@ def fetch_page_media(ctx: StageContext, url: str, http: OutboundHttp, want: Want
         chosen = choose_format(list(selection.get("formats") or []), want)
         if chosen is None:
             guard.stop(
-                PermanentError(
-                    f"the page has no {want} served as a plain file (streaming formats are not fetched)",
-                    code="unsupported_media",
+                UnsupportedMedia(
+                    f"the page has no {want} served as a plain file (streaming formats are not fetched)"
                 )
             )
             return
@@ -340,7 +346,7 @@ def fetch_page_media(ctx: StageContext, url: str, http: OutboundHttp, want: Want
         p for p in ctx.work_dir.glob(f"{OUTPUT_NAME}.*") if not p.name.endswith((".part", ".ytdl"))
     )
     if not found:
-        raise PermanentError("yt-dlp downloaded no file from the page", code="unsupported_media")
+        raise UnsupportedMedia("yt-dlp downloaded no file from the page")
     return found[0]
 
 
@@ -353,11 +359,11 @@ def _remove_partial(folder: Path) -> None:
 def _first_entry(info: dict[str, Any] | None) -> dict[str, Any]:
     """A page with several videos (a playlist to yt-dlp): its first."""
     if not info:
-        raise PermanentError("no audio or video found on the page", code="unsupported_media")
+        raise UnsupportedMedia("no audio or video found on the page")
     if info.get("_type") in ("playlist", "multi_video"):
         entries = [e for e in (info.get("entries") or []) if e]
         if not entries:
-            raise PermanentError("no audio or video found on the page", code="unsupported_media")
+            raise UnsupportedMedia("no audio or video found on the page")
         return dict(entries[0])
     return info
 
@@ -380,7 +386,7 @@ def _explain(guard: _Guard, exc: BaseException) -> MediaJobsError:
     if guard.transport_failed:
         return RetryableError(f"download failed: {message}", code="download_failed")
     if "Unsupported URL" in message or "No video formats" in message:
-        return PermanentError(f"no audio or video found on the page: {message}", code="unsupported_media")
+        return UnsupportedMedia(f"no audio or video found on the page: {message}")
     return PermanentError(f"download failed: {message}", code="download_failed")
 
 
