@@ -73,6 +73,15 @@ def test_scenes_in_the_options_need_no_source(client: TestClient) -> None:
     assert text.status_code == 202, text.text
 
 
+def test_two_hundred_scenes_with_every_field_are_accepted(client: TestClient) -> None:
+    png = client.post(
+        "/api/v1/uploads", files={"file": ("photo.png", io.BytesIO(b"\x89PNG..."), "image/png")}
+    )
+    scene = {"text": "A scene.", "title": "A title", "image": png.json()["source"], "duration": 2.0}
+    response = video(client, options={"scenes": [scene] * 200})
+    assert response.status_code == 202, response.text
+
+
 def test_a_bad_scene_is_named_by_index_and_field(client: TestClient) -> None:
     message = refused(video(client, options={"scenes": [SCENES[0], {"text": ""}]}), "invalid_options")
     assert "scenes.1.text" in message
