@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mediajobs.domain import Job, Pipeline
+from mediajobs.domain import Job, Pipeline, Upload
 from mediajobs.engines import flite
 from mediajobs.engines.apertium import Translator, installed_translator
 from mediajobs.engines.catalog import ModelCatalog
@@ -28,6 +30,9 @@ class SubmitInput:
     job: Job | None = None  # a `job://` source: the caller's finished job
     media_result: bool = False  # that job's pipeline makes audio or video
     media_pipelines: tuple[str, ...] = ()  # the pipelines that do (for the error message)
+    text: str | None = None  # the `text` of a JSON submit (stored as an upload named `text.txt`)
+    # the caller's upload of this id (NotFound if it is not theirs): files the options name
+    find_upload: Callable[[uuid.UUID], Upload] | None = None
 
 
 log = logging.getLogger(__name__)

@@ -88,14 +88,14 @@ def _read_stderr(stream: IO[bytes], tail: _StderrTail) -> None:
             tail.add(chunk)
 
 
-def _terminate_group(proc: subprocess.Popen[bytes]) -> None:
+def _terminate_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
     """SIGTERM the child's process group, SIGKILL it if still alive after the grace period, then reap."""
     if proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=KILL_GRACE_SECONDS)
+        proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -124,6 +124,7 @@ def run_process(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     memory_limit: int = 0,
+    kill_grace: float = KILL_GRACE_SECONDS,
 ) -> ProcessResult:
     """Run `argv` to completion, streaming stdout lines to `on_stdout_line`.
 
@@ -131,7 +132,9 @@ def run_process(
     `on_stdout_line` raised; in each case (and on any asynchronous exception) the process group is
     killed first. A non-zero exit is not an error here: the caller decides what it means.
     `memory_limit` (bytes of address space, 0: none) is set on the child right after it starts, so an
-    allocation past it fails in the child instead of pushing the machine into swap.
+    allocation past it fails in the child instead of pushing the machine into swap. `kill_grace`:
+    seconds between SIGTERM and SIGKILL when it is stopped (shorter for a tool whose output is thrown
+    away anyway: ffmpeg finishing a file on SIGTERM can take longer than a cancel should).
     """
     cancel.raise_if_set()
     args = tuple(argv)
@@ -168,16 +171,16 @@ def run_process(
             except subprocess.TimeoutExpired:
                 pass
             if deadline is not None and time.monotonic() >= deadline:
-                _terminate_group(proc)
+                _terminate_group(proc, kill_grace)
                 raise StageTimeout(f"{args[0]} ran longer than {timeout:g} s and was stopped")
-        _terminate_group(proc)
+        _terminate_group(proc, kill_grace)
         _join(readers)
         cancel.raise_if_set()
         if failures:
             raise failures[0]
         return ProcessResult(argv=args, returncode=proc.returncode, stderr_tail=tail.text())
     finally:
-        _terminate_group(proc)
+        _terminate_group(proc, kill_grace)
         _join(readers)
         proc.stdout.close()
         proc.stderr.close()

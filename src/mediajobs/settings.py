@@ -23,6 +23,20 @@ from mediajobs.domain.tenancy import DEFAULT_LIMITS, Tier, TierLimits
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "mediajobs"
 
+DEFAULT_PAGE_EXTRACTORS = (
+    "html5",  # <video> and <audio> elements of any page
+    "youtube",
+    "vimeo",
+    "dailymotion",
+    "soundcloud",
+    "bandcamp",
+    "archive\\.org",
+    "twitch:vod",
+    "tedtalk",
+    "peertube",
+    "generic",  # a page with a direct media link, Open Graph video, JSON-LD, embeds of the above
+)
+
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
@@ -111,6 +125,13 @@ class Settings(BaseSettings):
     download_timeout_seconds: Annotated[float, Field(gt=0)] = Field(
         default=30.0, validation_alias="MEDIAJOBS_DOWNLOAD_TIMEOUT"
     )
+    # A URL source that is a web page, not media, is read with yt-dlp by these of its extractors
+    # (regular expressions over yt-dlp's extractor names, case-insensitive; `generic` is tried last).
+    page_extractors: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PAGE_EXTRACTORS), validation_alias="MEDIAJOBS_PAGE_EXTRACTORS"
+    )
+    # Folders a video job may publish into (`publish_dir` option), e.g. ["/srv/videos"]; none by default.
+    publish_dirs: list[Path] = Field(default_factory=list, validation_alias="MEDIAJOBS_PUBLISH_DIRS")
     upload_max_bytes: Annotated[int, Field(ge=1)] = Field(
         default=2 * 1024**3, validation_alias="MEDIAJOBS_UPLOAD_MAX_BYTES"
     )
@@ -228,7 +249,7 @@ class Settings(BaseSettings):
             key = alias.choices[0] if isinstance(alias, AliasChoices) else alias
             value = getattr(self, name)
             if isinstance(key, str) and value is not None:
-                env[key] = json.dumps(value) if isinstance(value, dict | list) else str(value)
+                env[key] = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
         return env
 
     def time_limits_for(

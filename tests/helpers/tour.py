@@ -14,11 +14,13 @@ from mediajobs.client import Client
 
 DUB_SCRIPT = "The children are playing football near the river.\n"
 TEXT = "The weather today is sunny and warm. We will walk to the park after lunch."
+VIDEO_SCRIPT = "A first scene.\n\nAnd a second one."
 
 
 def tour_every_pipeline(client: Client, tmp_path: Path, *, timeout: float = 300) -> dict[str, dict[str, Any]]:
-    """Submit transcribe, translate (from a text and from the finished transcription), synthesize and
-    dub (of a short video); wait for all; check each succeeded with a plausible result."""
+    """Submit transcribe, translate (from a text and from the finished transcription), synthesize,
+    dub (of a short video) and a two-scene video (its `render` queue must be served); wait for all;
+    check each succeeded with a plausible result."""
     clip = speak(SPEECH_SCRIPT, tmp_path / "tour-speech.wav")
     video = video_with_speech(DUB_SCRIPT, tmp_path / "tour-video.mp4")
     submitted = {
@@ -28,6 +30,7 @@ def tour_every_pipeline(client: Client, tmp_path: Path, *, timeout: float = 300)
         )["id"],
         "synthesize": client.submit_text(TEXT, pipeline="synthesize")["id"],
         "dub": client.submit(video, pipeline="dub", options={"target_language": "es"})["id"],
+        "video": client.submit_text(VIDEO_SCRIPT, pipeline="video", options={"pad_seconds": 0.2})["id"],
     }
     jobs = {name: _finished(client, job_id, timeout) for name, job_id in submitted.items()}
     transcribed = submitted["transcribe"]
@@ -42,6 +45,9 @@ def tour_every_pipeline(client: Client, tmp_path: Path, *, timeout: float = 300)
     assert len(speech) > 20_000
     assert client.result(submitted["dub"])["video"] == "dubbed.mp4"
     assert len(client.artifact(submitted["dub"], "dubbed.mp4")) > 1000
+    made = client.result(submitted["video"])
+    assert [s["index"] for s in made["scenes"]] == [0, 1]
+    assert client.artifact(submitted["video"], "video.mp4")[4:8] == b"ftyp"
     return jobs
 
 

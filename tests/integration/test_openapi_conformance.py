@@ -57,6 +57,9 @@ SEMANTIC_REFUSALS = {
     "credentials_in_source": "a URL must hold no password",
     "missing_input": "a pipeline's input: a source or a text, of the kinds it reads",
     "invalid_last_event_id": "an id this stream gave out: at most 2^31-1 for a job's (a header is a string)",
+    "publish_dir_not_allowed": "a video's publish folders are the operator's (MEDIAJOBS_PUBLISH_DIRS)",
+    "invalid_publish_url": "a publish URL is https, with a host and no password",
+    "unsupported_image": "a scene's image is an upload whose file is an image",
     "invalid_characters": "control characters deep inside option values, or in a multipart field's"
     " name (top-level strings, option names, parameters and headers state the rule in the schema)",
 }
@@ -179,5 +182,10 @@ def test_the_document_states_the_rules_the_guards_enforce(app: FastAPI) -> None:
         "job_id": URL_TEXT,
         "name": URL_TEXT,
     }
-    create = document["components"]["schemas"]["JobCreate"]
-    assert [branch["required"] for branch in create["oneOf"]] == [["source"], ["text"]]
+    schemas = document["components"]["schemas"]
+    for variant in schemas["JobCreate"]["oneOf"]:  # one per pipeline
+        create = schemas[variant["$ref"].rsplit("/", 1)[-1]]
+        if create["properties"]["pipeline"]["const"] == "video":  # scenes in its options: neither is fine
+            assert create["not"]["required"] == ["source", "text"]
+        else:
+            assert [branch["required"] for branch in create["oneOf"]] == [["source"], ["text"]]

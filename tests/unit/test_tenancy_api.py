@@ -94,7 +94,8 @@ def test_every_api_route_needs_a_key_and_the_probes_do_not(api: TestClient) -> N
         ("GET", f"{JOBS}/{job}/artifacts/transcript.srt"), ("GET", f"{JOBS}/{job}/events"),
         ("GET", "/api/v1/events"), ("POST", "/api/v1/uploads"), ("GET", f"/api/v1/uploads/{job}"),
         ("GET", "/api/v1/me"), ("GET", "/api/v1/models"), ("GET", "/api/v1/languages"),
-        ("GET", "/api/v1/queues"), ("POST", "/api/v1/batches"), ("GET", "/api/v1/batches"),
+        ("GET", "/api/v1/queues"), ("GET", "/api/v1/pipelines"),
+        ("POST", "/api/v1/batches"), ("GET", "/api/v1/batches"),
         ("GET", f"/api/v1/batches/{job}"), ("POST", f"/api/v1/batches/{job}/cancel"),
         ("POST", f"/api/v1/batches/{job}/retry"), ("GET", f"/api/v1/batches/{job}/artifacts"),
         ("GET", f"/api/v1/batches/{job}/events"),
@@ -267,6 +268,16 @@ def test_me_tells_the_user_their_tier_lane_limits_and_usage(api: TestClient, ser
     assert me["usage"]["jobs"] == 1
 
 
+def test_me_shows_a_signing_secret_made_on_first_need_and_kept(api: TestClient, services: Services) -> None:
+    alice, bob = user(services, "alice"), user(services, "bob")
+    first = api.get("/api/v1/me", headers=alice).json()["webhook_secret"]
+    assert first.startswith("whsec_")
+    assert api.get("/api/v1/me", headers=alice).json()["webhook_secret"] == first
+    assert api.get("/api/v1/me", headers=bob).json()["webhook_secret"] != first
+    alice_id = api.get("/api/v1/me", headers=alice).json()["id"]
+    assert services.store.users.webhook_secret(alice_id) == first  # what a publish signs with
+
+
 def test_a_job_held_by_the_users_concurrency_says_why_and_where_it_waits(
     api: TestClient, services: Services, clock: FakeClock
 ) -> None:
@@ -311,7 +322,7 @@ def test_the_queues_show_their_consumers_backlog_and_oldest_age_to_an_admin_only
 
     queues = {q["name"]: q for q in api.get("/api/v1/queues", headers=admin).json()["queues"]}
 
-    kinds = {"download", "media", "transcribe", "translate", "synthesize", "maintenance", "hooks"}
+    kinds = {"download", "media", "transcribe", "translate", "synthesize", "render", "maintenance", "hooks"}
     assert {q["kind"] for q in queues.values()} == kinds  # every kind of every shipped pipeline
     assert {q["lane"] for q in queues.values()} == {"express", "standard", "batch", None}
     download = queues[f"{prefix}download"]

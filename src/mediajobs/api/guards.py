@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mediajobs.errors import InvalidRequest
 
 MAX_OPTION_KEYS = 64  # keys of the options object itself
-MAX_OPTION_NODES = 1000  # values anywhere inside it
+MAX_OPTION_NODES = 2000  # values anywhere inside it (a video's 200 scenes of 4 fields are 1002)
 MAX_OPTION_DEPTH = 8
 MAX_OPTION_STRING = 4096
 SHOWN = 3  # offending keys named in an error message

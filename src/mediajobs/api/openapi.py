@@ -5,21 +5,24 @@ FastAPI's generated document is close, but not right for this API: every error h
 and can answer 400 for a control character (the `ControlCharacterGuard` runs before any route) and
 503 while the database is away,
 and the JSON submit's body (`JobCreate`) is referenced from the hand-written request body of
-`POST /api/v1/jobs`, so its schema must be put in the components. Schemathesis checks the result
+`POST /api/v1/jobs`, so its schema must be put in the components. That schema is one variant per
+pipeline of the registry (plug-ins' too), told apart by `pipeline` (a discriminator), each with its
+own options model and their defaults, so /docs shows what every pipeline takes. Schemathesis checks the result
 against the running app in the test suite (tests/integration/test_openapi_conformance.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field, create_model
 
 from mediajobs.api.batch_schemas import BatchCreate
 from mediajobs.api.guards import NO_CONTROL, NO_CONTROL_IN_HEADER
-from mediajobs.api.schemas import ErrorBody, JobCreate
+from mediajobs.api.schemas import SOURCE_OR_TEXT, ErrorBody, JobCreate, SubmitFields
 from mediajobs.domain import Pipeline
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
@@ -59,7 +62,51 @@ def _add_schema(components: dict[str, Any], model: type[Any]) -> None:
     components.setdefault(model.__name__, schema)
 
 
-def truthful_openapi(app: FastAPI, file_types: Iterable[str] = ()) -> dict[str, Any]:
+def submit_model(pipeline: Pipeline) -> type[BaseModel]:
+    """The JSON submit of one pipeline, for the document: `pipeline` fixed, `options` its own model."""
+    options = pipeline.options_model
+    required = any(f.is_required() for f in options.model_fields.values())
+    camel = "".join(part.capitalize() for part in pipeline.name.replace("-", "_").split("_"))
+    model: type[BaseModel] = create_model(
+        f"{camel}JobCreate",
+        __base__=SubmitFields,
+        __doc__=f"A `{pipeline.name}` job. {pipeline.description}".strip(),
+        pipeline=(Literal[pipeline.name], Field(description="The pipeline to run.")),  # type: ignore[arg-type]
+        options=(options, Field(...) if required else Field(default_factory=options)),
+    )
+    return model
+
+
+def _add_submit_union(components: dict[str, Any], pipelines: Sequence[Pipeline]) -> None:
+    """`JobCreate` as one variant per pipeline, discriminated by `pipeline`."""
+    if not pipelines:
+        _add_schema(components, JobCreate)
+        return
+    variants: dict[str, str] = {}
+    for pipeline in pipelines:
+        model = submit_model(pipeline)
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        if "options" in pipeline.source_schemes:  # its input may be in its options: no source or text
+            schema["not"] = {"required": ["source", "text"], "properties": SOURCE_OR_TEXT}
+        else:
+            schema["oneOf"] = [
+                {"required": [field], "properties": {field: value}} for field, value in SOURCE_OR_TEXT.items()
+            ]
+        components[model.__name__] = schema
+        variants[pipeline.name] = f"#/components/schemas/{model.__name__}"
+    components["JobCreate"] = {
+        "title": "JobCreate",
+        "description": "A job to run: `pipeline` says which, and so which options it takes.",
+        "oneOf": [{"$ref": ref} for ref in variants.values()],
+        "discriminator": {"propertyName": "pipeline", "mapping": variants},
+    }
+
+
+def truthful_openapi(
+    app: FastAPI, file_types: Iterable[str] = (), pipelines: Sequence[Pipeline] = ()
+) -> dict[str, Any]:
     document = get_openapi(
         title=app.title,
         version=app.version,
@@ -69,7 +116,7 @@ def truthful_openapi(app: FastAPI, file_types: Iterable[str] = ()) -> dict[str, 
     )
     document.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = BEARER
     components: dict[str, Any] = document["components"].setdefault("schemas", {})
-    _add_schema(components, JobCreate)
+    _add_submit_union(components, pipelines)
     _add_schema(components, BatchCreate)
     _add_schema(components, ErrorBody)
     for path, item in document.get("paths", {}).items():
@@ -136,14 +183,15 @@ def _no_control(schema: dict[str, Any], pattern: str) -> None:
 def install_openapi(app: FastAPI, pipelines: Iterable[Pipeline] = ()) -> None:
     """Serve `truthful_openapi` (built once) at /openapi.json; file downloads list the media types the
     `pipelines` produce."""
+    pipelines = list(pipelines)
     file_types = sorted({t for pipeline in pipelines for t in pipeline.produces})
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = truthful_openapi(app, file_types)
+            app.openapi_schema = truthful_openapi(app, file_types, pipelines)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-__all__ = ["COMMON_ERRORS", "HEADER_TEXT", "URL_TEXT", "install_openapi", "truthful_openapi"]
+__all__ = ["COMMON_ERRORS", "HEADER_TEXT", "URL_TEXT", "install_openapi", "submit_model", "truthful_openapi"]

@@ -44,20 +44,14 @@ _TEXT: dict[str, Any] = {"pattern": NO_CONTROL_IN_TEXT}
 _OPTIONS: dict[str, Any] = {"maxProperties": MAX_OPTION_KEYS, "propertyNames": {"pattern": NO_CONTROL}}
 
 
-class JobCreate(BaseModel):
-    # Exactly one of `source` and `text` is a string (the other absent or null): the route checks it
-    # (422), and the schema says so, so that generated clients and fuzzers know it too.
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "oneOf": [
-                {"required": ["source"], "properties": {"source": {"type": "string"}}},
-                {"required": ["text"], "properties": {"text": {"type": "string"}}},
-            ]
-        },
-    )
+SOURCE_OR_TEXT: dict[str, Any] = {"source": {"type": "string"}, "text": {"type": "string"}}
 
-    pipeline: str = Field(examples=["transcribe"], max_length=64, json_schema_extra=_PLAIN)
+
+class SubmitFields(BaseModel):
+    """What every JSON submit may say besides its pipeline and options."""
+
+    model_config = ConfigDict(extra="forbid")
+
     source: str | None = Field(
         default=None,
         examples=[
@@ -77,14 +71,33 @@ class JobCreate(BaseModel):
         description="The input of a text pipeline (translate, synthesize) instead of a `source`.",
         json_schema_extra=_TEXT,
     )
-    options: dict[str, Any] = Field(
-        default_factory=dict, examples=[{"language": "en", "vad": True}], json_schema_extra=_OPTIONS
-    )
     lane: str | None = Field(
         default=None,
         max_length=16,
         description="`standard` or `batch` to run slower than your tier's lane (never faster).",
         json_schema_extra=_PLAIN,
+    )
+
+
+class JobCreate(SubmitFields):
+    """A JSON submit as the route reads it (the document shows one variant per pipeline instead,
+    api/openapi.py). Exactly one of `source` and `text` is a string, the other absent or null, except
+    for a pipeline whose input may be in its options (a video's scenes), which may have neither: the
+    route checks it (422)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["source"], "properties": {"source": {"type": "string"}}},
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+            ]
+        },
+    )
+
+    pipeline: str = Field(examples=["transcribe"], max_length=64, json_schema_extra=_PLAIN)
+    options: dict[str, Any] = Field(
+        default_factory=dict, examples=[{"language": "en", "vad": True}], json_schema_extra=_OPTIONS
     )
 
 
@@ -244,6 +257,10 @@ class MePublic(BaseModel):
     lane: str = Field(description="The lane your jobs run in unless you ask for a slower one.")
     limits: LimitsPublic
     usage: UsagePublic
+    webhook_secret: str = Field(
+        description="The `whsec_` secret what mediajobs sends you is signed with (Standard Webhooks: "
+        "`webhook-id`, `webhook-timestamp`, `webhook-signature` headers), e.g. a video job's publish."
+    )
 
 
 class ConsumerPublic(BaseModel):

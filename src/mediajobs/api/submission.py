@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import anyio
@@ -22,7 +23,7 @@ from mediajobs.api.gate import UploadSlots
 from mediajobs.api.guards import check_options, check_text, parse_json_object
 from mediajobs.api.multipart import BodyStream, FormLimits, MultipartReader
 from mediajobs.api.schemas import JobCreate
-from mediajobs.domain import Job, Upload
+from mediajobs.domain import OPTIONS_SOURCE, Job, Upload
 from mediajobs.errors import ClientError, InvalidRequest, PayloadTooLarge
 from mediajobs.service import SubmitRequest, request_hash, store_text, submit
 from mediajobs.storage import safe_filename, upload_key
@@ -83,12 +84,17 @@ async def read_submit(request: Request, services: Services, owner_id: str) -> Su
         pipeline = check_text(body.pipeline, "pipeline")
         options = check_options(body.options)
         lane = None if body.lane is None else check_text(body.lane, "lane")
-        if (body.source is None) == (body.text is None):
-            raise InvalidRequest("give either `source` or `text`", code="validation_error")
+        if body.source is not None and body.text is not None:
+            raise InvalidRequest("give either `source` or `text`, not both", code="validation_error")
+        if body.source is None and body.text is None:
+            if "options" not in services.pipelines.get_pipeline(pipeline).source_schemes:
+                raise InvalidRequest("give either `source` or `text`", code="validation_error")
+            return SubmitRequest(pipeline=pipeline, source=OPTIONS_SOURCE, options=options, lane=lane)
         if body.text is not None:
             text = check_text(body.text, "text", multiline=True)
             upload = await run_in_threadpool(store_text, services, owner_id, text)
-            return _with_upload(pipeline, upload, options, lane, f"text:{upload.sha256}")
+            submitted = _with_upload(pipeline, upload, options, lane, f"text:{upload.sha256}")
+            return replace(submitted, text=text)
         return SubmitRequest(
             pipeline=pipeline, source=check_text(body.source or "", "source"), options=options, lane=lane
         )

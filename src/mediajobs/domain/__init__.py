@@ -3,7 +3,17 @@ admission, retry policy."""
 
 from .admission import AdmissionPolicy, AdmitAll, AtMostInFlight, Candidate, FairShare, Load
 from .batches import MAX_BATCH_ITEMS, Batch, BatchStatus
-from .graph import FanOut, NoOptions, Pipeline, PipelineRegistry, QueueKind, StageCode, StageSpec, SubmitCheck
+from .graph import (
+    OPTIONS_SOURCE,
+    FanOut,
+    NoOptions,
+    Pipeline,
+    PipelineRegistry,
+    QueueKind,
+    StageCode,
+    StageSpec,
+    SubmitCheck,
+)
 from .models import (
     ENDED_JOB_STATUSES,
     IN_FLIGHT_STAGE_STATUSES,
@@ -34,6 +44,7 @@ __all__ = [
     "LOCAL_USER_ID",
     "MAX_BATCH_ITEMS",
     "OPEN_JOB_STATUSES",
+    "OPTIONS_SOURCE",
     "TERMINAL_JOB_STATUSES",
     "UNFINISHED_STAGE_STATUSES",
     "WAITING_STAGE_STATUSES",

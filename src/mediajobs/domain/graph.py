@@ -34,6 +34,10 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _MAX_OPTION_ERRORS = 5
 
+OPTIONS_SOURCE = "options:"
+"""The source of a job whose input is in its options (a video's scenes): a submit with no `source`
+and no `text`, to a pipeline whose `source_schemes` has `options`."""
+
 StageCode = Callable[[Any], Any]
 """A stage's code: `StageContext -> StageResult` (typed in stages/base.py as StageFn)."""
 
@@ -232,6 +236,8 @@ class Pipeline:
             raise InvalidRequest(f"source URL {source[:200]!r} has no host", code="invalid_source")
         if scheme in ("upload", "job") and not parts.netloc:
             raise InvalidRequest(f"a {scheme}:// source needs an id", code="invalid_source")
+        if scheme == "options" and source != OPTIONS_SOURCE:
+            raise InvalidRequest(f"a source may not be {source[:200]!r}", code="invalid_source")
         return source
 
 
@@ -328,6 +334,7 @@ class PipelineRegistry(Mapping[str, Pipeline]):
 
 
 __all__ = [
+    "OPTIONS_SOURCE",
     "FanOut",
     "NoOptions",
     "Pipeline",

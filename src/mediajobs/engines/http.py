@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+import httpcore
 import httpx
 
 from mediajobs.netguard import PinnedTransport
@@ -34,10 +35,12 @@ class OutboundHttp(Protocol):
 
 
 class GuardedHttp:
-    """Clients that connect only to public addresses (`allow_private`: to any)."""
+    """Clients that connect only to public addresses (`allow_private`: to any). `inner`: the network
+    the checked connections are made on (default: the machine's sockets; tests give a stand-in)."""
 
-    def __init__(self, *, allow_private: bool = False) -> None:
+    def __init__(self, *, allow_private: bool = False, inner: httpcore.NetworkBackend | None = None) -> None:
         self.allow_private = allow_private
+        self.inner = inner
 
     def client(
         self,
@@ -52,7 +55,7 @@ class GuardedHttp:
             max_redirects=max_redirects,
             timeout=httpx.Timeout(timeout),
             headers=dict(headers or {}),
-            transport=PinnedTransport(allow_private=self.allow_private),
+            transport=PinnedTransport(allow_private=self.allow_private, inner=self.inner),
             trust_env=False,  # no proxy from the environment: it would bypass the address check
         )
 

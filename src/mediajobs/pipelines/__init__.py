@@ -1,4 +1,4 @@
-"""The pipelines mediajobs ships, one module each (transcribe, translate, synthesize, dub, noop).
+"""The pipelines mediajobs ships, one module each (transcribe, translate, synthesize, dub, video, noop).
 
 Each module declares its `PIPELINE`: the stage graph with each stage's code and queue kind, the
 options model, the check run at submit, the sources and file types it accepts, its result. The
@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from mediajobs.domain import Pipeline, PipelineRegistry
 
-from . import dub, synthesize, transcribe, translate
+from . import dub, synthesize, transcribe, translate, video
 from .noop import NOOP, NOOP3
 
-SHIPPED: tuple[Pipeline, ...] = (transcribe.PIPELINE, translate.PIPELINE, synthesize.PIPELINE, dub.PIPELINE)
+SHIPPED: tuple[Pipeline, ...] = (
+    transcribe.PIPELINE,
+    translate.PIPELINE,
+    synthesize.PIPELINE,
+    dub.PIPELINE,
+    video.PIPELINE,
+)
 """The pipelines every deployment has."""
 
 MEASUREMENT: tuple[Pipeline, ...] = (NOOP, NOOP3)

@@ -90,6 +90,48 @@ def mix(ctx: StageContext) -> StageResult:
     return mix(ctx)
 
 
+def ingest_video(ctx: StageContext) -> StageResult:
+    """`ingest`, where a web page's media is its best video with audio (a dub keeps the video)."""
+    from mediajobs.stages.ingest import ingest
+
+    return ingest(ctx, want="video")
+
+
+def video_script(ctx: StageContext) -> StageResult:
+    """A video's scenes, from its text (one per paragraph) or its options, with their images."""
+    from mediajobs.stages.video_script import video_script
+
+    return video_script(ctx)
+
+
+def video_assets(ctx: StageContext) -> StageResult:
+    """Each scene's narration (speech synthesis) and card (drawn, or the scene's image)."""
+    from mediajobs.stages.video_assets import video_assets
+
+    return video_assets(ctx)
+
+
+def video_render(ctx: StageContext) -> StageResult:
+    """The scenes rendered by ffmpeg into one H.264/AAC MP4 with burned-in and soft subtitles."""
+    from mediajobs.stages.video_render import video_render
+
+    return video_render(ctx)
+
+
+def video_thumbnail(ctx: StageContext) -> StageResult:
+    """A 1280x720 JPEG of the first scene's card with the title, and the result `video.json`."""
+    from mediajobs.stages.video_thumbnail import video_thumbnail
+
+    return video_thumbnail(ctx)
+
+
+def video_publish(ctx: StageContext) -> StageResult:
+    """The video copied to an allowed folder and/or POSTed, signed, to the job's endpoint."""
+    from mediajobs.stages.video_publish import video_publish
+
+    return video_publish(ctx)
+
+
 def noop(ctx: StageContext) -> StageResult:
     """Pretends to work for `work_seconds`: the whole path of a stage, no media work."""
     from mediajobs.stages.noop import noop
@@ -100,6 +142,7 @@ def noop(ctx: StageContext) -> StageResult:
 __all__ = [
     "dub_voice",
     "ingest",
+    "ingest_video",
     "mix",
     "noop",
     "normalize",
@@ -110,4 +153,9 @@ __all__ = [
     "transcribe_chunk",
     "transcribe_or_merge",
     "translate",
+    "video_assets",
+    "video_publish",
+    "video_render",
+    "video_script",
+    "video_thumbnail",
 ]

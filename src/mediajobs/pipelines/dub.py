@@ -48,7 +48,7 @@ PIPELINE = Pipeline(
     description="Audio or video in another language: transcribe, translate, speak each cue in its time "
     "slot, mix; video keeps its video stream as it was.",
     stages=(
-        StageSpec(name="ingest", kind=kinds.DOWNLOAD, code=code.ingest, weight=1.0),
+        StageSpec(name="ingest", kind=kinds.DOWNLOAD, code=code.ingest_video, weight=1.0),
         StageSpec(
             name="normalize",
             kind=kinds.MEDIA,

@@ -13,5 +13,8 @@ TRANSCRIBE = QueueKind(
 )
 TRANSLATE = QueueKind(name="translate", description="machine translation of text (Apertium: CPU, short)")
 SYNTHESIZE = QueueKind(name="synthesize", description="text-to-speech (espeak-ng, flite: CPU, short)")
+RENDER = QueueKind(
+    name="render", description="video encoding with ffmpeg (CPU-heavy: seconds of CPU per minute of video)"
+)
 
-__all__ = ["DOWNLOAD", "MEDIA", "SYNTHESIZE", "TRANSCRIBE", "TRANSLATE"]
+__all__ = ["DOWNLOAD", "MEDIA", "RENDER", "SYNTHESIZE", "TRANSCRIBE", "TRANSLATE"]

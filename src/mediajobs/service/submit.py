@@ -36,6 +36,7 @@ class SubmitRequest:
     body_hash: str | None = None  # set for uploads: the file's hash stands in for its source
     upload: Upload | None = None  # the file the request brought along (already stored)
     lane: str | None = None  # a slower lane than the user's own, if they ask
+    text: str | None = None  # a JSON submit's `text` (its upload holds the same), for the pipeline's check
 
 
 def request_hash(pipeline: str, source: str, options: Mapping[str, Any]) -> str:
@@ -119,7 +120,7 @@ def check_request(services: Services, caller: Caller, request: SubmitRequest) ->
         clean_source = f"upload://{upload_id}"
         source_name = upload.filename
     clean_options = services.capabilities.check(
-        spec, clean_options, _given(services, source_name, source_job)
+        spec, clean_options, _given(services, owner_id, source_name, source_job, request.text)
     )
     return Checked(
         pipeline=spec,
@@ -154,7 +155,9 @@ def _write(
     )
 
 
-def _given(services: Services, filename: str | None, job: Job | None) -> SubmitInput:
+def _given(
+    services: Services, owner_id: str, filename: str | None, job: Job | None, text: str | None
+) -> SubmitInput:
     """What the source is, for the pipeline's check."""
     media = tuple(name for name, p in services.pipelines.items() if p.media_result)
     source_pipeline: Pipeline | None = services.pipelines.get(job.pipeline) if job is not None else None
@@ -163,6 +166,8 @@ def _given(services: Services, filename: str | None, job: Job | None) -> SubmitI
         job=job,
         media_result=source_pipeline is not None and source_pipeline.media_result,
         media_pipelines=media,
+        text=text,
+        find_upload=lambda upload_id: services.store.uploads.get_upload(upload_id, owner_id),
     )
 
 

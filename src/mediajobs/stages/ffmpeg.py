@@ -11,6 +11,11 @@ So every run here:
   sequences or network descriptions), and only the `file` protocol (`-protocol_whitelist`);
 - forces, when decoding, the very demuxer ffprobe found (`-f`), so nothing is re-guessed;
 - runs in the work folder, with an environment of its own (no proxies, no home) and a memory cap.
+
+A stage that feeds ffmpeg files it made itself (a video's render: an ffconcat list of its own cards,
+its own WAV and SRT) uses `own_files_options` instead: the same `file`-only protocol rule, and the
+few demuxers those files need. Users' files never get these options: ingest keeps refusing playlists
+and concat lists that users send.
 """
 
 from __future__ import annotations
@@ -48,6 +53,18 @@ _KNOWN_REFUSALS = {
     "sdp": "a network session description",
     "ffmetadata": "an ffmpeg metadata file",
 }
+
+
+OWN_FILE_DEMUXERS = ("concat", "image2", "png_pipe", "wav", "srt")
+
+
+def own_files_options(demuxer: str) -> list[str]:
+    """The options before `-i` of a file the stage wrote itself (an ffconcat list of its own PNG cards,
+    a WAV, an SRT): `file` only, the demuxers such files need, and `demuxer` forced."""
+    if demuxer not in OWN_FILE_DEMUXERS:
+        raise ValueError(f"{demuxer!r} is not a demuxer of a stage's own files")
+    whitelist = ",".join(OWN_FILE_DEMUXERS)
+    return ["-protocol_whitelist", INPUT_PROTOCOLS, "-format_whitelist", whitelist, "-f", demuxer]
 
 
 def input_options(demuxer: str | None = None) -> list[str]:
@@ -95,9 +112,15 @@ def tool_env() -> dict[str, str]:
 
 
 def run_tool(
-    ctx: StageContext, argv: list[str], *, on_line: Callable[[str], None], timeout: float | None
+    ctx: StageContext,
+    argv: list[str],
+    *,
+    on_line: Callable[[str], None],
+    timeout: float | None,
+    kill_grace: float | None = None,
 ) -> ProcessResult:
-    """Run ffprobe/ffmpeg in the stage's work folder, with the clean environment and memory cap."""
+    """Run ffprobe/ffmpeg in the stage's work folder, with the clean environment and memory cap
+    (`kill_grace`: seconds from SIGTERM to SIGKILL when stopped; default: process.py's)."""
     try:
         return run_process(
             argv,
@@ -107,6 +130,7 @@ def run_tool(
             cwd=ctx.work_dir,
             env=tool_env(),
             memory_limit=ctx.settings.media_memory_limit,
+            **({} if kill_grace is None else {"kill_grace": kill_grace}),
         )
     except FileNotFoundError as exc:
         raise PermanentError(f"{argv[0]} is not installed: {exc}", code="engine_unavailable") from exc
@@ -121,6 +145,7 @@ __all__ = [
     "demuxer_of",
     "input_options",
     "linked_input",
+    "own_files_options",
     "refusal",
     "refuse_format",
     "run_tool",

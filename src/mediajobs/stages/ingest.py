@@ -8,6 +8,10 @@ first bytes sniffed, so that obvious non-media (an HTML error page, a PDF, a ZIP
 Download failures are classified for the runner: network trouble and HTTP 429/5xx are retryable
 (honouring Retry-After), other HTTP 4xx and oversize bodies are permanent.
 
+A URL that answers with a web page (text/html) is read with yt-dlp instead (stages/page_media.py):
+the page's best audio for `transcribe`, its best video with audio for `dub` (`want`), every request
+yt-dlp makes under the same address rules and limits.
+
 A download asks for `identity` and reads the raw bytes: a body with any content coding is refused
 unread (`unsupported_encoding`), because decoding one inflates a whole layer in memory at once
 (6.8 kB of `gzip, gzip` became gigabytes before the size limit saw a byte). So a download holds at
@@ -27,6 +31,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -43,6 +48,7 @@ SNIFF_BYTES = 512
 MAX_REDIRECTS = 5
 USER_AGENT = f"mediajobs/{__version__}"
 
+PAGE_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MEDIA_CONTENT_TYPES = frozenset(
     {"application/octet-stream", "binary/octet-stream", "application/ogg", "application/mp4"}
 )
@@ -60,8 +66,9 @@ class _Received:
 # -- the stage ----------------------------------------------------------------------------------------
 
 
-def ingest(ctx: StageContext) -> StageResult:
-    """Resolve or download the source; the checkpoint points at the media file in storage."""
+def ingest(ctx: StageContext, *, want: Literal["audio", "video"] = "audio") -> StageResult:
+    """Resolve or download the source; the checkpoint points at the media file in storage. `want`:
+    what to take of a web page (its best audio, or its best video with audio)."""
     ctx.cancel.raise_if_set()
     scheme = urlsplit(ctx.source).scheme.lower()
     if scheme == "upload":
@@ -71,8 +78,9 @@ def ingest(ctx: StageContext) -> StageResult:
         received = _from_job(ctx)
         origin = "job"
     elif scheme in ("http", "https"):
-        received = _download(ctx)
-        origin = "http"
+        downloaded = _download(ctx)
+        origin = "http" if downloaded is not None else "page"
+        received = downloaded if downloaded is not None else _from_page(ctx, want)
     else:
         raise PermanentError(f"ingest cannot fetch source {ctx.source[:200]!r}", code="invalid_source")
     ctx.progress.report(100.0, "source ready")
@@ -109,8 +117,16 @@ def _from_upload(ctx: StageContext) -> _Received:
 
 # -- another job's result -----------------------------------------------------------------------------
 
-MEDIA_ARTIFACTS = ("speech.wav", "speech.mp3", "speech.opus", "dubbed.mp4", "dubbed.mkv", "dubbed.wav")
-"""What a `job://` media source is read from: the first of these the job has (synthesize, dub)."""
+MEDIA_ARTIFACTS = (
+    "speech.wav",
+    "speech.mp3",
+    "speech.opus",
+    "dubbed.mp4",
+    "dubbed.mkv",
+    "dubbed.wav",
+    "video.mp4",
+)
+"""What a `job://` media source is read from: the first of these the job has (synthesize, dub, video)."""
 
 
 def _from_job(ctx: StageContext) -> _Received:
@@ -143,7 +159,19 @@ def _checked(ctx: StageContext, key: str, size: int, what: str) -> _Received:
 # -- downloads ----------------------------------------------------------------------------------------
 
 
-def _download(ctx: StageContext) -> _Received:
+def _from_page(ctx: StageContext, want: Literal["audio", "video"]) -> _Received:
+    """The media of the web page the source is, through yt-dlp (under the same rules and limits)."""
+    from .page_media import fetch_page_media  # yt-dlp is loaded only when a page is met
+
+    path = fetch_page_media(ctx, ctx.source, ctx.engines.get(OUTBOUND_HTTP), want)
+    key = ctx.output_key(f"source{path.suffix if _SAFE_SUFFIX.match(path.suffix) else ''}")
+    ctx.storage.put_file(key, path)
+    path.unlink(missing_ok=True)  # put_file may have moved it
+    return _checked(ctx, key, ctx.storage.stat(key).size, "the page's media")
+
+
+def _download(ctx: StageContext) -> _Received | None:
+    """The source downloaded; None when it is a web page (read by `_from_page`)."""
     settings = ctx.settings
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     http = ctx.engines.get(OUTBOUND_HTTP)  # every connection follows the address rules (engines/http.py)
@@ -156,6 +184,8 @@ def _download(ctx: StageContext) -> _Received:
         ):
             _check_status(response)
             _check_identity(response)
+            if _is_page(response):
+                return None
             content_type = _check_content_type(response)
             expected = _content_length(response)
             if expected is not None and expected > settings.download_max_bytes:
@@ -228,6 +258,11 @@ def _check_identity(response: httpx.Response) -> None:
             f"download failed: the server sent Content-Encoding {raw[:100]!r}; only identity is accepted",
             code="unsupported_encoding",
         )
+
+
+def _is_page(response: httpx.Response) -> bool:
+    raw: str = response.headers.get("Content-Type", "")
+    return raw.split(";", 1)[0].strip().lower() in PAGE_CONTENT_TYPES
 
 
 def _check_content_type(response: httpx.Response) -> str | None:

@@ -74,6 +74,8 @@ class UserRow(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # the `whsec_` secret outbound messages to this user are signed with (signing.py); made on first need
+    webhook_secret: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("name", name="uq_users_name"),)
 

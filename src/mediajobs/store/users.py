@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mediajobs.domain.tenancy import Tier, Usage, User, period_of
 from mediajobs.errors import Conflict, InvalidRequest, NotFound
+from mediajobs.signing import new_secret
 
 from .tables import ApiKeyRow, UsageRow, UserRow
 from .tx import Database, Tx
@@ -257,6 +258,25 @@ class Users:
     def _touch(conn: Connection, key_id: str, now: datetime) -> None:
         conn.execute(update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=now))
         conn.commit()
+
+    # -- signing secret --------------------------------------------------------------------------
+
+    def webhook_secret(self, user_id: str) -> str:
+        """The user's `whsec_` signing secret, made (once, whoever asks first) when they have none."""
+        with self._db.read() as conn:
+            found = conn.execute(select(UserRow.webhook_secret).where(UserRow.id == user_id)).first()
+        if found is None:
+            raise NotFound(f"no user {user_id[:80]!r}")
+        if found.webhook_secret:
+            return str(found.webhook_secret)
+        with self._db.tx() as tx:
+            tx.conn.execute(
+                update(UserRow)
+                .where(UserRow.id == user_id, UserRow.webhook_secret.is_(None))
+                .values(webhook_secret=new_secret())
+            )
+            row = tx.conn.execute(select(UserRow.webhook_secret).where(UserRow.id == user_id)).one()
+        return str(row.webhook_secret)
 
     # -- usage -----------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ router = APIRouter(prefix="/api/v1", tags=["me"])
 
 @router.get("/me", response_model=MePublic, responses={401: {"model": ErrorBody}})
 def me(request: Request, owner: CurrentUser) -> MePublic:
-    """Your user, tier, lane, limits and usage this period."""
+    """Your user, tier, lane, limits, usage this period, and the secret what we send you is signed with."""
     limits = request.app.state.gate.limits_of(owner)
     services = request.app.state.services
     usage = owner.usage
@@ -37,4 +37,5 @@ def me(request: Request, owner: CurrentUser) -> MePublic:
             media_minutes=round(usage.media_seconds / 60, 3),
             period_ends=next_period_start(services.store.db.clock()),
         ),
+        webhook_secret=services.store.users.webhook_secret(owner.user.id),
     )
