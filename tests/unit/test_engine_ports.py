@@ -19,6 +19,7 @@ from mediajobs.engines.synthesis import synthesis_slot
 from mediajobs.engines.translation import TRANSLATION
 from mediajobs.errors import PermanentError, RetryableError
 from mediajobs.stages import StageContext
+from mediajobs.stages.dub_voice import dub_voice
 from mediajobs.stages.ingest import ingest
 from mediajobs.stages.synthesize import synthesize
 from mediajobs.stages.translate import translate
@@ -98,6 +99,27 @@ def test_synthesize_speaks_through_the_slot_of_the_engine_the_job_names(tmp_path
             len("Hello there. Good bye.") * 0.1, abs=0.01
         )
     assert result.output["engine"] == "flite"
+
+
+def test_dub_voice_says_how_many_cues_were_sped_up_by_how_much_and_cut(tmp_path: Path) -> None:
+    fake = FakeSynthesis(seconds_per_char=0.1)  # 1 s of speech per 10 characters
+    engines = Engines().register(synthesis_slot("espeak-ng"), lambda: fake)
+    cues = [
+        Cue(text="a" * 10, start=0.0, end=1.0),  # 1 s in a 2 s slot: as it is
+        Cue(text="b" * 15, start=2.0, end=3.0),  # 1.5 s in 1.2 s: 1.25 times faster
+        Cue(text="c" * 20, start=3.2, end=4.0),  # 2 s in 1 s: 1.8 times faster at most, then cut
+    ]
+    ctx = context(tmp_path, engines, stage="voice", options={"target_language": "es"})
+    key = "jobs/x/work/translate/1/cues.json"
+    ctx.storage.write(key, [json.dumps({"timed": True, "cues": cues_json(cues)}).encode()])
+    inputs = {"audio": {"duration": 4.2}, "text": {"cues_key": key}}
+
+    output = dub_voice(StageContext(**{**ctx.__dict__, "inputs": inputs})).output
+
+    assert (output["cues"], output["as_is"], output["sped_up"], output["cut"]) == (3, 1, 1, 1)
+    assert output["max_tempo"] == 1.8
+    assert output["mean_tempo"] == pytest.approx((1.25 + 1.8) / 2, abs=0.001)
+    assert output["duration"] == 4.2
 
 
 def test_ingest_downloads_through_the_outbound_http_port(tmp_path: Path) -> None:
