@@ -69,6 +69,37 @@ def test_translate_goes_through_the_translation_port_hop_by_hop(tmp_path: Path) 
     assert "00:00:02,000 --> 00:00:03,000" in srt  # the cues' times kept
 
 
+def test_translate_sends_a_sentence_across_cues_as_one_block_and_keeps_the_cues(tmp_path: Path) -> None:
+    fake = FakeTranslation()
+    cues = [
+        Cue(text="The company increased its revenue and", start=0.0, end=2.5),
+        Cue(text="grew by twelve percent last year.", start=2.5, end=5.0),
+        Cue(text="- Really?\n- Yes.", start=5.5, end=7.0),  # dialogue: a block per line
+    ]
+    ctx = context(
+        tmp_path,
+        Engines().register(TRANSLATION, lambda: fake),
+        stage="translate",
+        options={"source_language": "en", "target_language": "es", "max_line_chars": 30},
+    )
+    key = "jobs/x/work/read_text/1/cues.json"
+    ctx.storage.write(key, [json.dumps({"timed": True, "cues": cues_json(cues)}).encode()])
+
+    result = translate(StageContext(**{**ctx.__dict__, "inputs": {"text": {"cues_key": key}}}))
+
+    [(_, blocks)] = fake.calls
+    assert blocks == [
+        "The company increased its revenue and grew by twelve percent last year.",
+        "- Really?",
+        "- Yes.",
+    ]
+    doc = json.loads({a.name: a for a in result.artifacts}["translation.json"].path.read_text())
+    assert [(c["start"], c["end"]) for c in doc["cues"]] == [(0.0, 2.5), (2.5, 5.0), (5.5, 7.0)]
+    assert all(len(line) <= 30 for c in doc["cues"] for line in c["text"].split("\n"))
+    assert doc["cues"][0]["text"].startswith("[es] The company")
+    assert doc["cues"][2]["text"] == "[es] - Really?\n[es] - Yes."
+
+
 def test_a_pair_the_worker_lacks_fails_the_stage_permanently(tmp_path: Path) -> None:
     ctx = with_cues(
         context(
