@@ -96,3 +96,9 @@ def test_text_too_long_for_its_cues_gets_another_line_rather_than_a_longer_one()
 def test_fewer_words_than_cues_leaves_a_cue_empty_rather_than_failing() -> None:
     cues = lay_out("Sí.", [Slot(seconds=1.0, chars=5), Slot(seconds=1.0, chars=5)], LIMITS, "es")
     assert sorted(cues) == [("",), ("Sí.",)]
+
+
+def test_a_word_longer_than_a_cue_holds_still_gets_a_cue() -> None:
+    url = "https://example.com/" + "a" * 300
+    cues = lay_out(f"Mira {url} hoy.", [Slot(seconds=3.0, chars=20)] * 3, LIMITS, "es")
+    assert cues == [("Mira",), (url,), ("hoy.",)]

@@ -14,6 +14,9 @@ to cut them into as many cues, the cheapest (dynamic programming over the cut po
 - a cue that does not fit `max_lines` lines of `max_line_chars` (heavily: it gets another line);
 - an empty cue (only when there are fewer words than cues).
 
+A passage whose translation does not fit its cues (longer than they hold, or than their time allows)
+is laid out with the passages after it (`lay_out_passages`), so a neighbour with room takes the rest.
+
 Each cue's words are then wrapped (shape.py `wrap`: balanced lines, broken where breaks.py says), so
 no line is longer than `max_line_chars` unless one word is. A cue of dialogue (lines opened by a dash,
 one speaker each) keeps its lines: it is its own passage, translated line by line. Pure functions:
@@ -212,7 +215,7 @@ def _cuts(
                     cost = best[j][a] + group_cost(j, a, b, lines)
                     if cost < best[j + 1][b]:
                         best[j + 1][b], back[j + 1][b] = cost, a
-                if a == 0 or ends[b] - ends[a - 1] - 1 > most:
+                if a == 0 or (a < b and ends[b] - ends[a - 1] - 1 > most):  # one word always fits
                     break
                 a -= 1
                 size = len(words[a])
