@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mediajobs.domain import AttemptOutcome, ErrorInfo, Job, RetryPolicy
 from mediajobs.domain.routing import queue_name
@@ -261,11 +261,14 @@ class Runner:
         retryable = isinstance(exc, RetryableError)
         if isinstance(exc, self.timeout_errors):
             error = ErrorInfo(
-                code="timeout", message=f"stage {claim.stage.name} exceeded its soft time limit"
+                code="timeout",
+                message=f"stage {claim.stage.name} exceeded its soft time limit",
+                retryable=False,  # as StageTimeout: the same input runs as long again
             )
         elif isinstance(exc, MediaJobsError):
-            error = ErrorInfo(code=exc.code, message=scrub(exc.message, host_folders(self.settings)))
-        elif isinstance(exc, Exception):
+            message = scrub(exc.message, host_folders(self.settings))
+            error = ErrorInfo(code=exc.code, message=message, retryable=not isinstance(exc, PermanentError))
+        elif isinstance(exc, Exception):  # a bug, not the input's fault: a retry after a fix may succeed
             log.exception("stage %s/%s crashed", claim.job.id, claim.stage.name)
             message = scrub(f"{type(exc).__name__}: {exc}", host_folders(self.settings))
             error = ErrorInfo(code="internal_error", message=message)
@@ -278,7 +281,7 @@ class Runner:
         decision = policy.decide(attempt=attempt, retryable=retryable, retry_after=retry_after)
         delay = decision.delay if decision.retry else None
         if delay is None and retryable:
-            error = ErrorInfo(code=error.code, message=f"{error.message} (gave up after {attempt} attempts)")
+            error = replace(error, message=f"{error.message} (gave up after {attempt} attempts)")
         job = self.dispatcher.settled(self.store.stages.fail_attempt, claim, error, retry_delay=delay)
         outcome = AttemptOutcome.RETRY if delay is not None else AttemptOutcome.FAILED
         return RunOutcome(outcome=outcome, job=job, error=error, retry_in=delay)

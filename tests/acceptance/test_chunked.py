@@ -4,11 +4,13 @@ One upload, two jobs through the HTTP API with real workers, ffmpeg and Whisper.
 worker that never cuts audio (`MEDIAJOBS_CHUNK_THRESHOLD_SECONDS=0`); the second on two workers with
 the default settings, one of which is SIGKILLed while it transcribes a chunk. The chunked transcript
 must be as good as the whole one, in order, with nothing doubled at the seams, and only the chunks
-that had not finished may run again.
+that had not finished may run again. A cancel of a twelve-minute chunked job stops every chunk that
+runs, and its engine process, within 2 s at the product's default lease and heartbeat.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,12 @@ from typing import Any
 import pytest
 
 from helpers.media import long_script, speak
-from helpers.processes import wait_for
-from helpers.stack import Stack
+from helpers.processes import descendants_running, wait_for
+from helpers.settings import make_settings
+from helpers.stack import Stack, open_stack
 from helpers.wer import wer, words
 from mediajobs.domain import StageStatus
+from mediajobs.settings import Settings
 
 SCRIPT = long_script()
 TIMEOUT = 900  # ten minutes of audio on a shared two-core machine
@@ -157,3 +161,53 @@ def test_ten_minutes_in_chunks_match_the_whole_and_a_killed_worker_redoes_only_i
     _assert_in_order(whole, duration)
     assert _repeats(chunked["text"]) == _repeats(SCRIPT) == []
     assert abs(len(words(chunked["text"])) - len(words(SCRIPT))) <= 0.03 * len(words(SCRIPT))
+
+
+ENGINE = "mediajobs.engines.serve"
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_a_cancel_of_a_twelve_minute_chunked_job_stops_every_chunk_and_engine_within_two_seconds(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    twelve_minutes = speak(long_script(195), tmp_path / "twelve-minutes.wav")
+    defaults = {  # what users run: a running stage learns of a cancel through its lease's heartbeat
+        "MEDIAJOBS_LEASE_SECONDS": Settings.model_fields["lease_seconds"].default,
+        "MEDIAJOBS_HEARTBEAT_SECONDS": Settings.model_fields["heartbeat_seconds"].default,
+    }
+    settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, CELERY_BROKER_URL=redis_url, **defaults)
+    with open_stack(settings, tmp_path) as stack:
+        worker = stack.worker(concurrency=2)  # two chunks at once, each with its engine process
+        assert worker.proc is not None
+        pid = worker.proc.pid
+        job_id = stack.submit_file(twelve_minutes, "audio/wav")
+        job_uuid = uuid.UUID(job_id)
+
+        def transcribing() -> list[str]:
+            stages = stack.store.jobs.get_job(job_uuid).stages
+            busy = [s.name for s in stages if s.parent and s.status is StageStatus.RUNNING and s.progress > 0]
+            return busy if len(busy) >= 2 and len(descendants_running(pid, ENGINE)) >= 2 else []
+
+        wait_for(transcribing, timeout=TIMEOUT, interval=0.05, message="two chunks transcribing")
+        asked = time.monotonic()
+        assert stack.api.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 200
+
+        def stopped() -> bool:
+            job = stack.store.jobs.get_job(job_uuid)
+            running = [s.name for s in job.stages if s.status is StageStatus.RUNNING]
+            open_attempts = [
+                a.stage for a in stack.store.jobs.list_attempts(job_uuid) if a.finished_at is None
+            ]
+            return not running and not open_attempts and not descendants_running(pid, ENGINE)
+
+        wait_for(stopped, timeout=10, interval=0.02, message="every chunk and engine stopped")
+        took = time.monotonic() - asked
+        job = stack.wait_job(job_id, timeout=5)
+        chunks = [s for s in job["stages"] if s["name"].startswith("chunk[")]
+        print(f"\n{len(chunks)} chunks; running chunks and engines stopped {took:.2f} s after the cancel")
+        assert took <= 2.0
+        assert job["status"] == "cancelled"
+        assert {s["status"] for s in chunks} == {"cancelled"}
+        outcomes = {a["stage"]: a["outcome"] for a in job["attempts"] if a["stage"].startswith("chunk[")}
+        assert len(outcomes) >= 2
+        assert set(outcomes.values()) <= {"cancelled", "lease_lost"}  # the runners stopped, none finished

@@ -10,7 +10,7 @@ from typing import Any
 
 import srt
 
-from helpers.media import SPEECH_SCRIPT, speak, video_with_speech
+from helpers.media import SPEECH_SCRIPT, speak, video_longer_than_its_speech, video_with_speech
 from helpers.stack import Stack
 
 JOBS = "/api/v1/jobs"
@@ -33,6 +33,17 @@ def _video_md5(path: Path) -> str:
         check=True,
     )
     return done.stdout.decode().strip()
+
+
+def _frames(path: Path) -> int:
+    """The video frames ffprobe decodes and counts (`-count_frames`), not what the header claims."""
+    argv = ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries"]
+    done = subprocess.run(
+        [*argv, "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        check=True,
+    )
+    return int(done.stdout.decode().strip())
 
 
 def _dub(stack: Stack, media: Path, options: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +90,32 @@ def test_english_video_is_dubbed_into_spanish_keeping_its_video(stack: Stack, tm
     assert voice["cues"] >= 2
     shift = float(audio[0]["duration"]) - float(before["format"]["duration"])
     print(f"dub: {voice['cues']} cues, {voice['sped_up']} sped up, {voice['cut']} cut; audio {shift:+.3f} s")
+
+
+def test_a_video_longer_than_its_audio_keeps_every_frame_and_the_dub_says_how_the_voice_fitted(
+    stack: Stack, tmp_path: Path
+) -> None:
+    original = video_longer_than_its_speech(SPEECH_SCRIPT, tmp_path / "talk.mp4", tail=1.76)
+    before = _probe(original)
+    [audio_before] = [s for s in before["streams"] if s["codec_type"] == "audio"]
+    [video_before] = [s for s in before["streams"] if s["codec_type"] == "video"]
+    assert float(video_before["duration"]) - float(audio_before["duration"]) >= 1.7
+    stack.worker()
+    job = _dub(stack, original, {"target_language": "es"})
+    dubbed = tmp_path / "dubbed.mp4"
+    dubbed.write_bytes(stack.api.get(f"{JOBS}/{job['id']}/artifacts/dubbed.mp4").content)
+
+    assert _frames(dubbed) == _frames(original)
+    assert _video_md5(dubbed) == _video_md5(original)
+    after = _probe(dubbed)
+    [audio_after] = [s for s in after["streams"] if s["codec_type"] == "audio"]
+    assert abs(float(audio_after["duration"]) - float(video_before["duration"])) <= 0.1  # padded to it
+
+    result = stack.api.get(f"{JOBS}/{job['id']}/result").json()
+    fit = result["voice"]
+    assert fit["cues"] == fit["as_is"] + fit["sped_up"] + fit["cut"] >= 2
+    assert 1.0 <= fit["mean_tempo"] <= fit["max_tempo"] <= 1.8
+    assert (fit["max_tempo"] > 1.0) == (fit["sped_up"] + fit["cut"] > 0)
 
 
 def test_audio_is_dubbed_over_the_ducked_original(stack: Stack, tmp_path: Path) -> None:

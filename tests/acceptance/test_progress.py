@@ -251,7 +251,8 @@ def test_cli_submit_wait_and_watch_draw_stage_bars(live: LiveStack, clip: Path) 
     assert missing.returncode == 2  # an error answer of the API (1 is for a job that failed)
     assert "not_found" in missing.stderr
 
-    # a job that fails, then `retry --failed --since` finds it (and only it) and runs it again
+    # a job that fails for good (not media), then `retry --failed --since` finds it (and only it),
+    # leaves it alone (it would fail again) and says why, and `--include-permanent` runs it again
     bad = httpx.post(
         f"{live.url}/api/v1/jobs",
         files={"file": ("notes.txt", b"not audio\n" * 50, "text/plain")},
@@ -259,11 +260,18 @@ def test_cli_submit_wait_and_watch_draw_stage_bars(live: LiveStack, clip: Path) 
         timeout=30,
     ).json()["id"]
     wait_for(lambda: live.log(bad)[-1].status == "failed", timeout=60, message="the bad job failed")
-    listed = run_cli(live, "retry", "--failed", "--since", "10m", "--dry-run")
+    failure = httpx.get(f"{live.url}/api/v1/jobs/{bad}", headers=live.headers, timeout=30).json()["error"]
+    assert (failure["code"], failure["retryable"]) == ("unsupported_media", False)
+    listed = run_cli(live, "retry", "--failed", "--since", "10m", "--dry-run", "--include-permanent")
     assert listed.returncode == 0, listed.stderr
     assert bad in listed.stdout
     assert job_id not in listed.stdout
-    retried = run_cli(live, "retry", "--failed", "--since", "10m")
+    skipped = run_cli(live, "retry", "--failed", "--since", "10m")
+    assert skipped.returncode == 0, skipped.stderr
+    assert "retried 0 of 1" in skipped.stderr
+    assert "skipped 1 permanent failure (unsupported_media: 1)" in skipped.stderr
+    assert live.log(bad)[-1].status == "failed"
+    retried = run_cli(live, "retry", "--failed", "--since", "10m", "--include-permanent")
     assert retried.returncode == 0, retried.stderr
     assert "retried 1 of 1" in retried.stderr
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,57 @@ def test_transcript_of_english_speech_is_translated_to_spanish_with_the_same_cue
     assert names["translation.srt"]["content_type"].startswith("application/x-subrip")
     assert all(a["size"] > 0 for a in names.values())
     assert [s["kind"] for s in job["stages"]] == ["download", "translate"]
+
+
+LONG_SENTENCES = (
+    "The company increased its revenue and grew by twelve percent last year, which surprised many of "
+    "the analysts who had expected a much weaker result. Our team spent the whole summer repairing the "
+    "old wooden bridge near the river, because the heavy rain in the spring had damaged most of the "
+    "boards. When the children came back from school in the evening, they played football in the "
+    "garden until their mother called them inside for dinner. The farmer sold three horses at the "
+    "market on a cold morning and carried the heavy boxes back to his house before the storm arrived.\n"
+)
+SENTENCE_ENDS = (".", "?", "!", "\u2026")
+
+
+def test_sentences_that_span_cues_are_translated_whole_and_rewrapped_to_the_source_jobs_lines(
+    stack: Stack, tmp_path: Path
+) -> None:
+    stack.worker()
+    speech = speak(LONG_SENTENCES, tmp_path / "long-sentences.wav")
+    with speech.open("rb") as fh:
+        response = stack.api.post(
+            JOBS,
+            files={"file": (speech.name, fh, "audio/wav")},
+            data={"pipeline": "transcribe", "options": '{"max_line_chars": 36}'},
+        )
+    assert response.status_code == 202, response.text
+    spoken = response.json()["id"]
+    assert stack.wait_job(spoken)["status"] == "succeeded"
+
+    job = _translate(stack, source=f"job://{spoken}", options={"target_language": "es"})
+
+    assert job["options"]["max_line_chars"] == 36  # the transcription's
+    english = list(srt.parse(_artifact(stack, spoken, "transcript.srt")))
+    spanish = list(srt.parse(_artifact(stack, job["id"], "translation.srt")))
+    assert len(spanish) == len(english) >= 6
+    assert [(c.start, c.end) for c in spanish] == [(c.start, c.end) for c in english]
+    # sentences run across cues in the source: the test means something
+    assert sum(not c.content.rstrip().endswith(SENTENCE_ENDS) for c in english) >= 3
+    lines = [line for cue in spanish for line in cue.content.splitlines()]
+    too_long = [line for line in lines if len(line) > 36]
+    kept = {word for cue in english for word in cue.content.split() if word[:1].isupper()}  # names
+    capitals = [
+        line
+        for before, line in itertools.pairwise(lines)
+        if not before.rstrip().endswith(SENTENCE_ENDS) and line[:1].isupper() and line.split()[0] not in kept
+    ]
+    print(f"\n{len(spanish)} cues, {len(lines)} lines: {len(too_long)} over 36, {len(capitals)} capitals")
+    assert too_long == []
+    assert capitals == []  # a line that continues a sentence starts lower-case
+    text = " ".join(lines).lower()
+    assert "ingresos" in text
+    assert "puente" in text
 
 
 def test_unsupported_pair_is_refused_at_submit_naming_the_supported_ones(stack: Stack) -> None:
@@ -119,7 +171,8 @@ def test_uploaded_subtitles_are_translated_bilingually(stack: Stack, tmp_path: P
     for cues in (both, spanish):
         assert [(c.start, c.end) for c in cues] == [(c.start, c.end) for c in original]
     assert both[0].content.startswith("The weather is warm.\n")
-    assert len(spanish[1].content.splitlines()) == 2  # the cue's two lines stay two lines
+    # the cue's two lines hold one sentence, translated whole and re-wrapped: it fits one line now
+    assert len(spanish[1].content.splitlines()) == 1, spanish[1].content
     assert "&" in spanish[2].content
     vtt = _artifact(stack, job["id"], "translation.vtt")
     assert vtt.startswith("WEBVTT")

@@ -60,6 +60,21 @@ def video_with_speech(script: str, target: Path) -> Path:
     return target
 
 
+def video_longer_than_its_speech(script: str, target: Path, *, tail: float = 1.76) -> Path:
+    """A small H.264 + AAC MP4 whose test pattern runs `tail` seconds past its audio stream (espeak-ng
+    reading `script`): a talk whose picture outlasts the sound."""
+    import wave
+
+    speech = speak(script, target.with_name(f"{target.stem}-speech.wav"))
+    with wave.open(str(speech)) as wav:
+        seconds = wav.getnframes() / wav.getframerate() + tail
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=25:duration={seconds:.3f}", "-i", str(speech),
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(target),
+    )  # fmt: skip
+    return target
+
+
 def silent_video(target: Path, seconds: float = 1.0) -> Path:
     """An MP4 with a video stream and no audio stream."""
     _ffmpeg(

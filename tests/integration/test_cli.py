@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 
 from helpers.auth import new_key
@@ -166,6 +167,45 @@ def test_a_failed_job_shows_skipped_stages_and_its_error(cli: Cli) -> None:
     rows = {line.split()[1]: line.split()[3] for line in done.stdout.splitlines() if line.startswith("│ ")}
     assert "skipped" in done.stdout, done.stdout
     assert rows == {"ingest": "failed", "normalize": "skipped", "transcribe": "skipped"}
+
+
+def test_retry_failed_skips_permanent_failures_unless_told_and_says_why(cli: Cli) -> None:
+    store = cli.services.store
+    jobs = {name: submit(store, source=f"https://example.com/{name}.mp3") for name in ("bad", "flaky", "odd")}
+    failures = {
+        "bad": ErrorInfo(code="unsupported_media", message="not audio", retryable=False),
+        "flaky": ErrorInfo(code="download_failed", message="HTTP 503 (gave up after 4 attempts)"),
+        "odd": ErrorInfo(code="unsupported_media", message="not audio either", retryable=False),
+    }
+    for name, error in failures.items():
+        store.stages.fail_attempt(claim(store, jobs[name].id, "ingest"), error, retry_delay=None)
+    shown = httpx.get(
+        f"{cli.url}/api/v1/jobs/{jobs['bad'].id}", headers={"Authorization": f"Bearer {cli.key}"}
+    ).json()
+    assert shown["error"]["retryable"] is False
+    assert shown["stages"][0]["error"] == shown["error"]
+
+    dry = cli("retry", "--failed", "--since", "10m", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert str(jobs["flaky"].id) in dry.stdout
+    assert str(jobs["bad"].id) not in dry.stdout
+    assert "would retry 1 of 3 jobs failed in the last 10m" in dry.stderr
+    assert "skipped 2 permanent failures (unsupported_media: 2)" in dry.stderr
+    assert "--include-permanent" in dry.stderr
+
+    done = cli("retry", "--failed", "--since", "10m")
+    assert done.returncode == 0, done.stderr
+    assert "retried 1 of 3" in done.stderr
+    still_failed = {name for name, job in jobs.items() if store.jobs.get_job(job.id).status.value == "failed"}
+    assert still_failed == {"bad", "odd"}  # "flaky" runs again
+
+    everything = cli("retry", "--failed", "--since", "10m", "--include-permanent")
+    assert everything.returncode == 0, everything.stderr
+    assert "retried 2 of 2" in everything.stderr
+    assert "skipped" not in everything.stderr
+    again = store.jobs.get_job(jobs["bad"].id)
+    assert again.status.value != "failed"
+    assert again.error is None  # a retry clears the failure
 
 
 def test_jobs_shows_whole_ids_and_source_names(cli: Cli, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from mediajobs.engines.synthesis import synthesis_slot
 from mediajobs.engines.translation import TRANSLATION
 from mediajobs.errors import PermanentError, RetryableError
 from mediajobs.stages import StageContext
+from mediajobs.stages.dub_voice import dub_voice
 from mediajobs.stages.ingest import ingest
 from mediajobs.stages.synthesize import synthesize
 from mediajobs.stages.translate import translate
@@ -68,6 +69,37 @@ def test_translate_goes_through_the_translation_port_hop_by_hop(tmp_path: Path) 
     assert "00:00:02,000 --> 00:00:03,000" in srt  # the cues' times kept
 
 
+def test_translate_sends_a_sentence_across_cues_as_one_block_and_keeps_the_cues(tmp_path: Path) -> None:
+    fake = FakeTranslation()
+    cues = [
+        Cue(text="The company increased its revenue and", start=0.0, end=2.5),
+        Cue(text="grew by twelve percent last year.", start=2.5, end=5.0),
+        Cue(text="- Really?\n- Yes.", start=5.5, end=7.0),  # dialogue: a block per line
+    ]
+    ctx = context(
+        tmp_path,
+        Engines().register(TRANSLATION, lambda: fake),
+        stage="translate",
+        options={"source_language": "en", "target_language": "es", "max_line_chars": 30},
+    )
+    key = "jobs/x/work/read_text/1/cues.json"
+    ctx.storage.write(key, [json.dumps({"timed": True, "cues": cues_json(cues)}).encode()])
+
+    result = translate(StageContext(**{**ctx.__dict__, "inputs": {"text": {"cues_key": key}}}))
+
+    [(_, blocks)] = fake.calls
+    assert blocks == [
+        "The company increased its revenue and grew by twelve percent last year.",
+        "- Really?",
+        "- Yes.",
+    ]
+    doc = json.loads({a.name: a for a in result.artifacts}["translation.json"].path.read_text())
+    assert [(c["start"], c["end"]) for c in doc["cues"]] == [(0.0, 2.5), (2.5, 5.0), (5.5, 7.0)]
+    assert all(len(line) <= 30 for c in doc["cues"] for line in c["text"].split("\n"))
+    assert doc["cues"][0]["text"].startswith("[es] The company")
+    assert doc["cues"][2]["text"] == "[es] - Really?\n[es] - Yes."
+
+
 def test_a_pair_the_worker_lacks_fails_the_stage_permanently(tmp_path: Path) -> None:
     ctx = with_cues(
         context(
@@ -98,6 +130,27 @@ def test_synthesize_speaks_through_the_slot_of_the_engine_the_job_names(tmp_path
             len("Hello there. Good bye.") * 0.1, abs=0.01
         )
     assert result.output["engine"] == "flite"
+
+
+def test_dub_voice_says_how_many_cues_were_sped_up_by_how_much_and_cut(tmp_path: Path) -> None:
+    fake = FakeSynthesis(seconds_per_char=0.1)  # 1 s of speech per 10 characters
+    engines = Engines().register(synthesis_slot("espeak-ng"), lambda: fake)
+    cues = [
+        Cue(text="a" * 10, start=0.0, end=1.0),  # 1 s in a 2 s slot: as it is
+        Cue(text="b" * 15, start=2.0, end=3.0),  # 1.5 s in 1.2 s: 1.25 times faster
+        Cue(text="c" * 20, start=3.2, end=4.0),  # 2 s in 1 s: 1.8 times faster at most, then cut
+    ]
+    ctx = context(tmp_path, engines, stage="voice", options={"target_language": "es"})
+    key = "jobs/x/work/translate/1/cues.json"
+    ctx.storage.write(key, [json.dumps({"timed": True, "cues": cues_json(cues)}).encode()])
+    inputs = {"audio": {"duration": 4.2}, "text": {"cues_key": key}}
+
+    output = dub_voice(StageContext(**{**ctx.__dict__, "inputs": inputs})).output
+
+    assert (output["cues"], output["as_is"], output["sped_up"], output["cut"]) == (3, 1, 1, 1)
+    assert output["max_tempo"] == 1.8
+    assert output["mean_tempo"] == pytest.approx((1.25 + 1.8) / 2, abs=0.001)
+    assert output["duration"] == 4.2
 
 
 def test_ingest_downloads_through_the_outbound_http_port(tmp_path: Path) -> None:

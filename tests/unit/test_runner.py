@@ -314,6 +314,7 @@ def test_a_retryable_error_every_time_gives_up_after_max_retries(harness: Harnes
     assert done.error is not None
     assert done.error.code == "http_503"
     assert f"gave up after {MAX_RETRIES + 1} attempts" in done.error.message
+    assert done.error.retryable is True  # it may pass another time
     assert harness.stages.calls["normalize"] == MAX_RETRIES + 1
     assert harness.stages.calls["transcribe"] == 0
     assert [a.outcome for a in harness.store.jobs.list_attempts(job.id) if a.stage == "normalize"] == [
@@ -346,6 +347,8 @@ def test_a_permanent_error_fails_at_once(harness: Harness, error: StageError, co
     assert done.error is not None
     assert done.error.code == code
     assert done.error.message == error.message
+    assert done.error.retryable is False  # it would fail again: `retry --failed` skips it
+    assert done.stage("normalize").error == done.error
     assert harness.stages.calls == Counter(ingest=1, normalize=1)
     assert done.stage("normalize").attempts == 1
     assert done.stage("normalize").status is StageStatus.FAILED
@@ -368,6 +371,7 @@ def test_an_unexpected_exception_fails_with_internal_error(harness: Harness) -> 
     assert done.error is not None
     assert done.error.code == "internal_error"
     assert "IndexError" in done.error.message
+    assert done.error.retryable is True  # a bug, not the input's fault: a retry after a fix may pass
     assert harness.stages.calls["ingest"] == 1
 
 
@@ -385,6 +389,7 @@ def test_a_timeout_error_type_fails_with_code_timeout(harness: Harness) -> None:
     assert done.status is JobStatus.FAILED
     assert done.error is not None
     assert done.error.code == "timeout"
+    assert done.error.retryable is False  # as StageTimeout: the same input runs as long again
     assert harness.stages.calls["transcribe"] == 1
     assert done.stage("transcribe").attempts == 1
 

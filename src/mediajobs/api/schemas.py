@@ -23,6 +23,13 @@ class ErrorBody(BaseModel):
     error: ErrorPublic
 
 
+class FailurePublic(ErrorPublic):
+    retryable: bool = Field(
+        description="False when the failure is permanent (the same input fails again, e.g. "
+        "`unsupported_media`); `mediajobs retry --failed` skips those."
+    )
+
+
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed multipart body or Content-Length"},
     401: {"model": ErrorBody, "description": "No valid API key"},
@@ -131,7 +138,7 @@ class StagePublic(BaseModel):
     status: str
     attempts: int
     progress: float
-    error: ErrorPublic | None
+    error: FailurePublic | None
     started_at: datetime | None
     finished_at: datetime | None
 
@@ -184,7 +191,7 @@ class JobPublic(BaseModel):
     status: str
     current_stage: str | None
     progress: float
-    error: ErrorPublic | None
+    error: FailurePublic | None
     cancel_requested: bool
     created_at: datetime
     updated_at: datetime
@@ -302,6 +309,12 @@ def error_public(error: ErrorInfo | None) -> ErrorPublic | None:
     return None if error is None else ErrorPublic(code=error.code, message=error.message)
 
 
+def failure_public(error: ErrorInfo | None) -> FailurePublic | None:
+    if error is None:
+        return None
+    return FailurePublic(code=error.code, message=error.message, retryable=error.retryable)
+
+
 def job_links(job_id: uuid.UUID) -> Links:
     base = f"/api/v1/jobs/{job_id}"
     return Links(self=base, result=f"{base}/result", artifacts=f"{base}/artifacts", cancel=f"{base}/cancel")
@@ -314,7 +327,7 @@ def stage_public(run: StageRun) -> StagePublic:
         status=run.status.value,
         attempts=run.attempts,
         progress=run.progress,
-        error=error_public(run.error),
+        error=failure_public(run.error),
         started_at=run.started_at,
         finished_at=run.finished_at,
     )
@@ -354,7 +367,7 @@ def job_public(
         status=job.status.value,
         current_stage=job.current_stage,
         progress=job.progress,
-        error=error_public(job.error),
+        error=failure_public(job.error),
         cancel_requested=job.cancel_requested_at is not None,
         created_at=job.created_at,
         updated_at=job.updated_at,

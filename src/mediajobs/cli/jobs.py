@@ -224,10 +224,18 @@ def retry(
     job_id: Annotated[str | None, typer.Argument(help="The job to run again (id or unique prefix).")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job of the window.")] = False,
     since: Annotated[str, typer.Option("--since", help="With --failed: how far back, e.g. 1h.")] = "1h",
+    include_permanent: Annotated[
+        bool,
+        typer.Option(
+            "--include-permanent",
+            help="With --failed: also the permanent failures (error.retryable false), which fail again.",
+        ),
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --failed: only list them.")] = False,
     api_url: ApiUrl = DEFAULT_API,
 ) -> None:
-    """Run a failed job again from its first unfinished stage (or, with --failed, every recent one)."""
+    """Run a failed job again from its first unfinished stage (or, with --failed, every recent one
+    whose failure may pass another time)."""
     if (job_id is None) == (not failed):
         raise fail("give a job id, or --failed (with --since) for every recently failed job")
     window = parse_duration(since)
@@ -236,7 +244,9 @@ def retry(
             job = client.retry(client.resolve_id(job_id))
             console.print(f"{job['id']} {job['status']}", markup=False)
             return
-        targets = failed_since(client, datetime.now(UTC) - window)
+        targets, skipped = permanent_apart(
+            failed_since(client, datetime.now(UTC) - window), include=include_permanent
+        )
         errors = 0
         for job in targets:
             if dry_run:
@@ -252,8 +262,36 @@ def retry(
                 errors += 1
                 err.print(Text.assemble((job["id"], "red"), f" {exc.code}: {exc.message}"))
         verb = "would retry" if dry_run else "retried"
-        err.print(
-            f"{verb} {len(targets) - errors} of {len(targets)} jobs failed in the last {since}", markup=False
-        )
+        total = len(targets) + len(skipped)
+        err.print(f"{verb} {len(targets) - errors} of {total} jobs failed in the last {since}", markup=False)
+        if skipped:
+            err.print(skipped_text(skipped), markup=False)
         if errors:
             raise typer.Exit(EXIT_CLIENT_ERROR)
+
+
+def permanent_apart(
+    jobs: list[dict[str, Any]], *, include: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the jobs to retry, the permanent failures left out): a job whose `error.retryable` is false
+    would fail again on the same input; `include` keeps them in."""
+    if include:
+        return jobs, []
+    permanent = [job for job in jobs if (job.get("error") or {}).get("retryable") is False]
+    return [job for job in jobs if job not in permanent], permanent
+
+
+def skipped_text(skipped: list[dict[str, Any]]) -> str:
+    """`skipped 3 permanent failures (unsupported_media: 2, invalid_text: 1): ...`"""
+    codes: dict[str, int] = {}
+    for job in skipped:
+        code = str((job.get("error") or {}).get("code") or "unknown")
+        codes[code] = codes.get(code, 0) + 1
+    counted = ", ".join(
+        f"{code}: {count}" for code, count in sorted(codes.items(), key=lambda c: (-c[1], c[0]))
+    )
+    noun = "failure" if len(skipped) == 1 else "failures"
+    return (
+        f"skipped {len(skipped)} permanent {noun} ({counted}): the same input would fail again; "
+        "--include-permanent retries them too"
+    )

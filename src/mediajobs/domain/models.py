@@ -81,6 +81,9 @@ class ErrorInfo:
 
     code: str
     message: str
+    # False: a permanent failure (a PermanentError, a time limit): the same input fails again, so a
+    # retry is pointless (`mediajobs retry --failed` skips it); True: it may succeed another time
+    retryable: bool = True
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -67,6 +67,12 @@ class TranslateOptions(BaseModel):
     bilingual: bool = Field(
         default=False, description="Also subtitles with the original and the translation."
     )
+    max_line_chars: int | None = Field(
+        default=None,
+        ge=10,
+        le=200,
+        description="Longest subtitle line, in characters; default: the input job's, else 42.",
+    )
 
 
 class VoiceOptions(BaseModel):

@@ -1,6 +1,7 @@
 """`translate`: a finished job's transcript, a text, or an uploaded .srt/.vtt/.txt in another language.
 
-read_text (download) -> translate (translate): same cues, same timings.
+read_text (download) -> translate (translate): same cues, same timings; whole sentences translated and
+laid back into the cues, re-wrapped to `max_line_chars` (subtitles/refit.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 
 
 def check(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
-    """A text input, a known source language, and a route of installed pairs to the target."""
+    """A text input, a known source language, and a route of installed pairs to the target; the
+    input job's `max_line_chars` when the submit names none."""
     check_text_input(given)
     source = options.get("source_language")
     if source is None and given.job is not None:
@@ -31,7 +33,11 @@ def check(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> di
             code="invalid_options",
         )
     caps.translator.route(str(source), str(options["target_language"]))
-    return {**options, "source_language": source}
+    checked = {**options, "source_language": source}
+    inherited = given.job.options.get("max_line_chars") if given.job is not None else None
+    if checked.get("max_line_chars") is None and isinstance(inherited, int):
+        checked["max_line_chars"] = inherited  # the subtitles keep the lines their source job asked for
+    return checked
 
 
 PIPELINE = Pipeline(

@@ -3,7 +3,10 @@
 A cue may use the time from its start to the next cue's start (or the end of the media). Speech that
 is longer is sped up with ffmpeg `atempo`, at most `MAX_TEMPO` times, and what is still too long is cut;
 shorter speech is followed by silence. Every cue is written at the sample its start time names, so
-nothing drifts however many cues there are. The track is exactly as long as the media.
+nothing drifts however many cues there are. The track is exactly as long as the media's audio.
+
+The output counts the cues spoken `as_is`, `sped_up` (they fit once faster) and `cut` (still too long
+at MAX_TEMPO), with the `max_tempo` and `mean_tempo` of those that had to go faster (1.0: none did).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def dub_voice(ctx: StageContext) -> StageResult:
     total = round(duration * RATE)
     track = bytearray(total * 2)  # 16-bit mono silence
     fitted = {"as_is": 0, "sped_up": 0, "cut": 0}
+    tempos: list[float] = []  # of the cues spoken faster than the engine said them
     for number, cue in enumerate(cues):
         start = round(float(cue.start or 0.0) * RATE)
         following = cues[number + 1].start if number + 1 < len(cues) else None
@@ -44,8 +48,10 @@ def dub_voice(ctx: StageContext) -> StageResult:
         )
         if slot < _MIN_SLOT or start >= total:
             continue
-        samples, how = _fit(ctx, engine, cue, number, slot, voice=voice, rate=options.rate)
+        samples, how, tempo = _fit(ctx, engine, cue, number, slot, voice=voice, rate=options.rate)
         fitted[how] += 1
+        if tempo > 1.0:
+            tempos.append(tempo)
         room = min(len(samples), (total - start) * 2, round(slot * RATE) * 2)
         track[start * 2 : start * 2 + room] = samples[:room]
         ctx.progress.report(
@@ -67,18 +73,21 @@ def dub_voice(ctx: StageContext) -> StageResult:
             "cues": len(cues),
             "voice": voice,
             **fitted,
+            "max_tempo": round(max(tempos, default=1.0), 3),
+            "mean_tempo": round(sum(tempos) / len(tempos), 3) if tempos else 1.0,
         }
     )
 
 
 def _fit(
     ctx: StageContext, engine: SpeechSynthesis, cue: Cue, number: int, slot: float, *, voice: str, rate: int
-) -> tuple[bytes, str]:
-    """The cue's speech as 16-bit mono PCM at RATE, at most `slot` seconds long, and how it was fitted."""
+) -> tuple[bytes, str, float]:
+    """The cue's speech as 16-bit mono PCM at RATE, at most `slot` seconds long, how it was fitted,
+    and the tempo it was spoken at (1.0: as the engine said it)."""
     wav = ctx.work_dir / f"cue{number}.wav"
     engine.speak(cue.text.replace("\n", " "), wav, voice=voice, rate=rate, pitch=50, cancel=ctx.cancel)
     seconds = _seconds(wav)
-    how = "as_is"
+    how, tempo = "as_is", 1.0
     if seconds > slot:
         tempo = min(MAX_TEMPO, seconds / slot)
         faster = ctx.work_dir / f"cue{number}-fast.wav"
@@ -103,7 +112,7 @@ def _fit(
     with wave.open(str(wav), "rb") as piece:
         if (piece.getframerate(), piece.getnchannels(), piece.getsampwidth()) != (RATE, 1, 2):
             raise PermanentError("the speech engine wrote an unexpected WAV format", code="dub_failed")
-        return piece.readframes(piece.getnframes()), how
+        return piece.readframes(piece.getnframes()), how, tempo
 
 
 def _seconds(path: Path) -> float:

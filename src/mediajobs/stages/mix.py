@@ -2,7 +2,11 @@
 
 `replace`: the voice track is the new audio. `duck`: the original audio stays, pushed down whenever
 the new voice speaks (ffmpeg `sidechaincompress`), with the voice over it. A video source gets its
-video stream copied as it was (never re-encoded) with the new audio as its one audio track.
+video stream copied as it was (never re-encoded), every frame of it, with the new audio as its one
+audio track, padded with silence to the file's length when the audio stream was the shorter one.
+
+`dub.json` (the result) names the artifacts and says how the voice fitted the cues' time slots
+(`voice`: how many cues were spoken as they were, sped up, and cut, and the tempos used).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from mediajobs.errors import PermanentError
 
 from .base import ArtifactFile, StageContext, StageResult, stage_options
 from .ffmpeg import demuxer_of, input_options, linked_input, run_tool, stderr_tail
+from .normalize import probe_media
 
 _DUCK = (
     "[0:a]aformat=sample_rates=48000:channel_layouts=stereo[orig];"
@@ -47,9 +52,12 @@ def mix(ctx: StageContext) -> StageResult:
         if has_video:
             container = "mp4" if demuxer == "mov" else "mkv"
             video = ctx.work_dir / f"dubbed.{container}"
+            # the file's length (its longest stream): the new audio, as long as the old audio stream,
+            # is padded to it, and nothing cuts the video (the old `-t <audio duration>` lost frames)
+            length = max(probe_media(ctx, url).duration or 0.0, duration)
             argv = ["ffmpeg", *_QUIET, *input_options(demuxer), "-i", url, "-i", str(audio)]
-            argv += ["-map", "0:v:0", "-c:v", "copy", "-map", "1:a:0", "-c:a", "aac", "-aac_coder", "fast"]
-            argv += ["-b:a", "128k", "-t", f"{duration:.3f}", str(video)]
+            argv += ["-map", "0:v:0", "-c:v", "copy", "-map", "1:a:0", "-af", f"apad=whole_dur={length:.3f}"]
+            argv += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "128k", str(video)]
             _ffmpeg(ctx, argv, "muxing")
             media_type = "video/mp4" if container == "mp4" else "video/x-matroska"
             artifacts.append(ArtifactFile(name=video.name, path=video, content_type=media_type))
@@ -60,6 +68,7 @@ def mix(ctx: StageContext) -> StageResult:
         "target_language": options.target_language,
         "mix": options.mix,
         "duration": round(duration, 3),
+        "voice": voice_fit(ctx.inputs.get("voice") or {}),
     }
     path = ctx.work_dir / "dub.json"
     path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -68,10 +77,16 @@ def mix(ctx: StageContext) -> StageResult:
     return StageResult(output={**summary, "artifacts": [a.name for a in artifacts]}, artifacts=artifacts)
 
 
+def voice_fit(voice: dict[str, object]) -> dict[str, object]:
+    """How the voice stage fitted the cues to their slots (dub_voice.py), as `dub.json` reports it."""
+    keys = ("cues", "as_is", "sped_up", "cut", "max_tempo", "mean_tempo")
+    return {key: voice[key] for key in keys if key in voice}
+
+
 def _ffmpeg(ctx: StageContext, argv: list[str], what: str) -> None:
     result = run_tool(ctx, argv, on_line=lambda _: None, timeout=float(ctx.settings.stage_soft_time_limit))
     if not result.ok:
         raise PermanentError(f"{what} the dub failed: {stderr_tail(result)}", code="dub_failed")
 
 
-__all__ = ["mix"]
+__all__ = ["mix", "voice_fit"]

@@ -1,22 +1,37 @@
-"""The `translate` stage: every cue of its `text` input through the translation engine, same cues and
-timings.
+"""The `translate` stage: the cues of its `text` input through the translation engine, same cues and
+timings, fit to read.
 
 The input is `read_text`'s checkpoint, or in a dub the transcription (and its subtitles).
 
-One engine call per hop of the route for all cues together (see engines/translation.py); a route of
-several hops (English -> Spanish -> Portuguese) is reported in the result.
+Whole sentences go to the engine, across cue boundaries where a sentence spans them (a cue's line on
+its own would come back as a sentence of its own), and the translation is laid back into the cues'
+times, re-wrapped to `max_line_chars` within the reading speed (subtitles/refit.py). Untimed text (a
+paragraph a cue) is translated a paragraph at a time; a cue of dialogue keeps its lines.
+
+One engine call per hop of the route for all passages together (see engines/translation.py); a route
+of several hops (English -> Spanish -> Portuguese) is reported in the result.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mediajobs.domain.options import TranslateOptions
 from mediajobs.engines.translation import TRANSLATION, Hop
 from mediajobs.errors import InvalidRequest, PermanentError
+from mediajobs.subtitles import CueLimits
+from mediajobs.subtitles.refit import (
+    Slot,
+    is_dialogue,
+    lay_out_passages,
+    match_start_case,
+    passages,
+    wrap_lines,
+)
 from mediajobs.textio import Cue, cues_json, timed, to_srt, to_text, to_vtt
 
 from .base import ArtifactFile, StageContext, StageResult, stage_options
@@ -44,19 +59,13 @@ def translate(ctx: StageContext) -> StageResult:
     except InvalidRequest as exc:  # a submit refuses this; a worker with fewer pairs fails here
         raise PermanentError(exc.message, code=exc.code) from None
     cues = input_cues(ctx)
-    # one engine line per line of a cue: Apertium may move words within a block, never across one
-    lines = [line for cue in cues for line in _lines(cue)]
-    translated = list(lines)
+    plan = _plan(cues)
+    translated = [block for part in plan for block in part.blocks]
     for number, hop in enumerate(route, start=1):
         ctx.progress.report(100.0 * (number - 1) / len(route), f"translating {hop.describe()}")
         translated = engine.translate(translated, hop, work_dir=ctx.work_dir, cancel=ctx.cancel)
-    out: list[Cue] = []
-    position = 0
-    for cue in cues:
-        count = len(_lines(cue))
-        text = "\n".join(line for line in translated[position : position + count] if line)
-        out.append(Cue(text=text, start=cue.start, end=cue.end))
-        position += count
+    limits = CueLimits(max_line_chars=options.max_line_chars or CueLimits().max_line_chars)
+    out = _laid_out(cues, plan, translated, limits, options.target_language)
     artifacts = _write(ctx.work_dir, cues, out, options.model_copy(update={"source_language": source}), route)
     key = checkpoint_cues(ctx, out)
     ctx.progress.report(100.0, "translation ready")
@@ -74,8 +83,82 @@ def translate(ctx: StageContext) -> StageResult:
     )
 
 
-def _lines(cue: Cue) -> list[str]:
-    return [line.strip() for line in cue.text.split("\n") if line.strip()] or [""]
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Part:
+    """Cues translated together: a passage of whole sentences (one block), an untimed paragraph (one
+    block), or a cue of dialogue (a block per line)."""
+
+    cues: range
+    blocks: list[str]
+    dialogue: bool = False
+
+
+def _laid_out(
+    cues: Sequence[Cue], plan: Sequence[_Part], translated: Sequence[str], limits: CueLimits, language: str
+) -> list[Cue]:
+    """The translated blocks back in the cues: passages laid into their cues' times (consecutive ones
+    together, subtitles/refit.py), dialogue line by line, untimed paragraphs as they are."""
+    out: list[Cue] = []
+    run: list[tuple[_Part, str]] = []  # consecutive timed passages and their translations
+
+    def flush() -> None:
+        texts = [match_start_case(part.blocks[0], text) for part, text in run]
+        slots = [
+            [Slot(seconds=_seconds(cues[i]), chars=len(_joined(cues[i]))) for i in p.cues] for p, _ in run
+        ]
+        for (part, _), laid in zip(run, lay_out_passages(texts, slots, limits, language), strict=True):
+            out.extend(
+                Cue(text="\n".join(lines), start=cues[i].start, end=cues[i].end)
+                for i, lines in zip(part.cues, laid, strict=True)
+            )
+        run.clear()
+
+    position = 0
+    for part in plan:
+        answer = translated[position : position + len(part.blocks)]
+        position += len(part.blocks)
+        first = cues[part.cues.start]
+        if part.dialogue:
+            flush()
+            lines = [line for text in answer for line in wrap_lines(text.split(), limits, language) if line]
+            out.append(Cue(text="\n".join(lines), start=first.start, end=first.end))
+        elif first.start is None or first.end is None:
+            out.append(Cue(text=" ".join(match_start_case(part.blocks[0], answer[0]).split())))
+        else:
+            run.append((part, answer[0]))
+    flush()
+    return out
+
+
+def _plan(cues: Sequence[Cue]) -> list[_Part]:
+    if not timed(list(cues)):
+        return [
+            _dialogue(i, c) if _is_dialogue(c) else _Part(cues=range(i, i + 1), blocks=[_joined(c)])
+            for i, c in enumerate(cues)
+        ]
+    return [
+        _dialogue(run.start, cues[run.start])
+        if len(run) == 1 and _is_dialogue(cues[run.start])
+        else _Part(cues=run, blocks=[" ".join(_joined(cues[i]) for i in run if _joined(cues[i]))])
+        for run in passages([c.text for c in cues])
+    ]
+
+
+def _dialogue(index: int, cue: Cue) -> _Part:
+    lines = [line.strip() for line in cue.text.split("\n") if line.strip()]
+    return _Part(cues=range(index, index + 1), blocks=lines, dialogue=True)
+
+
+def _is_dialogue(cue: Cue) -> bool:
+    return is_dialogue(cue.text.split("\n"))
+
+
+def _joined(cue: Cue) -> str:
+    return " ".join(cue.text.split())
+
+
+def _seconds(cue: Cue) -> float | None:
+    return None if cue.start is None or cue.end is None else cue.end - cue.start
 
 
 def _write(

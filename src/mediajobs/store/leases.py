@@ -134,6 +134,7 @@ class Leases:
                 status=StageStatus.FAILED,
                 error_code=lost.code,
                 error_message=lost.message,
+                error_retryable=lost.retryable,
                 finished_at=tx.now,
             )
         tx.conn.execute(

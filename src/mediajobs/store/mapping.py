@@ -20,10 +20,10 @@ from mediajobs.domain.events import EventType, ProgressEvent
 from mediajobs.domain.transitions import job_progress
 
 
-def _error(code: str | None, message: str | None) -> ErrorInfo | None:
+def _error(code: str | None, message: str | None, retryable: bool | None = None) -> ErrorInfo | None:
     if code is None:
         return None
-    return ErrorInfo(code=code, message=message or "")
+    return ErrorInfo(code=code, message=message or "", retryable=retryable is not False)
 
 
 def stage_from_row(row: Any) -> StageRun:
@@ -40,7 +40,7 @@ def stage_from_row(row: Any) -> StageRun:
         attempts=row.attempts,
         budget_start=row.budget_start,
         output=row.output,
-        error=_error(row.error_code, row.error_message),
+        error=_error(row.error_code, row.error_message, row.error_retryable),
         progress=row.progress,
         fence=row.fence,
         lease_owner=row.lease_owner,
@@ -69,7 +69,7 @@ def job_with_runs(row: Any, runs: tuple[StageRun, ...], pipeline: Pipeline | Non
         status=JobStatus(row.status),
         current_stage=row.current_stage,
         progress=row.progress if pipeline is None or not runs else job_progress(pipeline, runs),
-        error=_error(row.error_code, row.error_message),
+        error=_error(row.error_code, row.error_message, row.error_retryable),
         created_at=row.created_at,
         updated_at=row.updated_at,
         started_at=row.started_at,

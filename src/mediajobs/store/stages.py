@@ -260,6 +260,7 @@ class Stages:
                     "lease_expires_at": None,
                     "error_code": None,
                     "error_message": None,
+                    "error_retryable": None,
                     "updated_at": tx.now,
                 },
             )
@@ -320,6 +321,7 @@ class Stages:
             values: dict[str, Any] = dict(
                 error_code=error.code,
                 error_message=error.message,
+                error_retryable=error.retryable,
                 lease_owner=None,
                 lease_expires_at=None,
                 updated_at=tx.now,

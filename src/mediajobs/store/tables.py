@@ -158,6 +158,7 @@ class JobRow(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    error_retryable: Mapped[bool | None]  # None: failed before the column existed (taken as retryable)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     manual_retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -216,6 +217,7 @@ class StageRunRow(Base):
     output: Mapped[dict[str, Any] | None]
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    error_retryable: Mapped[bool | None]
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     fence: Mapped[int] = mapped_column(BigInteger, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))

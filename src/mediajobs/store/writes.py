@@ -91,6 +91,7 @@ def cancel_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = (), **values: Any)
         finished_at=tx.now,
         error_code=error.code,
         error_message=error.message,
+        error_retryable=error.retryable,
         **values,
     )
     _finished(tx, row, JobStatus.CANCELLED, error)
@@ -116,6 +117,7 @@ def fail_job(tx: Tx, row: Row[Any], error: ErrorInfo, notes: Sequence[Note] = ()
         status=JobStatus.FAILED,
         error_code=error.code,
         error_message=error.message,
+        error_retryable=error.retryable,
         finished_at=tx.now,
         **values,
     )

@@ -5,8 +5,9 @@ A break (the end of a cue, or of a line inside one) is best after a sentence, th
 other words, poorer still after a subject pronoun ("we | will go"), bad after a word that opens a phrase
 (an article, a preposition, a conjunction, a possessive, an auxiliary verb, "to", "not": "before the |
 weekend"), and all but forbidden inside a name (capitalised words: "Dr. Smith", "New York") or between
-a number and its unit ("12 km", "three hours"). The word lists are English; in other languages the
-punctuation, name and number rules still hold. Pure functions over the words' text.
+a number and its unit ("12 km", "three hours"). The function words are the language's (words.py:
+English, and the translation targets Spanish, Portuguese, Galician, Catalan, French); in other
+languages the punctuation, name and number rules still hold. Pure functions over the words' text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
+
+from .words import ENGLISH, Vocabulary, vocabulary
 
 SENTENCE_END = (".", "?", "!", "…", '."', '?"', '!"')
 CLAUSE_END = (",", ";", ":", "\u2014", "\u2013")  # and the em and en dashes
@@ -29,69 +32,40 @@ MID_PHRASE = 16
 INSIDE_NAME = 50  # also a number and its unit
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-ARTICLES = _words("a an the")
-POSSESSIVES = _words("my your his her its our their whose")
-DETERMINERS = _words("every each another several")
-PREPOSITIONS = _words(
-    "about above across after against along among around at before behind below beneath beside besides "
-    "between beyond by despite during except for from in inside into like near of on onto outside over "
-    "past per since through throughout to toward towards under underneath until upon via with within "
-    "without"
-)
-CONJUNCTIONS = _words(
-    "and but or nor so yet because although though while whereas if unless whether when whenever where "
-    "wherever than that which who whom"
-)
-AUXILIARIES = _words(
-    "am is are was were be been being have has had do does did will would shall should can could may "
-    "might must ain't isn't aren't wasn't weren't haven't hasn't hadn't don't doesn't didn't won't "
-    "wouldn't shan't shouldn't can't cannot couldn't mightn't mustn't"
-)
-# a preposition before these opens no phrase: it is an adverb ("stayed inside and", "went over to")
-ADVERB_BEFORE = PREPOSITIONS | _words("and or but so because while when")
-OPENERS = ARTICLES | POSSESSIVES | DETERMINERS | PREPOSITIONS | CONJUNCTIONS | AUXILIARIES | {"not", "very"}
-SUBJECTS = _words("i we they he she")
-NOT_A_NAME = OPENERS | SUBJECTS | {"i'm", "i'll", "i've", "i'd", "you", "it"}
-TITLES = _words("mr mrs ms dr prof st mt jr sr gen col capt lt sgt rev fr hon gov sen rep pres")
-NUMBER_WORDS = _words(
-    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
-    "million billion dozen half"
-)
+_ENGLISH_TITLES = "mr mrs ms dr prof st mt jr sr gen col capt lt sgt rev fr hon gov sen rep pres"
+TITLES = frozenset(f"{_ENGLISH_TITLES} sra srta dra dña mme mlle".split())  # and Romance languages'
 
 _NUMBER = re.compile(r"^[$€£¥]?\d[\d,.:]*(%|st|nd|rd|th|s)?$")
-_CONTRACTED = tuple(f"{mark}{end}" for mark in "'\u2019" for end in ("s", "re", "ve", "ll", "d", "m"))
 _CLOSING = "\"')]\u00bb\u201d\u2019"  # closing quotes and brackets after a word's punctuation
 
 
-def break_costs(words: Sequence[str]) -> list[int]:
-    """`costs[k]`: how bad a break between `words[k]` and `words[k + 1]` is (0 after the last word)."""
-    costs = [break_cost(a, b) for a, b in itertools.pairwise(words)]
+def break_costs(words: Sequence[str], language: str | None = "en") -> list[int]:
+    """`costs[k]`: how bad a break between `words[k]` and `words[k + 1]` is (0 after the last word),
+    with the function words of `language` (words.py)."""
+    known = vocabulary(language)
+    costs = [break_cost(a, b, known) for a, b in itertools.pairwise(words)]
     return [*costs, AFTER_SENTENCE] if words else []
 
 
-def break_cost(word: str, following: str) -> int:
+def break_cost(word: str, following: str, known: Vocabulary = ENGLISH) -> int:
     """How bad a break between `word` and the `following` one is (the constants above)."""
     bare = word.rstrip(_CLOSING)
     if _ends_sentence(word, bare, following):
         return AFTER_SENTENCE
     if bare.endswith(CLAUSE_END):
         return AFTER_CLAUSE
-    if _title(bare) or _joins_name(bare, following) or _joins_unit(bare, following):
+    if _title(bare) or _joins_name(bare, following, known) or _joins_unit(bare, following, known):
         return INSIDE_NAME
     lower, next_lower = bare.lower(), following.lower()
-    adverb = lower in PREPOSITIONS and next_lower in ADVERB_BEFORE  # "ran outside | to play"
-    if (lower in OPENERS or lower.endswith(_CONTRACTED)) and not adverb:
+    adverb = lower in known.prepositions and next_lower in known.adverb_before  # "ran outside | to play"
+    contracted = bool(known.contractions) and lower.endswith(known.contractions)
+    if (lower in known.openers or contracted) and not adverb:
         return MID_PHRASE
-    if next_lower in CONJUNCTIONS:
+    if next_lower in known.conjunctions:
         return BEFORE_CONJUNCTION
-    if next_lower in PREPOSITIONS:
+    if next_lower in known.prepositions:
         return BEFORE_PREPOSITION
-    if lower in SUBJECTS:
+    if lower in known.subjects:
         return AFTER_SUBJECT
     return ORDINARY
 
@@ -113,24 +87,25 @@ def _title(bare: str) -> bool:
     return stem.lower() in TITLES or (len(stem) == 1 and stem.isupper())
 
 
-def _joins_name(bare: str, following: str) -> bool:
+def _joins_name(bare: str, following: str, known: Vocabulary) -> bool:
     """Two capitalised words of one name: "Maria Lopez", "New York" (not "The Hague", not "Then I")."""
     if bare != bare.rstrip(".,;:?!…") or not (bare[:1].isupper() and following[:1].isupper()):
         return False
-    return bare.lower() not in NOT_A_NAME and following.lower().rstrip(_CLOSING + ".,;:?!…") not in NOT_A_NAME
+    names = known.not_a_name
+    return bare.lower() not in names and following.lower().rstrip(_CLOSING + ".,;:?!…") not in names
 
 
-def _joins_unit(bare: str, following: str) -> bool:
+def _joins_unit(bare: str, following: str, known: Vocabulary) -> bool:
     """A number and the word it counts or measures: "12 km", "3.5 million", "forty minutes"."""
-    number = bool(_NUMBER.match(bare)) or bare.lower() in NUMBER_WORDS
+    number = bool(_NUMBER.match(bare)) or bare.lower() in known.number_words
     if not number or not following[:1].isalpha() or not following[:1].islower():
         return False
-    return following.lower().rstrip(_CLOSING + ".,;:?!…") not in NOT_A_NAME
+    return following.lower().rstrip(_CLOSING + ".,;:?!…") not in known.not_a_name
 
 
 def ends_sentence(word: str, following: str) -> bool:
     """Whether `word` ends a sentence when `following` comes next ("Dr." before "Smith" does not)."""
-    return break_cost(word, following) == AFTER_SENTENCE
+    return _ends_sentence(word, word.rstrip(_CLOSING), following)
 
 
 __all__ = [

@@ -230,15 +230,16 @@ def fits(words: Sequence[str], limits: CueLimits) -> bool:
     return len(_greedy_lines(words, limits.max_line_chars)) <= limits.max_lines
 
 
-def wrap(words: Sequence[str], limits: CueLimits) -> tuple[str, ...]:
+def wrap(words: Sequence[str], limits: CueLimits, language: str | None = "en") -> tuple[str, ...]:
     """The words on as few lines as greedy wrapping needs, balanced: the longest line as short as it
-    can be, with each break's cost (breaks.py) counted as LINE_BREAK_CHARS characters a unit, so a
-    line breaks after punctuation or before "and" rather than after "the" or inside "New York"."""
+    can be, with each break's cost (breaks.py, with the function words of `language`) counted as
+    LINE_BREAK_CHARS characters a unit, so a line breaks after punctuation or before "and" rather
+    than after "the" or inside "New York"."""
     count = len(_greedy_lines(words, limits.max_line_chars))
     if count <= 1:
         return (" ".join(words),)
     width = limits.max_line_chars
-    costs = break_costs(words)
+    costs = break_costs(words, language)
     best: tuple[float, tuple[str, ...]] | None = None
     for breaks in _break_sets(len(words), count):
         cuts = list(zip((0, *breaks), (*breaks, len(words)), strict=True))
