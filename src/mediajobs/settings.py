@@ -213,6 +213,12 @@ class Settings(BaseSettings):
     )
     # Where the submit rate limiter keeps its counters: the broker's Redis when it is Redis, else memory.
     rate_limit_storage: str | None = Field(default=None, validation_alias="MEDIAJOBS_RATE_LIMIT_STORAGE")
+    # How long an API process trusts a key it checked (0: ask the database on every request). A revoked
+    # key or a disabled user is refused within this many seconds; quotas stay exact (the submit's own
+    # usage charge checks them).
+    key_cache_seconds: Annotated[float, Field(ge=0, le=300)] = Field(
+        default=5.0, validation_alias="MEDIAJOBS_KEY_CACHE_SECONDS"
+    )
 
     # The daily cleanup removes the media and artifacts of jobs finished this long ago (rows stay).
     retention_days: Annotated[float, Field(gt=0)] = Field(

@@ -17,11 +17,13 @@ from starlette.websockets import WebSocketDisconnect
 from helpers.clock import FakeClock
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
+from mediajobs.api.keycache import KeyCache
 from mediajobs.domain import Tier
 from mediajobs.engines import Engines
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.store import Claim, WorkerBeat
 from mediajobs.store.tables import ApiKeyRow
+from mediajobs.store.users import charge
 from mediajobs.wiring import Services, build_services
 
 JOBS = "/api/v1/jobs"
@@ -131,16 +133,57 @@ def test_bad_keys_are_401(api: TestClient, authorization: str) -> None:
     assert_error(api.get(JOBS, headers={"Authorization": authorization}), 401, "unauthorized")
 
 
-def test_a_revoked_key_or_a_disabled_user_stops_working_at_once(api: TestClient, services: Services) -> None:
+def test_a_revoked_key_or_a_disabled_user_stops_working_within_the_key_cache_time(
+    api: TestClient, services: Services
+) -> None:
+    seconds = [0.0]
+    cache = KeyCache(services.settings.key_cache_seconds, clock=lambda: seconds[0])
+    api.app.state.key_cache = cache  # type: ignore[attr-defined]
+    assert cache.ttl == 5.0  # the default
     alice = services.store.users.create_user("alice")
     key, text = services.store.users.create_key(alice.id)
     _, other = services.store.users.create_key(alice.id)
     assert api.get(JOBS, headers={"Authorization": f"Bearer {text}"}).status_code == 200
     services.store.users.revoke_key(key.id)
+    seconds[0] = 4.9  # still remembered
+    assert api.get(JOBS, headers={"Authorization": f"Bearer {text}"}).status_code == 200
+    seconds[0] = 5.0
     assert_error(api.get(JOBS, headers={"Authorization": f"Bearer {text}"}), 401, "unauthorized")
     assert api.get(JOBS, headers={"Authorization": f"Bearer {other}"}).status_code == 200
     services.store.users.disable_user("alice")
+    seconds[0] = 10.0
     assert_error(api.get(JOBS, headers={"Authorization": f"Bearer {other}"}), 401, "unauthorized")
+    assert len(cache) == 0  # refused keys are not remembered
+
+
+def test_with_the_key_cache_off_a_revoked_key_stops_working_at_once(tmp_path: Path, sqlite_url: str) -> None:
+    settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=sqlite_url, MEDIAJOBS_KEY_CACHE_SECONDS=0)
+    built = build_services(settings, InMemoryPublisher(), engines=Engines())
+    try:
+        with TestClient(create_app(settings, services=built, maintenance=False)) as api:
+            key, text = built.store.users.create_key("local")
+            assert api.get(JOBS, headers={"Authorization": f"Bearer {text}"}).status_code == 200
+            built.store.users.revoke_key(key.id)
+            assert_error(api.get(JOBS, headers={"Authorization": f"Bearer {text}"}), 401, "unauthorized")
+    finally:
+        built.close()
+
+
+def test_the_job_quota_is_exact_even_when_the_key_check_is_remembered(
+    api: TestClient, services: Services
+) -> None:
+    """The remembered caller's usage is stale; the submit's own usage charge refuses the job past the
+    quota all the same, and writes nothing."""
+    headers = user(services, "carol")  # free: 50 jobs a month in this test's limits
+    assert submit(api, headers).status_code == 202  # the key check is remembered: 0 jobs used
+    carol = services.store.users.get_user("carol")
+    with services.store.db.tx() as tx:  # 49 more jobs counted elsewhere (another API process)
+        charge(tx, carol.id, jobs=49)
+    refused = submit(api, headers)
+    assert_error(refused, 429, "quota_exceeded")
+    assert "50 of 50 jobs" in refused.json()["error"]["message"]
+    assert services.store.users.usage(carol.id).jobs == 50  # the refused submit charged nothing
+    assert len(api.get(JOBS, headers=headers).json()["jobs"]) == 1
 
 
 def test_keys_are_stored_as_hashes_only(services: Services) -> None:

@@ -16,6 +16,7 @@ from mediajobs.api.access_log import install_redaction
 from mediajobs.api.errors import install_error_handlers
 from mediajobs.api.gate import SubmitGate, UploadSlots
 from mediajobs.api.guards import ControlCharacterGuard
+from mediajobs.api.keycache import KeyCache
 from mediajobs.api.openapi import install_openapi
 from mediajobs.api.routes import batches, catalog, events, health, jobs, me, pipelines, queues, uploads
 from mediajobs.hooks import ProcessInfo
@@ -91,6 +92,7 @@ def create_app(
         app.state.gate = SubmitGate.from_settings(settings)
     install_redaction()  # no API key from `?access_token=` in uvicorn's log lines
     app.state.upload_slots = UploadSlots(settings.max_concurrent_uploads)
+    app.state.key_cache = KeyCache(settings.key_cache_seconds)
     app.state.probe_pool = health.probe_pool()
     install_error_handlers(app)
     app.add_middleware(ControlCharacterGuard)

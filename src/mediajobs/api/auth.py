@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from mediajobs.api.keycache import KeyCache
 from mediajobs.errors import Unauthorized
 from mediajobs.store import Caller
 from mediajobs.wiring import Services
@@ -61,10 +62,14 @@ def origin_allowed(connection: HTTPConnection, allowed: Iterable[str]) -> bool:
     return parts.scheme in ("http", "https") and bool(host) and parts.netloc == host
 
 
-def check_key(services: Services, key: str | None) -> Caller:
+def check_key(services: Services, key: str | None, cache: KeyCache | None = None) -> Caller:
+    """The caller `key` belongs to (through `cache` when given), or Unauthorized."""
     if not key:
         raise Unauthorized("an API key is required: send `Authorization: Bearer <API key>`")
-    caller = services.store.users.authenticate(key) if len(key) <= MAX_KEY_LENGTH else None
+    caller = None
+    if len(key) <= MAX_KEY_LENGTH:
+        authenticate = services.store.users.authenticate
+        caller = authenticate(key) if cache is None else cache.check(key, authenticate)
     if caller is None:
         raise Unauthorized("the API key is not valid (unknown, revoked, or its user is disabled)")
     return caller
@@ -72,14 +77,30 @@ def check_key(services: Services, key: str | None) -> Caller:
 
 async def authenticate(request: Request) -> Caller:
     """The caller of an ordinary API route (header only)."""
-    services: Services = request.app.state.services
-    return await run_in_threadpool(check_key, services, key_of(request, browser_forms=False))
+    key = key_of(request, browser_forms=False)
+    return await _check(request, key)
 
 
 async def authenticate_stream(request: Request) -> Caller:
     """The caller of an event stream (header, `?access_token=` or the cookie)."""
-    services: Services = request.app.state.services
-    return await run_in_threadpool(check_key, services, key_of(request, browser_forms=True))
+    return await _check(request, key_of(request, browser_forms=True))
+
+
+async def check_connection(connection: HTTPConnection, key: str | None) -> Caller:
+    """`check_key` for a connection of this app (an HTTP request or a WebSocket)."""
+    return await _check(connection, key)
+
+
+async def _check(connection: HTTPConnection, key: str | None) -> Caller:
+    """The key checked against this process's cache of recent checks; a miss reads the database (in
+    the thread pool: never on the event loop)."""
+    state = connection.app.state
+    cache: KeyCache = state.key_cache
+    if key and cache.ttl > 0:
+        remembered = cache.peek(key)
+        if remembered is not None:
+            return remembered
+    return await run_in_threadpool(check_key, state.services, key, cache)
 
 
 __all__ = [
@@ -88,6 +109,7 @@ __all__ = [
     "authenticate",
     "authenticate_stream",
     "by_cookie",
+    "check_connection",
     "check_key",
     "key_of",
     "origin_allowed",

@@ -113,17 +113,17 @@ class QuotaVerdict:
     message: str = ""
 
 
-def check_quota(limits: TierLimits, usage: Usage, now: datetime) -> QuotaVerdict:
-    """May one more job be submitted this period?"""
+def check_quota(limits: TierLimits, usage: Usage, now: datetime, *, adding: int = 1) -> QuotaVerdict:
+    """May `adding` more jobs be submitted this period, on top of `usage`?"""
     wait = max(1, int((next_period_start(now) - now).total_seconds()))
-    if limits.monthly_jobs is not None and usage.jobs >= limits.monthly_jobs:
-        return QuotaVerdict(
-            allowed=False,
-            limit="monthly_jobs",
-            retry_after=wait,
-            message=f"monthly job quota reached: {usage.jobs} of {limits.monthly_jobs} jobs in "
-            f"{usage.period}",
+    if limits.monthly_jobs is not None and usage.jobs + adding > limits.monthly_jobs:
+        left = max(0, limits.monthly_jobs - usage.jobs)
+        message = (
+            f"monthly job quota reached: {usage.jobs} of {limits.monthly_jobs} jobs in {usage.period}"
+            if adding == 1 or left == 0
+            else f"monthly job quota: {adding} jobs are more than the {left} left in {usage.period}"
         )
+        return QuotaVerdict(allowed=False, limit="monthly_jobs", retry_after=wait, message=message)
     if limits.monthly_media_seconds is not None and usage.media_seconds >= limits.monthly_media_seconds:
         return QuotaVerdict(
             allowed=False,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mediajobs.domain import MAX_BATCH_ITEMS, Batch, Lane, Upload
+from mediajobs.domain.tenancy import check_quota
 from mediajobs.errors import Conflict, InvalidRequest, MediaJobsError, NotFound, TooManyRequests
 from mediajobs.store import BatchItem, Caller
 from mediajobs.wiring import Services
@@ -97,6 +98,7 @@ def submit_batch(
             name=request.name,
             idempotency_key=idempotency_key,
             request_hash=request_fingerprint(request),
+            quota=services.settings.tier_limits()[caller.user.tier],
         )
     except BaseException:
         for upload in texts.values():
@@ -197,14 +199,11 @@ def _text_upload(caller: Caller, item: BatchItemRequest) -> Upload:
 
 
 def _check_quota(services: Services, caller: Caller, count: int) -> None:
+    """Early refusal on the usage the key check read (the write checks it again, exactly)."""
     limits = services.settings.tier_limits()[caller.user.tier]
-    if limits.monthly_jobs is not None and caller.usage.jobs + count > limits.monthly_jobs:
-        left = max(0, limits.monthly_jobs - caller.usage.jobs)
-        raise TooManyRequests(
-            f"monthly job quota: this batch's {count} items are more than the {left} jobs left this month",
-            code="quota_exceeded",
-            retry_after=3600,
-        )
+    verdict = check_quota(limits, caller.usage, services.store.db.clock(), adding=count)
+    if not verdict.allowed:
+        raise TooManyRequests(verdict.message, code="quota_exceeded", retry_after=verdict.retry_after)
 
 
 def _item_name(item: BatchItemRequest, source_name: str | None, index: int) -> str:

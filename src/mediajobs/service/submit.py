@@ -152,6 +152,7 @@ def _write(
         request_hash=request.body_hash or request_hash(spec.name, clean_source, clean_options),
         source_name=checked.source_name,
         lane=lane,
+        quota=services.settings.tier_limits()[caller.user.tier],
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mediajobs.domain import OPEN_JOB_STATUSES, JobStatus, Pipeline, StageRun, StageStatus
 from mediajobs.domain.batches import Batch, BatchStatus
+from mediajobs.domain.tenancy import TierLimits
 from mediajobs.domain.transitions import ready_stages
 from mediajobs.errors import Conflict, NotFound
 
@@ -67,10 +68,12 @@ class Batches:
         name: str | None = None,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
+        quota: TierLimits | None = None,
     ) -> tuple[Batch, bool]:
         """The batch and every item's job, stage rows and first event in one transaction; the items'
         first stages wait for admission like any job's (after the commit). (batch, created): an
-        Idempotency-Key already used for the same body answers the first batch."""
+        Idempotency-Key already used for the same body answers the first batch. With `quota`, every
+        item must fit the owner's monthly quotas (else TooManyRequests, nothing written)."""
         if idempotency_key is not None:
             existing = self._by_key(owner_id, idempotency_key, request_hash)
             if existing is not None:
@@ -78,7 +81,7 @@ class Batches:
         batch_id = uuid.uuid4()
         try:
             with self._db.tx() as tx:
-                self._insert(tx, batch_id, owner_id, lane, items, name, idempotency_key, request_hash)
+                self._insert(tx, batch_id, owner_id, lane, items, name, idempotency_key, request_hash, quota)
         except IntegrityError:
             found = self._by_key(owner_id, idempotency_key, request_hash) if idempotency_key else None
             if found is None:
@@ -96,6 +99,7 @@ class Batches:
         name: str | None,
         idempotency_key: str | None,
         request_hash: str | None,
+        quota: TierLimits | None,
     ) -> None:
         now = tx.now
         tx.conn.execute(
@@ -180,7 +184,7 @@ class Batches:
             ROWS_PER_STATEMENT,
         )
         log_first_events(tx, heads, Note(message="job accepted (batch item)"))
-        charge(tx, owner_id, jobs=len(items))  # last: the usage row stays locked until the commit
+        charge(tx, owner_id, jobs=len(items), quota=quota)  # last: the usage row stays locked till the commit
 
     def request_cancel(self, batch_id: uuid.UUID, owner_id: str | None) -> list[uuid.UUID]:
         """Mark the batch cancelled; the ids of its items that have not ended (the caller cancels each)."""

@@ -25,6 +25,7 @@ from mediajobs.domain import (
     StageRun,
     StageStatus,
 )
+from mediajobs.domain.tenancy import TierLimits
 from mediajobs.domain.transitions import (
     CancelAction,
     current_stage,
@@ -110,10 +111,12 @@ class Jobs:
         request_hash: str | None = None,
         lane: str = Lane.STANDARD.value,
         source_name: str | None = None,
+        quota: TierLimits | None = None,
     ) -> tuple[Job, bool]:
         """Write the job, its stage rows and the outbox messages of the root stages admission lets
         through, in one transaction. Returns the job and whether it was created (False: an idempotent
-        replay of an earlier submit)."""
+        replay of an earlier submit). With `quota`, the job must fit the owner's monthly quotas
+        (else TooManyRequests, nothing written)."""
         if idempotency_key is not None:
             existing = self._find_by_idempotency_key(owner_id, idempotency_key, request_hash)
             if existing is not None:
@@ -132,6 +135,7 @@ class Jobs:
                     request_hash=request_hash,
                     lane=lane,
                     source_name=source_name if source_name is not None else _source_name(tx.conn, source),
+                    quota=quota,
                 )
         except IntegrityError:
             if idempotency_key is None:
@@ -191,6 +195,7 @@ class Jobs:
         reused: Sequence[StageRun] = (),
         redo: Sequence[StageRun] = (),
         rerun_of: uuid.UUID | None = None,
+        quota: TierLimits | None = None,
     ) -> Job:
         now = tx.now
         key = JobKey(id=job_id, owner_id=owner_id, lane=lane, created_at=now)
@@ -249,7 +254,7 @@ class Jobs:
             job_id=job_id, owner_id=owner_id, status=JobStatus.QUEUED, progress=0.0, file=source_name, seq=0
         )
         log_events(tx, head, [Note(message="job accepted")])
-        charge(tx, owner_id, jobs=1)  # last: the user's usage row stays locked until the commit
+        charge(tx, owner_id, jobs=1, quota=quota)  # last: the usage row stays locked until the commit
         return Job(
             id=job_id,
             owner_id=owner_id,

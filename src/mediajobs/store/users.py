@@ -19,8 +19,8 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from mediajobs.domain.tenancy import Tier, Usage, User, period_of
-from mediajobs.errors import Conflict, InvalidRequest, NotFound
+from mediajobs.domain.tenancy import Tier, TierLimits, Usage, User, check_quota, period_of
+from mediajobs.errors import Conflict, InvalidRequest, NotFound, TooManyRequests
 from mediajobs.signing import new_secret
 
 from .tables import ApiKeyRow, UsageRow, UserRow
@@ -101,7 +101,7 @@ def _charge_statement(upsert: Any) -> Any:
             "media_seconds": UsageRow.media_seconds + statement.excluded.media_seconds,
             "updated_at": statement.excluded.updated_at,
         },
-    )
+    ).returning(UsageRow.jobs, UsageRow.media_seconds)
 
 
 # Built once (a statement built per call costs more Python time than its round trip): one per
@@ -109,18 +109,28 @@ def _charge_statement(upsert: Any) -> Any:
 _CHARGE = {True: _charge_statement(pg_insert), False: _charge_statement(sqlite_insert)}
 
 
-def charge(tx: Tx, user_id: str, *, jobs: int = 0, media_seconds: float = 0.0) -> None:
-    """Add to the user's usage of the current period (one upsert)."""
-    tx.conn.execute(
+def charge(
+    tx: Tx, user_id: str, *, jobs: int = 0, media_seconds: float = 0.0, quota: TierLimits | None = None
+) -> Usage:
+    """Add to the user's usage of the current period (one upsert); returns the usage before it.
+
+    With `quota`, `jobs` new jobs must fit the monthly quotas on top of the usage this upsert found,
+    or TooManyRequests (`quota_exceeded`) rolls the transaction back. The upsert holds the user's
+    usage row until the commit, so concurrent submits of one user are counted one after the other:
+    the quota is exact, whatever the caller read before (an API process caches key checks)."""
+    period = period_of(tx.now)
+    after = tx.conn.execute(
         _CHARGE[tx.postgres],
-        {
-            "c_user": user_id,
-            "c_period": period_of(tx.now),
-            "c_jobs": jobs,
-            "c_media": media_seconds,
-            "c_at": tx.now,
-        },
+        {"c_user": user_id, "c_period": period, "c_jobs": jobs, "c_media": media_seconds, "c_at": tx.now},
+    ).one()
+    before = Usage(
+        period=period, jobs=int(after.jobs) - jobs, media_seconds=float(after.media_seconds) - media_seconds
     )
+    if quota is not None:
+        verdict = check_quota(quota, before, tx.now, adding=jobs)
+        if not verdict.allowed:
+            raise TooManyRequests(verdict.message, code="quota_exceeded", retry_after=verdict.retry_after)
+    return before
 
 
 _CALLER = (  # every authenticated request runs it: built once

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from mediajobs.api.auth import by_cookie, check_key, key_of, origin_allowed
+from mediajobs.api.auth import by_cookie, check_connection, key_of, origin_allowed
 from mediajobs.api.deps import JobId, ServicesDep, StreamUser
 from mediajobs.api.schemas import ErrorBody
 from mediajobs.domain.events import ProgressEvent
@@ -192,7 +192,7 @@ async def job_events_ws(
         await websocket.close(code=WS_FORBIDDEN, reason=COOKIE_ORIGIN_REFUSED)
         return
     try:
-        caller = await run_in_threadpool(check_key, services, key_of(websocket, browser_forms=True))
+        caller = await check_connection(websocket, key_of(websocket, browser_forms=True))
     except Unauthorized as exc:
         await websocket.close(code=WS_UNAUTHORIZED, reason=_close_reason(exc.message))
         return

@@ -16,7 +16,7 @@ def me(request: Request, owner: CurrentUser) -> MePublic:
     """Your user, tier, lane, limits, usage this period, and the secret what we send you is signed with."""
     limits = request.app.state.gate.limits_of(owner)
     services = request.app.state.services
-    usage = owner.usage
+    usage = services.store.users.usage(owner.user.id)  # fresh: the key check may be remembered
     return MePublic(
         id=owner.user.id,
         name=owner.user.name,
