@@ -1,26 +1,22 @@
 """What a submit must pass before it is read: the user's monthly quotas, the key's rate limit, and
 (for uploads) the user's count of bodies already streaming into this process.
 
-Quotas (domain/tenancy.py) are checked against the usage the caller's key lookup already read, so
-they cost no query. The rate limit is a moving window per key, kept by the `limits` library in Redis
-when the broker is Redis (shared by every API process) and in memory otherwise (embedded). Headers
-follow the IETF draft "RateLimit header fields for HTTP" (RateLimit-Limit / -Remaining / -Reset /
--Policy). If the limiter's Redis is away, submits are let through (the outbox holds them anyway).
+Quotas (domain/tenancy.py) are checked early against the usage the caller's key check read (it may
+be a few seconds old: the submit's usage charge checks them again, exactly), so they cost no query.
+The rate limit is a moving window per key (api/ratelimit.py): one script call in Redis when the broker
+is Redis (shared by every API process), in memory otherwise (embedded). Headers follow the IETF draft
+"RateLimit header fields for HTTP" (RateLimit-Limit / -Remaining / -Reset / -Policy). If the limiter's
+Redis is away, submits are let through (the outbox holds them anyway).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from limits import RateLimitItemPerMinute
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
-
+from mediajobs.api.ratelimit import Window, window_for
 from mediajobs.domain.tenancy import Tier, TierLimits, check_quota
 from mediajobs.errors import TooManyRequests
 from mediajobs.settings import Settings
@@ -30,13 +26,13 @@ log = logging.getLogger(__name__)
 
 
 class SubmitGate:
-    def __init__(self, limits: dict[Tier, TierLimits], storage_url: str) -> None:
+    def __init__(self, limits: dict[Tier, TierLimits], window: Window) -> None:
         self._limits = limits
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+        self._window = window
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SubmitGate:
-        return cls(settings.tier_limits(), settings.resolved_rate_limit_storage)
+        return cls(settings.tier_limits(), window_for(settings.resolved_rate_limit_storage))
 
     def limits_of(self, caller: Caller) -> TierLimits:
         return self._limits[caller.user.tier]
@@ -52,24 +48,21 @@ class SubmitGate:
         return self._rate(caller.key_id, limits.submits_per_minute)
 
     def _rate(self, key_id: str, per_minute: int) -> dict[str, str]:
-        item = RateLimitItemPerMinute(per_minute)
         try:
-            allowed = self._limiter.hit(item, "submit", key_id)
-            stats = self._limiter.get_window_stats(item, "submit", key_id)
+            verdict = self._window.hit(key_id, per_minute, 60)
         except Exception:
             log.warning(
                 "the rate limiter's storage is unavailable; letting the submit through", exc_info=True
             )
             return {}
-        reset = max(0, math.ceil(stats.reset_time - time.time()))
         headers = {
             "RateLimit-Limit": str(per_minute),
-            "RateLimit-Remaining": str(stats.remaining),
-            "RateLimit-Reset": str(reset),
+            "RateLimit-Remaining": str(verdict.remaining),
+            "RateLimit-Reset": str(verdict.reset),
             "RateLimit-Policy": f"{per_minute};w=60",
         }
-        if not allowed:
-            wait = max(1, reset)
+        if not verdict.allowed:
+            wait = max(1, verdict.reset)
             raise TooManyRequests(
                 f"submit rate limit: {per_minute} per minute for this API key; try again in {wait} s",
                 code="rate_limited",
