@@ -73,6 +73,7 @@ def create_app(
             svc.hooks.process_stopping(me)
             await app.state.services.progress.aclose()  # ends live followers; the feed is loop-bound
             stop.set()
+            app.state.gate.close()
             if thread is not None:
                 thread.join(timeout=10)
             if own:

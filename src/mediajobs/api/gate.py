@@ -34,6 +34,9 @@ class SubmitGate:
     def from_settings(cls, settings: Settings) -> SubmitGate:
         return cls(settings.tier_limits(), window_for(settings.resolved_rate_limit_storage))
 
+    def close(self) -> None:
+        self._window.close()
+
     def limits_of(self, caller: Caller) -> TierLimits:
         return self._limits[caller.user.tier]
 

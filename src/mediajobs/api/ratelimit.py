@@ -34,6 +34,8 @@ class Window(Protocol):
         """Count one hit of `key` if it fits `limit` per `window_seconds`; the figures after it."""
         ...
 
+    def close(self) -> None: ...
+
 
 # KEYS[1]: the key's list of hit times (ms, newest first). ARGV: limit, window (ms).
 # Returns {allowed (0/1), remaining, ms until the oldest counted hit leaves the window}.
