@@ -6,8 +6,10 @@ them ready. With a policy that holds stages back (`FairShare`), no write transac
 takes a lock:
 - a stage that ends hands its slot to its job's next stage, or when none is ready to the user's oldest
   waiting stage (`pass_slot`), in its own transaction: one out, one in, the user's count unchanged;
-- everything else that became ready (a new job's root stages, a fan-out's other children) waits as
-  `ready`; `admit_owner` runs right after the commit (`Tx.waiting_for` after a submit, `Tx.admit_for`
+- a new job's root stages are admitted in the submit's own transaction when the user has room and
+  nothing of theirs waits (`decide_new`: a look, then the user's lock and the look again);
+- everything else that became ready (those roots when the user is full, a fan-out's other children)
+  waits as `ready`; `admit_owner` runs right after the commit (`Tx.waiting_for` after a submit, `Tx.admit_for`
   after a stage's end, both acted on by `Dispatcher.settled`) and on the maintenance tick. It reads
   the user's count first (at their limit: nothing more), then takes the user's admission lock (a
   PostgreSQL advisory lock; SQLite has one writer), counts again and admits what fits.
@@ -111,6 +113,33 @@ class _TxLoad:
         return self._now
 
 
+@dataclass(frozen=True, slots=True)
+class _OwnLoad:
+    """One user's load, read in one statement: what a submit's admission asks."""
+
+    owner_id: str
+    user_tier: Tier
+    count: int
+    waiting: bool
+    at: datetime
+
+    @classmethod
+    def look(cls, tx: Tx, statement: Select[Any], owner_id: str) -> _OwnLoad:
+        row = tx.conn.execute(statement, {"load_owner": owner_id}).first()
+        if row is None:
+            return cls(owner_id, Tier.FREE, 0, False, tx.now)
+        return cls(owner_id, Tier(row.tier), int(row.in_flight), bool(row.waiting), tx.now)
+
+    def in_flight(self, owner_id: str) -> int:
+        return self.count if owner_id == self.owner_id else 0
+
+    def tier(self, owner_id: str) -> Tier:
+        return self.user_tier
+
+    def now(self) -> datetime:
+        return self.at
+
+
 def written_in(
     column: QueryableAttribute[str] | ColumnElement[str], values: Iterable[StrEnum]
 ) -> ColumnElement[bool]:
@@ -158,6 +187,12 @@ class Admission:
         self._waiting_first = first.with_for_update(of=JobRow, skip_locked=True) if db.postgres else first
         self._waiting_some = self._waiting(owner).limit(bindparam("waiting_limit", type_=Integer))
         self._any_waiting = select(owner, self._waiting(owner).limit(1).exists())
+        load_owner = bindparam("load_owner", type_=String)
+        self._own_load = select(  # a user's tier, stages in flight, and whether any stage waits
+            UserRow.tier,
+            in_flight(load_owner).scalar_subquery().label("in_flight"),
+            self._waiting(load_owner).limit(1).exists().label("waiting"),
+        ).where(UserRow.id == load_owner)
 
     @property
     def holds(self) -> bool:
@@ -201,12 +236,26 @@ class Admission:
         )
 
     def decide_new(self, tx: Tx, job: JobKey, roots: Sequence[StageRun]) -> dict[str, str]:
-        """For a new job's root stages: those admitted at once, with their lanes (none with a holding
-        policy: `admit_owner` admits them after the commit)."""
-        if self.holds or not roots:
+        """For a new job's root stages: those admitted at once, with their lanes.
+
+        With a holding policy, in the submit's own transaction when the user has room and nothing of
+        theirs waits (a look without a lock; then the user's admission lock and the same look again,
+        so no other admitter of the user can hand out the same slot); otherwise none, and
+        `admit_owner` offers them after the commit, behind the user's older waiting stages."""
+        if not roots:
             return {}
-        admitted = self.policy.admit([_candidate(job, run) for run in roots], _TxLoad.of(tx))
-        return {c.stage: c.lane for c in admitted}
+        candidates = [_candidate(job, run) for run in roots]
+        if not self.holds:
+            return {c.stage: c.lane for c in self.policy.admit(candidates, _TxLoad.of(tx))}
+        look = _OwnLoad.look(tx, self._own_load, job.owner_id)
+        if look.waiting or self.policy.room(job.owner_id, look) <= 0:
+            return {}
+        if tx.postgres:  # (SQLite: this transaction already holds the database's one write lock)
+            self.lock(tx, [job.owner_id])
+            look = _OwnLoad.look(tx, self._own_load, job.owner_id)
+            if look.waiting:
+                return {}
+        return {c.stage: c.lane for c in self.policy.admit(candidates, look)}
 
     # -- after the commit -----------------------------------------------------------------------------
 
