@@ -34,7 +34,7 @@ def migrate_database(settings: Settings) -> str:
 
 def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the API; with `workers` > 1, that many processes share the port (uvicorn's supervisor
-    restarts one that dies). Each process has its own pools, publisher and maintenance loop; the rate
+    restarts one that dies). Each process has its own pools and publisher; the rate
     limit is shared only when it is kept in Redis (the default with a Redis broker)."""
     import uvicorn
 

@@ -5,8 +5,9 @@
     python -m mediajobs.worker                the same, configured from the CELERY_* / MEDIAJOBS_* variables
 
 Services are built lazily per process (never shared across a fork: pool children build their own).
-The main process marks each stage message it takes from the broker as reserved by this worker, and
-beats every few seconds with the queues it consumes; if the whole worker dies, the messages it had
+The main process marks each stage message it takes from the broker as reserved by this worker, runs
+the periodic maintenance when it is the maintenance leader (`MaintenanceLoop`), and beats every few
+seconds with the queues it consumes; if the whole worker dies, the messages it had
 taken but not claimed are sent again within a lease period, rather than after the broker's
 visibility timeout (an hour on Redis), and a job waiting on a queue nobody consumes says so.
 """
@@ -34,7 +35,7 @@ from mediajobs.queue.app import create_celery_app
 from mediajobs.queue.delivery import DeliverySender
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.queue.publisher import RUN_STAGE, CeleryPublisher
-from mediajobs.queue.routing import SYSTEM_QUEUES, hooks_queue
+from mediajobs.queue.routing import SYSTEM_QUEUES, hooks_queue, maintenance_queue
 from mediajobs.registry import Registry, build_registry
 from mediajobs.settings import Settings, get_settings
 from mediajobs.store import WorkerBeat
@@ -170,6 +171,38 @@ class Heartbeat(threading.Thread):
             log.warning("could not record the worker's clean stop", exc_info=True)
 
 
+class MaintenanceLoop(threading.Thread):
+    """Periodic upkeep (queue/maintenance.py) every `MEDIAJOBS_MAINTENANCE_INTERVAL` seconds, in the
+    main process of one worker at a time: of the live workers that consume the `maintenance` queue,
+    the one with the smallest id (`Leases.maintenance_leader`, one read per interval for the others).
+    When it dies, the next takes over once its heartbeats have stopped for a lease period. Out of the
+    API processes, whose requests it slowed, and run once per deployment, not once per process."""
+
+    def __init__(self, holder: WorkerServices, *, worker_id: str, queue: str, settings: Settings) -> None:
+        super().__init__(name="mediajobs-maintenance", daemon=True)
+        self.holder = holder
+        self.worker_id = worker_id
+        self.queue = queue
+        self.settings = settings
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.settings.maintenance_interval):
+            try:
+                store = self.holder.get().store
+                leader = store.leases.maintenance_leader(
+                    queue=self.queue, silent_for=self.settings.worker_silence
+                )
+                if leader == self.worker_id:
+                    self.holder.maintain()
+            except Exception:  # the database or broker is away: try again next round
+                log.warning("maintenance round failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=10)
+
+
 def heartbeat_interval(settings: Settings) -> float:
     """Beats come well within a lease period, so a dead worker is noticed within one."""
     return max(0.5, min(5.0, settings.lease_seconds / 6))
@@ -185,6 +218,13 @@ def _connect_signals(
         every=heartbeat_interval(settings),
         queues=queues,
         concurrency=concurrency,
+    )
+
+    upkeep = maintenance_queue(settings.queue_prefix)
+    maintenance = (
+        MaintenanceLoop(holder, worker_id=worker_id, queue=upkeep, settings=settings)
+        if upkeep in queues
+        else None
     )
 
     def ours(sender: Any) -> bool:
@@ -205,6 +245,8 @@ def _connect_signals(
         except Exception:
             log.warning("maintenance at worker start failed", exc_info=True)
         heartbeat.start()
+        if maintenance is not None:
+            maintenance.start()
 
     def on_task_received(sender: Any = None, request: Any = None, **_: Any) -> None:
         # Before the message reaches a pool process: if this worker dies between now and the claim,
@@ -218,6 +260,8 @@ def _connect_signals(
             log.warning("could not mark %s/%s reserved", *stage, exc_info=True)
 
     def on_worker_shutdown(sender: Any = None, **_: Any) -> None:
+        if maintenance is not None and maintenance.is_alive():
+            maintenance.stop()
         if heartbeat.is_alive():
             heartbeat.stop()
         holder.get().hooks.process_stopping(me)
@@ -311,6 +355,7 @@ if __name__ == "__main__":
 
 __all__ = [
     "Heartbeat",
+    "MaintenanceLoop",
     "WorkerServices",
     "create_worker_app",
     "run_worker",

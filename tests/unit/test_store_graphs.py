@@ -332,3 +332,29 @@ def test_a_rerun_from_the_join_runs_the_children_again_but_not_their_parent(grap
     ]  # fmt: skip
     assert done.stage("split").output == first.stage("split").output
     assert done.stage("join").output == {"count": 3, "sum": 5}
+
+
+def test_one_live_worker_that_serves_maintenance_leads_it_and_the_next_takes_over_when_it_dies(
+    store: JobStore, clock: FakeClock
+) -> None:
+    started, silence = clock.now, timedelta(seconds=30)
+
+    def beat(name: str, queues: tuple[str, ...]) -> None:
+        store.leases.worker_heartbeat(
+            WorkerBeat(worker_id=name, hostname="h", pid=1, started_at=started, queues=queues)
+        )
+
+    def leader() -> str | None:
+        return store.leases.maintenance_leader(queue="maintenance", silent_for=silence)
+
+    assert leader() is None  # no worker serves maintenance: nobody runs it
+    beat("a", ("transcribe",))
+    assert leader() is None
+    beat("c", ("media", "maintenance"))
+    beat("b", ("download", "maintenance"))
+    assert leader() == "b"  # the smallest id of those that serve maintenance
+    clock.advance(20)
+    beat("c", ("media", "maintenance"))
+    assert leader() == "b"  # silent 20 s: still live
+    clock.advance(15)
+    assert leader() == "c"  # silent 35 s: "c" takes over

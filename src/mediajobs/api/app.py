@@ -38,12 +38,14 @@ def create_app(
     services: Services | None = None,
     *,
     registry: Registry | None = None,
-    maintenance: bool = True,
+    maintenance: bool = False,
 ) -> FastAPI:
     """The API. Without `services` it builds its own (and checks the schema is migrated) at start-up,
     from `registry` (default: the one the settings build).
 
-    `maintenance` runs the reaper and outbox relay in a background thread of this process.
+    The periodic maintenance (reaper, relay) runs in a worker (worker.py, `MaintenanceLoop`), not
+    here: in an API process it took CPU from the requests, once per process. `maintenance=True` runs
+    it in a background thread of this process too (tests that run no worker).
     """
     if registry is None:
         registry = services.registry if services is not None else build_registry(settings)

@@ -1,8 +1,9 @@
 """Periodic upkeep: reap expired leases and dead workers, admit waiting stages, publish due outbox
 messages (retries, relays).
 
-Runs as a loop in API processes, as a beat-scheduled task, and once when a worker starts. Running in
-several places at once is safe: both steps are compare-and-set in the store.
+Runs as a loop in the main process of one worker (worker.py, `MaintenanceLoop`: the maintenance
+leader), once when any worker starts, and as the `mediajobs.maintain` task when something sends it.
+Running in several places at once is safe: every step is compare-and-set in the store.
 """
 
 from __future__ import annotations

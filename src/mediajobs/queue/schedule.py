@@ -15,29 +15,24 @@ PERIODIC = "mediajobs.periodic"
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The lease reaper and relay every few seconds; the housekeeping tasks on UTC calendar times
-    (each runs at most once per period however many beats send it: see housekeeping.py)."""
+    """The housekeeping tasks on UTC calendar times (each runs at most once per period however many
+    beats send it: see housekeeping.py). The lease reaper and relay are not beat's: one worker's
+    main process runs them every few seconds (worker.py, `MaintenanceLoop`)."""
     queue = maintenance_queue(settings.queue_prefix)
     periodic = {
         "rollover": crontab(minute="0", hour="0", day_of_month="1"),
         "usage": crontab(minute="0"),
         "cleanup": crontab(minute="0", hour="2"),
     }
-    schedule: dict[str, dict[str, Any]] = {
-        "mediajobs-maintain": {
-            "task": MAINTAIN,
-            "schedule": max(5.0, settings.maintenance_interval * 5),
-            "options": {"queue": queue, "expires": 60},
-        }
-    }
-    for name, when in periodic.items():
-        schedule[f"mediajobs-{name}"] = {
+    return {
+        f"mediajobs-{name}": {
             "task": PERIODIC,
             "schedule": when,
             "args": (name,),
             "options": {"queue": queue, "expires": 3000},
         }
-    return schedule
+        for name, when in periodic.items()
+    }
 
 
 __all__ = ["MAINTAIN", "PERIODIC", "beat_schedule"]

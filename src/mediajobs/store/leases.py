@@ -271,6 +271,19 @@ class Leases:
         with self._db.tx() as tx:
             tx.conn.execute(delete(WorkerRow).where(WorkerRow.id == worker_id))
 
+    def maintenance_leader(self, *, queue: str, silent_for: timedelta) -> str | None:
+        """The worker whose maintenance loop runs now: of the live workers (a beat within `silent_for`)
+        that consume `queue`, the one with the smallest id. One read; when it dies, the next takes
+        over once it has been silent for `silent_for`."""
+        cutoff = self._db.clock() - silent_for
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(WorkerRow.id, WorkerRow.queues)
+                .where(WorkerRow.last_seen >= cutoff)
+                .order_by(WorkerRow.id)
+            ).all()
+        return next((row.id for row in rows if queue in (row.queues or ())), None)
+
     def mark_reserved(self, worker_id: str, job_id: uuid.UUID, stage: str) -> None:
         """A worker took this stage's message from the broker (one statement in autocommit, one round
         trip; the claim clears it)."""
