@@ -15,10 +15,11 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from mediajobs.domain import AttemptOutcome, ErrorInfo, Job, RetryPolicy
+from mediajobs.domain.budget import TaskBudget
 from mediajobs.domain.routing import queue_name
 from mediajobs.engines import Engines
 from mediajobs.errors import (
@@ -35,7 +36,7 @@ from mediajobs.redact import host_folders, scrub
 from mediajobs.settings import Settings
 from mediajobs.stages.base import CancelToken, StageContext, StageFn, StageResult
 from mediajobs.storage import Storage, Workspace, artifact_key
-from mediajobs.store import ArtifactRecord, Claim, JobStore, Refusal
+from mediajobs.store import ArtifactRecord, Claim, Follow, JobStore, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class RunOutcome:
     refusal: Refusal | None = None
     error: ErrorInfo | None = None
     retry_in: float | None = None  # outcome `retry`: seconds until the next attempt may start
+    followed: Claim | None = None  # succeeded: the successor this worker claimed to run next
 
 
 class _Heartbeat(threading.Thread):
@@ -128,8 +130,16 @@ class Runner:
     retry_policy: Callable[[str], RetryPolicy] | None = None
     timeout_errors: tuple[type[BaseException], ...] = ()  # e.g. Celery's SoftTimeLimitExceeded
     worker_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
+    # sticky stages: the queues this worker consumes (none: every successor goes through the broker),
+    # those of lanes faster than a given lane, and each stage's (soft, hard) time limits
+    consumes: frozenset[str] = frozenset()
+    faster_queues: Callable[[str], Sequence[str]] | None = None
+    time_limits: Callable[[str, str, float | None], tuple[int, int]] | None = None
 
-    def run(self, job_id: uuid.UUID, stage: str) -> RunOutcome:
+    def run(self, job_id: uuid.UUID, stage: str, budget: TaskBudget | None = None) -> RunOutcome:
+        """Claim and run the stage of a delivered message; then, while its successor is one this
+        worker takes itself (claimed in the completion's transaction), run that too, within the
+        broker task's `budget`. The outcome of the last stage run."""
         claim = self.dispatcher.settled(
             self.store.stages.claim_stage,
             job_id,
@@ -140,6 +150,13 @@ class Runner:
         if isinstance(claim, Refusal):
             log.info("not running %s/%s: %s", job_id, stage, claim.value)
             return RunOutcome(outcome="refused", refusal=claim)
+        outcome = self._run_claimed(claim, budget)
+        while outcome.followed is not None:
+            outcome = self._run_claimed(outcome.followed, budget)
+        return outcome
+
+    def _run_claimed(self, claim: Claim, budget: TaskBudget | None) -> RunOutcome:
+        job_id, stage = claim.job.id, claim.stage.name
         lane = claim.stage.routed_lane or claim.job.lane
         info = StageInfo(
             job_id=job_id,
@@ -155,7 +172,7 @@ class Runner:
         )
         self.hooks.stage_started(info)
         started = time.monotonic()
-        outcome = self._execute(claim, info)
+        outcome = self._execute(claim, info, budget)
         finished = StageFinished(
             stage=info,
             outcome=outcome.outcome,
@@ -173,7 +190,7 @@ class Runner:
             self.hooks.lease_lost(lost)
         return outcome
 
-    def _execute(self, claim: Claim, info: StageInfo) -> RunOutcome:
+    def _execute(self, claim: Claim, info: StageInfo, budget: TaskBudget | None = None) -> RunOutcome:
         job_id, stage = claim.job.id, claim.stage.name
         token = CancelToken()
         heartbeat = _Heartbeat(
@@ -207,7 +224,7 @@ class Runner:
                 token.raise_if_set()
             finally:
                 heartbeat.stop()
-            return self._succeed(claim, result)
+            return self._succeed(claim, result, budget)
         except BaseException as exc:
             return self._record_failure(claim, exc)
         finally:
@@ -230,7 +247,7 @@ class Runner:
         code: StageFn = spec.code
         return code
 
-    def _succeed(self, claim: Claim, result: StageResult) -> RunOutcome:
+    def _succeed(self, claim: Claim, result: StageResult, budget: TaskBudget | None = None) -> RunOutcome:
         records = []
         for artifact in result.artifacts:
             key = artifact_key(claim.job.id, artifact.name, version=claim.fence)
@@ -240,10 +257,40 @@ class Runner:
                     name=artifact.name, content_type=artifact.content_type, size=stored.size, key=key
                 )
             )
-        job = self.dispatcher.settled(
-            self.store.stages.complete_stage, claim, result.output, records, result.children
+        job, followed = self.dispatcher.settled(
+            self.store.stages.complete_and_follow,
+            claim,
+            result.output,
+            records,
+            result.children,
+            self._follow(claim, budget),
         )
-        return RunOutcome(outcome=AttemptOutcome.SUCCEEDED, job=job)
+        return RunOutcome(outcome=AttemptOutcome.SUCCEEDED, job=job, followed=followed)
+
+    def _follow(self, claim: Claim, budget: TaskBudget | None) -> Follow | None:
+        """Which successors of `claim`'s stage this worker runs itself: those bound for a queue it
+        consumes, while no faster lane's work waits in the broker for it, and while the broker task's
+        time limits leave room (`TaskBudget.fits`); None when it follows none."""
+        if not self.consumes:
+            return None
+        faster = self.faster_queues(claim.job.lane) if self.faster_queues is not None else ()
+        if faster:
+            try:
+                if any(self.dispatcher.publisher.queue_sizes(faster).values()):
+                    return None  # an express job waits: the broker decides what runs next
+            except Exception:
+                return None
+        consumes, limits = self.consumes, self.time_limits
+
+        def wants(queue: str, pipeline: str, stage: str, media_seconds: float | None) -> bool:
+            if queue not in consumes:
+                return False
+            if budget is None or limits is None:
+                return True
+            soft, hard = limits(pipeline, stage, media_seconds)
+            return budget.fits(soft, hard, time.monotonic())
+
+        return Follow(worker=self.worker_id, lease_seconds=self.settings.lease_seconds, wants=wants)
 
     def _record_failure(self, claim: Claim, exc: BaseException) -> RunOutcome:
         if isinstance(exc, LeaseLost):

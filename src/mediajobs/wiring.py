@@ -8,6 +8,7 @@ and no engines; worker processes through `mediajobs.worker`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from mediajobs.capabilities import Capabilities
 from mediajobs.domain import AdmissionPolicy, FairShare, PipelineRegistry
 from mediajobs.domain.routing import queue_router
+from mediajobs.domain.tenancy import LANE_ORDER
 from mediajobs.engines import Engines
 from mediajobs.hooks import Hooks
 from mediajobs.progress import Progress, build_progress
@@ -46,6 +48,7 @@ class Services:
     hooks: Hooks = field(default_factory=Hooks)
     progress: Progress = field(default_factory=Progress)  # live progress: publisher and feed
     timeout_errors: tuple[type[BaseException], ...] = ()
+    consumes: tuple[str, ...] = ()  # a worker's queues: it runs the successors bound for them itself
     _runner: Runner | None = field(default=None, init=False)
     _capabilities: Capabilities | None = field(default=None, init=False)
 
@@ -82,8 +85,21 @@ class Services:
                 retry_policy=self.registry.retry_policy,
                 timeout_errors=self.timeout_errors,
                 worker_id=f"{self.settings.worker_name}:{uuid.uuid4().hex[:8]}",
+                consumes=frozenset(self.consumes),
+                faster_queues=self._faster_queues,
+                time_limits=self.registry.time_limits,
             )
         return self._runner
+
+    def _faster_queues(self, lane: str) -> list[str]:
+        """The queues this worker consumes whose lane is faster than `lane`."""
+        order = [value.value for value in LANE_ORDER]
+        rank = order.index(lane) if lane in order else len(order)
+        return [
+            q.name
+            for q in self.registry.queue_table()
+            if q.lane in order and order.index(q.lane) < rank and q.name in self.consumes
+        ]
 
     def broker_check(self) -> None:
         self.dispatcher.publisher.ping()
@@ -113,9 +129,11 @@ def build_services(
     admission: AdmissionPolicy | None = None,
     timeout_errors: tuple[type[BaseException], ...] = (),
     clock: Clock = utcnow,
+    consumes: Sequence[str] = (),
 ) -> Services:
     """A process's services from its registry (or, for tests and tools, from settings: the registry
-    they build). `engines`, `hooks` and `admission` replace what the registry and settings give."""
+    they build). `engines`, `hooks` and `admission` replace what the registry and settings give;
+    `consumes`: a worker's queues (its runner runs the successors bound for them itself)."""
     registry = setup if isinstance(setup, Registry) else build_registry(setup)
     settings = registry.settings
     engine = create_db_engine(settings.resolved_database_url)
@@ -143,6 +161,7 @@ def build_services(
         hooks=hooks,
         progress=progress,
         timeout_errors=timeout_errors,
+        consumes=tuple(consumes),
     )
 
 

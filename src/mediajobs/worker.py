@@ -27,6 +27,7 @@ from typing import Any
 from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
+from mediajobs.domain.budget import TaskBudget
 from mediajobs.engines import Engines
 from mediajobs.errors import InvalidRequest, MediaJobsError
 from mediajobs.hooks import ProcessInfo
@@ -59,8 +60,8 @@ class WorkerServices:
                 self._services = self._build()
             return self._services
 
-    def run_stage(self, job_id: uuid.UUID, stage: str) -> str:
-        return str(self.get().runner.run(job_id, stage).outcome)
+    def run_stage(self, job_id: uuid.UUID, stage: str, budget: TaskBudget | None = None) -> str:
+        return str(self.get().runner.run(job_id, stage, budget).outcome)
 
     def maintain(self) -> dict[str, int]:
         services = self.get()
@@ -99,6 +100,7 @@ def create_worker_app(
             ),
             engines=engines(registry) if engines is not None else None,
             timeout_errors=(SoftTimeLimitExceeded,),
+            consumes=queues,
         )
 
     holder = WorkerServices(build)

@@ -15,7 +15,7 @@ import pytest
 from helpers.sqlcount import Counts, counting
 from mediajobs.domain import AtMostInFlight, ErrorInfo, FairShare
 from mediajobs.pipelines import get_pipeline, shipped_pipelines
-from mediajobs.store import Claim, JobStore, create_db_engine
+from mediajobs.store import Claim, Follow, JobStore, create_db_engine
 
 # operation -> (PostgreSQL statements, SQLite statements); every operation is one commit.
 # With the policy that admits everything at once (AdmitAll):
@@ -183,4 +183,31 @@ def test_a_slot_passes_to_the_users_next_job_inside_the_commit_that_frees_it(
         assert {name: c.as_tuple() for name, c in seen.items()} == {
             name: (budget[column], commits[name]) for name, budget in AT_THE_LIMIT.items()
         }
+        engine.dispose()
+
+
+def test_a_stage_that_hands_on_to_its_own_worker_claims_the_successor_in_the_same_round_trips(
+    pg_url: str, sqlite_url: str
+) -> None:
+    """Sticky stages: complete + claim of the successor cost what a completion that hands on costs
+    (the claim's two writes replace the successor's queued mark and its outbox row), and nothing
+    follows: no "sent" mark, no reservation mark, no claim transaction (8 / 9 + 1 / 2 + 1 / 2 + 6 / 7)."""
+    for url in (pg_url, sqlite_url):
+        engine = create_db_engine(url)
+        for policy in (None, FairShare()):
+            store = JobStore(engine, admission=policy, pipelines=shipped_pipelines(noop=True))
+            job, _ = store.jobs.create_job(
+                owner_id="local",
+                pipeline=get_pipeline("transcribe"),
+                source="https://a.example/a.mp3",
+                options={},
+            )
+            claim = store.stages.claim_stage(job.id, "ingest", worker="w", lease_seconds=30)
+            assert isinstance(claim, Claim)
+            follow = Follow(worker="w", lease_seconds=30, wants=lambda *_: True)
+            with counting(engine) as counts:
+                _, followed = store.stages.complete_and_follow(claim, {"media_key": "k"}, (), (), follow)
+            assert followed is not None
+            assert followed.stage.name == "normalize"
+            assert counts.as_tuple() == ((8, 1) if engine.dialect.name == "postgresql" else (10, 1))
         engine.dispose()

@@ -98,6 +98,7 @@ PUBLIC = {
         "BatchItem",
         "Caller",
         "Claim",
+        "Follow",
         "Clock",
         "Delivery",
         "EventSink",

@@ -8,12 +8,14 @@ so Celery's result backend is optional (off unless CELERY_RESULT_BACKEND is set)
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from celery import Celery
 
+from mediajobs.domain.budget import TaskBudget
 from mediajobs.errors import StoreUnavailable
 from mediajobs.settings import Settings
 
@@ -29,7 +31,7 @@ DATABASE_RETRY_SECONDS = 5
 class TaskHandler(Protocol):
     """What a worker process does with its tasks."""
 
-    def run_stage(self, job_id: uuid.UUID, stage: str) -> str: ...
+    def run_stage(self, job_id: uuid.UUID, stage: str, budget: TaskBudget | None = None) -> str: ...
 
     def maintain(self) -> dict[str, int]: ...
 
@@ -65,7 +67,7 @@ def create_celery_app(
             log.error("dropping a message with a malformed job id %r", job_id)
             return "invalid"
         try:
-            return get_handler().run_stage(parsed, stage)
+            return get_handler().run_stage(parsed, stage, _budget(app, self.request))
         except StoreUnavailable as exc:  # the database is unreachable: try the message again later
             log.warning("database unavailable while running %s/%s: %s", job_id, stage, exc)
             raise self.retry(exc=exc, countdown=DATABASE_RETRY_SECONDS, max_retries=None) from exc
@@ -86,6 +88,16 @@ def create_celery_app(
             raise self.retry(exc=exc, countdown=DATABASE_RETRY_SECONDS, max_retries=None) from exc
 
     return app
+
+
+def _budget(app: Celery, request: Any) -> TaskBudget:
+    """The running task's time limits as Celery applies them: the message's, else the app's."""
+    hard, soft = getattr(request, "timelimit", None) or (None, None)
+    return TaskBudget(
+        started=time.monotonic(),
+        soft=soft or app.conf.task_soft_time_limit,
+        hard=hard or app.conf.task_time_limit,
+    )
 
 
 __all__ = ["TaskHandler", "create_celery_app"]

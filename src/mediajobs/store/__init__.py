@@ -31,6 +31,7 @@ from mediajobs.hooks import Hooks
 from .admission import Admission
 from .artifacts import ArtifactRecord, Artifacts
 from .batches import Batches, BatchItem
+from .claims import Claim
 from .db import create_db_engine, current_revision, ensure_migrated, head_revision, migrate
 from .deliveries import Deliveries, Delivery
 from .events import EventReads
@@ -39,7 +40,7 @@ from .leases import Leases, Reaped, WorkerBeat
 from .outbox import Outbox, OutboxBatch, OutboxMessage
 from .periodic import Periodic
 from .queues import QueueBacklog, Queues, Waiting, WorkerInfo
-from .stages import Claim, Stages
+from .stages import Follow, Stages
 from .strays import QueueSizes, Strays
 from .tx import Clock, Database, EventSink, QueueFor, default_queue_for, utcnow
 from .uploads import Uploads
@@ -102,6 +103,7 @@ __all__ = [
     "Clock",
     "Delivery",
     "EventSink",
+    "Follow",
     "JobPage",
     "JobStore",
     "OutboxBatch",

@@ -24,7 +24,7 @@ holding a user lock.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -68,6 +68,14 @@ from .writes import set_status
 IN_FLIGHT = sorted(IN_FLIGHT_STAGE_STATUSES)  # sorted: the SQL they are written into stays one text
 OPEN = sorted(OPEN_JOB_STATUSES)
 PER_OWNER = 64  # how many waiting stages of one user one pass looks at (more than any tier's limit)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HandedOn:
+    """What `hand_on` did: the ready stages in their new state, and the one kept for the caller."""
+
+    runs: tuple[StageRun, ...]
+    kept: StageRun | None = None  # admitted, not queued: the caller claims it (its lane is set)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -210,13 +218,21 @@ class Admission:
             )
 
     def hand_on(
-        self, tx: Tx, job: JobKey, ready: Sequence[StageRun], *, freed: int = 0
-    ) -> tuple[StageRun, ...]:
+        self,
+        tx: Tx,
+        job: JobKey,
+        ready: Sequence[StageRun],
+        *,
+        freed: int = 0,
+        keep: Callable[[StageRun, str], bool] | None = None,
+    ) -> HandedOn:
         """Stages of `job` that just became ready: admit them, or leave them waiting for `admit_owner`;
         returns them in their new state. `freed`: how many of the job's stages left flight in this
-        transaction (their slots go to the first `freed` ready stages without asking the policy)."""
+        transaction (their slots go to the first `freed` ready stages without asking the policy).
+        `keep(run, lane)`: the first admitted stage it accepts is neither queued nor sent but
+        returned as `kept` (its lane set) for the caller to claim in this transaction."""
         if not ready:
-            return ()
+            return HandedOn(runs=())
         if self.holds:
             lanes = {r.name: job.lane for r in ready[:freed]}
             if len(ready) > freed:  # the others wait for the admission after the commit
@@ -225,15 +241,19 @@ class Admission:
             admitted = self.policy.admit([_candidate(job, run) for run in ready], _TxLoad.of(tx))
             lanes = {c.stage: c.lane for c in admitted}
         go = [r for r in ready if r.name in lanes]
+        kept = next((r for r in go if keep(r, lanes[r.name])), None) if keep is not None else None
         wait = [r for r in ready if r.name not in lanes]
-        self._queue(tx, job, go, lanes)
+        self._queue(tx, job, [r for r in go if r is not kept], lanes)
         set_status(tx, job.id, [r.name for r in wait], StageStatus.READY, available_at=tx.now)
-        return tuple(
+        runs = tuple(
             replace(r, status=StageStatus.QUEUED, available_at=tx.now, routed_lane=lanes[r.name])
             if r.name in lanes
             else replace(r, status=StageStatus.READY, available_at=tx.now)
             for r in ready
         )
+        if kept is None:
+            return HandedOn(runs=runs)
+        return HandedOn(runs=runs, kept=replace(kept, routed_lane=lanes[kept.name]))
 
     def decide_new(self, tx: Tx, job: JobKey, roots: Sequence[StageRun]) -> dict[str, str]:
         """For a new job's root stages: those admitted at once, with their lanes.
@@ -538,4 +558,4 @@ def _candidate(job: JobKey, run: StageRun) -> Candidate:
     )
 
 
-__all__ = ["Admission", "JobKey"]
+__all__ = ["Admission", "HandedOn", "JobKey"]

@@ -326,7 +326,8 @@ class Jobs:
             pipeline = self._pipelines.get_pipeline(row.pipeline)
             runs = load_runs(tx.conn, job_id)
             handed = {
-                r.name: r for r in self._admission.hand_on(tx, JobKey.of(row), ready_stages(pipeline, runs))
+                r.name: r
+                for r in self._admission.hand_on(tx, JobKey.of(row), ready_stages(pipeline, runs)).runs
             }
             runs = tuple(handed.get(r.name, r) for r in runs)
             first = next(iter(handed), None)

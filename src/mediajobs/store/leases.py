@@ -31,9 +31,9 @@ from mediajobs.domain.transitions import LostLeaseAction, after_lost_lease
 from mediajobs.errors import LeaseLost
 
 from .admission import Admission
+from .claims import FENCED, Claim, fence_params
 from .events import Note
 from .outbox import Send, write_messages
-from .stages import FENCED, Claim, fence_params
 from .tables import JobRow, OutboxRow, StageRunRow, WorkerRow
 from .tx import Database, QueueFor, Tx
 from .writes import cancel_job, close_attempts, fail_job, update_job

@@ -8,12 +8,12 @@ outcome is decided by the pure rules in domain/transitions.py; this module write
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, update
+from sqlalchemy import Row, update
 
 from mediajobs.domain import (
     AttemptOutcome,
@@ -42,11 +42,12 @@ from mediajobs.errors import LeaseLost
 
 from .admission import Admission, JobKey
 from .artifacts import ArtifactRecord, record_artifacts
+from .claims import FENCED_UPDATE, Claim, Taken, fence_params, take
 from .events import JobHead, Note, log_events
 from .jobs import load_runs
 from .mapping import job_with_runs
 from .outbox import Send, write_messages
-from .tables import AttemptRow, JobRow, StageRunRow
+from .tables import JobRow
 from .tx import Database, QueueFor, Tx
 from .users import charge
 from .writes import (
@@ -63,17 +64,15 @@ from .writes import (
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Claim:
-    """A runner's right to execute one stage, valid while `fence` is the stage's token."""
+class Follow:
+    """What a worker finishing a stage would run next itself, without the broker (`complete_and_follow`).
 
-    job: Job
-    stage: StageRun
-    fence: int
-    attempt: int
-    attempt_id: int
+    `wants(queue, pipeline, stage, media_seconds)`: does it take a successor bound for `queue`?
+    """
+
     worker: str
-    inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one waits for, by input name
-    tier: str | None = None  # the job owner's tier (for the hooks' events)
+    lease_seconds: float
+    wants: Callable[[str, str, str, float | None], bool]
 
 
 class Stages:
@@ -112,63 +111,19 @@ class Stages:
             if decision.take_over:
                 lost = ErrorInfo(code="worker_lost", message="lease expired")
                 close_attempts(tx, job_id, stage=stage, outcome=AttemptOutcome.LOST, error=lost)
-            fence, attempt = run.fence + 1, run.attempts + 1
-            expires = tx.now + timedelta(seconds=lease_seconds)
-            started = run.started_at or tx.now
-            claimed = tx.conn.execute(
-                _CLAIM,
-                {
-                    "c_job": job_id,
-                    "c_stage": stage,
-                    "c_fence": run.fence,
-                    "status": StageStatus.RUNNING,
-                    "fence": fence,
-                    "attempts": attempt,
-                    "lease_owner": worker,
-                    "lease_expires_at": expires,
-                    "started_at": started,
-                    "reserved_by": None,
-                    "reserved_at": None,
-                    "updated_at": tx.now,
-                },
-            )
-            if claimed.rowcount != 1:
+            taken = take(tx, job_id, run, worker=worker, lease_seconds=lease_seconds)
+            if taken is None:
                 return Refusal.LEASED
-            attempt_id = tx.conn.execute(
-                _INSERT_ATTEMPT,
-                {
-                    "job_id": job_id,
-                    "stage": stage,
-                    "number": attempt,
-                    "worker": worker,
-                    "fence": fence,
-                    "started_at": tx.now,
-                },
-            ).scalar_one()
+            mine, attempt_id = taken.run, taken.attempt_id
+            fence, attempt = mine.fence, mine.attempts
             job_started = row.started_at or tx.now
             update_job(
                 tx,
                 row,
-                [
-                    Note(
-                        stage=stage,
-                        stage_status=StageStatus.RUNNING,
-                        stage_percent=0.0,
-                        message=f"attempt {attempt} started on {worker}",
-                    )
-                ],
+                [_started(mine, worker)],
                 status=JobStatus.RUNNING,
                 current_stage=stage,
                 started_at=job_started,
-            )
-            mine = replace(
-                run,
-                status=StageStatus.RUNNING,
-                fence=fence,
-                attempts=attempt,
-                lease_owner=worker,
-                lease_expires_at=expires,
-                started_at=started,
             )
             runs = tuple(mine if r.name == stage else r for r in runs)
             by_name = {r.name: r for r in runs}
@@ -210,7 +165,7 @@ class Stages:
                 .values(event_seq=JobRow.event_seq + 1)
                 .returning(JobRow.event_seq, JobRow.owner_id, JobRow.status, JobRow.source_name)
             ).one_or_none()
-            moved = tx.conn.execute(_FENCED_UPDATE, {**fence_params(claim), "updated_at": tx.now, **values})
+            moved = tx.conn.execute(FENCED_UPDATE, {**fence_params(claim), "updated_at": tx.now, **values})
             if head is None or moved.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
             overall = job_progress(self._pipeline(claim), load_runs(tx.conn, job_id))
@@ -245,11 +200,26 @@ class Stages:
     ) -> Job:
         """Commit the stage's output (its checkpoint), its artifacts and the child runs it fanned out
         to, and hand on to the stages it unblocks, atomically."""
+        return self.complete_and_follow(claim, output, artifacts, children)[0]
+
+    def complete_and_follow(
+        self,
+        claim: Claim,
+        output: JsonDict,
+        artifacts: Sequence[ArtifactRecord] = (),
+        children: Sequence[JsonDict] = (),
+        follow: Follow | None = None,
+    ) -> tuple[Job, Claim | None]:
+        """`complete_stage`, and with `follow`, the claim of the first successor it unblocks that
+        admission lets through and `follow.wants` (its queue is one this worker serves, its time fits):
+        taken in the same transaction, under a new fence and lease, with no message (so no broker
+        round trip); the other successors are queued as usual."""
         job_id = claim.job.id
+        followed: Claim | None = None
         with self._db.tx() as tx:
             row = self._lock_fenced(tx, claim)
             done = tx.conn.execute(
-                _FENCED_UPDATE,
+                FENCED_UPDATE,
                 {
                     **fence_params(claim),
                     "status": StageStatus.SUCCEEDED,
@@ -303,12 +273,68 @@ class Stages:
                 # user's oldest waiting one); a holding policy admits the rest later
                 if not plan.ready:
                     self._admission.pass_slot(tx, row.owner_id)
-                handed = {r.name: r for r in self._admission.hand_on(tx, JobKey.of(row), plan.ready, freed=1)}
+                keep = None if follow is None else self._follower(row, follow)
+                handed_on = self._admission.hand_on(tx, JobKey.of(row), plan.ready, freed=1, keep=keep)
+                handed = {r.name: r for r in handed_on.runs}
                 runs = tuple(handed.get(r.name, r) for r in runs)
+                notes = [note]
+                taken = None
+                if handed_on.kept is not None and follow is not None:
+                    taken = take(
+                        tx, job_id, handed_on.kept, worker=follow.worker, lease_seconds=follow.lease_seconds
+                    )
+                if taken is not None and follow is not None:
+                    runs = tuple(taken.run if r.name == taken.run.name else r for r in runs)
+                    notes.append(_started(taken.run, follow.worker))
                 current = current_stage(runs, row.current_stage)
-                update_job(tx, row, [note], progress=job_progress(pipeline, runs), current_stage=current)
+                update_job(tx, row, notes, progress=job_progress(pipeline, runs), current_stage=current)
                 changes.update(current_stage=current)
-            return replace(job_with_runs(row, runs, pipeline), **changes)
+                if taken is not None and follow is not None:
+                    followed = self._followed(claim, row, pipeline, runs, taken, follow.worker)
+            return replace(job_with_runs(row, runs, pipeline), **changes), followed
+
+    def _follower(self, row: Row[Any], follow: Follow) -> Callable[[StageRun, str], bool]:
+        """Does the finishing worker take this successor (routed to `lane`) itself?"""
+
+        def keep(run: StageRun, lane: str) -> bool:
+            queue = self._queue_for(lane, run.kind)
+            return follow.wants(queue, str(row.pipeline), run.name, row.media_seconds)
+
+        return keep
+
+    def _followed(
+        self,
+        claim: Claim,
+        row: Row[Any],
+        pipeline: Pipeline,
+        runs: tuple[StageRun, ...],
+        taken: Taken,
+        worker: str,
+    ) -> Claim:
+        """The claim of the successor taken in a completion's transaction."""
+        mine = taken.run
+        by_name = {r.name: r for r in runs}
+        inputs = {
+            name: dict(by_name[run_name].output or {})
+            for name, run_name in inputs_of(pipeline, mine, runs).items()
+        }
+        job = replace(
+            job_with_runs(row, runs, pipeline),
+            status=JobStatus.RUNNING,
+            current_stage=mine.name,
+            started_at=row.started_at or claim.job.started_at,
+            updated_at=mine.started_at or claim.job.updated_at,
+        )
+        return Claim(
+            job=job,
+            stage=mine,
+            fence=mine.fence,
+            attempt=mine.attempts,
+            attempt_id=taken.attempt_id,
+            worker=worker,
+            inputs=inputs,
+            tier=claim.tier,
+        )
 
     def fail_attempt(self, claim: Claim, error: ErrorInfo, *, retry_delay: float | None) -> Job:
         """Record a failed attempt: queue a retry after `retry_delay` seconds, or fail the job."""
@@ -331,7 +357,7 @@ class Stages:
                 values.update(status=StageStatus.QUEUED, available_at=tx.now + timedelta(seconds=retry_delay))
             elif action is FailureAction.FAIL_JOB:
                 values.update(status=StageStatus.FAILED, finished_at=tx.now)
-            failed = tx.conn.execute(_FENCED_UPDATE, {**fence_params(claim), **values})
+            failed = tx.conn.execute(FENCED_UPDATE, {**fence_params(claim), **values})
             if failed.rowcount != 1:
                 raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
             outcome = AttemptOutcome.RETRY if retry_delay is not None else AttemptOutcome.FAILED
@@ -426,30 +452,17 @@ class Stages:
         return row
 
 
-# Hot statements built once (see store/tx.py); their SET clauses come from the parameters.
-_CLAIM = update(StageRunRow).where(
-    StageRunRow.job_id == bindparam("c_job"),
-    StageRunRow.name == bindparam("c_stage"),
-    StageRunRow.fence == bindparam("c_fence"),
-)
-_INSERT_ATTEMPT = insert(AttemptRow).returning(AttemptRow.id)
-# The rows a claim may still write: its stage, at its fence, still running. Bound parameters, so a
-# statement built on it is built once; execute it with `fence_params(claim)`.
-FENCED = (
-    StageRunRow.job_id == bindparam("f_job"),
-    StageRunRow.name == bindparam("f_stage"),
-    StageRunRow.fence == bindparam("f_fence"),
-    StageRunRow.status == StageStatus.RUNNING,
-)
-_FENCED_UPDATE = update(StageRunRow).where(*FENCED)  # SET clause from the parameters
-
-
-def fence_params(claim: Claim) -> dict[str, Any]:
-    return {"f_job": claim.job.id, "f_stage": claim.stage.name, "f_fence": claim.fence}
+def _started(run: StageRun, worker: str) -> Note:
+    return Note(
+        stage=run.name,
+        stage_status=StageStatus.RUNNING,
+        stage_percent=0.0,
+        message=f"attempt {run.attempts} started on {worker}",
+    )
 
 
 def _ended(now: datetime, status: JobStatus, error: ErrorInfo) -> dict[str, Any]:
     return {"status": status, "finished_at": now, "error": error}
 
 
-__all__ = ["ArtifactRecord", "Claim", "Stages"]
+__all__ = ["ArtifactRecord", "Claim", "Follow", "Stages"]

@@ -1,0 +1,118 @@
+"""A runner's claim on a stage: the record it holds, the one write that takes a stage, and the fence.
+
+A claim is taken in two places: `Stages.claim_stage`, when a message arrives, and
+`Stages.complete_and_follow`, when the stage a worker just finished hands on to a successor this
+worker serves (it is claimed in the completion's own transaction: no message, no broker round trip).
+Both write it the same way (`take`), and every later write of the runner is fenced by the claim's
+token (`FENCED`, `fence_params`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, update
+
+from mediajobs.domain import Job, JsonDict, StageRun, StageStatus
+
+from .tables import AttemptRow, StageRunRow
+from .tx import Tx
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Claim:
+    """A runner's right to execute one stage, valid while `fence` is the stage's token."""
+
+    job: Job
+    stage: StageRun
+    fence: int
+    attempt: int
+    attempt_id: int
+    worker: str
+    inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one waits for, by input name
+    tier: str | None = None  # the job owner's tier (for the hooks' events)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Taken:
+    """What `take` wrote: the run as it now is, and its attempt record's id."""
+
+    run: StageRun
+    attempt_id: int
+
+
+def take(tx: Tx, job_id: uuid.UUID, run: StageRun, *, worker: str, lease_seconds: float) -> Taken | None:
+    """Move `run` (at its current fence) to running under a new fence and a lease held by `worker`, and
+    open its attempt record: two statements. None when the run moved meanwhile (another claim)."""
+    fence, attempt = run.fence + 1, run.attempts + 1
+    expires = tx.now + timedelta(seconds=lease_seconds)
+    started = run.started_at or tx.now
+    claimed = tx.conn.execute(
+        _CLAIM,
+        {
+            "c_job": job_id,
+            "c_stage": run.name,
+            "c_fence": run.fence,
+            "status": StageStatus.RUNNING,
+            "fence": fence,
+            "attempts": attempt,
+            "lease_owner": worker,
+            "lease_expires_at": expires,
+            "started_at": started,
+            "reserved_by": None,
+            "reserved_at": None,
+            "updated_at": tx.now,
+        },
+    )
+    if claimed.rowcount != 1:
+        return None
+    attempt_id = tx.conn.execute(
+        _INSERT_ATTEMPT,
+        {
+            "job_id": job_id,
+            "stage": run.name,
+            "number": attempt,
+            "worker": worker,
+            "fence": fence,
+            "started_at": tx.now,
+        },
+    ).scalar_one()
+    mine = replace(
+        run,
+        status=StageStatus.RUNNING,
+        fence=fence,
+        attempts=attempt,
+        lease_owner=worker,
+        lease_expires_at=expires,
+        started_at=started,
+    )
+    return Taken(run=mine, attempt_id=attempt_id)
+
+
+# Hot statements built once (see store/tx.py); their SET clauses come from the parameters.
+_CLAIM = update(StageRunRow).where(
+    StageRunRow.job_id == bindparam("c_job"),
+    StageRunRow.name == bindparam("c_stage"),
+    StageRunRow.fence == bindparam("c_fence"),
+)
+_INSERT_ATTEMPT = insert(AttemptRow).returning(AttemptRow.id)
+# The rows a claim may still write: its stage, at its fence, still running. Bound parameters, so a
+# statement built on it is built once; execute it with `fence_params(claim)`.
+FENCED = (
+    StageRunRow.job_id == bindparam("f_job"),
+    StageRunRow.name == bindparam("f_stage"),
+    StageRunRow.fence == bindparam("f_fence"),
+    StageRunRow.status == StageStatus.RUNNING,
+)
+FENCED_UPDATE = update(StageRunRow).where(*FENCED)  # SET clause from the parameters
+
+
+def fence_params(claim: Claim) -> dict[str, Any]:
+    return {"f_job": claim.job.id, "f_stage": claim.stage.name, "f_fence": claim.fence}
+
+
+__all__ = ["FENCED", "FENCED_UPDATE", "Claim", "Taken", "fence_params", "take"]
