@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mediajobs.wiring import Services, build_services
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
@@ -22,6 +21,7 @@ from mediajobs.api.app import create_app
 from mediajobs.domain import Tier
 from mediajobs.engines import Engines
 from mediajobs.queue.memory import InMemoryPublisher
+from mediajobs.wiring import Services, build_services
 
 ALLOWED = "https://app.example"
 
