@@ -39,6 +39,11 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, wo
     import uvicorn
 
     from mediajobs.api.app import create_app
+    from mediajobs.monitoring.exposition import (
+        fresh_multiprocess_dir,
+        remove_multiprocess_dir,
+        use_multiprocess,
+    )
 
     check_database(settings)
     # Event streams (SSE, WebSocket) never finish on their own: without a deadline a SIGTERM would
@@ -57,7 +62,14 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, wo
     for name in set(os.environ) - set(env):
         del os.environ[name]
     os.environ.update(env)
-    uvicorn.run(APP_FACTORY, factory=True, workers=workers, **common)
+    # Each API process counts its metrics in files of one folder (they inherit the variable), so any
+    # of them answers GET /metrics with the sum of all (monitoring/exposition.py).
+    folder = fresh_multiprocess_dir()
+    use_multiprocess(folder)
+    try:
+        uvicorn.run(APP_FACTORY, factory=True, workers=workers, **common)
+    finally:
+        remove_multiprocess_dir(folder)
 
 
 APP_FACTORY = "mediajobs.api.app:create_app_from_environment"
@@ -123,16 +135,22 @@ def prepare_local_key(settings: Settings) -> Path:
         engine.dispose()
 
 
-def up_workers(registry: Registry, *, concurrency: int | None, engine_slots: int) -> dict[str, list[str]]:
+def up_workers(
+    registry: Registry, *, concurrency: int | None, engine_slots: int, metrics_port: int | None = None
+) -> dict[str, list[str]]:
     """The workers `mediajobs up` starts, by name, as `mediajobs worker` arguments: one for every queue
     kind that wants a worker of its own (speech-to-text: `engine_slots` slots, an engine process each),
-    and one for all the others and `maintenance`. Every kind the registry knows is served."""
+    and one for all the others and `maintenance`. Every kind the registry knows is served. With a
+    `metrics_port`, the workers serve their metrics on it and the ports after it, in this order."""
     own = [kind.name for kind in registry.queue_kinds() if kind.own_worker]
     general = ["worker", *(["-X", ",".join(own)] if own else [])]
     general += ["-c", str(concurrency)] if concurrency else []
     workers = {"worker": general}
     for kind in own:
         workers[f"{kind} worker"] = ["worker", "-Q", kind, "-c", str(engine_slots)]
+    if metrics_port:
+        for offset, args in enumerate(workers.values()):
+            args += ["--metrics-port", str(metrics_port + offset)]
     return workers
 
 
@@ -189,7 +207,12 @@ def run_up(
         "the local admin's API key is in %s (the CLI and the Python client read it from there)", key_file
     )
     slots = transcribe_concurrency or transcribe_slots()
-    workers = up_workers(build_registry(settings), concurrency=concurrency, engine_slots=slots)
+    workers = up_workers(
+        build_registry(settings),
+        concurrency=concurrency,
+        engine_slots=slots,
+        metrics_port=settings.worker_metrics_port,
+    )
     log.info("transcribe worker: %d slots (one speech-to-text engine process each)", slots)
     become_subreaper()
     supervisor = Supervisor(grace=grace)

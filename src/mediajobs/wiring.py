@@ -46,6 +46,8 @@ class Services:
     hooks: Hooks = field(default_factory=Hooks)
     progress: Progress = field(default_factory=Progress)  # live progress: publisher and feed
     timeout_errors: tuple[type[BaseException], ...] = ()
+    # how this process's runner signs its leases and attempts (a worker: `<worker id>/<pid>`)
+    runner_id: str | None = None
     _runner: Runner | None = field(default=None, init=False)
     _capabilities: Capabilities | None = field(default=None, init=False)
 
@@ -81,7 +83,7 @@ class Services:
                 hooks=self.hooks,
                 retry_policy=self.registry.retry_policy,
                 timeout_errors=self.timeout_errors,
-                worker_id=f"{self.settings.worker_name}:{uuid.uuid4().hex[:8]}",
+                worker_id=self.runner_id or f"{self.settings.worker_name}:{uuid.uuid4().hex[:8]}",
             )
         return self._runner
 
@@ -113,6 +115,7 @@ def build_services(
     admission: AdmissionPolicy | None = None,
     timeout_errors: tuple[type[BaseException], ...] = (),
     clock: Clock = utcnow,
+    runner_id: str | None = None,
 ) -> Services:
     """A process's services from its registry (or, for tests and tools, from settings: the registry
     they build). `engines`, `hooks` and `admission` replace what the registry and settings give."""
@@ -143,6 +146,7 @@ def build_services(
         hooks=hooks,
         progress=progress,
         timeout_errors=timeout_errors,
+        runner_id=runner_id,
     )
 
 

@@ -74,6 +74,7 @@ class Claim:
     worker: str
     inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one waits for, by input name
     tier: str | None = None  # the job owner's tier (for the hooks' events)
+    started_job: bool = False  # this claim started its job (the job's first stage to run)
 
 
 class Stages:
@@ -192,6 +193,7 @@ class Stages:
             worker=worker,
             inputs=inputs,
             tier=row.tier,
+            started_job=row.started_at is None,
         )
 
     def report_progress(self, claim: Claim, percent: float | None, message: str | None = None) -> float:
