@@ -52,6 +52,7 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, wo
         host=host,
         port=port,
         log_level=settings.log_level,
+        log_config=None,  # uvicorn's lines go to the root logger, in our format (logconfig.py)
         timeout_graceful_shutdown=STREAM_SHUTDOWN_GRACE_SECONDS,
         **request_head_limit(settings),
     )
@@ -87,10 +88,12 @@ def request_head_limit(settings: Settings) -> dict[str, Any]:
 
 def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:
     from mediajobs.hooks import ProcessInfo
-    from mediajobs.queue.app import create_celery_app
+    from mediajobs.queue.app import create_celery_app, use_our_logging
 
     check_database(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    level = (loglevel or settings.log_level).upper()
+    quiet = use_our_logging(role="beat", level=level, log_format=settings.log_format)
     registry = build_registry(settings)
     app = create_celery_app(settings, registry.queues(), with_schedule=True)
     schedule = settings.data_dir / "celerybeat-schedule"
@@ -98,7 +101,7 @@ def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:
     me = ProcessInfo(role="beat", hostname=socket.gethostname(), pid=os.getpid())
     hooks.process_started(me)
     try:
-        app.start(argv=["beat", "--loglevel", (loglevel or settings.log_level).upper(), "-s", str(schedule)])
+        app.start(argv=[*quiet, "beat", "--loglevel", level, "-s", str(schedule)])
     finally:
         hooks.process_stopping(me)
 
@@ -110,17 +113,25 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+ROOT_WARNING = "ignore:You're running the worker with superuser privileges"
+"""A `PYTHONWARNINGS` filter for Celery's warning about running as root: `up` lets its first worker
+say it, once per start, not each of its workers."""
+
+
 def spawn(
-    args: Sequence[str], settings: Settings, *, log_file: Path | None = None
+    args: Sequence[str], settings: Settings, *, log_file: Path | None = None, warnings: str | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start `python -m mediajobs <args>` as a child process with the same settings."""
-    out = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115 - owned by the child
-    return subprocess.Popen(
-        [sys.executable, "-m", "mediajobs", *args],
-        env=settings_env(settings),
-        stdout=out,
-        stderr=subprocess.STDOUT if out else None,
-    )
+    """Start `python -m mediajobs <args>` as a child process with the same settings (`warnings`: a
+    filter added to its PYTHONWARNINGS)."""
+    env = settings_env(settings)
+    if warnings:
+        env["PYTHONWARNINGS"] = ",".join(w for w in (env.get("PYTHONWARNINGS"), warnings) if w)
+    if log_file is None:
+        return subprocess.Popen([sys.executable, "-m", "mediajobs", *args], env=env)
+    with open(log_file, "ab") as out:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "mediajobs", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def prepare_local_key(settings: Settings) -> Path:
@@ -217,7 +228,8 @@ def run_up(
     become_subreaper()
     supervisor = Supervisor(grace=grace)
     supervisor.start("api", lambda: spawn(["api", "--host", host, "--port", str(port)], settings))
-    for name, args in workers.items():
-        supervisor.start(name, functools.partial(spawn, args, settings))
+    for index, (name, args) in enumerate(workers.items()):
+        warnings = ROOT_WARNING if index else None
+        supervisor.start(name, functools.partial(spawn, args, settings, warnings=warnings))
     supervisor.start("beat", lambda: spawn(["beat"], settings))
     return supervisor.run()

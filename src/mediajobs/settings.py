@@ -358,7 +358,8 @@ class Settings(BaseSettings):
 
     @property
     def resolved_broker_url(self) -> str:
-        return self.broker_url if self.broker_url is not None else "filesystem://"
+        # kombu warns "No hostname was supplied" at every connection to a URL without a host
+        return self.broker_url if self.broker_url is not None else "filesystem://localhost/"
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -32,7 +32,7 @@ from mediajobs.hooks import ProcessInfo
 from mediajobs.hooks.metrics import event_metrics
 from mediajobs.housekeeping import Housekeeping
 from mediajobs.monitoring.exposition import WorkerExporter, start_worker_exporter
-from mediajobs.queue.app import create_celery_app
+from mediajobs.queue.app import create_celery_app, use_our_logging
 from mediajobs.queue.delivery import DeliverySender
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.queue.publisher import RUN_STAGE, CeleryPublisher
@@ -303,13 +303,15 @@ def run_worker(
     `exclude` kinds not to serve, `lanes` the lanes to serve (default: all). With a metrics port
     (`metrics_port`, else MEDIAJOBS_WORKER_METRICS_PORT) the main process serves the metrics of
     every pool process there (monitoring/exposition.py)."""
+    level = (loglevel or settings.log_level).upper()
+    quiet = use_our_logging(role="worker", level=level, log_format=settings.log_format)
     port = metrics_port or settings.worker_metrics_port
     exporter = _metrics_exporter(settings.worker_metrics_host, port) if port else None
     try:
         registry = build_registry(settings)  # after the exporter: the metrics count in its folder
         consumed = worker_queues(registry, kinds=queues, exclude=exclude, lanes=lanes)
         slots = concurrency or settings.worker_concurrency
-        argv = worker_argv(settings, queues=consumed, concurrency=slots, loglevel=loglevel, pool=pool)
+        argv = quiet + worker_argv(settings, queues=consumed, concurrency=slots, loglevel=level, pool=pool)
         check_database(settings)
         log.info("worker: %s; consuming %s", registry.describe(), ", ".join(consumed))
         app = create_worker_app(registry, queues=consumed, concurrency=slots)

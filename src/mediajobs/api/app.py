@@ -27,9 +27,12 @@ from mediajobs.wiring import Services, build_services
 
 def create_app_from_environment() -> FastAPI:
     """The API with the settings of the environment (each process of `mediajobs api --workers N`)."""
+    from mediajobs.logconfig import configure_logging
     from mediajobs.settings import get_settings
 
-    return create_app(get_settings())
+    settings = get_settings()
+    configure_logging(role="api", level=settings.log_level, log_format=settings.log_format)
+    return create_app(settings)
 
 
 def create_app(

@@ -48,7 +48,7 @@ def api(
     from mediajobs.launch import run_api
 
     settings = get_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings, "api")
     try:
         run_api(settings, host=host, port=port, workers=workers)
     except MediaJobsError as exc:
@@ -146,7 +146,7 @@ def up(
     from mediajobs.launch import run_up
 
     settings = get_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings, "up")
     mode = "embedded (SQLite, filesystem broker)" if settings.embedded else "configured broker"
     err.print(
         f"mediajobs up: {mode}, data in {settings.data_dir}, API on http://{host}:{port}, "
