@@ -94,7 +94,7 @@ def test_every_api_route_needs_a_key_and_the_probes_do_not(api: TestClient) -> N
         ("GET", f"{JOBS}/{job}/artifacts/transcript.srt"), ("GET", f"{JOBS}/{job}/events"),
         ("GET", "/api/v1/events"), ("POST", "/api/v1/uploads"), ("GET", f"/api/v1/uploads/{job}"),
         ("GET", "/api/v1/me"), ("GET", "/api/v1/models"), ("GET", "/api/v1/languages"),
-        ("GET", "/api/v1/queues"),
+        ("GET", "/api/v1/queues"), ("GET", "/api/v1/workers"),
     ]  # fmt: skip
     documented = api.get("/openapi.json").json()["paths"]
     routes = {
@@ -301,6 +301,7 @@ def test_the_queues_show_their_consumers_backlog_and_oldest_age_to_an_admin_only
     headers = user(services, "alice")
     admin = user(services, "root", admin=True)
     assert_error(api.get("/api/v1/queues", headers=headers), 403, "admin_only")
+    assert_error(api.get("/api/v1/workers", headers=headers), 403, "admin_only")
     prefix = services.settings.queue_prefix
     submit(api, headers)
     clock.advance(7)

@@ -17,7 +17,7 @@ from mediajobs.api.errors import install_error_handlers
 from mediajobs.api.gate import SubmitGate, UploadSlots
 from mediajobs.api.guards import ControlCharacterGuard
 from mediajobs.api.openapi import install_openapi
-from mediajobs.api.routes import catalog, events, health, jobs, me, metrics, queues, uploads
+from mediajobs.api.routes import catalog, events, health, jobs, me, metrics, queues, uploads, workers
 from mediajobs.hooks import ProcessInfo
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.registry import Registry, build_registry
@@ -104,6 +104,7 @@ def create_app(
     app.include_router(me.router)
     app.include_router(catalog.router)
     app.include_router(queues.router)
+    app.include_router(workers.router)
     app.include_router(metrics.router)
     install_openapi(app, registry.pipelines.values())
     return app
