@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mediajobs.errors import ConfigurationError
 from mediajobs.registry import Registry, build_registry
 from mediajobs.settings import Settings
 from mediajobs.store import create_db_engine, migrate
@@ -233,3 +234,27 @@ def run_up(
         supervisor.start(name, functools.partial(spawn, args, settings, warnings=warnings))
     supervisor.start("beat", lambda: spawn(["beat"], settings))
     return supervisor.run()
+
+
+FLOWER_MISSING = "Flower is not installed here: pip install 'mediajobs[flower]'"
+
+
+def run_flower(
+    settings: Settings, *, port: int = 5555, address: str = "127.0.0.1", extra: Sequence[str] = ()
+) -> int:
+    """Flower (Celery's web monitor) on this deployment's broker, with the app's queues and task names.
+    It shows tasks only from workers that send Celery's task events (MEDIAJOBS_CELERY_TASK_EVENTS=true);
+    `extra` are Flower's own options (`--basic-auth=user:password`, `--url-prefix=flower`, ...)."""
+    try:
+        import flower  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(FLOWER_MISSING) from None
+    from mediajobs.logconfig import configure_logging
+    from mediajobs.queue.app import create_celery_app
+
+    configure_logging(role="flower", level=settings.log_level, log_format=settings.log_format)
+    if not settings.task_events:
+        log.warning("MEDIAJOBS_CELERY_TASK_EVENTS is off: Flower sees workers, not their tasks")
+    app = create_celery_app(settings, build_registry(settings).queues())
+    code: int | None = app.start(argv=["flower", f"--port={port}", f"--address={address}", *extra])
+    return code or 0

@@ -9,7 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .common import DEFAULT_API, ApiUrl, api_client, app, console, plain
+from mediajobs.errors import MediaJobsError
+from mediajobs.settings import get_settings
+
+from .common import DEFAULT_API, ApiUrl, api_client, app, console, fail, plain
 
 
 @app.command()
@@ -78,3 +81,24 @@ def _duration(seconds: float | None) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def flower(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port of Flower's web UI and API.")] = 5555,
+    address: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
+) -> None:
+    """Run Flower (Celery's web monitor) on this deployment's broker and queues; needs the optional
+    extra `mediajobs[flower]`, and MEDIAJOBS_CELERY_TASK_EVENTS=true on the workers to show tasks.
+    Other options go to Flower (e.g. `--basic-auth=user:password`)."""
+    from mediajobs.launch import run_flower
+
+    try:
+        code = run_flower(get_settings(), port=port, address=address, extra=ctx.args)
+    except MediaJobsError as exc:
+        raise fail(str(exc), code=1) from None
+    if code:
+        raise typer.Exit(code)
