@@ -20,6 +20,7 @@ from mediajobs.engines import Engines
 from mediajobs.hooks.metrics import event_metrics
 from mediajobs.monitoring.state import StateCollector
 from mediajobs.queue.memory import InMemoryPublisher
+from mediajobs.store import create_db_engine, migrate
 from mediajobs.wiring import build_services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,8 +61,6 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     tmp = tmp_path_factory.mktemp("exposed")
     db = tmp / "jobs.sqlite3"
     settings = make_settings(tmp, MEDIAJOBS_DATABASE_URL=f"sqlite:///{db}")
-    from mediajobs.store import create_db_engine, migrate
-
     engine = create_db_engine(settings.resolved_database_url)
     migrate(engine)
     engine.dispose()
