@@ -223,6 +223,14 @@ class Client:
     def get(self, job_id: str) -> dict[str, Any]:
         return _json(self._http.get(f"/api/v1/jobs/{job_id}"))
 
+    def queues(self) -> dict[str, Any]:
+        """Every queue with its consumers, length and oldest waiting age (admins)."""
+        return _json(self._http.get("/api/v1/queues"))
+
+    def workers(self) -> dict[str, Any]:
+        """Live workers and the stages running now (admins)."""
+        return _json(self._http.get("/api/v1/workers"))
+
     def list(
         self,
         *,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mediajobs.errors import ConfigurationError
 from mediajobs.registry import Registry, build_registry
 from mediajobs.settings import Settings
 from mediajobs.store import create_db_engine, migrate
@@ -39,6 +40,11 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, wo
     import uvicorn
 
     from mediajobs.api.app import create_app
+    from mediajobs.monitoring.exposition import (
+        fresh_multiprocess_dir,
+        remove_multiprocess_dir,
+        use_multiprocess,
+    )
 
     check_database(settings)
     # Event streams (SSE, WebSocket) never finish on their own: without a deadline a SIGTERM would
@@ -47,6 +53,7 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, wo
         host=host,
         port=port,
         log_level=settings.log_level,
+        log_config=None,  # uvicorn's lines go to the root logger, in our format (logconfig.py)
         timeout_graceful_shutdown=STREAM_SHUTDOWN_GRACE_SECONDS,
         **request_head_limit(settings),
     )
@@ -57,7 +64,14 @@ def run_api(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, wo
     for name in set(os.environ) - set(env):
         del os.environ[name]
     os.environ.update(env)
-    uvicorn.run(APP_FACTORY, factory=True, workers=workers, **common)
+    # Each API process counts its metrics in files of one folder (they inherit the variable), so any
+    # of them answers GET /metrics with the sum of all (monitoring/exposition.py).
+    folder = fresh_multiprocess_dir()
+    use_multiprocess(folder)
+    try:
+        uvicorn.run(APP_FACTORY, factory=True, workers=workers, **common)
+    finally:
+        remove_multiprocess_dir(folder)
 
 
 APP_FACTORY = "mediajobs.api.app:create_app_from_environment"
@@ -75,10 +89,12 @@ def request_head_limit(settings: Settings) -> dict[str, Any]:
 
 def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:
     from mediajobs.hooks import ProcessInfo
-    from mediajobs.queue.app import create_celery_app
+    from mediajobs.queue.app import create_celery_app, use_our_logging
 
     check_database(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    level = (loglevel or settings.log_level).upper()
+    quiet = use_our_logging(role="beat", level=level, log_format=settings.log_format)
     registry = build_registry(settings)
     app = create_celery_app(settings, registry.queues(), with_schedule=True)
     schedule = settings.data_dir / "celerybeat-schedule"
@@ -86,7 +102,7 @@ def run_beat(settings: Settings, *, loglevel: str | None = None) -> None:
     me = ProcessInfo(role="beat", hostname=socket.gethostname(), pid=os.getpid())
     hooks.process_started(me)
     try:
-        app.start(argv=["beat", "--loglevel", (loglevel or settings.log_level).upper(), "-s", str(schedule)])
+        app.start(argv=[*quiet, "beat", "--loglevel", level, "-s", str(schedule)])
     finally:
         hooks.process_stopping(me)
 
@@ -98,17 +114,25 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+ROOT_WARNING = "ignore:You're running the worker with superuser privileges"
+"""A `PYTHONWARNINGS` filter for Celery's warning about running as root: `up` lets its first worker
+say it, once per start, not each of its workers."""
+
+
 def spawn(
-    args: Sequence[str], settings: Settings, *, log_file: Path | None = None
+    args: Sequence[str], settings: Settings, *, log_file: Path | None = None, warnings: str | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start `python -m mediajobs <args>` as a child process with the same settings."""
-    out = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115 - owned by the child
-    return subprocess.Popen(
-        [sys.executable, "-m", "mediajobs", *args],
-        env=settings_env(settings),
-        stdout=out,
-        stderr=subprocess.STDOUT if out else None,
-    )
+    """Start `python -m mediajobs <args>` as a child process with the same settings (`warnings`: a
+    filter added to its PYTHONWARNINGS)."""
+    env = settings_env(settings)
+    if warnings:
+        env["PYTHONWARNINGS"] = ",".join(w for w in (env.get("PYTHONWARNINGS"), warnings) if w)
+    if log_file is None:
+        return subprocess.Popen([sys.executable, "-m", "mediajobs", *args], env=env)
+    with open(log_file, "ab") as out:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "mediajobs", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def prepare_local_key(settings: Settings) -> Path:
@@ -123,16 +147,22 @@ def prepare_local_key(settings: Settings) -> Path:
         engine.dispose()
 
 
-def up_workers(registry: Registry, *, concurrency: int | None, engine_slots: int) -> dict[str, list[str]]:
+def up_workers(
+    registry: Registry, *, concurrency: int | None, engine_slots: int, metrics_port: int | None = None
+) -> dict[str, list[str]]:
     """The workers `mediajobs up` starts, by name, as `mediajobs worker` arguments: one for every queue
     kind that wants a worker of its own (speech-to-text: `engine_slots` slots, an engine process each),
-    and one for all the others and `maintenance`. Every kind the registry knows is served."""
+    and one for all the others and `maintenance`. Every kind the registry knows is served. With a
+    `metrics_port`, the workers serve their metrics on it and the ports after it, in this order."""
     own = [kind.name for kind in registry.queue_kinds() if kind.own_worker]
     general = ["worker", *(["-X", ",".join(own)] if own else [])]
     general += ["-c", str(concurrency)] if concurrency else []
     workers = {"worker": general}
     for kind in own:
         workers[f"{kind} worker"] = ["worker", "-Q", kind, "-c", str(engine_slots)]
+    if metrics_port:
+        for offset, args in enumerate(workers.values()):
+            args += ["--metrics-port", str(metrics_port + offset)]
     return workers
 
 
@@ -189,12 +219,42 @@ def run_up(
         "the local admin's API key is in %s (the CLI and the Python client read it from there)", key_file
     )
     slots = transcribe_concurrency or transcribe_slots()
-    workers = up_workers(build_registry(settings), concurrency=concurrency, engine_slots=slots)
+    workers = up_workers(
+        build_registry(settings),
+        concurrency=concurrency,
+        engine_slots=slots,
+        metrics_port=settings.worker_metrics_port,
+    )
     log.info("transcribe worker: %d slots (one speech-to-text engine process each)", slots)
     become_subreaper()
     supervisor = Supervisor(grace=grace)
     supervisor.start("api", lambda: spawn(["api", "--host", host, "--port", str(port)], settings))
-    for name, args in workers.items():
-        supervisor.start(name, functools.partial(spawn, args, settings))
+    for index, (name, args) in enumerate(workers.items()):
+        warnings = ROOT_WARNING if index else None
+        supervisor.start(name, functools.partial(spawn, args, settings, warnings=warnings))
     supervisor.start("beat", lambda: spawn(["beat"], settings))
     return supervisor.run()
+
+
+FLOWER_MISSING = "Flower is not installed here: pip install 'mediajobs[flower]'"
+
+
+def run_flower(
+    settings: Settings, *, port: int = 5555, address: str = "127.0.0.1", extra: Sequence[str] = ()
+) -> int:
+    """Flower (Celery's web monitor) on this deployment's broker, with the app's queues and task names.
+    It shows tasks only from workers that send Celery's task events (MEDIAJOBS_CELERY_TASK_EVENTS=true);
+    `extra` are Flower's own options (`--basic-auth=user:password`, `--url-prefix=flower`, ...)."""
+    try:
+        import flower  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(FLOWER_MISSING) from None
+    from mediajobs.logconfig import configure_logging
+    from mediajobs.queue.app import create_celery_app
+
+    configure_logging(role="flower", level=settings.log_level, log_format=settings.log_format)
+    if not settings.task_events:
+        log.warning("MEDIAJOBS_CELERY_TASK_EVENTS is off: Flower sees workers, not their tasks")
+    app = create_celery_app(settings, build_registry(settings).queues())
+    code: int | None = app.start(argv=["flower", f"--port={port}", f"--address={address}", *extra])
+    return code or 0

@@ -30,7 +30,7 @@ from mediajobs.engines.http import OUTBOUND_HTTP
 from mediajobs.engines.synthesis import synthesis_slot
 from mediajobs.engines.translation import TRANSLATION
 from mediajobs.errors import ConfigurationError, InvalidRequest
-from mediajobs.hooks import HookChain, Hooks, LoggingHooks
+from mediajobs.hooks import HookChain, Hooks, LoggingHooks, MetricsHooks
 from mediajobs.pipelines import MEASUREMENT, SHIPPED
 from mediajobs.queue.routing import SYSTEM_QUEUES
 from mediajobs.settings import Settings
@@ -220,6 +220,7 @@ def register_shipped(registry: Registry) -> None:
     registry.add_engine(OUTBOUND_HTTP, engines.outbound_http)
     registry.add_storage("local", local_storage)
     registry.add_hook(LoggingHooks())
+    registry.add_hook(MetricsHooks())
 
 
 def load_plugin(registry: Registry, module_name: str) -> None:

@@ -169,6 +169,8 @@ class Runner:
             queue=queue_name(claim.stage.kind, lane=lane, prefix=self.settings.queue_prefix),
             tier=claim.tier,
             media_seconds=claim.job.media_seconds,
+            owner_id=claim.job.owner_id,
+            since_submit=_since_submit(claim),
         )
         self.hooks.stage_started(info)
         started = time.monotonic()
@@ -332,6 +334,14 @@ class Runner:
         job = self.dispatcher.settled(self.store.stages.fail_attempt, claim, error, retry_delay=delay)
         outcome = AttemptOutcome.RETRY if delay is not None else AttemptOutcome.FAILED
         return RunOutcome(outcome=outcome, job=job, error=error, retry_in=delay)
+
+
+def _since_submit(claim: Claim) -> float | None:
+    """Seconds from the job's submit to this claim, when this claim started the job."""
+    job = claim.job
+    if not claim.started_job or job.started_at is None:
+        return None
+    return max(0.0, (job.started_at - job.created_at).total_seconds())
 
 
 __all__ = ["RunOutcome", "Runner", "ThrottledProgress"]

@@ -62,6 +62,21 @@ class Settings(BaseSettings):
     worker_max_tasks_per_child: Annotated[int, Field(ge=1)] = Field(
         default=200, validation_alias="CELERY_WORKER_MAX_TASKS_PER_CHILD"
     )
+    # Log lines as JSON objects (`json`), or readable text (`text`); `auto`: text on a terminal, else JSON.
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", validation_alias="MEDIAJOBS_LOG_FORMAT"
+    )
+    # Prometheus: GET /metrics on the API is open unless this is set; then it wants `Bearer <token>`.
+    metrics_token: str | None = Field(default=None, validation_alias="MEDIAJOBS_METRICS_TOKEN")
+    # A worker serves its metrics (all its pool processes') at http://<host>:<port>/metrics; off unless set.
+    worker_metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        default=None, validation_alias="MEDIAJOBS_WORKER_METRICS_PORT"
+    )
+    worker_metrics_host: str = Field(default="127.0.0.1", validation_alias="MEDIAJOBS_WORKER_METRICS_HOST")
+    # The database and broker reads behind the state gauges are reused for this long between scrapes.
+    metrics_cache_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=5.0, validation_alias="MEDIAJOBS_METRICS_CACHE_SECONDS"
+    )
     # Celery's own monitoring events (task-sent, -received, -started, -succeeded...), for Flower or
     # `celery events`. Off: job state, attempts and progress live in the database and our own event
     # log, and the events cost every task a few publishes (9% of a no-op worker's time, py-spy).
@@ -370,7 +385,8 @@ class Settings(BaseSettings):
 
     @property
     def resolved_broker_url(self) -> str:
-        return self.broker_url if self.broker_url is not None else "filesystem://"
+        # kombu warns "No hostname was supplied" at every connection to a URL without a host
+        return self.broker_url if self.broker_url is not None else "filesystem://localhost/"
 
 
 def get_settings(**overrides: object) -> Settings:

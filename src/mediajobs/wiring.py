@@ -49,6 +49,8 @@ class Services:
     progress: Progress = field(default_factory=Progress)  # live progress: publisher and feed
     timeout_errors: tuple[type[BaseException], ...] = ()
     consumes: tuple[str, ...] = ()  # a worker's queues: it runs the successors bound for them itself
+    # how this process's runner signs its leases and attempts (a worker: `<worker id>/<pid>`)
+    runner_id: str | None = None
     _runner: Runner | None = field(default=None, init=False)
     _capabilities: Capabilities | None = field(default=None, init=False)
 
@@ -84,7 +86,7 @@ class Services:
                 hooks=self.hooks,
                 retry_policy=self.registry.retry_policy,
                 timeout_errors=self.timeout_errors,
-                worker_id=f"{self.settings.worker_name}:{uuid.uuid4().hex[:8]}",
+                worker_id=self.runner_id or f"{self.settings.worker_name}:{uuid.uuid4().hex[:8]}",
                 consumes=frozenset(self.consumes),
                 faster_queues=self._faster_queues,
                 time_limits=self.registry.time_limits,
@@ -130,6 +132,7 @@ def build_services(
     timeout_errors: tuple[type[BaseException], ...] = (),
     clock: Clock = utcnow,
     consumes: Sequence[str] = (),
+    runner_id: str | None = None,
 ) -> Services:
     """A process's services from its registry (or, for tests and tools, from settings: the registry
     they build). `engines`, `hooks` and `admission` replace what the registry and settings give;
@@ -162,6 +165,7 @@ def build_services(
         progress=progress,
         timeout_errors=timeout_errors,
         consumes=tuple(consumes),
+        runner_id=runner_id,
     )
 
 

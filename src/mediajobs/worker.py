@@ -29,10 +29,12 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from mediajobs.domain.budget import TaskBudget
 from mediajobs.engines import Engines
-from mediajobs.errors import InvalidRequest, MediaJobsError
+from mediajobs.errors import ConfigurationError, InvalidRequest, MediaJobsError
 from mediajobs.hooks import ProcessInfo
+from mediajobs.hooks.metrics import event_metrics
 from mediajobs.housekeeping import Housekeeping
-from mediajobs.queue.app import create_celery_app
+from mediajobs.monitoring.exposition import WorkerExporter, start_worker_exporter
+from mediajobs.queue.app import create_celery_app, use_our_logging
 from mediajobs.queue.delivery import DeliverySender
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.queue.publisher import RUN_STAGE, CeleryPublisher
@@ -73,7 +75,9 @@ class WorkerServices:
 
     def deliver(self, delivery_id: int) -> str:
         services = self.get()
-        return DeliverySender(services.store, durable_hooks(services.hooks)).send(delivery_id)
+        outcome = DeliverySender(services.store, durable_hooks(services.hooks)).send(delivery_id)
+        event_metrics().hook_deliveries.labels(outcome).inc()
+        return outcome
 
     def forget_after_fork(self) -> None:
         if self._services is not None:
@@ -91,6 +95,7 @@ def create_worker_app(
     """The worker's Celery app, for a worker consuming `queues` with `concurrency` slots (both
     reported with its heartbeat). `engines` replaces the registry's (tests give fakes)."""
     app: Celery
+    worker_id = f"{registry.settings.worker_name}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     def build() -> Services:
         return build_services(
@@ -101,11 +106,14 @@ def create_worker_app(
             engines=engines(registry) if engines is not None else None,
             timeout_errors=(SoftTimeLimitExceeded,),
             consumes=queues,
+            runner_id=f"{worker_id}/{os.getpid()}",  # built in the pool process: its own pid
         )
 
     holder = WorkerServices(build)
     app = create_celery_app(registry.settings, registry.queues(), handler=lambda: holder)
-    _connect_signals(app, holder, registry.settings, queues=queues, concurrency=concurrency)
+    _connect_signals(
+        app, holder, registry.settings, worker_id=worker_id, queues=queues, concurrency=concurrency
+    )
     return app
 
 
@@ -211,9 +219,14 @@ def heartbeat_interval(settings: Settings) -> float:
 
 
 def _connect_signals(
-    app: Celery, holder: WorkerServices, settings: Settings, *, queues: Sequence[str], concurrency: int
+    app: Celery,
+    holder: WorkerServices,
+    settings: Settings,
+    *,
+    worker_id: str,
+    queues: Sequence[str],
+    concurrency: int,
 ) -> None:
-    worker_id = f"{settings.worker_name}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     heartbeat = Heartbeat(
         holder,
         worker_id=worker_id,
@@ -330,17 +343,35 @@ def run_worker(
     loglevel: str | None = None,
     pool: str | None = None,
     lanes: Sequence[str] | None = None,
+    metrics_port: int | None = None,
 ) -> None:
     """`mediajobs worker`: `queues` are queue kinds (and `maintenance`, `hooks`; default: all of them),
-    `exclude` kinds not to serve, `lanes` the lanes to serve (default: all)."""
-    registry = build_registry(settings)
-    consumed = worker_queues(registry, kinds=queues, exclude=exclude, lanes=lanes)
-    slots = concurrency or settings.worker_concurrency
-    argv = worker_argv(settings, queues=consumed, concurrency=slots, loglevel=loglevel, pool=pool)
-    check_database(settings)
-    log.info("worker: %s; consuming %s", registry.describe(), ", ".join(consumed))
-    app = create_worker_app(registry, queues=consumed, concurrency=slots)
-    app.worker_main(argv=argv)
+    `exclude` kinds not to serve, `lanes` the lanes to serve (default: all). With a metrics port
+    (`metrics_port`, else MEDIAJOBS_WORKER_METRICS_PORT) the main process serves the metrics of
+    every pool process there (monitoring/exposition.py)."""
+    level = (loglevel or settings.log_level).upper()
+    quiet = use_our_logging(role="worker", level=level, log_format=settings.log_format)
+    port = metrics_port or settings.worker_metrics_port
+    exporter = _metrics_exporter(settings.worker_metrics_host, port) if port else None
+    try:
+        registry = build_registry(settings)  # after the exporter: the metrics count in its folder
+        consumed = worker_queues(registry, kinds=queues, exclude=exclude, lanes=lanes)
+        slots = concurrency or settings.worker_concurrency
+        argv = quiet + worker_argv(settings, queues=consumed, concurrency=slots, loglevel=level, pool=pool)
+        check_database(settings)
+        log.info("worker: %s; consuming %s", registry.describe(), ", ".join(consumed))
+        app = create_worker_app(registry, queues=consumed, concurrency=slots)
+        app.worker_main(argv=argv)
+    finally:
+        if exporter is not None:
+            exporter.close()
+
+
+def _metrics_exporter(host: str, port: int) -> WorkerExporter:
+    try:
+        return start_worker_exporter(host, port)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot serve the worker's metrics on {host}:{port}: {exc}") from None
 
 
 def main() -> None:

@@ -87,9 +87,12 @@ class GraphStack:
         lines = []
         for worker in self.workers:
             log = worker.log().splitlines()
-            received = [line[:200] for line in log if line.endswith("] received")]
-            lines.append(f"{worker.log_path.name}: {len(received)} messages, the last: {received[-1:]}")
-            lines += [line[:300] for line in log if "WARNING/" in line or "ERROR/" in line][-20:]
+            # JSON lines (logconfig.py): a stage's start says `started: attempt`
+            received = [line[:300] for line in log if " started: attempt " in line]
+            lines.append(f"{worker.log_path.name}: {len(received)} stages started, the last: {received[-1:]}")
+            lines += [
+                line[:300] for line in log if '"level": "WARNING"' in line or '"level": "ERROR"' in line
+            ][-20:]
         return "\n".join(lines)
 
     def attempts(self, job_id: uuid.UUID) -> dict[str, list[Attempt]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from helpers.processes import descendants_running, free_port, http_ready, wait_for, wait_gone, wait_serving
+from helpers.scrape import Scrape
 from helpers.settings import make_settings
 from mediajobs.launch import settings_env
 from mediajobs.pipelines import shipped_pipelines
@@ -51,6 +52,11 @@ def test_two_api_processes_share_the_port_and_the_jobs(tmp_path: Path, pg_url: s
                 ids.append(response.json()["id"])
             for job_id in ids:  # either process answers for any job: the truth is in the database
                 assert client.get(f"/api/v1/jobs/{job_id}").status_code == 200
+            # each process counted its own submits in the shared metrics folder: either one's
+            # /metrics adds them all up (prometheus-client's multiprocess mode)
+            for _ in range(4):
+                metrics = httpx.get(f"{base}/metrics", timeout=30)
+                assert Scrape(metrics.text).total("mediajobs_jobs_submitted_total", pipeline="noop") == 20
     finally:
         workers = descendants_running(proc.pid, "spawn_main")
         proc.terminate()

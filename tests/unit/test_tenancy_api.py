@@ -96,7 +96,7 @@ def test_every_api_route_needs_a_key_and_the_probes_do_not(api: TestClient) -> N
         ("GET", f"{JOBS}/{job}/artifacts/transcript.srt"), ("GET", f"{JOBS}/{job}/events"),
         ("GET", "/api/v1/events"), ("POST", "/api/v1/uploads"), ("GET", f"/api/v1/uploads/{job}"),
         ("GET", "/api/v1/me"), ("GET", "/api/v1/models"), ("GET", "/api/v1/languages"),
-        ("GET", "/api/v1/queues"), ("GET", "/api/v1/pipelines"),
+        ("GET", "/api/v1/queues"), ("GET", "/api/v1/pipelines"), ("GET", "/api/v1/workers"),
         ("POST", "/api/v1/batches"), ("GET", "/api/v1/batches"),
         ("GET", f"/api/v1/batches/{job}"), ("POST", f"/api/v1/batches/{job}/cancel"),
         ("POST", f"/api/v1/batches/{job}/retry"), ("GET", f"/api/v1/batches/{job}/artifacts"),
@@ -358,6 +358,7 @@ def test_the_queues_show_their_consumers_backlog_and_oldest_age_to_an_admin_only
     headers = user(services, "alice")
     admin = user(services, "root", admin=True)
     assert_error(api.get("/api/v1/queues", headers=headers), 403, "admin_only")
+    assert_error(api.get("/api/v1/workers", headers=headers), 403, "admin_only")
     prefix = services.settings.queue_prefix
     submit(api, headers)
     clock.advance(7)

@@ -18,7 +18,19 @@ from mediajobs.api.gate import SubmitGate, UploadSlots
 from mediajobs.api.guards import ControlCharacterGuard
 from mediajobs.api.keycache import KeyCache
 from mediajobs.api.openapi import install_openapi
-from mediajobs.api.routes import batches, catalog, events, health, jobs, me, pipelines, queues, uploads
+from mediajobs.api.routes import (
+    batches,
+    catalog,
+    events,
+    health,
+    jobs,
+    me,
+    metrics,
+    pipelines,
+    queues,
+    uploads,
+    workers,
+)
 from mediajobs.hooks import ProcessInfo
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.registry import Registry, build_registry
@@ -28,9 +40,12 @@ from mediajobs.wiring import Services, build_services
 
 def create_app_from_environment() -> FastAPI:
     """The API with the settings of the environment (each process of `mediajobs api --workers N`)."""
+    from mediajobs.logconfig import configure_logging
     from mediajobs.settings import get_settings
 
-    return create_app(get_settings())
+    settings = get_settings()
+    configure_logging(role="api", level=settings.log_level, log_format=settings.log_format)
+    return create_app(settings)
 
 
 def create_app(
@@ -108,5 +123,7 @@ def create_app(
     app.include_router(pipelines.router)
     app.include_router(queues.router)
     app.include_router(batches.router)
+    app.include_router(workers.router)
+    app.include_router(metrics.router)
     install_openapi(app, registry.pipelines.values())
     return app

@@ -296,6 +296,38 @@ class QueueList(BaseModel):
     queues: list[QueuePublic]
 
 
+class WorkerPublic(BaseModel):
+    id: str = Field(description="The worker process's id (`<name>:<pid>:<random>`), as in its heartbeats.")
+    hostname: str
+    pid: int
+    queues: list[str] = Field(description="The queues it consumes.")
+    concurrency: int = Field(description="How many stages it runs at once.")
+    started_at: datetime
+    last_seen: datetime = Field(description="Its last heartbeat (every few seconds while it lives).")
+    running: int = Field(description="Stages its pool processes run now.")
+
+
+class RunningStagePublic(BaseModel):
+    job_id: uuid.UUID
+    pipeline: str
+    stage: str
+    queue: str = Field(description="The queue its message came from.")
+    lane: str
+    attempt: int
+    worker: str | None = Field(description="The worker process that runs it (none: not a mediajobs worker).")
+    worker_live: bool = Field(description="False: that worker stopped beating; the lease runs out soon.")
+    runner: str | None = Field(description="The lease holder: `<worker id>/<pool process pid>`.")
+    started_at: datetime | None
+    running_seconds: float | None = Field(description="Since the stage first started.")
+    lease_expires_at: datetime | None
+    progress: float = Field(description="Percent of the stage done, as it last reported.")
+
+
+class WorkerList(BaseModel):
+    workers: list[WorkerPublic] = Field(description="Live workers, oldest first.")
+    running: list[RunningStagePublic] = Field(description="Stages running now, longest-running first.")
+
+
 class Readiness(BaseModel):
     status: str
     database: str

@@ -7,7 +7,6 @@ users or from the server is printed with rich markup off (`[a-z]` in a message i
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -19,6 +18,8 @@ from rich.text import Text
 
 from mediajobs.client import ApiError, Client
 from mediajobs.errors import ClientSideError
+from mediajobs.logconfig import configure_logging
+from mediajobs.settings import Settings
 
 app = typer.Typer(
     help="mediajobs: asynchronous media jobs over HTTP.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -33,8 +34,9 @@ EXIT_JOB_FAILED = 1
 EXIT_CLIENT_ERROR = 2
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def setup_logging(settings: Settings, role: str) -> None:
+    """This process's log lines: JSON off a terminal, text on one (MEDIAJOBS_LOG_FORMAT; logconfig.py)."""
+    configure_logging(role=role, level=settings.log_level, log_format=settings.log_format)
 
 
 def fail(message: str, code: int = EXIT_CLIENT_ERROR) -> typer.Exit:

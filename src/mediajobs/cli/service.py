@@ -48,7 +48,7 @@ def api(
     from mediajobs.launch import run_api
 
     settings = get_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings, "api")
     try:
         run_api(settings, host=host, port=port, workers=workers)
     except MediaJobsError as exc:
@@ -81,6 +81,16 @@ def worker(
     concurrency: Annotated[int | None, typer.Option("-c", "--concurrency")] = None,
     loglevel: Annotated[str | None, typer.Option("--loglevel", "-l")] = None,
     pool: Annotated[str | None, typer.Option("--pool", help="prefork (default), threads or solo")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve Prometheus metrics (every pool process's) on this port "
+            "(default: MEDIAJOBS_WORKER_METRICS_PORT; none: off).",
+        ),
+    ] = None,
 ) -> None:
     """Run a Celery worker: every lane (express first) and queue kind unless --lane, -Q or -X narrow it."""
     from mediajobs.worker import run_worker
@@ -95,6 +105,7 @@ def worker(
             concurrency=concurrency,
             loglevel=loglevel,
             pool=pool,
+            metrics_port=metrics_port,
         )
     except MediaJobsError as exc:
         raise fail(str(exc), code=1) from None
@@ -135,7 +146,7 @@ def up(
     from mediajobs.launch import run_up
 
     settings = get_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings, "up")
     mode = "embedded (SQLite, filesystem broker)" if settings.embedded else "configured broker"
     err.print(
         f"mediajobs up: {mode}, data in {settings.data_dir}, API on http://{host}:{port}, "

@@ -1,4 +1,4 @@
-"""Hooks for cross-cutting concerns, one module per concern (logging now; metrics and webhooks next)."""
+"""Hooks for cross-cutting concerns, one module per concern (logs, metrics; webhooks next)."""
 
 from .base import (
     HookChain,
@@ -12,6 +12,7 @@ from .base import (
     StageInfo,
 )
 from .logs import LoggingHooks
+from .metrics import MetricsHooks
 
 __all__ = [
     "HookChain",
@@ -21,6 +22,7 @@ __all__ = [
     "LoggingHooks",
     "LostLease",
     "MessagePublished",
+    "MetricsHooks",
     "ProcessInfo",
     "StageFinished",
     "StageInfo",

@@ -56,6 +56,8 @@ class StageInfo:
     queue: str = ""  # the broker queue its message came from
     tier: str | None = None  # the job owner's tier
     media_seconds: float | None = None  # the job's media length, once measured
+    owner_id: str | None = None  # the job's owner (for log lines; never a metric label)
+    since_submit: float | None = None  # this attempt started its job: seconds since the job was submitted
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

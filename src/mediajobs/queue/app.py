@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from celery import Celery
+from celery import Celery, signals
 
 from mediajobs.domain.budget import TaskBudget
 from mediajobs.errors import StoreUnavailable
+from mediajobs.logconfig import configure_logging
 from mediajobs.settings import Settings
 
 from .config import celery_config
@@ -38,6 +39,19 @@ class TaskHandler(Protocol):
     def periodic(self, name: str) -> dict[str, Any] | None: ...
 
     def deliver(self, delivery_id: int) -> str: ...
+
+
+def use_our_logging(*, role: str, level: str, log_format: str) -> list[str]:
+    """Log in mediajobs' format (logconfig.py) in this process and in the pool processes Celery forks
+    (Celery configures no logging of its own when `setup_logging` has a receiver); the `celery`
+    options to start it with: `--quiet` (no banner) when the lines are JSON."""
+    chosen = configure_logging(role=role, level=level, log_format=log_format)
+
+    def again(loglevel: Any = None, **_: Any) -> None:
+        configure_logging(role=role, level=loglevel or level, log_format=log_format)
+
+    signals.setup_logging.connect(again, weak=False)
+    return ["--quiet"] if chosen == "json" else []
 
 
 def create_celery_app(
@@ -100,4 +114,4 @@ def _budget(app: Celery, request: Any) -> TaskBudget:
     )
 
 
-__all__ = ["TaskHandler", "create_celery_app"]
+__all__ = ["TaskHandler", "create_celery_app", "use_our_logging"]

@@ -10,7 +10,8 @@ transactions, what each commit leaves to do), and callers name the part they use
     strays      messages the broker lost, found by counting          (recovery)
     outbox      messages written with the state they follow          (the dispatcher's side)
     admission   which ready stages go to the broker now
-    queues      who consumes which queue, what waits in each, why a job waits
+    queues      who consumes which queue, what waits in each, why a job waits, what runs where
+    stats       the state at a glance: open jobs, longest waits, backlogs (Prometheus gauges)
     deliveries  what durable hooks (webhooks) owe, written with a job's end, and their outcomes
     batches     many jobs under one handle, written at once, ended with their last item
     events      the event log's reads
@@ -39,8 +40,9 @@ from .jobs import JobPage, Jobs
 from .leases import Leases, Reaped, WorkerBeat
 from .outbox import Outbox, OutboxBatch, OutboxMessage
 from .periodic import Periodic
-from .queues import QueueBacklog, Queues, Waiting, WorkerInfo
+from .queues import QueueBacklog, Queues, RunningStage, Waiting, WorkerInfo
 from .stages import Follow, Stages
+from .stats import Snapshot, Stats
 from .strays import QueueSizes, Strays
 from .tx import Clock, Database, EventSink, QueueFor, default_queue_for, utcnow
 from .uploads import Uploads
@@ -79,6 +81,7 @@ class JobStore:
         self.queues = Queues(self.db, queue_for)
         self.deliveries = Deliveries(self.db)
         self.batches = Batches(self.db, self.admission)
+        self.stats = Stats(self.db)
 
     def check_ready(self) -> None:
         """Raise unless the database answers (StoreUnavailable) and is migrated (NotMigrated)."""
@@ -113,6 +116,8 @@ __all__ = [
     "QueueSizes",
     "Reaped",
     "Refusal",
+    "RunningStage",
+    "Snapshot",
     "Waiting",
     "WorkerBeat",
     "WorkerInfo",

@@ -35,6 +35,7 @@ class Claim:
     worker: str
     inputs: Mapping[str, JsonDict]  # committed outputs of the stages this one waits for, by input name
     tier: str | None = None  # the job owner's tier (for the hooks' events)
+    started_job: bool = False  # this claim started its job (the job's first stage to run)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -8,6 +8,7 @@ and a cleanly stopped worker deletes its row at once).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,27 @@ class QueueBacklog:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class RunningStage:
+    """A stage attempt running now, and the runner that holds its lease."""
+
+    job_id: uuid.UUID
+    pipeline: str
+    stage: str
+    kind: str
+    lane: str
+    attempt: int
+    runner: str | None  # the lease owner: `<worker id>/<pool process pid>` for a mediajobs worker
+    started_at: datetime | None  # the stage's first start
+    lease_expires_at: datetime | None
+    progress: float
+
+    @property
+    def worker(self) -> str | None:
+        """The worker process (as in its heartbeats) whose pool process runs it."""
+        return self.runner.split("/", 1)[0] if self.runner else None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Waiting:
     """Why a job that has not started (or is between stages) waits, and how many are ahead of it."""
 
@@ -68,6 +90,32 @@ class Queues:
                 .order_by(WorkerRow.started_at)
             ).all()
         return [_worker(row) for row in rows]
+
+    def running(self) -> list[RunningStage]:
+        """Every stage running now, longest-running first."""
+        lane = func.coalesce(StageRunRow.routed_lane, JobRow.lane)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(StageRunRow.__table__, JobRow.pipeline, lane.label("lane_name"))
+                .join(JobRow, JobRow.id == StageRunRow.job_id)
+                .where(StageRunRow.status == StageStatus.RUNNING)
+                .order_by(StageRunRow.started_at, StageRunRow.job_id, StageRunRow.name)
+            ).all()
+        return [
+            RunningStage(
+                job_id=row.job_id,
+                pipeline=row.pipeline,
+                stage=row.name,
+                kind=row.kind,
+                lane=str(row.lane_name),
+                attempt=int(row.attempts),
+                runner=row.lease_owner,
+                started_at=row.started_at,
+                lease_expires_at=row.lease_expires_at,
+                progress=float(row.progress or 0.0),
+            )
+            for row in rows
+        ]
 
     def backlog(self) -> dict[str, QueueBacklog]:
         """Admitted, unclaimed stages by the queue their message went to."""
@@ -142,4 +190,4 @@ def _worker(row: Any) -> WorkerInfo:
     )
 
 
-__all__ = ["QueueBacklog", "Queues", "Waiting", "WorkerInfo"]
+__all__ = ["QueueBacklog", "Queues", "RunningStage", "Waiting", "WorkerInfo"]

@@ -147,6 +147,7 @@ class Stages:
             worker=worker,
             inputs=inputs,
             tier=row.tier,
+            started_job=row.started_at is None,
         )
 
     def report_progress(self, claim: Claim, percent: float | None, message: str | None = None) -> float:
