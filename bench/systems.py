@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -254,6 +255,37 @@ class MediaJobs(System):
             assert response.status_code == 202, response.text
 
         return call
+
+    def job_latency(self, count: int) -> list[float]:
+        """End to end, one client, idle workers: submit a job, then watch its row until it succeeded
+        (a read every half millisecond); `count` jobs one after the other, in ms."""
+        from sqlalchemy import text
+
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}",
+            timeout=60,
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        status = text("SELECT status FROM jobs WHERE id = :id")
+        latencies = []
+        try:
+            with self._engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                for _ in range(count):
+                    started = time.perf_counter()
+                    answer = client.post(
+                        "/api/v1/jobs", json={"pipeline": self.pipeline, "source": "noop://one"}
+                    )
+                    assert answer.status_code == 202, answer.text
+                    job_id = answer.json()["id"]
+                    while conn.execute(status, {"id": job_id}).scalar_one() != "succeeded":
+                        if time.perf_counter() - started > 30:
+                            raise TimeoutError(f"job {job_id} did not succeed within 30 s")
+                        time.sleep(0.0005)
+                    latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            client.close()
+        return latencies
 
     def done(self) -> int:
         from sqlalchemy import text
