@@ -377,3 +377,12 @@ def test_the_queues_show_their_consumers_backlog_and_oldest_age_to_an_admin_only
     assert download["length"] == 1  # the in-memory broker holds its message
     assert queues[f"{prefix}translate"]["consumers"] == []  # nobody serves it
     assert queues[f"{prefix}translate"]["waiting"] == 0
+
+
+def test_more_keys_do_not_give_a_user_more_submits_a_minute(api: TestClient, services: Services) -> None:
+    """Issue 23, finding 13: the rate limit was per key, so k keys gave k times the tier's rate."""
+    alice = services.store.users.create_user("alice")
+    keys = [services.store.users.create_key(alice.id, name=f"k{i}")[1] for i in range(3)]
+    answers = [submit(api, {"Authorization": f"Bearer {keys[i % 3]}"}) for i in range(6)]
+    assert [a.status_code for a in answers] == [202] * 5 + [429]  # free: 5 a minute, all keys together
+    assert_error(answers[5], 429, "rate_limited")

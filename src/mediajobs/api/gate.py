@@ -3,10 +3,10 @@
 
 Quotas (domain/tenancy.py) are checked early against the usage the caller's key check read (it may
 be a few seconds old: the submit's usage charge checks them again, exactly), so they cost no query.
-The rate limit is a moving window per key (api/ratelimit.py): one script call in Redis when the broker
-is Redis (shared by every API process), in memory otherwise (embedded). Headers follow the IETF draft
-"RateLimit header fields for HTTP" (RateLimit-Limit / -Remaining / -Reset / -Policy). If the limiter's
-Redis is away, submits are let through (the outbox holds them anyway).
+The rate limit is a moving window per user, whatever key they use (api/ratelimit.py): one script
+call in Redis when the broker is Redis (shared by every API process), in memory otherwise (embedded).
+Headers follow the IETF draft "RateLimit header fields for HTTP" (RateLimit-Limit / -Remaining /
+-Reset / -Policy). If the limiter's Redis is away, submits are let through (the outbox holds them).
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ class SubmitGate:
             raise TooManyRequests(verdict.message, code="quota_exceeded", retry_after=verdict.retry_after)
         if limits.submits_per_minute is None:
             return {}
-        return self._rate(caller.key_id, limits.submits_per_minute)
+        return self._rate(caller.user.id, limits.submits_per_minute)
 
-    def _rate(self, key_id: str, per_minute: int) -> dict[str, str]:
+    def _rate(self, user_id: str, per_minute: int) -> dict[str, str]:
         try:
-            verdict = self._window.hit(key_id, per_minute, 60)
+            verdict = self._window.hit(user_id, per_minute, 60)
         except Exception:
             log.warning(
                 "the rate limiter's storage is unavailable; letting the submit through", exc_info=True
@@ -67,7 +67,7 @@ class SubmitGate:
         if not verdict.allowed:
             wait = max(1, verdict.reset)
             raise TooManyRequests(
-                f"submit rate limit: {per_minute} per minute for this API key; try again in {wait} s",
+                f"submit rate limit: {per_minute} per minute for your account; try again in {wait} s",
                 code="rate_limited",
                 retry_after=wait,
                 headers=headers,
