@@ -46,29 +46,32 @@ class Taken:
     attempt_id: int
 
 
-def take(tx: Tx, job_id: uuid.UUID, run: StageRun, *, worker: str, lease_seconds: float) -> Taken | None:
+def take(
+    tx: Tx, job_id: uuid.UUID, run: StageRun, *, worker: str, lease_seconds: float, lane: str | None = None
+) -> Taken | None:
     """Move `run` (at its current fence) to running under a new fence and a lease held by `worker`, and
-    open its attempt record: two statements. None when the run moved meanwhile (another claim)."""
+    open its attempt record: two statements. `lane`: the lane admission routed it to, when it was
+    never queued (a successor its predecessor's worker follows). None when the run moved meanwhile."""
     fence, attempt = run.fence + 1, run.attempts + 1
     expires = tx.now + timedelta(seconds=lease_seconds)
     started = run.started_at or tx.now
-    claimed = tx.conn.execute(
-        _CLAIM,
-        {
-            "c_job": job_id,
-            "c_stage": run.name,
-            "c_fence": run.fence,
-            "status": StageStatus.RUNNING,
-            "fence": fence,
-            "attempts": attempt,
-            "lease_owner": worker,
-            "lease_expires_at": expires,
-            "started_at": started,
-            "reserved_by": None,
-            "reserved_at": None,
-            "updated_at": tx.now,
-        },
-    )
+    values: dict[str, Any] = {
+        "c_job": job_id,
+        "c_stage": run.name,
+        "c_fence": run.fence,
+        "status": StageStatus.RUNNING,
+        "fence": fence,
+        "attempts": attempt,
+        "lease_owner": worker,
+        "lease_expires_at": expires,
+        "started_at": started,
+        "reserved_by": None,
+        "reserved_at": None,
+        "updated_at": tx.now,
+    }
+    if lane is not None:
+        values["routed_lane"] = lane
+    claimed = tx.conn.execute(_CLAIM, values)
     if claimed.rowcount != 1:
         return None
     attempt_id = tx.conn.execute(
@@ -84,6 +87,7 @@ def take(tx: Tx, job_id: uuid.UUID, run: StageRun, *, worker: str, lease_seconds
     ).scalar_one()
     mine = replace(
         run,
+        routed_lane=lane if lane is not None else run.routed_lane,
         status=StageStatus.RUNNING,
         fence=fence,
         attempts=attempt,

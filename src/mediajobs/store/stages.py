@@ -281,8 +281,14 @@ class Stages:
                 notes = [note]
                 taken = None
                 if handed_on.kept is not None and follow is not None:
+                    kept = handed_on.kept
                     taken = take(
-                        tx, job_id, handed_on.kept, worker=follow.worker, lease_seconds=follow.lease_seconds
+                        tx,
+                        job_id,
+                        kept,
+                        worker=follow.worker,
+                        lease_seconds=follow.lease_seconds,
+                        lane=kept.routed_lane,
                     )
                 if taken is not None and follow is not None:
                     runs = tuple(taken.run if r.name == taken.run.name else r for r in runs)
