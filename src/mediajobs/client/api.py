@@ -1,16 +1,4 @@
-"""A small Python client for the mediajobs HTTP API (used by the CLI).
-
-Exceptions (all but `ApiError` raised only by the calls that say so), under mediajobs' one root:
-
-MediaJobsError
-└── ClientSideError
-    ├── ApiError        the API answered with an error body (`{"error": {"code", "message"}}`)
-    ├── AmbiguousJobId  `resolve_id` was given an id prefix that several jobs (or too few digits) share
-    ├── WaitTimeout     `wait` reached its deadline before the job ended
-    └── StreamLost      `subscribe_progress` could not re-establish the event stream
-
-Transport failures (API unreachable, timeouts) are httpx's own `httpx.TransportError`.
-"""
+"""The Client: every call of the mediajobs HTTP API, as Python methods (the CLI uses it)."""
 
 from __future__ import annotations
 
@@ -19,102 +7,19 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.errors import ClientSideError
 from mediajobs.settings import DEFAULT_DATA_DIR
 
+from .errors import AmbiguousJobId, ApiError, StreamLost, WaitTimeout, json_of, raise_for_error
+from .sse import SseParser, sse_lines
+
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired"})
-
-
-class ApiError(ClientSideError):
-    """Raised when the API answers with an error body (`{"error": {"code", "message"}}`)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message, code=code)
-        self.status = status
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.code}: {self.message}"
-
-
-class AmbiguousJobId(ClientSideError):
-    """Raised by `resolve_id` when an id prefix is too short or several jobs' ids start with it."""
-
-    code = "ambiguous_id"
-
-
-class WaitTimeout(ClientSideError):
-    """Raised when `wait` reaches its deadline before the job ended."""
-
-    code = "wait_timeout"
-
-
-class StreamLost(ClientSideError):
-    """Raised by `subscribe_progress` when `max_retries` reconnections in a row brought no event."""
-
-    code = "stream_lost"
-
-    def __init__(self, job_id: str, last_event_id: int | None, cause: str) -> None:
-        super().__init__(f"lost the event stream of job {job_id} after event {last_event_id}: {cause}")
-        self.job_id = job_id
-        self.last_event_id = last_event_id
-        self.cause = cause
-
-
-@dataclass(frozen=True, slots=True)
-class SseMessage:
-    """One dispatched Server-Sent Event (fields as sent; `data` lines joined with newlines)."""
-
-    id: str | None
-    event: str
-    data: str
-    retry: int | None
-
-
-class SseParser:
-    """Incremental parser of the `text/event-stream` format: feed it lines, get messages at blank lines."""
-
-    def __init__(self) -> None:
-        self._data: list[str] = []
-        self._event = ""
-        self._id: str | None = None
-        self._retry: int | None = None
-        self._fields = False
-
-    def feed(self, line: str) -> SseMessage | None:
-        line = line.rstrip("\r\n")
-        if not line:
-            return self._dispatch()
-        if line.startswith(":"):
-            return None  # a comment (keep-alive)
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        self._fields = True
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        elif name == "id" and "\0" not in value:
-            self._id = value
-        elif name == "retry" and value.isdigit():
-            self._retry = int(value)
-        return None
-
-    def _dispatch(self) -> SseMessage | None:
-        if not self._fields:
-            return None
-        message = SseMessage(
-            id=self._id, event=self._event or "message", data="\n".join(self._data), retry=self._retry
-        )
-        self._data, self._event, self._retry, self._fields = [], "", None, False
-        return message
 
 
 def default_api_key() -> str | None:
@@ -184,7 +89,7 @@ class Client:
                 json={"pipeline": pipeline, "source": str(source), "options": dict(options or {})},
                 headers=headers,
             )
-        return _json(response)
+        return json_of(response)
 
     def resolve_id(self, text: str) -> str:
         """The full id of the one job whose id starts with `text` (at least 4 hex digits), like git.
@@ -218,10 +123,10 @@ class Client:
         """Submit a text pipeline's job (translate, synthesize) with the text itself as its input."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         body = {"pipeline": pipeline, "text": text, "options": dict(options or {})}
-        return _json(self._http.post("/api/v1/jobs", json=body, headers=headers))
+        return json_of(self._http.post("/api/v1/jobs", json=body, headers=headers))
 
     def get(self, job_id: str) -> dict[str, Any]:
-        return _json(self._http.get(f"/api/v1/jobs/{job_id}"))
+        return json_of(self._http.get(f"/api/v1/jobs/{job_id}"))
 
     def list(
         self,
@@ -240,26 +145,26 @@ class Client:
             "id_prefix": id_prefix,
         }
         params = {k: v for k, v in query.items() if v is not None}
-        return _json(self._http.get("/api/v1/jobs", params=params))
+        return json_of(self._http.get("/api/v1/jobs", params=params))
 
     def cancel(self, job_id: str) -> dict[str, Any]:
-        return _json(self._http.post(f"/api/v1/jobs/{job_id}/cancel"))
+        return json_of(self._http.post(f"/api/v1/jobs/{job_id}/cancel"))
 
     def retry(self, job_id: str) -> dict[str, Any]:
         """Run a failed (or cancelled) job again from its first unfinished stage."""
-        return _json(self._http.post(f"/api/v1/jobs/{job_id}/retry"))
+        return json_of(self._http.post(f"/api/v1/jobs/{job_id}/retry"))
 
     def rerun(self, job_id: str, from_stage: str, **options: Any) -> dict[str, Any]:
         """A new job reusing this one's finished stages before `from_stage`, with `options` over its own."""
         body = {"from_stage": from_stage, "options": options}
-        return _json(self._http.post(f"/api/v1/jobs/{job_id}/rerun", json=body))
+        return json_of(self._http.post(f"/api/v1/jobs/{job_id}/rerun", json=body))
 
     def result(self, job_id: str) -> dict[str, Any]:
-        return _json(self._http.get(f"/api/v1/jobs/{job_id}/result"))
+        return json_of(self._http.get(f"/api/v1/jobs/{job_id}/result"))
 
     def artifact(self, job_id: str, name: str) -> bytes:
         response = self._http.get(f"/api/v1/jobs/{job_id}/artifacts/{name}")
-        _raise_for_error(response)
+        raise_for_error(response)
         return response.content
 
     def wait(
@@ -320,7 +225,7 @@ class Client:
                     if response.status_code >= 400:
                         response.read()
                         if response.status_code < 500:
-                            _raise_for_error(response)
+                            raise_for_error(response)
                         cause = f"HTTP {response.status_code}"
                     else:
                         parser = SseParser()
@@ -349,53 +254,8 @@ class Client:
             time.sleep(min(backoff_cap, delay * 2 ** (failures - 1)))  # reconnect backoff
 
 
-def sse_lines(chunks: Iterable[str]) -> Iterator[str]:
-    """Lines of an event stream. SSE ends lines with CR, LF or CRLF only; `str.splitlines` (and so
-    httpx's `iter_lines`) would also split on U+2028, U+0085... inside a JSON `data:` value."""
-    buffer = ""
-    for chunk in chunks:
-        buffer += chunk
-        while True:
-            cut = min((i for i in (buffer.find("\r"), buffer.find("\n")) if i >= 0), default=-1)
-            if cut < 0 or (buffer[cut] == "\r" and cut == len(buffer) - 1):
-                break  # no complete line yet (a lone CR at the end may be half of CRLF)
-            line, rest = buffer[:cut], buffer[cut + 1 :]
-            if buffer[cut] == "\r" and rest.startswith("\n"):
-                rest = rest[1:]
-            yield line
-            buffer = rest
-    if buffer:
-        yield buffer.rstrip("\r")
-
-
 def _looks_like_url(value: str) -> bool:
     return value.startswith(("http://", "https://", "upload://", "job://"))
 
 
-def _raise_for_error(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
-    try:
-        error = response.json()["error"]
-        raise ApiError(response.status_code, str(error["code"]), str(error["message"]))
-    except (ValueError, KeyError, TypeError):
-        raise ApiError(response.status_code, "http_error", response.text[:500]) from None
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    _raise_for_error(response)
-    data: dict[str, Any] = response.json()
-    return data
-
-
-__all__ = [
-    "AmbiguousJobId",
-    "ApiError",
-    "Client",
-    "SseMessage",
-    "SseParser",
-    "StreamLost",
-    "WaitTimeout",
-    "default_api_key",
-    "sse_lines",
-]
+__all__ = ["TERMINAL", "Client", "default_api_key"]
