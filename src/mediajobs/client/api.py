@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,12 @@ import httpx
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.settings import DEFAULT_DATA_DIR
 
+from .batches import BatchCalls
 from .errors import AmbiguousJobId, ApiError, StreamLost, WaitTimeout, json_of, raise_for_error
+from .files import Download, Saved, is_json, save, stream
 from .sse import SseParser, sse_lines
+
+Records = list[dict[str, Any]]  # (`Client.list` hides the builtin inside the class)
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired"})
 
@@ -35,7 +40,7 @@ def default_api_key() -> str | None:
         return None
 
 
-class Client:
+class Client(BatchCalls):
     def __init__(
         self,
         base_url: str = "http://127.0.0.1:8000",
@@ -72,9 +77,10 @@ class Client:
         options: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Submit a job. A local path is uploaded with the request; a URL or upload:// id is passed on."""
+        """Submit a job. A local path is uploaded with the request; a URL or upload:// id is passed on,
+        and a `job://` id may be a unique prefix (see `resolve_source`)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        if isinstance(source, Path) or not _looks_like_url(str(source)):
+        if isinstance(source, Path) or not looks_like_source(str(source)):
             path = Path(source)
             with path.open("rb") as fh:
                 response = self._http.post(
@@ -86,7 +92,11 @@ class Client:
         else:
             response = self._http.post(
                 "/api/v1/jobs",
-                json={"pipeline": pipeline, "source": str(source), "options": dict(options or {})},
+                json={
+                    "pipeline": pipeline,
+                    "source": self.resolve_source(str(source)),
+                    "options": dict(options or {}),
+                },
                 headers=headers,
             )
         return json_of(response)
@@ -111,6 +121,25 @@ class Client:
             listed = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
             raise AmbiguousJobId(f"id prefix {text!r} matches several jobs ({listed}): give more digits")
         return str(found[0])
+
+    def resolve_source(self, source: str) -> str:
+        """A `job://` source with its id made whole (a unique prefix will do, as in `resolve_id`); any
+        other source as it is."""
+        if not source.startswith("job://"):
+            return source
+        return "job://" + self.resolve_id(source.removeprefix("job://"))
+
+    def upload(self, path: Path) -> dict[str, Any]:
+        """Store a local file for later jobs (sent as it is read); its `source` is `upload://<id>`."""
+        with path.open("rb") as fh:
+            files = {"file": (path.name, fh, "application/octet-stream")}
+            return json_of(self._http.post("/api/v1/uploads", files=files))
+
+    def find_by_key(self, idempotency_key: str) -> dict[str, Any] | None:
+        """Your job submitted with this Idempotency-Key, however long ago; None if there is none."""
+        jobs = self._http.get("/api/v1/jobs", params={"idempotency_key": idempotency_key, "limit": 1})
+        found: Records = json_of(jobs)["jobs"]
+        return found[0] if found else None
 
     def submit_text(
         self,
@@ -159,13 +188,33 @@ class Client:
         body = {"from_stage": from_stage, "options": options}
         return json_of(self._http.post(f"/api/v1/jobs/{job_id}/rerun", json=body))
 
-    def result(self, job_id: str) -> dict[str, Any]:
-        return json_of(self._http.get(f"/api/v1/jobs/{job_id}/result"))
+    def result(self, job_id: str) -> dict[str, Any] | bytes:
+        """The job's main result: the parsed JSON when it is JSON (a transcript, a translation, a dub's
+        list of files), else its bytes (synthesize's audio). For large files, `save_result`."""
+        response = self._http.get(f"/api/v1/jobs/{job_id}/result", follow_redirects=True)
+        raise_for_error(response)
+        if is_json(response.headers.get("content-type", "")):
+            data: dict[str, Any] = response.json()
+            return data
+        return response.content
+
+    def save_result(self, job_id: str, path: Path) -> Saved:
+        """Write the job's main result to `path` as it arrives (whole or not at all)."""
+        return save(self._http, f"/api/v1/jobs/{job_id}/result", path)
+
+    def artifacts(self, job_id: str) -> Records:
+        """The job's files: name, content_type, size, url."""
+        found: Records = json_of(self._http.get(f"/api/v1/jobs/{job_id}/artifacts"))["artifacts"]
+        return found
 
     def artifact(self, job_id: str, name: str) -> bytes:
-        response = self._http.get(f"/api/v1/jobs/{job_id}/artifacts/{name}")
+        response = self._http.get(f"/api/v1/jobs/{job_id}/artifacts/{name}", follow_redirects=True)
         raise_for_error(response)
         return response.content
+
+    def save_artifact(self, job_id: str, name: str, path: Path) -> Saved:
+        """Write one of the job's files to `path` as it arrives (whole or not at all)."""
+        return save(self._http, f"/api/v1/jobs/{job_id}/artifacts/{name}", path)
 
     def wait(
         self,
@@ -253,9 +302,18 @@ class Client:
                 raise StreamLost(job_id, last, cause)
             time.sleep(min(backoff_cap, delay * 2 ** (failures - 1)))  # reconnect backoff
 
+    @contextmanager
+    def download(self, job_id: str, name: str | None = None) -> Iterator[Download]:
+        """One of the job's files as it streams in: its main result (`name` None) or the artifact
+        `name`; the media type is known before the body is read."""
+        path = f"/api/v1/jobs/{job_id}/result" if name is None else f"/api/v1/jobs/{job_id}/artifacts/{name}"
+        with stream(self._http, path) as download:
+            yield download
 
-def _looks_like_url(value: str) -> bool:
+
+def looks_like_source(value: str) -> bool:
+    """A source the API reads itself (a URL, an upload, a job), not a local file to send."""
     return value.startswith(("http://", "https://", "upload://", "job://"))
 
 
-__all__ = ["TERMINAL", "Client", "default_api_key"]
+__all__ = ["TERMINAL", "Client", "default_api_key", "looks_like_source"]

@@ -21,7 +21,8 @@ class ApiError(ClientSideError):
 
 
 class AmbiguousJobId(ClientSideError):
-    """Raised by `resolve_id` when an id prefix is too short or several jobs' ids start with it."""
+    """Raised by `resolve_id` (`resolve_batch_id`) when an id prefix is too short or several jobs'
+    (batches') ids start with it."""
 
     code = "ambiguous_id"
 
