@@ -1,11 +1,14 @@
 """The `mediajobs` command: run the service (up, api, worker, beat, migrate) and use it (submit, ...).
 
-One module per command group (service.py, jobs.py, admin.py), sharing the app and consoles of common.py.
+One module per command group, sharing the app and consoles of common.py: service.py (up, api, worker,
+beat, migrate, demo), jobs.py (submit, status, watch, cancel, jobs, retry, rerun), results.py (result,
+artifacts), text.py (translate, synthesize), batch.py (`batch ...`), admin.py (users,
+keys).
 """
 
 from __future__ import annotations
 
-from . import admin, jobs, service
+from . import admin, batch, jobs, results, service, text
 from .common import app
 from .jobs import failed_since, parse_duration
 
@@ -14,4 +17,15 @@ def main() -> None:
     app()
 
 
-__all__ = ["admin", "app", "failed_since", "jobs", "main", "parse_duration", "service"]
+__all__ = [
+    "admin",
+    "app",
+    "batch",
+    "failed_since",
+    "jobs",
+    "main",
+    "parse_duration",
+    "results",
+    "service",
+    "text",
+]
