@@ -1,6 +1,6 @@
 """The `mediajobs` commands as a user runs them (subprocesses) against the API on a real socket, a
 real Celery worker, PostgreSQL and Redis, Whisper, Apertium, espeak-ng and ffmpeg: a result out of
-every pipeline, and batches from files."""
+every pipeline, batches from files, and the watch folder across a restart."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import pytest
 import srt
 
 from helpers.auth import new_key
-from helpers.cli import cli_env, run_cli
+from helpers.cli import cli_env, interrupt, read_until, run_cli, start_cli
 from helpers.live_server import live_server
 from helpers.media import speak, video_with_speech
 from helpers.processes import WorkerProcess
@@ -220,3 +220,63 @@ def test_a_batch_of_files_is_followed_to_its_end_retried_and_downloaded(live: Li
     cancelled = _ok(live("batch", "submit", *map(str, clips)))
     other = cancelled.stdout.strip()
     assert _ok(live("batch", "cancel", other[:8])).stdout.startswith(f"{other} ")
+
+
+def test_the_watch_folder_takes_three_files_once_across_a_restart(live: Live, tmp_path: Path) -> None:
+    inbox, out = tmp_path / "inbox", tmp_path / "subtitles"
+    inbox.mkdir()
+    speak("Good morning everyone.", inbox / "first.wav")
+    speak("The meeting starts at ten.", inbox / "second.wav")
+    (inbox / "readme.txt").write_text("not media: never taken")
+    live.worker()
+
+    # a watcher takes the two files, and is stopped (Ctrl-C) while their jobs may still run
+    watcher = start_cli(
+        live.url,
+        live.key,
+        "watch-folder",
+        str(inbox),
+        "--out",
+        str(out),
+        "--artifacts",
+        "srt",
+        "--interval",
+        "0.2",
+    )
+    try:
+        lines = read_until(watcher, "first.wav: submitted as job")
+        lines += read_until(watcher, "second.wav: submitted as job")
+        code, _rest, said = interrupt(watcher)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.communicate()
+    assert code == 130, said
+    assert "go on in the service" in said
+
+    # a third file lands; the restarted watcher finds the first two by their keys and takes the third
+    speak("Please bring your notes.", inbox / "third.wav")
+    done = _ok(
+        live("watch-folder", str(inbox), "--out", str(out), "--artifacts", "srt", "--once", "--interval", "0")
+    )
+    said_lines = done.stdout.splitlines()
+    assert any(line.startswith("first.wav: already job") for line in said_lines), done.stdout
+    assert any(line.startswith("second.wav: already job") for line in said_lines), done.stdout
+    assert any(line.startswith("third.wav: submitted as job") for line in said_lines), done.stdout
+    for name in ("first", "second", "third"):
+        assert any(
+            line.startswith(f"{name}.wav: succeeded") and f"-> {name}.srt" in line for line in said_lines
+        )
+    assert sorted(p.name for p in out.iterdir()) == ["first.srt", "second.srt", "third.srt"]
+    spoken = " ".join(c.content for c in srt.parse((out / "second.srt").read_text())).lower()
+    assert "meeting" in spoken
+
+    # once more: nothing new is submitted
+    again = _ok(
+        live("watch-folder", str(inbox), "--out", str(out), "--artifacts", "srt", "--once", "--interval", "0")
+    )
+    assert "submitted" not in again.stdout
+    assert again.stdout.count("succeeded earlier") == 3
+    jobs = live.api("/api/v1/jobs", limit=50)["jobs"]
+    assert sorted(j["source_name"] for j in jobs) == ["first.wav", "second.wav", "third.wav"]
+    assert "readme.txt" not in again.stdout + done.stdout + "".join(lines)

@@ -2,13 +2,13 @@
 
 One module per command group, sharing the app and consoles of common.py: service.py (up, api, worker,
 beat, migrate, demo), jobs.py (submit, status, watch, cancel, jobs, retry, rerun), results.py (result,
-artifacts), text.py (translate, synthesize), batch.py (`batch ...`), admin.py (users,
-keys).
+artifacts), text.py (translate, synthesize), batch.py (`batch ...`), watchfolder.py (watch-folder),
+admin.py (users, keys).
 """
 
 from __future__ import annotations
 
-from . import admin, batch, jobs, results, service, text
+from . import admin, batch, jobs, results, service, text, watchfolder
 from .common import app
 from .jobs import failed_since, parse_duration
 
@@ -28,4 +28,5 @@ __all__ = [
     "results",
     "service",
     "text",
+    "watchfolder",
 ]
