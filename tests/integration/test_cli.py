@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from helpers.auth import new_key
+from helpers.cli import interrupt, start_cli
 from helpers.live_server import live_server
 from helpers.processes import free_port
 from helpers.progress import claim, finish_with_transcript, submit
@@ -226,3 +228,79 @@ def test_result_ends_with_a_newline(cli: Cli) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == '{"text": "hi"}\n'
     assert cli("result", str(job.id)[:8], "--format", "srt").stderr.startswith("error: not_found: ")
+
+
+def test_ctrl_c_while_waiting_leaves_the_job_running_and_says_how_to_follow_it(cli: Cli) -> None:
+    waiting = start_cli(cli.url, cli.key, "submit", "https://example.com/talk.mp3", "--wait")
+    try:
+        assert waiting.stderr is not None
+        assert "waiting: no worker consumes queue" in waiting.stderr.readline()  # following it
+        code, out, said = interrupt(waiting)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.communicate()
+    job_id = out.split()[0]
+    [job] = cli.services.store.jobs.list_jobs(owner_id=None).jobs
+    assert code == 130, said
+    assert (
+        f"interrupted: job {job.id} goes on in the service; follow it with `mediajobs watch {job.id}`"
+        in " ".join(said.split())
+    )
+    assert job.status.value == "queued"
+    assert job.cancel_requested_at is None
+    assert job_id == str(job.id)
+
+
+def test_batch_commands_submit_files_and_urls_then_show_cancel_and_download(cli: Cli, tmp_path: Path) -> None:
+    clips = []
+    for name in ("one.wav", "two.wav"):
+        clips.append(tmp_path / name)
+        clips[-1].write_bytes(b"RIFF" + b"\0" * 64)
+    done = cli("batch", "submit", str(clips[0]), str(clips[1]), "https://example.com/media/three%20b.mp3")
+    assert done.returncode == 0, done.stderr
+    batch_id = done.stdout.strip()
+    items = cli.services.store.batches.item_page(uuid.UUID(batch_id), limit=10)
+    assert [i.item_name for i in items] == ["one.wav", "two.wav", "three b.mp3"]
+    sources = [cli.services.store.jobs.get_job(i.id).source for i in items]
+    assert [s.split("://")[0] for s in sources] == ["upload", "upload", "https"]
+
+    status = cli("batch", "status", batch_id[:8], columns=160)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith(f"running batch {batch_id}: 3 queued (0/3 ended)")
+    assert status.stdout.count("queued") == 4  # the line, and each item that has not ended
+
+    cancelled = cli("batch", "cancel", batch_id[:8])
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout == f"{batch_id} cancelled: 3 cancelled\n"
+    zipped = cli("batch", "download", batch_id, "--out", str(tmp_path / "none.zip"))
+    assert zipped.returncode == 0, zipped.stderr
+    with zipfile.ZipFile(tmp_path / "none.zip") as archive:
+        assert archive.namelist() == []  # nothing finished, nothing to zip
+
+    waiting = start_cli(cli.url, cli.key, "batch", "retry", batch_id[:8], "--wait")
+    try:
+        assert waiting.stdout is not None
+        assert waiting.stdout.readline().startswith(f"{batch_id} running")
+        code, _, said = interrupt(waiting)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.communicate()
+    assert code == 130, said
+    assert f"batch {batch_id} goes on in the service" in " ".join(said.split())
+
+
+def test_a_batch_is_checked_before_anything_is_uploaded(cli: Cli, tmp_path: Path) -> None:
+    too_many = cli("batch", "submit", *[f"https://example.com/{i}.mp3" for i in range(1001)])
+    assert too_many.returncode == 2
+    assert "a batch holds at most 1,000 items, not 1,001" in too_many.stderr
+    clip = tmp_path / "one.wav"
+    clip.write_bytes(b"RIFF")
+    missing = cli("batch", "submit", str(clip), str(tmp_path / "gone.wav"))
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: no such file: ")
+    refused = cli("batch", "submit", str(clip), "-o", "language=klingon")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: invalid_options: items[0]")
+    assert cli.services.store.batches.list_batches(owner_id=None, limit=10) == []

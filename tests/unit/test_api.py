@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers.auth import authorize
+from helpers.auth import authorize, user_with_key
 from helpers.progress import finish_with_transcript
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
@@ -596,6 +596,33 @@ def test_jobs_are_listed_by_id_prefix(client: TestClient) -> None:
     for prefix in (one[:8], one[:13], one[:13].replace("-", ""), one.upper()[:10]):
         assert [j["id"] for j in client.get(JOBS, params={"id_prefix": prefix}).json()["jobs"]] == [one]
     assert_error(client.get(JOBS, params={"id_prefix": "xyz"}), 422, "validation_error")
+
+
+def test_a_job_is_found_by_its_idempotency_key_among_the_callers_own_only(
+    client: TestClient, services: Services
+) -> None:
+    first = client.post(
+        JOBS,
+        json={"pipeline": "transcribe", "source": "https://example.com/a.mp3"},
+        headers={"Idempotency-Key": "watch:abc"},
+    ).json()["id"]
+    submit(client)
+    listed = client.get(JOBS, params={"idempotency_key": "watch:abc"}).json()["jobs"]
+    assert [j["id"] for j in listed] == [first]
+    assert client.get(JOBS, params={"idempotency_key": "watch:other"}).json()["jobs"] == []
+    # another user's job under the same key is theirs: the admin (who lists everybody's) does not see it
+    _, key = user_with_key(services.store, "ann")
+    theirs = client.post(
+        JOBS,
+        json={"pipeline": "transcribe", "source": "https://example.com/b.mp3"},
+        headers={"Idempotency-Key": "watch:abc", "Authorization": f"Bearer {key}"},
+    ).json()["id"]
+    listed = client.get(JOBS, params={"idempotency_key": "watch:abc"}).json()["jobs"]
+    assert [j["id"] for j in listed] == [first]
+    as_ann = client.get(
+        JOBS, params={"idempotency_key": "watch:abc"}, headers={"Authorization": f"Bearer {key}"}
+    ).json()["jobs"]
+    assert [j["id"] for j in as_ann] == [theirs]
 
 
 def test_docs_are_served_from_the_package_with_no_external_host(client: TestClient) -> None:

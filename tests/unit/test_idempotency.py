@@ -36,3 +36,21 @@ def test_a_key_replays_within_its_ttl_and_is_reusable_after_it(store: JobStore, 
     assert second != first
     assert _submit(store, "https://example.com/b.mp3") == (second, False)
     assert store.jobs.get_job(uuid.UUID(first)).source == "https://example.com/a.mp3"  # untouched
+
+
+def test_the_listing_finds_a_keys_job_however_old_until_the_key_names_a_new_one(
+    store: JobStore, clock: Clock
+) -> None:
+    first, _ = _submit(store, "https://example.com/a.mp3", key="watch-1")
+    _submit(store, "https://example.com/b.mp3", key="watch-2")
+
+    def found(key: str) -> list[str]:
+        return [str(j.id) for j in store.jobs.list_jobs(owner_id=LOCAL_USER_ID, idempotency_key=key).jobs]
+
+    assert found("watch-1") == [first]
+    clock.now += timedelta(days=400)  # far past the TTL: the key still names its job
+    assert found("watch-1") == [first]
+    assert found("watch-3") == []
+    second, created = _submit(store, "https://example.com/c.mp3", key="watch-1")  # the key names a new job
+    assert created
+    assert found("watch-1") == [second]

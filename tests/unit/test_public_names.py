@@ -15,6 +15,8 @@ PUBLIC = {
         "AmbiguousJobId",
         "ApiError",
         "Client",
+        "Download",
+        "Saved",
         "SseMessage",
         "SseParser",
         "StreamLost",

@@ -1,15 +1,17 @@
 """What every `mediajobs` command shares: the Typer app, the consoles, errors, the API option.
 
 Exit codes: 0 success; 1 the job failed (or was cancelled); 2 the command could not do what it was
-asked: bad arguments, an error answer of the API, an API that cannot be reached. Text that comes from
-users or from the server is printed with rich markup off (`[a-z]` in a message is not a style).
+asked: bad arguments, an error answer of the API, an API that cannot be reached; 130 interrupted
+(Ctrl-C) while following a job, which goes on in the service. Text that comes from users or from the
+server is printed with rich markup off (`[a-z]` in a message is not a style).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -32,6 +34,11 @@ DEFAULT_API = "http://127.0.0.1:8000"
 
 EXIT_JOB_FAILED = 1
 EXIT_CLIENT_ERROR = 2
+EXIT_INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT
+
+OptionArg = Annotated[
+    list[str] | None, typer.Option("--option", "-o", help="A pipeline option, key=value (repeatable).")
+]
 
 
 def setup_logging(settings: Settings, role: str) -> None:
@@ -65,3 +72,33 @@ def api_client(api_url: str) -> Iterator[Client]:
         raise fail(f"cannot reach the mediajobs API at {api_url}: is `mediajobs up` running?") from None
     except ClientSideError as exc:
         raise fail(exc.message) from None
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """`-o key=value` pairs as options; a value is JSON when it parses (`vad=true`, `rate=150`), else text."""
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            options[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.strip()] = raw
+    return options
+
+
+@contextmanager
+def goes_on(what: str, follow: str) -> Iterator[None]:
+    """Ctrl-C while following `what` (a job, a batch) ends this command only: say that the work goes
+    on in the service and how to follow it again, and exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(
+            Text.assemble(
+                ("interrupted:", "yellow"), f" {what} goes on in the service; follow it with `{follow}`"
+            ),
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -1,13 +1,12 @@
-"""Commands that use the service over its HTTP API: submit, status, watch, result, cancel, jobs, retry.
+"""Commands about jobs, over the HTTP API: submit, status, watch, cancel, jobs, retry, rerun.
 
 Wherever a job id is taken, a unique prefix of it (at least 4 hex digits) will do, as in git.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sys
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,17 +16,21 @@ from rich.table import Table
 from rich.text import Text
 
 from mediajobs.client import ApiError, Client
+from mediajobs.client.api import looks_like_source
 
 from .common import (
     DEFAULT_API,
     EXIT_CLIENT_ERROR,
     EXIT_JOB_FAILED,
     ApiUrl,
+    OptionArg,
     api_client,
     app,
     console,
     err,
     fail,
+    goes_on,
+    parse_options,
     plain,
 )
 from .view import follow, print_outcome, waiting_text
@@ -35,41 +38,43 @@ from .view import follow, print_outcome, waiting_text
 JobIdArg = Annotated[str, typer.Argument(help="A job id, or a unique prefix of it (at least 4 hex digits).")]
 
 
-def _parse_option(pair: str) -> tuple[str, Any]:
-    if "=" not in pair:
-        raise typer.BadParameter(f"expected key=value, got {pair!r}")
-    key, raw = pair.split("=", 1)
-    try:
-        value: Any = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.strip(), value
-
-
 @app.command()
 def submit(
-    source: Annotated[str, typer.Argument(help="A local file (uploaded), an http(s) URL or upload://<id>.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A local file (uploaded), an http(s) URL, upload://<id> or job://<id or prefix>."
+        ),
+    ],
     pipeline: str = "transcribe",
-    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="key=value, repeatable")] = None,
+    option: OptionArg = None,
     wait: Annotated[bool, typer.Option("--wait", help="Follow the job until it ends.")] = False,
     api_url: ApiUrl = DEFAULT_API,
 ) -> None:
     """Submit a job and print its id (with --wait: exit 1 when the job does not succeed)."""
-    options = dict(_parse_option(p) for p in option or [])
+    options = parse_options(option)
     target: str | Path = source
-    if not source.startswith(("http://", "https://", "upload://", "job://")):
+    if not looks_like_source(source):
         target = Path(source)
         if not target.is_file():
             raise fail(f"no such file: {source}")
     with api_client(api_url) as client:
         accepted = client.submit(target, pipeline=pipeline, options=options)
-        console.print(accepted["id"], markup=False)
-        if wait:
-            job = follow(client, accepted["id"])
-    if wait:
-        print_outcome(job)
-        if job["status"] != "succeeded":
-            raise typer.Exit(EXIT_JOB_FAILED)
+        job_id = str(accepted["id"])
+        with job_goes_on(job_id):
+            console.print(job_id, markup=False)
+            if not wait:
+                return
+            job = follow(client, job_id)
+    print_outcome(job)
+    if job["status"] != "succeeded":
+        raise typer.Exit(EXIT_JOB_FAILED)
+
+
+def job_goes_on(job_id: str) -> AbstractContextManager[None]:
+    """Ctrl-C from here on leaves the job running and says how to follow it (from the moment its id
+    is known: a Ctrl-C between printing it and following it is no different)."""
+    return goes_on(f"job {job_id}", f"mediajobs watch {job_id}")
 
 
 def _stage_of(job: dict[str, Any]) -> str:
@@ -110,33 +115,6 @@ def status(job_id: JobIdArg, api_url: ApiUrl = DEFAULT_API) -> None:
             plain(error.get("code") or ""),
         )
     console.print(table)
-
-
-@app.command()
-def result(
-    job_id: JobIdArg,
-    format: Annotated[str, typer.Option("--format", "-f", help="srt, vtt, txt or json")] = "json",
-    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
-    api_url: ApiUrl = DEFAULT_API,
-) -> None:
-    """Print (or save) a finished job's transcript."""
-    if format not in ("srt", "vtt", "txt", "json"):
-        raise fail(f"unknown format {format!r}: choose srt, vtt, txt or json")
-    with api_client(api_url) as client:
-        full_id = client.resolve_id(job_id)
-        try:
-            data = client.artifact(full_id, f"transcript.{format}")
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            client.result(full_id)  # a job that has not succeeded: the API's 409 says why
-            raise
-    if output is not None:
-        output.write_bytes(data)
-        err.print(f"wrote {output}", markup=False)
-    else:
-        text = data.decode("utf-8")
-        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
 
 
 @app.command()
@@ -184,7 +162,9 @@ def jobs(
 def watch(job_id: JobIdArg, api_url: ApiUrl = DEFAULT_API) -> None:
     """Follow a job's progress live, one bar per stage, until it ends (exit 1 unless it succeeded)."""
     with api_client(api_url) as client:
-        job = follow(client, client.resolve_id(job_id))
+        full_id = client.resolve_id(job_id)
+        with job_goes_on(full_id):
+            job = follow(client, full_id)
     print_outcome(job)
     if job["status"] != "succeeded":
         raise typer.Exit(EXIT_JOB_FAILED)
@@ -295,3 +275,28 @@ def skipped_text(skipped: list[dict[str, Any]]) -> str:
         f"skipped {len(skipped)} permanent {noun} ({counted}): the same input would fail again; "
         "--include-permanent retries them too"
     )
+
+
+@app.command()
+def rerun(
+    job_id: JobIdArg,
+    from_stage: Annotated[str, typer.Option("--from", help="The first stage to run again, e.g. transcribe.")],
+    option: OptionArg = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the new job until it ends.")] = False,
+    api_url: ApiUrl = DEFAULT_API,
+) -> None:
+    """Run a job again from a stage, with new options; prints the new job's id.
+
+    The new job reuses the old one's finished stages before --from (they do not run again) and runs
+    the rest with these options over the old job's."""
+    options = parse_options(option)
+    with api_client(api_url) as client:
+        job = client.rerun(client.resolve_id(job_id), from_stage, **options)
+        with job_goes_on(job["id"]):
+            console.print(job["id"], markup=False)
+            if not wait:
+                return
+            job = follow(client, job["id"])
+    print_outcome(job)
+    if job["status"] != "succeeded":
+        raise typer.Exit(EXIT_JOB_FAILED)

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
@@ -127,13 +128,13 @@ def follow(client: Client, job_id: str) -> dict[str, Any]:
     return client.get(job_id)
 
 
-def print_outcome(job: dict[str, Any]) -> None:
+def print_outcome(job: dict[str, Any], *, to: Console = console) -> None:
     if job["status"] == "succeeded":
-        console.print(Text.assemble(("succeeded", "green"), f" {job['id']}"))
+        to.print(Text.assemble(("succeeded", "green"), f" {job['id']}"))
     else:
         error = job.get("error") or {}
         detail = f" {job['id']}: {error.get('code')}: {error.get('message')}"
-        console.print(Text.assemble((job["status"], "red"), detail))
+        to.print(Text.assemble((job["status"], "red"), detail))
 
 
 __all__ = ["StageBars", "WaitWatcher", "follow", "print_outcome", "waiting_text"]

@@ -417,12 +417,17 @@ class Jobs:
         limit: int = 50,
         cursor: str | None = None,
         id_prefix: str | None = None,
+        idempotency_key: str | None = None,
     ) -> JobPage:
         """Jobs newest first; `owner_id=None` lists everybody's (admins). `id_prefix`: only the jobs
-        whose id starts with these hex digits (dashes ignored), found as a range of the primary key."""
+        whose id starts with these hex digits (dashes ignored), found as a range of the primary key.
+        `idempotency_key`: the job that key named, however old (the TTL only decides when the key may
+        name a new job); the key stays on its job until then."""
         query = select(JobRow.__table__)
         if owner_id is not None:
             query = query.where(JobRow.owner_id == owner_id)
+        if idempotency_key is not None:
+            query = query.where(JobRow.idempotency_key == idempotency_key.strip())
         if id_prefix is not None:
             digits = id_prefix.replace("-", "").lower()
             low, high = uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))

@@ -112,15 +112,26 @@ def list_jobs(
             description="Only jobs whose id starts with these hex digits (how the CLI resolves short ids).",
         ),
     ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Only your job submitted with this Idempotency-Key, however long ago (how "
+            "`mediajobs watch-folder` remembers the files it took).",
+        ),
+    ] = None,
 ) -> JobList:
     """List jobs, newest first (an admin sees everybody's); pass `next_cursor` back as `cursor`."""
     page = store.jobs.list_jobs(
-        owner_id=owner.scope,
+        # a key is the caller's own (keys are unique per user): an admin looks among theirs only
+        owner_id=owner.user.id if idempotency_key is not None else owner.scope,
         status=status,
         pipeline=pipeline,
         limit=limit,
         cursor=cursor,
         id_prefix=id_prefix,
+        idempotency_key=idempotency_key,
     )
     return JobList(jobs=[job_public(j) for j in page.jobs], next_cursor=page.next_cursor)
 

@@ -1,16 +1,4 @@
-"""A small Python client for the mediajobs HTTP API (used by the CLI).
-
-Exceptions (all but `ApiError` raised only by the calls that say so), under mediajobs' one root:
-
-MediaJobsError
-└── ClientSideError
-    ├── ApiError        the API answered with an error body (`{"error": {"code", "message"}}`)
-    ├── AmbiguousJobId  `resolve_id` was given an id prefix that several jobs (or too few digits) share
-    ├── WaitTimeout     `wait` reached its deadline before the job ended
-    └── StreamLost      `subscribe_progress` could not re-establish the event stream
-
-Transport failures (API unreachable, timeouts) are httpx's own `httpx.TransportError`.
-"""
+"""The Client: every call of the mediajobs HTTP API, as Python methods (the CLI uses it)."""
 
 from __future__ import annotations
 
@@ -19,102 +7,24 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.errors import ClientSideError
 from mediajobs.settings import DEFAULT_DATA_DIR
 
+from .batches import BatchCalls
+from .errors import AmbiguousJobId, ApiError, StreamLost, WaitTimeout, json_of, raise_for_error
+from .files import Download, Saved, is_json, save, stream
+from .sse import SseParser, sse_lines
+
+Records = list[dict[str, Any]]  # (`Client.list` hides the builtin inside the class)
+
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired"})
-
-
-class ApiError(ClientSideError):
-    """Raised when the API answers with an error body (`{"error": {"code", "message"}}`)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message, code=code)
-        self.status = status
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.code}: {self.message}"
-
-
-class AmbiguousJobId(ClientSideError):
-    """Raised by `resolve_id` when an id prefix is too short or several jobs' ids start with it."""
-
-    code = "ambiguous_id"
-
-
-class WaitTimeout(ClientSideError):
-    """Raised when `wait` reaches its deadline before the job ended."""
-
-    code = "wait_timeout"
-
-
-class StreamLost(ClientSideError):
-    """Raised by `subscribe_progress` when `max_retries` reconnections in a row brought no event."""
-
-    code = "stream_lost"
-
-    def __init__(self, job_id: str, last_event_id: int | None, cause: str) -> None:
-        super().__init__(f"lost the event stream of job {job_id} after event {last_event_id}: {cause}")
-        self.job_id = job_id
-        self.last_event_id = last_event_id
-        self.cause = cause
-
-
-@dataclass(frozen=True, slots=True)
-class SseMessage:
-    """One dispatched Server-Sent Event (fields as sent; `data` lines joined with newlines)."""
-
-    id: str | None
-    event: str
-    data: str
-    retry: int | None
-
-
-class SseParser:
-    """Incremental parser of the `text/event-stream` format: feed it lines, get messages at blank lines."""
-
-    def __init__(self) -> None:
-        self._data: list[str] = []
-        self._event = ""
-        self._id: str | None = None
-        self._retry: int | None = None
-        self._fields = False
-
-    def feed(self, line: str) -> SseMessage | None:
-        line = line.rstrip("\r\n")
-        if not line:
-            return self._dispatch()
-        if line.startswith(":"):
-            return None  # a comment (keep-alive)
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        self._fields = True
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        elif name == "id" and "\0" not in value:
-            self._id = value
-        elif name == "retry" and value.isdigit():
-            self._retry = int(value)
-        return None
-
-    def _dispatch(self) -> SseMessage | None:
-        if not self._fields:
-            return None
-        message = SseMessage(
-            id=self._id, event=self._event or "message", data="\n".join(self._data), retry=self._retry
-        )
-        self._data, self._event, self._retry, self._fields = [], "", None, False
-        return message
 
 
 def default_api_key() -> str | None:
@@ -130,7 +40,7 @@ def default_api_key() -> str | None:
         return None
 
 
-class Client:
+class Client(BatchCalls):
     def __init__(
         self,
         base_url: str = "http://127.0.0.1:8000",
@@ -167,9 +77,10 @@ class Client:
         options: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Submit a job. A local path is uploaded with the request; a URL or upload:// id is passed on."""
+        """Submit a job. A local path is uploaded with the request; a URL or upload:// id is passed on,
+        and a `job://` id may be a unique prefix (see `resolve_source`)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        if isinstance(source, Path) or not _looks_like_url(str(source)):
+        if isinstance(source, Path) or not looks_like_source(str(source)):
             path = Path(source)
             with path.open("rb") as fh:
                 response = self._http.post(
@@ -181,10 +92,14 @@ class Client:
         else:
             response = self._http.post(
                 "/api/v1/jobs",
-                json={"pipeline": pipeline, "source": str(source), "options": dict(options or {})},
+                json={
+                    "pipeline": pipeline,
+                    "source": self.resolve_source(str(source)),
+                    "options": dict(options or {}),
+                },
                 headers=headers,
             )
-        return _json(response)
+        return json_of(response)
 
     def resolve_id(self, text: str) -> str:
         """The full id of the one job whose id starts with `text` (at least 4 hex digits), like git.
@@ -207,6 +122,25 @@ class Client:
             raise AmbiguousJobId(f"id prefix {text!r} matches several jobs ({listed}): give more digits")
         return str(found[0])
 
+    def resolve_source(self, source: str) -> str:
+        """A `job://` source with its id made whole (a unique prefix will do, as in `resolve_id`); any
+        other source as it is."""
+        if not source.startswith("job://"):
+            return source
+        return "job://" + self.resolve_id(source.removeprefix("job://"))
+
+    def upload(self, path: Path) -> dict[str, Any]:
+        """Store a local file for later jobs (sent as it is read); its `source` is `upload://<id>`."""
+        with path.open("rb") as fh:
+            files = {"file": (path.name, fh, "application/octet-stream")}
+            return json_of(self._http.post("/api/v1/uploads", files=files))
+
+    def find_by_key(self, idempotency_key: str) -> dict[str, Any] | None:
+        """Your job submitted with this Idempotency-Key, however long ago; None if there is none."""
+        jobs = self._http.get("/api/v1/jobs", params={"idempotency_key": idempotency_key, "limit": 1})
+        found: Records = json_of(jobs)["jobs"]
+        return found[0] if found else None
+
     def submit_text(
         self,
         text: str,
@@ -218,18 +152,18 @@ class Client:
         """Submit a text pipeline's job (translate, synthesize) with the text itself as its input."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         body = {"pipeline": pipeline, "text": text, "options": dict(options or {})}
-        return _json(self._http.post("/api/v1/jobs", json=body, headers=headers))
+        return json_of(self._http.post("/api/v1/jobs", json=body, headers=headers))
 
     def get(self, job_id: str) -> dict[str, Any]:
-        return _json(self._http.get(f"/api/v1/jobs/{job_id}"))
+        return json_of(self._http.get(f"/api/v1/jobs/{job_id}"))
 
     def queues(self) -> dict[str, Any]:
         """Every queue with its consumers, length and oldest waiting age (admins)."""
-        return _json(self._http.get("/api/v1/queues"))
+        return json_of(self._http.get("/api/v1/queues"))
 
     def workers(self) -> dict[str, Any]:
         """Live workers and the stages running now (admins)."""
-        return _json(self._http.get("/api/v1/workers"))
+        return json_of(self._http.get("/api/v1/workers"))
 
     def list(
         self,
@@ -248,27 +182,47 @@ class Client:
             "id_prefix": id_prefix,
         }
         params = {k: v for k, v in query.items() if v is not None}
-        return _json(self._http.get("/api/v1/jobs", params=params))
+        return json_of(self._http.get("/api/v1/jobs", params=params))
 
     def cancel(self, job_id: str) -> dict[str, Any]:
-        return _json(self._http.post(f"/api/v1/jobs/{job_id}/cancel"))
+        return json_of(self._http.post(f"/api/v1/jobs/{job_id}/cancel"))
 
     def retry(self, job_id: str) -> dict[str, Any]:
         """Run a failed (or cancelled) job again from its first unfinished stage."""
-        return _json(self._http.post(f"/api/v1/jobs/{job_id}/retry"))
+        return json_of(self._http.post(f"/api/v1/jobs/{job_id}/retry"))
 
     def rerun(self, job_id: str, from_stage: str, **options: Any) -> dict[str, Any]:
         """A new job reusing this one's finished stages before `from_stage`, with `options` over its own."""
         body = {"from_stage": from_stage, "options": options}
-        return _json(self._http.post(f"/api/v1/jobs/{job_id}/rerun", json=body))
+        return json_of(self._http.post(f"/api/v1/jobs/{job_id}/rerun", json=body))
 
-    def result(self, job_id: str) -> dict[str, Any]:
-        return _json(self._http.get(f"/api/v1/jobs/{job_id}/result"))
+    def result(self, job_id: str) -> dict[str, Any] | bytes:
+        """The job's main result: the parsed JSON when it is JSON (a transcript, a translation, a dub's
+        list of files), else its bytes (synthesize's audio). For large files, `save_result`."""
+        response = self._http.get(f"/api/v1/jobs/{job_id}/result", follow_redirects=True)
+        raise_for_error(response)
+        if is_json(response.headers.get("content-type", "")):
+            data: dict[str, Any] = response.json()
+            return data
+        return response.content
+
+    def save_result(self, job_id: str, path: Path) -> Saved:
+        """Write the job's main result to `path` as it arrives (whole or not at all)."""
+        return save(self._http, f"/api/v1/jobs/{job_id}/result", path)
+
+    def artifacts(self, job_id: str) -> Records:
+        """The job's files: name, content_type, size, url."""
+        found: Records = json_of(self._http.get(f"/api/v1/jobs/{job_id}/artifacts"))["artifacts"]
+        return found
 
     def artifact(self, job_id: str, name: str) -> bytes:
-        response = self._http.get(f"/api/v1/jobs/{job_id}/artifacts/{name}")
-        _raise_for_error(response)
+        response = self._http.get(f"/api/v1/jobs/{job_id}/artifacts/{name}", follow_redirects=True)
+        raise_for_error(response)
         return response.content
+
+    def save_artifact(self, job_id: str, name: str, path: Path) -> Saved:
+        """Write one of the job's files to `path` as it arrives (whole or not at all)."""
+        return save(self._http, f"/api/v1/jobs/{job_id}/artifacts/{name}", path)
 
     def wait(
         self,
@@ -328,7 +282,7 @@ class Client:
                     if response.status_code >= 400:
                         response.read()
                         if response.status_code < 500:
-                            _raise_for_error(response)
+                            raise_for_error(response)
                         cause = f"HTTP {response.status_code}"
                     else:
                         parser = SseParser()
@@ -356,54 +310,18 @@ class Client:
                 raise StreamLost(job_id, last, cause)
             time.sleep(min(backoff_cap, delay * 2 ** (failures - 1)))  # reconnect backoff
 
-
-def sse_lines(chunks: Iterable[str]) -> Iterator[str]:
-    """Lines of an event stream. SSE ends lines with CR, LF or CRLF only; `str.splitlines` (and so
-    httpx's `iter_lines`) would also split on U+2028, U+0085... inside a JSON `data:` value."""
-    buffer = ""
-    for chunk in chunks:
-        buffer += chunk
-        while True:
-            cut = min((i for i in (buffer.find("\r"), buffer.find("\n")) if i >= 0), default=-1)
-            if cut < 0 or (buffer[cut] == "\r" and cut == len(buffer) - 1):
-                break  # no complete line yet (a lone CR at the end may be half of CRLF)
-            line, rest = buffer[:cut], buffer[cut + 1 :]
-            if buffer[cut] == "\r" and rest.startswith("\n"):
-                rest = rest[1:]
-            yield line
-            buffer = rest
-    if buffer:
-        yield buffer.rstrip("\r")
+    @contextmanager
+    def download(self, job_id: str, name: str | None = None) -> Iterator[Download]:
+        """One of the job's files as it streams in: its main result (`name` None) or the artifact
+        `name`; the media type is known before the body is read."""
+        path = f"/api/v1/jobs/{job_id}/result" if name is None else f"/api/v1/jobs/{job_id}/artifacts/{name}"
+        with stream(self._http, path) as download:
+            yield download
 
 
-def _looks_like_url(value: str) -> bool:
+def looks_like_source(value: str) -> bool:
+    """A source the API reads itself (a URL, an upload, a job), not a local file to send."""
     return value.startswith(("http://", "https://", "upload://", "job://"))
 
 
-def _raise_for_error(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
-    try:
-        error = response.json()["error"]
-        raise ApiError(response.status_code, str(error["code"]), str(error["message"]))
-    except (ValueError, KeyError, TypeError):
-        raise ApiError(response.status_code, "http_error", response.text[:500]) from None
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    _raise_for_error(response)
-    data: dict[str, Any] = response.json()
-    return data
-
-
-__all__ = [
-    "AmbiguousJobId",
-    "ApiError",
-    "Client",
-    "SseMessage",
-    "SseParser",
-    "StreamLost",
-    "WaitTimeout",
-    "default_api_key",
-    "sse_lines",
-]
+__all__ = ["TERMINAL", "Client", "default_api_key", "looks_like_source"]
