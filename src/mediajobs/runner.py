@@ -152,10 +152,10 @@ class Runner:
             return RunOutcome(outcome="refused", refusal=claim)
         outcome = self._run_claimed(claim, budget)
         while outcome.followed is not None:
-            outcome = self._run_claimed(outcome.followed, budget)
+            outcome = self._run_claimed(outcome.followed, budget, followed=True)
         return outcome
 
-    def _run_claimed(self, claim: Claim, budget: TaskBudget | None) -> RunOutcome:
+    def _run_claimed(self, claim: Claim, budget: TaskBudget | None, *, followed: bool = False) -> RunOutcome:
         job_id, stage = claim.job.id, claim.stage.name
         lane = claim.stage.routed_lane or claim.job.lane
         info = StageInfo(
@@ -171,6 +171,7 @@ class Runner:
             media_seconds=claim.job.media_seconds,
             owner_id=claim.job.owner_id,
             since_submit=_since_submit(claim),
+            followed=followed,
         )
         self.hooks.stage_started(info)
         started = time.monotonic()

@@ -59,13 +59,13 @@ def test_flower_shows_the_stage_tasks_of_a_job(tmp_path: Path, pg_url: str, redi
                 ours = [
                     t for t in tasks.values() if job_id in str(t.get("args")) and t.get("state") == "SUCCESS"
                 ]
-                return ours if len(ours) == 3 else []
+                return ours
 
-            found = wait_for(stage_tasks, timeout=30, message="the job's three stage tasks in Flower")
+            # one broker task: the worker serves every queue, so it ran the second and third stages
+            # right after the first in the same task (sticky stages: no message, so nothing for Flower)
+            found = wait_for(stage_tasks, timeout=30, message="the job's stage task in Flower")
             assert {t["name"] for t in found} == {"mediajobs.run_stage"}  # type: ignore[union-attr]
-            assert sorted(str(t["args"]) for t in found) == sorted(  # type: ignore[union-attr]
-                str([job_id, stage]) for stage in ("first", "second", "third")
-            )
+            assert [str(t["args"]) for t in found] == [str([job_id, "first"])]  # type: ignore[union-attr]
     finally:
         flower.terminate()
         try:

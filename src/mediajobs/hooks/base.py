@@ -58,6 +58,7 @@ class StageInfo:
     media_seconds: float | None = None  # the job's media length, once measured
     owner_id: str | None = None  # the job's owner (for log lines; never a metric label)
     since_submit: float | None = None  # this attempt started its job: seconds since the job was submitted
+    followed: bool = False  # claimed by its predecessor's worker as that ended: it came with no message
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

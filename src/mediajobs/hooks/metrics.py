@@ -36,6 +36,7 @@ class EventMetrics:
 
     registry: CollectorRegistry
     tasks_submitted: Counter  # {queue, task_name}: stage messages the broker took
+    stages_followed: Counter  # {queue, task_name}: stages run by their predecessor's worker, no message
     tasks_completed: Counter  # {queue, status}: stage attempts that ended, by outcome
     task_duration: Histogram  # {task_name}: how long an attempt ran
     stages_running: Gauge  # {queue}: attempts running in this process now
@@ -58,6 +59,12 @@ def event_metrics() -> EventMetrics:
         tasks_submitted=Counter(
             "mediajobs_tasks_submitted",
             "Stage messages the broker took (re-sends included).",
+            ["queue", "task_name"],
+            registry=registry,
+        ),
+        stages_followed=Counter(
+            "mediajobs_stages_followed",
+            "Stages a worker ran right after their predecessor, claimed without a broker message (sticky).",
             ["queue", "task_name"],
             registry=registry,
         ),
@@ -153,6 +160,8 @@ class MetricsHooks(Hooks):
 
     def stage_started(self, stage: StageInfo) -> None:
         self.metrics.stages_running.labels(stage.queue).inc()
+        if stage.followed:
+            self.metrics.stages_followed.labels(stage.queue, task_name(stage.pipeline, stage.stage)).inc()
         if stage.since_submit is not None:
             self.metrics.admission_wait.labels(stage.lane).observe(stage.since_submit)
 
