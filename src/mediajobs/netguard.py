@@ -19,6 +19,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -99,6 +100,36 @@ def refuse_private_literal(host: str | None) -> None:
             "(an operator can allow it: MEDIAJOBS_ALLOW_PRIVATE_SOURCES=true)",
             code="forbidden_source",
         )
+
+
+def check_callback_url(url: str, *, allow_private: bool, field: str = "callback_url") -> str:
+    """Submit-time check of a URL mediajobs will POST to (a webhook): a host that is not a literal
+    private address (`forbidden_callback`), then https (http, and private hosts, only where the operator
+    allows private sources) and no credentials (`invalid_callback_url`). The stripped URL. Every
+    delivery checks the addresses the host resolves to again (PinnedTransport)."""
+    clean = url.strip()
+    try:
+        parts = urlsplit(clean)
+        host = parts.hostname
+        parts.port  # noqa: B018 (a malformed port raises here)
+    except ValueError:
+        raise InvalidRequest(f"{field} {clean[:200]!r} is not a URL", code="invalid_callback_url") from None
+    if not host:
+        raise InvalidRequest(f"{field} has no host", code="invalid_callback_url")
+    if not allow_private and literal_host_is_private(host):
+        raise InvalidRequest(
+            f"{field} host {host[:100]!r} is not a public address "
+            "(an operator can allow it: MEDIAJOBS_ALLOW_PRIVATE_SOURCES=true)",
+            code="forbidden_callback",
+        )
+    scheme = parts.scheme.lower()
+    if scheme != "https" and not (scheme == "http" and allow_private):
+        raise InvalidRequest(f"{field} must be an https:// URL", code="invalid_callback_url")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidRequest(
+            f"{field} may not carry credentials (user:password@)", code="invalid_callback_url"
+        )
+    return clean
 
 
 def resolve_host(host: str, port: int) -> list[str]:
@@ -194,6 +225,7 @@ class PinnedTransport(httpx.HTTPTransport):
 __all__ = [
     "PinnedBackend",
     "PinnedTransport",
+    "check_callback_url",
     "check_public_host",
     "embedded_ipv4",
     "is_public",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mediajobs.domain import Lane, Pipeline, PipelineRegistry, QueueKind, RetryPolicy
+from mediajobs.domain.retry import RetrySchedule
 from mediajobs.domain.routing import queue_name
 from mediajobs.domain.tenancy import LANE_ORDER
 from mediajobs.engines import SPEECH_TO_TEXT, Engines, Slot
@@ -31,6 +32,7 @@ from mediajobs.engines.synthesis import synthesis_slot
 from mediajobs.engines.translation import TRANSLATION
 from mediajobs.errors import ConfigurationError, InvalidRequest
 from mediajobs.hooks import HookChain, Hooks, LoggingHooks, MetricsHooks
+from mediajobs.hooks.webhooks import Webhooks
 from mediajobs.pipelines import MEASUREMENT, SHIPPED
 from mediajobs.queue.routing import SYSTEM_QUEUES
 from mediajobs.settings import Settings
@@ -207,7 +209,8 @@ def _bind(factory: EngineFactory, settings: Settings) -> Callable[[], Any]:
 
 
 def register_shipped(registry: Registry) -> None:
-    """What every deployment has: the shipped pipelines, engines, storage backends and hooks."""
+    """What every deployment has: the shipped pipelines, engines, storage backends and hooks (logs,
+    webhooks)."""
     for pipeline in SHIPPED:
         registry.add_pipeline(pipeline)
     if registry.settings.noop_pipelines:
@@ -221,6 +224,8 @@ def register_shipped(registry: Registry) -> None:
     registry.add_storage("local", local_storage)
     registry.add_hook(LoggingHooks())
     registry.add_hook(MetricsHooks())
+    schedule = RetrySchedule(delays=tuple(registry.settings.webhook_retry_schedule))
+    registry.add_hook(Webhooks(schedule))
 
 
 def load_plugin(registry: Registry, module_name: str) -> None:

@@ -218,7 +218,7 @@ class Runner:
                 ),
                 cancel=token,
                 find_artifact=self.store.artifacts.get_artifact,
-                owner_secret=lambda: self.store.users.webhook_secret(claim.job.owner_id),
+                owner_secrets=lambda: self.store.users.signing_secrets(claim.job.owner_id),
             )
             code = self._code(claim)
             heartbeat.start()

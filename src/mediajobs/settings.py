@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mediajobs.domain.retry import RetryPolicy
+from mediajobs.domain.retry import STANDARD_WEBHOOK_DELAYS, RetryPolicy
 from mediajobs.domain.tenancy import DEFAULT_LIMITS, Tier, TierLimits
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "mediajobs"
@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     # (regular expressions over yt-dlp's extractor names, case-insensitive; `generic` is tried last).
     page_extractors: list[str] = Field(
         default_factory=lambda: list(DEFAULT_PAGE_EXTRACTORS), validation_alias="MEDIAJOBS_PAGE_EXTRACTORS"
+    )
+    # Seconds between the attempts of a webhook (after the first, at once), each stretched by up to 20%
+    # at random: the Standard Webhooks schedule, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts).
+    webhook_retry_schedule: list[Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: list(STANDARD_WEBHOOK_DELAYS),
+        max_length=50,
+        validation_alias="MEDIAJOBS_WEBHOOK_RETRY_SCHEDULE",
     )
     # Folders a video job may publish into (`publish_dir` option), e.g. ["/srv/videos"]; none by default.
     publish_dirs: list[Path] = Field(default_factory=list, validation_alias="MEDIAJOBS_PUBLISH_DIRS")

@@ -7,7 +7,9 @@ A message is signed with the user's secret `whsec_<base64 key>`:
     webhook-signature: v1,<base64 of HMAC-SHA256(key, "<id>.<timestamp>.<body>")>
 
 A receiver recomputes the HMAC over the raw body it got and refuses a timestamp far from its clock
-(replays). The publish stage of the video pipeline signs with it; webhooks will too.
+(replays). During a rotation of the secret a message carries two signatures, space-separated, one per
+secret (the new one first), so a receiver that still knows only the old secret keeps verifying. The
+publish stage of the video pipeline signs with it, and so do webhooks (hooks/webhooks.py).
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix of every secret, not a secret)
 SECRET_BYTES = 32  # the spec asks for 24 to 64 random bytes
 TOLERANCE_SECONDS = 300  # how far a receiver lets a timestamp stray from its own clock
+ROTATION_WINDOW = timedelta(hours=24)
+"""After a rotation, messages are signed with the previous secret too, for this long: time to give the
+receivers the new one without refusing a message meanwhile."""
 
 
 class SignatureError(ValueError):
@@ -52,26 +58,35 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return sign_stream(secret, message_id, timestamp, [body])
 
 
-def sign_stream(secret: str, message_id: str, timestamp: int, chunks: Iterable[bytes]) -> str:
-    """`sign` of a body given in pieces (a video too large to hold in memory), read once."""
-    mac = hmac.new(
-        secret_key(secret), message_id.encode() + b"." + str(timestamp).encode() + b".", hashlib.sha256
-    )
+def sign_stream(secret: str | Sequence[str], message_id: str, timestamp: int, chunks: Iterable[bytes]) -> str:
+    """`sign` of a body given in pieces (a video too large to hold in memory), read once; with several
+    secrets, one signature each, space-separated, in their order."""
+    keys = [secret_key(s) for s in ([secret] if isinstance(secret, str) else secret)]
+    if not keys:
+        raise ValueError("signing needs at least one secret")
+    prefix = message_id.encode() + b"." + str(timestamp).encode() + b"."
+    macs = [hmac.new(key, prefix, hashlib.sha256) for key in keys]
     for chunk in chunks:
-        mac.update(chunk)
-    return "v1," + base64.b64encode(mac.digest()).decode("ascii")
+        for mac in macs:
+            mac.update(chunk)
+    return " ".join("v1," + base64.b64encode(mac.digest()).decode("ascii") for mac in macs)
 
 
 def signed_headers(
-    secret: str, body: bytes, *, message_id: str | None = None, timestamp: int | None = None
+    secret: str | Sequence[str],
+    body: bytes,
+    *,
+    message_id: str | None = None,
+    timestamp: int | None = None,
 ) -> dict[str, str]:
-    """The three headers of a signed message (a fresh id and the current time unless given)."""
+    """The three headers of a signed message (a fresh id and the current time unless given); with
+    several secrets, `webhook-signature` holds one signature each."""
     message_id = message_id or new_message_id()
     timestamp = int(time.time()) if timestamp is None else timestamp
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, message_id, timestamp, body),
+        "webhook-signature": sign_stream(secret, message_id, timestamp, [body]),
     }
 
 
@@ -107,6 +122,7 @@ def verify(
 
 
 __all__ = [
+    "ROTATION_WINDOW",
     "SECRET_PREFIX",
     "SignatureError",
     "new_message_id",

@@ -29,6 +29,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from mediajobs.domain.budget import TaskBudget
 from mediajobs.engines import Engines
+from mediajobs.engines.http import OUTBOUND_HTTP
 from mediajobs.errors import ConfigurationError, InvalidRequest, MediaJobsError
 from mediajobs.hooks import ProcessInfo
 from mediajobs.hooks.metrics import event_metrics
@@ -37,7 +38,7 @@ from mediajobs.monitoring.exposition import WorkerExporter, start_worker_exporte
 from mediajobs.queue.app import create_celery_app, use_our_logging
 from mediajobs.queue.delivery import DeliverySender
 from mediajobs.queue.maintenance import Maintenance
-from mediajobs.queue.publisher import RUN_STAGE, CeleryPublisher
+from mediajobs.queue.publisher import DELIVER, RUN_STAGE, CeleryPublisher
 from mediajobs.queue.routing import SYSTEM_QUEUES, hooks_queue, maintenance_queue
 from mediajobs.registry import Registry, build_registry
 from mediajobs.settings import Settings, get_settings
@@ -75,7 +76,12 @@ class WorkerServices:
 
     def deliver(self, delivery_id: int) -> str:
         services = self.get()
-        outcome = DeliverySender(services.store, durable_hooks(services.hooks)).send(delivery_id)
+        outcome = DeliverySender(
+            services.store,
+            durable_hooks(services.hooks),
+            services.engines.get(OUTBOUND_HTTP),
+            worker=f"{services.settings.worker_name}:{os.getpid()}",
+        ).send(delivery_id)
         event_metrics().hook_deliveries.labels(outcome).inc()
         return outcome
 
@@ -118,6 +124,16 @@ def create_worker_app(
 
 
 # -- the main process's heartbeat and reservations -------------------------------------------------
+
+
+def delivery_of(request: Any) -> int | None:
+    """The delivery id of a received task request, if it is a hook delivery's message."""
+    if getattr(request, "task_name", None) != DELIVER:
+        return None
+    try:
+        return int(request.args[0])
+    except (IndexError, TypeError, ValueError):
+        return None
 
 
 def stage_of(request: Any) -> tuple[uuid.UUID, str] | None:
@@ -264,15 +280,18 @@ def _connect_signals(
             maintenance.start()
 
     def on_task_received(sender: Any = None, request: Any = None, **_: Any) -> None:
-        # Before the message reaches a pool process: if this worker dies between now and the claim,
-        # the reaper sees the mark and sends the message again within a lease period.
+        # Before the message reaches a pool process: if this worker dies between now and the claim
+        # (or while a hook delivery is being sent), the reaper sees the mark and sends the message
+        # again within a lease period.
         stage = stage_of(request)
-        if stage is None:
-            return
+        delivery = delivery_of(request) if stage is None else None
         try:
-            holder.get().store.leases.mark_reserved(worker_id, *stage)
+            if stage is not None:
+                holder.get().store.leases.mark_reserved(worker_id, *stage)
+            elif delivery is not None:
+                holder.get().store.deliveries.mark_reserved(worker_id, delivery)
         except Exception:  # never stop the consumer; the stale re-dispatch remains the fallback
-            log.warning("could not mark %s/%s reserved", *stage, exc_info=True)
+            log.warning("could not mark %s reserved", stage or delivery, exc_info=True)
 
     def on_worker_shutdown(sender: Any = None, **_: Any) -> None:
         if maintenance is not None and maintenance.is_alive():
@@ -391,6 +410,7 @@ __all__ = [
     "MaintenanceLoop",
     "WorkerServices",
     "create_worker_app",
+    "delivery_of",
     "run_worker",
     "stage_of",
     "worker_argv",

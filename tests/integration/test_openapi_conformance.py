@@ -59,6 +59,10 @@ SEMANTIC_REFUSALS = {
     "invalid_last_event_id": "an id this stream gave out: at most 2^31-1 for a job's (a header is a string)",
     "publish_dir_not_allowed": "a video's publish folders are the operator's (MEDIAJOBS_PUBLISH_DIRS)",
     "invalid_publish_url": "a publish URL is https, with a host and no password",
+    "invalid_callback_url": "a callback URL is https (http where private sources are allowed), with a host "
+    "and no password",
+    "forbidden_callback": "a callback URL must name a public host",
+    "callback_disabled": "whether a callback URL answered 410 Gone before is the user's own history",
     "unsupported_image": "a scene's image is an upload whose file is an image",
     "invalid_characters": "control characters deep inside option values, or in a multipart field's"
     " name (top-level strings, option names, parameters and headers state the rule in the schema)",

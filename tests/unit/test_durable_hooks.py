@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,13 +19,17 @@ from helpers.clock import FakeClock
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.engines import Engines
+from mediajobs.engines.http import OutboundHttp
 from mediajobs.errors import PermanentError, RetryableError
 from mediajobs.hooks import HookChain, JobFinished
-from mediajobs.hooks.durable import DurableHook
+from mediajobs.hooks.durable import DurableHook, Outgoing, Owed
 from mediajobs.queue.delivery import DeliverySender
 from mediajobs.queue.maintenance import RELAY_AFTER, Maintenance
 from mediajobs.queue.memory import InMemoryPublisher
+from mediajobs.testing import MockHttp
 from mediajobs.wiring import Services, build_services
+
+NO_NETWORK = MockHttp(lambda request: httpx.Response(599))
 
 
 @dataclass
@@ -35,13 +40,15 @@ class Collect(DurableHook):
     failures: list[Exception] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
 
-    def deliveries(self, job: JobFinished) -> list[dict[str, Any]]:
-        return [{"job_id": str(job.job_id), "status": str(job.status)}]
+    def deliveries(self, job: JobFinished) -> list[Owed]:
+        return [
+            Owed(destination="collect://", payload={"job_id": str(job.job_id), "status": str(job.status)})
+        ]
 
-    def deliver(self, payload: dict[str, Any], *, attempt: int, delivery_id: int) -> None:
+    def deliver(self, message: Outgoing, http: OutboundHttp) -> None:
         if self.failures:
             raise self.failures.pop(0)
-        self.sent.append({**payload, "attempt": attempt, "delivery": delivery_id})
+        self.sent.append({**message.payload, "attempt": message.attempt, "delivery": message.delivery_id})
 
 
 @dataclass
@@ -61,7 +68,7 @@ class World:
 
     def send(self) -> list[str]:
         """What a worker of the hooks queue does with each message there."""
-        sender = DeliverySender(self.services.store, [self.hook])
+        sender = DeliverySender(self.services.store, [self.hook], NO_NETWORK)
         outcomes = []
         while self.publisher.deliveries:
             outcomes.append(sender.send(self.publisher.deliveries.popleft()))
@@ -89,7 +96,7 @@ def test_a_jobs_end_writes_its_delivery_which_is_published_after_the_commit_and_
     job_id = world.finished_job()
 
     [delivery] = world.services.store.deliveries.of_job(uuid.UUID(job_id))
-    assert (delivery.hook, delivery.event, delivery.status) == ("collect", "job_finished", "pending")
+    assert (delivery.hook, delivery.event, delivery.status) == ("collect", "job.finished", "pending")
     assert list(world.publisher.deliveries) == [delivery.id]  # published right after the commit
     assert world.send() == ["delivered"]
     assert world.hook.sent == [
@@ -99,7 +106,7 @@ def test_a_jobs_end_writes_its_delivery_which_is_published_after_the_commit_and_
     assert done.status == "delivered"
     assert done.delivered_at is not None
     # a second copy of its message (a relay that raced, a redelivery) sends nothing
-    sender = DeliverySender(world.services.store, [world.hook])
+    sender = DeliverySender(world.services.store, [world.hook], NO_NETWORK)
     assert sender.send(delivery.id) == "skipped"
     assert len(world.hook.sent) == 1
 
@@ -161,7 +168,7 @@ def test_a_sender_that_died_holding_a_delivery_leaves_it_to_another_once_its_lea
     job_id = world.finished_job()
     [delivery] = world.services.store.deliveries.of_job(uuid.UUID(job_id))
     held = world.services.store.deliveries.take(
-        delivery.id, hold=DeliverySender(world.services.store, [world.hook]).hold
+        delivery.id, hold=DeliverySender(world.services.store, [world.hook], NO_NETWORK).hold
     )
     assert held is not None  # ... and its sender was killed before it recorded anything
     world.publisher.deliveries.clear()

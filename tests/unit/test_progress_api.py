@@ -17,11 +17,11 @@ from helpers.auth import authorize
 from helpers.progress import run_job, submit
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
-from mediajobs.api.schemas import job_public
 from mediajobs.client import SseParser
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.engines import Engines
 from mediajobs.progress import FollowTimings
+from mediajobs.public import job_public
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.wiring import Services, build_services
 

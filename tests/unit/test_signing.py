@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from mediajobs.signing import SignatureError, new_secret, secret_key, sign, signed_headers, verify
+from mediajobs.signing import (
+    SignatureError,
+    new_secret,
+    secret_key,
+    sign,
+    sign_stream,
+    signed_headers,
+    verify,
+)
 
 # The vector of the standard-webhooks reference libraries (their test_sign_function).
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -50,3 +58,15 @@ def test_a_body_in_pieces_signs_as_the_whole() -> None:
     from mediajobs.signing import sign_stream
 
     assert sign_stream(SECRET, MESSAGE_ID, TIMESTAMP, [BODY[:5], b"", BODY[5:]]) == EXPECTED
+
+
+def test_during_a_rotation_one_signature_per_secret_in_one_pass_over_the_body() -> None:
+    other = new_secret()
+    chunks = iter([BODY[:5], BODY[5:]])  # read once
+    signatures = sign_stream([other, SECRET], MESSAGE_ID, TIMESTAMP, chunks)
+    assert signatures == f"{sign(other, MESSAGE_ID, TIMESTAMP, BODY)} {EXPECTED}"
+    headers = signed_headers([other, SECRET], BODY, message_id=MESSAGE_ID, timestamp=TIMESTAMP)
+    for secret in (other, SECRET):
+        verify(secret, headers, BODY, now=TIMESTAMP)
+    with pytest.raises(ValueError, match="at least one secret"):
+        sign_stream([], MESSAGE_ID, TIMESTAMP, [BODY])

@@ -101,6 +101,11 @@ def test_every_api_route_needs_a_key_and_the_probes_do_not(api: TestClient) -> N
         ("GET", f"/api/v1/batches/{job}"), ("POST", f"/api/v1/batches/{job}/cancel"),
         ("POST", f"/api/v1/batches/{job}/retry"), ("GET", f"/api/v1/batches/{job}/artifacts"),
         ("GET", f"/api/v1/batches/{job}/events"),
+        ("GET", f"{JOBS}/{job}/deliveries"), ("POST", f"{JOBS}/{job}/deliveries/1/redeliver"),
+        ("GET", f"/api/v1/batches/{job}/deliveries"),
+        ("POST", f"/api/v1/batches/{job}/deliveries/1/redeliver"),
+        ("POST", "/api/v1/me/webhook-secret/rotate"), ("GET", "/api/v1/me/webhook-endpoints"),
+        ("POST", "/api/v1/me/webhook-endpoints/ep_0123456789abcdef/enable"),
     ]  # fmt: skip
     documented = api.get("/openapi.json").json()["paths"]
     routes = {

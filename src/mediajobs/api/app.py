@@ -21,6 +21,7 @@ from mediajobs.api.openapi import install_openapi
 from mediajobs.api.routes import (
     batches,
     catalog,
+    deliveries,
     events,
     health,
     jobs,
@@ -125,5 +126,7 @@ def create_app(
     app.include_router(batches.router)
     app.include_router(workers.router)
     app.include_router(metrics.router)
+    app.include_router(deliveries.router)
+    app.webhooks.include_router(deliveries.webhooks)
     install_openapi(app, registry.pipelines.values())
     return app

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediajobs.domain import MAX_BATCH_ITEMS, Batch
+from mediajobs.domain import MAX_BATCH_ITEMS
+from mediajobs.public import BatchPublic
 
-from .schemas import MAX_TEXT_CHARS, Links, job_links
+from .schemas import CALLBACK_URL, MAX_TEXT_CHARS
 
 
 class BatchItemCreate(BaseModel):
@@ -41,83 +40,11 @@ class BatchCreate(BaseModel):
     pipeline: str = Field(default="transcribe", max_length=64, description="The items' default pipeline.")
     options: dict[str, Any] = Field(default_factory=dict, description="The items' default options.")
     name: str | None = Field(default=None, max_length=200)
-
-
-class BatchItemPublic(BaseModel):
-    index: int
-    name: str | None
-    id: uuid.UUID = Field(description="The item's job.")
-    pipeline: str
-    status: str
-    progress: float
-    error: dict[str, str] | None = None
-    links: Links
-
-
-class BatchPublic(BaseModel):
-    id: uuid.UUID
-    name: str | None
-    status: str = Field(
-        description="`running`, or how it ended: `succeeded` (every item), `completed_with_failures` "
-        "(all ended, some failed or were cancelled), `failed` (none succeeded), `cancelled`."
-    )
-    items: int
-    counts: dict[str, int] = Field(description="Items by job status.")
-    progress: float = Field(description="Ended items, percent.")
-    created_at: datetime
-    finished_at: datetime | None
-    links: dict[str, str]
-    item_page: list[BatchItemPublic] | None = Field(
-        default=None, description="Items in order (GET /batches/{id}: a page; `next_after` for the next)."
-    )
-    next_after: int | None = Field(default=None, description="Pass as `after` for the next page of items.")
+    callback_url: str | None = Field(default=None, **CALLBACK_URL)
 
 
 class BatchList(BaseModel):
     batches: list[BatchPublic]
 
 
-def batch_links(batch_id: uuid.UUID) -> dict[str, str]:
-    base = f"/api/v1/batches/{batch_id}"
-    return {
-        "self": base,
-        "events": f"{base}/events",
-        "cancel": f"{base}/cancel",
-        "retry": f"{base}/retry",
-        "artifacts": f"{base}/artifacts",
-    }
-
-
-def batch_public(batch: Batch, items: list[Any] | None = None, next_after: int | None = None) -> BatchPublic:
-    return BatchPublic(
-        id=batch.id,
-        name=batch.name,
-        status=batch.status.value,
-        items=batch.items,
-        counts=dict(batch.counts),
-        progress=batch.progress,
-        created_at=batch.created_at,
-        finished_at=batch.finished_at,
-        links=batch_links(batch.id),
-        item_page=None
-        if items is None
-        else [
-            BatchItemPublic(
-                index=row.batch_index,
-                name=row.item_name,
-                id=row.id,
-                pipeline=row.pipeline,
-                status=row.status,
-                progress=row.progress,
-                error=None
-                if row.error_code is None
-                else {"code": row.error_code, "message": row.error_message or ""},
-                links=job_links(row.id),
-            )
-            for row in items
-        ],
-        next_after=next_after,
-    )
-
-
-__all__ = ["BatchCreate", "BatchItemCreate", "BatchList", "BatchPublic", "batch_public"]
+__all__ = ["BatchCreate", "BatchItemCreate", "BatchList"]

@@ -1,4 +1,5 @@
-"""Request and response bodies of the HTTP API."""
+"""Request and response bodies of the HTTP API (the job and batch JSON are mediajobs.public's: webhooks
+send them too)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mediajobs.api.guards import MAX_OPTION_KEYS, NO_CONTROL, NO_CONTROL_IN_TEXT
-from mediajobs.domain import Artifact, Attempt, ErrorInfo, Job, StageRun, Upload
-from mediajobs.domain.events import ProgressEvent
-from mediajobs.store import Waiting
-
-
-class ErrorPublic(BaseModel):
-    code: str = Field(description="Machine-readable error code, e.g. `unsupported_media`.")
-    message: str = Field(description="What went wrong, for humans.")
+from mediajobs.domain import Artifact, Upload
+from mediajobs.public import ErrorPublic, JobPublic, Links
 
 
 class ErrorBody(BaseModel):
     error: ErrorPublic
-
-
-class FailurePublic(ErrorPublic):
-    retryable: bool = Field(
-        description="False when the failure is permanent (the same input fails again, e.g. "
-        "`unsupported_media`); `mediajobs retry --failed` skips those."
-    )
 
 
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -45,12 +33,20 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 MAX_TEXT_CHARS = 200_000
+MAX_CALLBACK_URL = 2048
 # What api/guards.py checks of a body's strings, stated in the schema (the checks stay where they are).
 _PLAIN: dict[str, Any] = {"pattern": NO_CONTROL}
 _TEXT: dict[str, Any] = {"pattern": NO_CONTROL_IN_TEXT}
 _OPTIONS: dict[str, Any] = {"maxProperties": MAX_OPTION_KEYS, "propertyNames": {"pattern": NO_CONTROL}}
 
 
+CALLBACK_URL: dict[str, Any] = dict(
+    max_length=MAX_CALLBACK_URL,
+    examples=["https://example.com/hooks/mediajobs"],
+    description="An https URL to POST the JSON to when it ends, signed the Standard Webhooks way with "
+    "your `webhook_secret` (docs/webhooks.md); a public host unless the operator allows private ones.",
+    json_schema_extra=_PLAIN,
+)
 SOURCE_OR_TEXT: dict[str, Any] = {"source": {"type": "string"}, "text": {"type": "string"}}
 
 
@@ -84,6 +80,7 @@ class SubmitFields(BaseModel):
         description="`standard` or `batch` to run slower than your tier's lane (never faster).",
         json_schema_extra=_PLAIN,
     )
+    callback_url: str | None = Field(default=None, **CALLBACK_URL)
 
 
 class JobCreate(SubmitFields):
@@ -123,90 +120,6 @@ class RerunCreate(BaseModel):
         description="Options that replace the old job's (the others are kept).",
         json_schema_extra=_OPTIONS,
     )
-
-
-class Links(BaseModel):
-    self: str
-    result: str
-    artifacts: str
-    cancel: str
-
-
-class StagePublic(BaseModel):
-    name: str
-    kind: str
-    status: str
-    attempts: int
-    progress: float
-    error: FailurePublic | None
-    started_at: datetime | None
-    finished_at: datetime | None
-
-
-class AttemptPublic(BaseModel):
-    stage: str
-    number: int
-    worker: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: str | None
-    error: ErrorPublic | None
-
-
-class EventPublic(BaseModel):
-    """A progress event, as the event streams send it (`data` of an SSE event, a WebSocket message)."""
-
-    id: int = Field(description="Global order of events (the `id` of `GET /api/v1/events`).")
-    job_id: uuid.UUID
-    seq: int = Field(description="1, 2, 3... per job (the `id` of the job's own event stream).")
-    type: str = Field(description="`state` (a job or stage changed status) or `progress`.")
-    status: str = Field(description="The job's status after this event.")
-    stage: str | None
-    stage_status: str | None
-    stage_percent: float | None = Field(description="None: the stage cannot tell how far it is.")
-    job_percent: float
-    file: str | None = Field(description="The source's file name.")
-    message: str | None
-    at: datetime
-
-
-class WaitingPublic(BaseModel):
-    reason: str = Field(
-        description="`user_concurrency`: your stages in flight are at your tier's limit; "
-        "`lane`: admitted, waiting for a free worker of its lane; "
-        "`no_worker`: admitted to a queue that no live worker consumes (an operator must start one)."
-    )
-    position: int = Field(description="1 = next.")
-    queue: str | None = Field(default=None, description="The broker queue it waits in (`lane`, `no_worker`).")
-
-
-class JobPublic(BaseModel):
-    id: uuid.UUID
-    owner: str
-    lane: str
-    pipeline: str
-    source: str
-    source_name: str | None = Field(default=None, description="The source's file name, for people.")
-    options: dict[str, Any]
-    status: str
-    current_stage: str | None
-    progress: float
-    error: FailurePublic | None
-    cancel_requested: bool
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    stages: list[StagePublic]
-    rerun_of: uuid.UUID | None = Field(
-        default=None, description="The job whose finished stages this re-run reused (POST .../rerun)."
-    )
-    attempts: list[AttemptPublic] | None = None
-    latest_event: EventPublic | None = Field(
-        default=None, description="The job's most recent progress event (stage percent and message)."
-    )
-    waiting: WaitingPublic | None = Field(default=None, description="Why the job waits, when it does.")
-    links: Links
 
 
 class JobAccepted(BaseModel):
@@ -266,7 +179,12 @@ class MePublic(BaseModel):
     usage: UsagePublic
     webhook_secret: str = Field(
         description="The `whsec_` secret what mediajobs sends you is signed with (Standard Webhooks: "
-        "`webhook-id`, `webhook-timestamp`, `webhook-signature` headers), e.g. a video job's publish."
+        "`webhook-id`, `webhook-timestamp`, `webhook-signature` headers): webhooks, a video's publish."
+    )
+    webhook_secret_previous_until: datetime | None = Field(
+        default=None,
+        description="After POST /api/v1/me/webhook-secret/rotate: until then messages also carry a "
+        "signature with the previous secret.",
     )
 
 
@@ -335,85 +253,6 @@ class Readiness(BaseModel):
 
 
 # -- domain -> public --------------------------------------------------------------------------
-
-
-def error_public(error: ErrorInfo | None) -> ErrorPublic | None:
-    return None if error is None else ErrorPublic(code=error.code, message=error.message)
-
-
-def failure_public(error: ErrorInfo | None) -> FailurePublic | None:
-    if error is None:
-        return None
-    return FailurePublic(code=error.code, message=error.message, retryable=error.retryable)
-
-
-def job_links(job_id: uuid.UUID) -> Links:
-    base = f"/api/v1/jobs/{job_id}"
-    return Links(self=base, result=f"{base}/result", artifacts=f"{base}/artifacts", cancel=f"{base}/cancel")
-
-
-def stage_public(run: StageRun) -> StagePublic:
-    return StagePublic(
-        name=run.name,
-        kind=run.kind,
-        status=run.status.value,
-        attempts=run.attempts,
-        progress=run.progress,
-        error=failure_public(run.error),
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-    )
-
-
-def attempt_public(attempt: Attempt) -> AttemptPublic:
-    return AttemptPublic(
-        stage=attempt.stage,
-        number=attempt.number,
-        worker=attempt.worker,
-        started_at=attempt.started_at,
-        finished_at=attempt.finished_at,
-        outcome=attempt.outcome,
-        error=error_public(attempt.error),
-    )
-
-
-def event_public(event: ProgressEvent) -> EventPublic:
-    return EventPublic.model_validate(event.to_json())
-
-
-def job_public(
-    job: Job,
-    attempts: tuple[Attempt, ...] | None = None,
-    *,
-    latest_event: ProgressEvent | None = None,
-    waiting: Waiting | None = None,
-) -> JobPublic:
-    return JobPublic(
-        id=job.id,
-        owner=job.owner_id,
-        lane=job.lane,
-        pipeline=job.pipeline,
-        source=job.source,
-        source_name=job.source_name,
-        options=job.options,
-        status=job.status.value,
-        current_stage=job.current_stage,
-        progress=job.progress,
-        error=failure_public(job.error),
-        cancel_requested=job.cancel_requested_at is not None,
-        created_at=job.created_at,
-        updated_at=job.updated_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        stages=[stage_public(s) for s in job.stages],
-        rerun_of=job.rerun_of,
-        attempts=None if attempts is None else [attempt_public(a) for a in attempts],
-        latest_event=None if latest_event is None else event_public(latest_event),
-        waiting=None
-        if waiting is None
-        else WaitingPublic(reason=waiting.reason, position=waiting.position, queue=waiting.queue),
-        links=job_links(job.id),
-    )
 
 
 def upload_public(upload: Upload) -> UploadPublic:

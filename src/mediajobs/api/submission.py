@@ -22,9 +22,10 @@ from pydantic import ValidationError
 from mediajobs.api.gate import UploadSlots
 from mediajobs.api.guards import check_options, check_text, parse_json_object
 from mediajobs.api.multipart import BodyStream, FormLimits, MultipartReader
-from mediajobs.api.schemas import JobCreate
+from mediajobs.api.schemas import MAX_CALLBACK_URL, JobCreate
 from mediajobs.domain import OPTIONS_SOURCE, Job, Upload
 from mediajobs.errors import ClientError, InvalidRequest, PayloadTooLarge
+from mediajobs.netguard import check_callback_url
 from mediajobs.service import SubmitRequest, request_hash, store_text, submit
 from mediajobs.storage import safe_filename, upload_key
 from mediajobs.store import Caller
@@ -71,10 +72,10 @@ async def read_submit(request: Request, services: Services, owner_id: str) -> Su
     upload; refused before storing when the fields sent before it are not acceptable)."""
     content_type = request.headers.get("content-type", "")
     if _is_multipart(request):
-        upload, (pipeline, options, lane) = await _receive_form(
+        upload, (pipeline, options, lane, callback_url) = await _receive_form(
             request, services, owner_id, lambda fields: _form_submit(services, fields)
         )
-        return _with_upload(pipeline, upload, options, lane, f"sha256:{upload.sha256}")
+        return _with_upload(pipeline, upload, options, lane, f"sha256:{upload.sha256}", callback_url)
     if content_type.startswith("application/json") or not content_type:
         raw = await read_json_body(request, services.settings.body_idle_timeout_seconds)
         try:
@@ -84,19 +85,23 @@ async def read_submit(request: Request, services: Services, owner_id: str) -> Su
         pipeline = check_text(body.pipeline, "pipeline")
         options = check_options(body.options)
         lane = None if body.lane is None else check_text(body.lane, "lane")
+        callback = None if body.callback_url is None else check_text(body.callback_url, "callback_url")
         if body.source is not None and body.text is not None:
             raise InvalidRequest("give either `source` or `text`, not both", code="validation_error")
         if body.source is None and body.text is None:
             if "options" not in services.pipelines.get_pipeline(pipeline).source_schemes:
                 raise InvalidRequest("give either `source` or `text`", code="validation_error")
-            return SubmitRequest(pipeline=pipeline, source=OPTIONS_SOURCE, options=options, lane=lane)
+            return SubmitRequest(
+                pipeline=pipeline, source=OPTIONS_SOURCE, options=options, lane=lane, callback_url=callback
+            )
         if body.text is not None:
             text = check_text(body.text, "text", multiline=True)
             upload = await run_in_threadpool(store_text, services, owner_id, text)
-            submitted = _with_upload(pipeline, upload, options, lane, f"text:{upload.sha256}")
+            submitted = _with_upload(pipeline, upload, options, lane, f"text:{upload.sha256}", callback)
             return replace(submitted, text=text)
+        source = check_text(body.source or "", "source")
         return SubmitRequest(
-            pipeline=pipeline, source=check_text(body.source or "", "source"), options=options, lane=lane
+            pipeline=pipeline, source=source, options=options, lane=lane, callback_url=callback
         )
     raise InvalidRequest(
         f"unsupported content type {content_type[:100]!r}: send application/json or multipart/form-data",
@@ -105,27 +110,45 @@ async def read_submit(request: Request, services: Services, owner_id: str) -> Su
 
 
 def _with_upload(
-    pipeline: str, upload: Upload, options: dict[str, Any], lane: str | None, fingerprint: str
+    pipeline: str,
+    upload: Upload,
+    options: dict[str, Any],
+    lane: str | None,
+    fingerprint: str,
+    callback_url: str | None = None,
 ) -> SubmitRequest:
     """A submit whose source is a file it brought along (its hash stands in for the source)."""
     return SubmitRequest(
         pipeline=pipeline,
         source=f"upload://{upload.id}",
         options=options,
-        body_hash=request_hash(pipeline, fingerprint, options),
+        body_hash=request_hash(pipeline, fingerprint, options, callback_url),
         upload=upload,
         lane=lane,
+        callback_url=callback_url,
     )
 
 
-def _form_submit(services: Services, fields: Mapping[str, str]) -> tuple[str, dict[str, Any], str | None]:
-    """(pipeline, options, lane) of a multipart submit's fields, checked."""
+def _form_submit(
+    services: Services, fields: Mapping[str, str]
+) -> tuple[str, dict[str, Any], str | None, str | None]:
+    """(pipeline, options, lane, callback_url) of a multipart submit's fields, checked (the callback's
+    address rules too, so a refused one stores no file)."""
     pipeline = check_text(fields.get("pipeline") or DEFAULT_PIPELINE, "pipeline")
     spec = services.pipelines.get_pipeline(pipeline)
     raw = fields.get("options")
     options = parse_json_object(raw, "`options`") if raw else {}
     lane = check_text(fields["lane"], "lane") if fields.get("lane") else None
-    return pipeline, spec.validate_options(options), lane
+    callback = fields.get("callback_url") or None
+    if callback is not None:
+        if len(callback) > MAX_CALLBACK_URL:
+            raise InvalidRequest(
+                f"callback_url is longer than {MAX_CALLBACK_URL} characters", code="invalid_callback_url"
+            )
+        callback = check_callback_url(
+            check_text(callback, "callback_url"), allow_private=services.settings.allow_private_sources
+        )
+    return pipeline, spec.validate_options(options), lane, callback
 
 
 async def receive_upload(request: Request, services: Services, owner_id: str) -> Upload:

@@ -76,17 +76,20 @@ class Client(BatchCalls):
         pipeline: str = "transcribe",
         options: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> dict[str, Any]:
         """Submit a job. A local path is uploaded with the request; a URL or upload:// id is passed on,
-        and a `job://` id may be a unique prefix (see `resolve_source`)."""
+        and a `job://` id may be a unique prefix (see `resolve_source`). `callback_url`: POSTed the
+        job's JSON when it ends (docs/webhooks.md)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        callback = {"callback_url": callback_url} if callback_url is not None else {}
         if isinstance(source, Path) or not looks_like_source(str(source)):
             path = Path(source)
             with path.open("rb") as fh:
                 response = self._http.post(
                     "/api/v1/jobs",
                     files={"file": (path.name, fh, "application/octet-stream")},
-                    data={"pipeline": pipeline, "options": json.dumps(dict(options or {}))},
+                    data={"pipeline": pipeline, "options": json.dumps(dict(options or {})), **callback},
                     headers=headers,
                 )
         else:
@@ -96,6 +99,7 @@ class Client(BatchCalls):
                     "pipeline": pipeline,
                     "source": self.resolve_source(str(source)),
                     "options": dict(options or {}),
+                    **callback,
                 },
                 headers=headers,
             )
@@ -148,10 +152,13 @@ class Client(BatchCalls):
         pipeline: str = "translate",
         options: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> dict[str, Any]:
         """Submit a text pipeline's job (translate, synthesize) with the text itself as its input."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        body = {"pipeline": pipeline, "text": text, "options": dict(options or {})}
+        body: dict[str, Any] = {"pipeline": pipeline, "text": text, "options": dict(options or {})}
+        if callback_url is not None:
+            body["callback_url"] = callback_url
         return json_of(self._http.post("/api/v1/jobs", json=body, headers=headers))
 
     def get(self, job_id: str) -> dict[str, Any]:
@@ -214,6 +221,18 @@ class Client(BatchCalls):
         """The job's files: name, content_type, size, url."""
         found: Records = json_of(self._http.get(f"/api/v1/jobs/{job_id}/artifacts"))["artifacts"]
         return found
+
+    def deliveries(self, job_id: str) -> dict[str, Any]:
+        """The webhooks the job's end owed, each with every attempt (docs/webhooks.md)."""
+        return json_of(self._http.get(f"/api/v1/jobs/{job_id}/deliveries"))
+
+    def redeliver(self, job_id: str, delivery_id: int) -> dict[str, Any]:
+        """Send one of the job's webhooks again now (the same `webhook-id` and body)."""
+        return json_of(self._http.post(f"/api/v1/jobs/{job_id}/deliveries/{delivery_id}/redeliver"))
+
+    def me(self) -> dict[str, Any]:
+        """Your user, limits, usage and `webhook_secret`."""
+        return json_of(self._http.get("/api/v1/me"))
 
     def artifact(self, job_id: str, name: str) -> bytes:
         response = self._http.get(f"/api/v1/jobs/{job_id}/artifacts/{name}", follow_redirects=True)

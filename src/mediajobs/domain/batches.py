@@ -34,6 +34,7 @@ class Batch:
     name: str | None = None
     cancel_requested_at: datetime | None = None
     finished_at: datetime | None = None
+    callback_url: str | None = None  # where its end is announced (a webhook)
     counts: Mapping[str, int] = field(default_factory=dict)  # items by job status
 
     @property

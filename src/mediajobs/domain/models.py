@@ -153,6 +153,7 @@ class Job:
     batch_id: uuid.UUID | None = None  # the batch it is an item of
     batch_index: int | None = None  # its place among the batch's items
     item_name: str | None = None  # what the batch calls it
+    callback_url: str | None = None  # where its end is announced (a webhook, hooks/webhooks.py)
     stages: tuple[StageRun, ...] = field(default_factory=tuple)
 
     def stage(self, name: str) -> StageRun:

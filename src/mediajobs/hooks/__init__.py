@@ -1,6 +1,7 @@
-"""Hooks for cross-cutting concerns, one module per concern (logs, metrics; webhooks next)."""
+"""Hooks for cross-cutting concerns, one module per concern (logs.py, metrics.py, webhooks.py)."""
 
 from .base import (
+    BatchFinished,
     HookChain,
     Hooks,
     JobFinished,
@@ -15,6 +16,7 @@ from .logs import LoggingHooks
 from .metrics import MetricsHooks
 
 __all__ = [
+    "BatchFinished",
     "HookChain",
     "Hooks",
     "JobFinished",

@@ -108,6 +108,19 @@ class JobFinished:
     lane: str = "standard"
     seconds: float | None = None  # from submit to end
     media_seconds: float | None = None
+    callback_url: str | None = None  # where the job asked its end to be announced (a webhook)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BatchFinished:
+    """A batch ended with its last item (in that item's transaction); durable hooks are asked what
+    they owe about it (`DurableHook.batch_deliveries`)."""
+
+    batch_id: uuid.UUID
+    owner_id: str
+    status: str  # a BatchStatus value other than running
+    items: int
+    callback_url: str | None = None
 
 
 class Hooks:
@@ -190,6 +203,7 @@ class HookChain(Hooks):
 
 
 __all__ = [
+    "BatchFinished",
     "HookChain",
     "Hooks",
     "JobFinished",

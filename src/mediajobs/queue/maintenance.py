@@ -84,6 +84,10 @@ class Maintenance:
         if aged:
             log.info("routed %d batch-lane stages that waited too long to the standard lane", aged)
         sent = self.dispatcher.dispatch_due(older_than=RELAY_AFTER)
+        # Hook deliveries a dead worker had taken (maybe mid-send) go out again now, with the rest owed.
+        released = self.store.deliveries.release_dead(silent_for=self.settings.worker_silence)
+        if released:
+            log.warning("re-sending %d hook deliveries held by workers that died", released)
         owed = self.store.deliveries.unsent(
             older_than=RELAY_AFTER, stale_after=timedelta(seconds=self.settings.redispatch_after_seconds)
         )

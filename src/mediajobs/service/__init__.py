@@ -6,6 +6,8 @@ them, and next the OpenAI-compatible routes, batches and the dashboard).
     retry(services, caller, job_id)            run a failed or cancelled job again from where it stopped
     rerun(services, caller, job_id, ...)       a new job re-running an old one from one of its stages
     wait_until_done(services, caller, job_id)  the job once it has ended (or after a timeout)
+    redeliver(services, caller, delivery_id)   send a webhook again now (same webhook-id and body)
+    enable_endpoint(services, caller, id)      deliver again to an endpoint that answered 410
 
 Each writes through the store and then settles what its commits left to do in one place
 (`Dispatcher.settled`: publish the messages, admit the waiting stages), so no route has to remember to.
@@ -14,6 +16,7 @@ Each writes through the store and then settles what its commits left to do in on
 from __future__ import annotations
 
 from .actions import cancel, retry
+from .deliveries import enable_endpoint, redeliver
 from .rerun import rerun
 from .submit import SubmitRequest, announce, discard_upload, request_hash, submit
 from .texts import store_text
@@ -24,6 +27,8 @@ __all__ = [
     "announce",
     "cancel",
     "discard_upload",
+    "enable_endpoint",
+    "redeliver",
     "request_hash",
     "rerun",
     "retry",

@@ -21,7 +21,7 @@ from mediajobs.errors import Conflict, InvalidRequest, MediaJobsError, NotFound,
 from mediajobs.store import BatchItem, Caller
 from mediajobs.wiring import Services
 
-from .submit import SubmitRequest, announce, check_request, discard_upload
+from .submit import SubmitRequest, announce, check_callback, check_request, discard_upload
 from .texts import store_text
 
 
@@ -42,6 +42,7 @@ class BatchRequest:
     pipeline: str = "transcribe"  # the items' default
     options: dict[str, Any] = field(default_factory=dict)  # the items' defaults
     name: str | None = None
+    callback_url: str | None = None  # where to POST the batch's JSON when it ends
 
 
 def request_fingerprint(request: BatchRequest) -> str:
@@ -50,6 +51,7 @@ def request_fingerprint(request: BatchRequest) -> str:
         "pipeline": request.pipeline,
         "options": request.options,
         "name": request.name,
+        **({"callback_url": request.callback_url} if request.callback_url is not None else {}),
         "items": [
             {"source": i.source, "text": i.text, "pipeline": i.pipeline, "options": i.options, "name": i.name}
             for i in request.items
@@ -66,6 +68,7 @@ def submit_batch(
     if not 1 <= count <= MAX_BATCH_ITEMS:
         raise InvalidRequest(f"a batch holds 1 to {MAX_BATCH_ITEMS} items, not {count}", code="invalid_batch")
     _check_quota(services, caller, count)
+    callback_url = check_callback(services, caller.user.id, request.callback_url)
     if idempotency_key is not None:
         idempotency_key = idempotency_key.strip()
         if not idempotency_key or len(idempotency_key) > 200:
@@ -99,6 +102,7 @@ def submit_batch(
             idempotency_key=idempotency_key,
             request_hash=request_fingerprint(request),
             quota=services.settings.tier_limits()[caller.user.tier],
+            callback_url=callback_url,
         )
     except BaseException:
         for upload in texts.values():

@@ -21,7 +21,8 @@ from mediajobs.domain import Job, JobStatus, Pipeline, Upload
 from mediajobs.domain.tenancy import lane_for
 from mediajobs.errors import InvalidRequest, NotFound
 from mediajobs.hooks import JobSubmitted
-from mediajobs.netguard import refuse_private_literal
+from mediajobs.hooks.webhooks import Webhooks
+from mediajobs.netguard import check_callback_url, refuse_private_literal
 from mediajobs.store import Caller
 from mediajobs.wiring import Services
 
@@ -37,12 +38,35 @@ class SubmitRequest:
     upload: Upload | None = None  # the file the request brought along (already stored)
     lane: str | None = None  # a slower lane than the user's own, if they ask
     text: str | None = None  # a JSON submit's `text` (its upload holds the same), for the pipeline's check
+    callback_url: str | None = None  # where to POST the job's JSON when it ends (a webhook)
 
 
-def request_hash(pipeline: str, source: str, options: Mapping[str, Any]) -> str:
+def request_hash(
+    pipeline: str, source: str, options: Mapping[str, Any], callback_url: str | None = None
+) -> str:
     """Fingerprint of a submit body, to tell an idempotent replay from a reused key."""
-    canonical = json.dumps({"pipeline": pipeline, "source": source, "options": options}, sort_keys=True)
+    body: dict[str, Any] = {"pipeline": pipeline, "source": source, "options": options}
+    if callback_url is not None:
+        body["callback_url"] = callback_url
+    canonical = json.dumps(body, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_callback(services: Services, owner_id: str, url: str | None) -> str | None:
+    """A job's or batch's `callback_url`, checked: the address rules (netguard), and not an endpoint
+    disabled for this user (its receiver answered 410 Gone)."""
+    if url is None:
+        return None
+    clean = check_callback_url(url, allow_private=services.settings.allow_private_sources)
+    disabled = services.store.endpoints.disabled(owner_id, Webhooks.name, clean)
+    if disabled is not None:
+        raise InvalidRequest(
+            f"callback_url is disabled: it answered 410 Gone on "
+            f"{disabled.disabled_at.isoformat(timespec='seconds')}; enable it again with "
+            f"POST /api/v1/me/webhook-endpoints/{disabled.id}/enable",
+            code="callback_disabled",
+        )
+    return clean
 
 
 def submit(
@@ -92,6 +116,7 @@ class Checked:
     options: dict[str, Any]
     source_name: str | None
     upload_id: uuid.UUID | None
+    callback_url: str | None = None
 
 
 def check_request(services: Services, caller: Caller, request: SubmitRequest) -> Checked:
@@ -128,6 +153,7 @@ def check_request(services: Services, caller: Caller, request: SubmitRequest) ->
         options=clean_options,
         source_name=source_name,
         upload_id=_upload_id(clean_source) if scheme == "upload" else None,
+        callback_url=check_callback(services, owner_id, request.callback_url),
     )
 
 
@@ -149,10 +175,12 @@ def _write(
         source=clean_source,
         options=clean_options,
         idempotency_key=idempotency_key,
-        request_hash=request.body_hash or request_hash(spec.name, clean_source, clean_options),
+        request_hash=request.body_hash
+        or request_hash(spec.name, clean_source, clean_options, checked.callback_url),
         source_name=checked.source_name,
         lane=lane,
         quota=services.settings.tier_limits()[caller.user.tier],
+        callback_url=checked.callback_url,
     )
 
 
@@ -198,6 +226,7 @@ __all__ = [
     "Checked",
     "SubmitRequest",
     "announce",
+    "check_callback",
     "check_request",
     "discard_upload",
     "request_hash",

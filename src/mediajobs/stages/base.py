@@ -75,8 +75,9 @@ class StageContext:
     # (job id, name) -> that job's artifact, for a `job://` source (the API checked the job is the
     # caller's own and finished); None where no store is at hand
     find_artifact: Callable[[uuid.UUID, str], Artifact] | None = None
-    # the job owner's `whsec_` signing secret (signing.py), made on first need; None where no store is
-    owner_secret: Callable[[], str] | None = None
+    # the job owner's `whsec_` signing secrets (signing.py): theirs, made on first need, then the one it
+    # replaced while a rotation's window lasts; None where no store is
+    owner_secrets: Callable[[], Sequence[str]] | None = None
 
     def output_key(self, name: str) -> str:
         """The storage key for a file this attempt checkpoints."""

@@ -20,8 +20,6 @@ most one chunk in memory, whatever the server sends.
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
 import hashlib
 import mimetypes
 import os
@@ -29,7 +27,6 @@ import re
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Literal
 from urllib.parse import urlsplit
@@ -37,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from mediajobs import __version__
+from mediajobs.domain.retry import parse_retry_after
 from mediajobs.engines.http import OUTBOUND_HTTP
 from mediajobs.errors import PermanentError, RetryableError, UnsupportedMedia
 from mediajobs.storage.keys import upload_prefix
@@ -311,22 +309,6 @@ def _percent(done: int, total: int | None) -> float | None:
 
 def _received(size: int) -> str:
     return f"downloaded {size / 1_048_576:.1f} MiB"
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None when absent/bad."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    with contextlib.suppress(TypeError, ValueError, IndexError):
-        when = email.utils.parsedate_to_datetime(value)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        current = datetime.now(UTC).timestamp() if now is None else now
-        return max(0.0, when.timestamp() - current)
-    return None
 
 
 # -- content sniffing ---------------------------------------------------------------------------------

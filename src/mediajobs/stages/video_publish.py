@@ -5,8 +5,9 @@
   under a temporary name, then renamed, so a reader never sees half a file).
 - `publish_url`: one multipart POST (`manifest`: video.json with the job id, `video`, `thumbnail`)
   through the outbound HTTP port (the address rules), signed the Standard Webhooks way with the
-  owner's `whsec_` secret (signing.py). The body is streamed from the files twice, once to sign it
-  and once to send it, so a long video is never held in memory. 2xx: done; 429, 5xx, timeouts and
+  owner's `whsec_` secret (signing.py; the previous one signs too while a rotation's window lasts).
+  The body is streamed from the files twice, once to sign it and once to send it, so a long video is
+  never held in memory. 2xx: done; 429, 5xx, timeouts and
   connection failures: RetryableError (the runner retries with backoff and jitter, at least
   Retry-After); any other answer: PermanentError, no retry. The `webhook-id` is the same on every
   attempt, so a receiver can tell a retry from a new video.
@@ -113,9 +114,9 @@ def _post(ctx: StageContext, url: str, files: dict[str, Path]) -> int:
     )
     message_id = f"msg_{ctx.job_id.hex}_publish"  # the same on every attempt: a retry, not a new video
     timestamp = int(time.time())
-    if ctx.owner_secret is None:
+    if ctx.owner_secrets is None:
         raise PermanentError("this worker cannot read the job owner's signing secret", code="publish_failed")
-    signature = sign_stream(ctx.owner_secret(), message_id, timestamp, _body(parts, boundary))
+    signature = sign_stream(ctx.owner_secrets(), message_id, timestamp, _body(parts, boundary))
     headers = {
         "Content-Type": f"multipart/form-data; boundary={boundary}",
         "Content-Length": str(length),

@@ -12,7 +12,8 @@ transactions, what each commit leaves to do), and callers name the part they use
     admission   which ready stages go to the broker now
     queues      who consumes which queue, what waits in each, why a job waits, what runs where
     stats       the state at a glance: open jobs, longest waits, backlogs (Prometheus gauges)
-    deliveries  what durable hooks (webhooks) owe, written with a job's end, and their outcomes
+    deliveries  what durable hooks (webhooks) owe, written with a job's (or batch's) end, each attempt
+    endpoints   destinations a receiver turned off (410 Gone), per user
     batches     many jobs under one handle, written at once, ended with their last item
     events      the event log's reads
     uploads     files received; artifacts: files produced
@@ -27,6 +28,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from mediajobs.domain import AdmissionPolicy, PipelineRegistry, Refusal
+from mediajobs.domain.deliveries import Delivery
 from mediajobs.hooks import Hooks
 
 from .admission import Admission
@@ -34,7 +36,8 @@ from .artifacts import ArtifactRecord, Artifacts
 from .batches import Batches, BatchItem
 from .claims import Claim
 from .db import create_db_engine, current_revision, ensure_migrated, head_revision, migrate
-from .deliveries import Deliveries, Delivery
+from .deliveries import Deliveries, Settlement
+from .endpoints import Endpoints
 from .events import EventReads
 from .jobs import JobPage, Jobs
 from .leases import Leases, Reaped, WorkerBeat
@@ -80,6 +83,7 @@ class JobStore:
         self.strays = Strays(self.db, queue_for, self.leases)
         self.queues = Queues(self.db, queue_for)
         self.deliveries = Deliveries(self.db)
+        self.endpoints = Endpoints(self.db)
         self.batches = Batches(self.db, self.admission)
         self.stats = Stats(self.db)
 
@@ -117,6 +121,7 @@ __all__ = [
     "Reaped",
     "Refusal",
     "RunningStage",
+    "Settlement",
     "Snapshot",
     "Waiting",
     "WorkerBeat",

@@ -1,22 +1,35 @@
-"""A batch ends in the transaction that ends its last item (called from writes._finished)."""
+"""A batch ends in the transaction that ends its last item (called from writes._finished), with what the
+durable hooks owe about it (a webhook to its `callback_url`)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sqlalchemy import Connection, func, select, update
 
 from mediajobs.domain.batches import BatchStatus, batch_status
+from mediajobs.domain.deliveries import BATCH_FINISHED
+from mediajobs.hooks import BatchFinished
 
+from .deliveries import write_deliveries
 from .tables import BatchRow, JobRow
 from .tx import Tx
+
+log = logging.getLogger(__name__)
 
 
 def close_if_done(tx: Tx, batch_id: uuid.UUID) -> BatchStatus | None:
     """In the transaction that ended one of its items: when none is left open, the batch ends, with the
     status its items' outcomes give it. The batch row is locked first, so two items ending at once
     cannot both see the other still running."""
-    lock = select(BatchRow.cancel_requested_at, BatchRow.finished_at).where(BatchRow.id == batch_id)
+    lock = select(
+        BatchRow.owner_id,
+        BatchRow.items,
+        BatchRow.callback_url,
+        BatchRow.cancel_requested_at,
+        BatchRow.finished_at,
+    ).where(BatchRow.id == batch_id)
     row = tx.conn.execute(lock.with_for_update() if tx.postgres else lock).one_or_none()
     if row is None or row.finished_at is not None:
         return None
@@ -30,6 +43,22 @@ def close_if_done(tx: Tx, batch_id: uuid.UUID) -> BatchStatus | None:
         .where(BatchRow.id == batch_id)
         .values(status=status, finished_at=tx.now, updated_at=tx.now)
     )
+    ended = BatchFinished(
+        batch_id=batch_id,
+        owner_id=row.owner_id,
+        status=status,
+        items=row.items,
+        callback_url=row.callback_url,
+    )
+    for hook in tx.durable:
+        try:
+            owed = hook.batch_deliveries(ended)
+        except Exception:  # a hook's bug must not keep the batch from ending
+            log.error("durable hook %r failed on the end of batch %s", hook.name, batch_id, exc_info=True)
+            continue
+        write_deliveries(
+            tx, hook=hook.name, owner_id=row.owner_id, batch_id=batch_id, event=BATCH_FINISHED, owed=owed
+        )
     return status
 
 

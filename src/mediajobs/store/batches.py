@@ -69,6 +69,7 @@ class Batches:
         idempotency_key: str | None = None,
         request_hash: str | None = None,
         quota: TierLimits | None = None,
+        callback_url: str | None = None,
     ) -> tuple[Batch, bool]:
         """The batch and every item's job, stage rows and first event in one transaction; the items'
         first stages wait for admission like any job's (after the commit). (batch, created): an
@@ -81,7 +82,18 @@ class Batches:
         batch_id = uuid.uuid4()
         try:
             with self._db.tx() as tx:
-                self._insert(tx, batch_id, owner_id, lane, items, name, idempotency_key, request_hash, quota)
+                self._insert(
+                    tx,
+                    batch_id,
+                    owner_id,
+                    lane,
+                    items,
+                    name,
+                    idempotency_key,
+                    request_hash,
+                    quota,
+                    callback_url,
+                )
         except IntegrityError:
             found = self._by_key(owner_id, idempotency_key, request_hash) if idempotency_key else None
             if found is None:
@@ -100,6 +112,7 @@ class Batches:
         idempotency_key: str | None,
         request_hash: str | None,
         quota: TierLimits | None,
+        callback_url: str | None,
     ) -> None:
         now = tx.now
         tx.conn.execute(
@@ -111,6 +124,7 @@ class Batches:
                 status=BatchStatus.RUNNING,
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
+                callback_url=callback_url,
                 created_at=now,
                 updated_at=now,
             )
@@ -316,6 +330,7 @@ def _batch(row: Any, counts: dict[str, int]) -> Batch:
         updated_at=row.updated_at,
         cancel_requested_at=row.cancel_requested_at,
         finished_at=row.finished_at,
+        callback_url=row.callback_url,
         counts=counts,
     )
 

@@ -112,6 +112,7 @@ class Jobs:
         lane: str = Lane.STANDARD.value,
         source_name: str | None = None,
         quota: TierLimits | None = None,
+        callback_url: str | None = None,
     ) -> tuple[Job, bool]:
         """Write the job, its stage rows and the outbox messages of the root stages admission lets
         through, in one transaction. Returns the job and whether it was created (False: an idempotent
@@ -136,6 +137,7 @@ class Jobs:
                     lane=lane,
                     source_name=source_name if source_name is not None else _source_name(tx.conn, source),
                     quota=quota,
+                    callback_url=callback_url,
                 )
         except IntegrityError:
             if idempotency_key is None:
@@ -175,6 +177,7 @@ class Jobs:
                 reused=reused,
                 redo=redo,
                 rerun_of=old.id,
+                callback_url=old.callback_url,  # a re-run's end is announced where the old job's was
             )
             record_artifacts(tx, job_id, artifacts)
         return job
@@ -196,6 +199,7 @@ class Jobs:
         redo: Sequence[StageRun] = (),
         rerun_of: uuid.UUID | None = None,
         quota: TierLimits | None = None,
+        callback_url: str | None = None,
     ) -> Job:
         now = tx.now
         key = JobKey(id=job_id, owner_id=owner_id, lane=lane, created_at=now)
@@ -241,6 +245,7 @@ class Jobs:
                 source_name=source_name,
                 upload_id=_upload_id(source),
                 rerun_of=rerun_of,
+                callback_url=callback_url,
                 event_seq=1,
                 created_at=now,
                 updated_at=now,
@@ -267,6 +272,7 @@ class Jobs:
             lane=lane,
             source_name=source_name,
             rerun_of=rerun_of,
+            callback_url=callback_url,
             progress=job_progress(pipeline, runs) if reused else 0.0,
             stages=tuple(runs),
         )

@@ -83,6 +83,7 @@ def job_with_runs(row: Any, runs: tuple[StageRun, ...], pipeline: Pipeline | Non
         batch_id=row.batch_id,
         batch_index=row.batch_index,
         item_name=row.item_name,
+        callback_url=row.callback_url,
         stages=runs,
     )
 

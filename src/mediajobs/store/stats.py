@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from mediajobs.domain import OPEN_JOB_STATUSES, StageStatus
+from mediajobs.domain.deliveries import DeliveryStatus
 
-from .deliveries import PENDING
 from .tables import HookDeliveryRow, JobRow, OutboxRow, StageRunRow
 from .tx import Database
 
@@ -66,7 +66,7 @@ class Stats:
             ).one()
             deliveries = conn.execute(
                 select(func.count(), func.min(HookDeliveryRow.available_at)).where(
-                    HookDeliveryRow.status == PENDING, HookDeliveryRow.available_at <= now
+                    HookDeliveryRow.status == DeliveryStatus.PENDING, HookDeliveryRow.available_at <= now
                 )
             ).one()
         return Snapshot(

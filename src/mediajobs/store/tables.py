@@ -76,6 +76,9 @@ class UserRow(Base):
     created_at: Mapped[datetime]
     # the `whsec_` secret outbound messages to this user are signed with (signing.py); made on first need
     webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    # the secret before the last rotation, which still signs too until its window ends (store/users.py)
+    previous_webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    webhook_secret_rotated_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("name", name="uq_users_name"),)
 
@@ -135,6 +138,7 @@ class BatchRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     cancel_requested_at: Mapped[datetime | None]
+    callback_url: Mapped[str | None] = mapped_column(Text)  # its end is announced there (a webhook)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
@@ -172,6 +176,7 @@ class JobRow(Base):
     batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
     batch_index: Mapped[int | None] = mapped_column(Integer)  # its place among the batch's items
     item_name: Mapped[str | None] = mapped_column(String(255))  # what the batch calls it
+    callback_url: Mapped[str | None] = mapped_column(Text)  # its end is announced there (a webhook)
     cancel_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -313,9 +318,10 @@ class WorkerRow(Base):
 
 
 class HookDeliveryRow(Base):
-    """One delivery a durable hook (a webhook) owes, written in the transaction that ended the job:
-    its own outbox (`sent_at`: its message went to the `hooks` queue) and its sender's lease
-    (`locked_until`), then its outcome."""
+    """One delivery a durable hook (a webhook) owes, written in the transaction that ended its job (or
+    batch): its own outbox (`sent_at`: its message went to the `hooks` queue), the worker that took
+    that message (`reserved_by`), its sender's lease (`locked_until`), then its outcome. The message
+    itself (`message_id`, `body`) is the same on every attempt."""
 
     __tablename__ = "hook_deliveries"
 
@@ -323,21 +329,73 @@ class HookDeliveryRow(Base):
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
     hook: Mapped[str] = mapped_column(String(64))
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
-    event: Mapped[str] = mapped_column(String(32))
+    owner_id: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32))  # job.finished | batch.finished
+    destination: Mapped[str] = mapped_column(Text)  # a webhook's URL
+    message_id: Mapped[str] = mapped_column(String(64))  # the `webhook-id`
     payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    body: Mapped[str | None] = mapped_column(Text)  # the message, kept from its first attempt on
+    status: Mapped[str] = mapped_column(String(16))  # a DeliveryStatus value
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     available_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    reserved_by: Mapped[str | None] = mapped_column(String(200))
+    reserved_at: Mapped[datetime | None]
     locked_until: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    redelivery_of: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     created_at: Mapped[datetime]
 
     __table_args__ = (
         Index("ix_hook_deliveries_due", "status", "available_at"),
         Index("ix_hook_deliveries_job", "job_id"),
+        Index("ix_hook_deliveries_batch", "batch_id"),
+        Index("ix_hook_deliveries_owner_created", "owner_id", "created_at", "id"),
+    )
+
+
+class HookAttemptRow(Base):
+    """One try at sending a delivery: opened when a sender takes it, closed with its answer."""
+
+    __tablename__ = "hook_attempts"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    delivery_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("hook_deliveries.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # a DeliveryOutcome value
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_seconds: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_hook_attempts_delivery", "delivery_id", "number"),)
+
+
+class DisabledEndpointRow(Base):
+    """A destination whose receiver answered 410 Gone: nothing more goes there for this user."""
+
+    __tablename__ = "disabled_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64), ForeignKey("users.id", ondelete="CASCADE"))
+    hook: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(Text)
+    destination_key: Mapped[str] = mapped_column(String(64))  # sha256 of destination
+    disabled_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    delivery_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+
+    __table_args__ = (
+        UniqueConstraint("owner_id", "hook", "destination_key", name="uq_disabled_endpoints_destination"),
     )
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mediajobs.domain.tenancy import Tier, TierLimits, Usage, User, check_quota, period_of
 from mediajobs.errors import Conflict, InvalidRequest, NotFound, TooManyRequests
-from mediajobs.signing import new_secret
+from mediajobs.signing import ROTATION_WINDOW, new_secret
 
 from .tables import ApiKeyRow, UsageRow, UserRow
 from .tx import Database, Tx
@@ -287,6 +287,51 @@ class Users:
             )
             row = tx.conn.execute(select(UserRow.webhook_secret).where(UserRow.id == user_id)).one()
         return str(row.webhook_secret)
+
+    def signing_secrets(self, user_id: str) -> tuple[str, ...]:
+        """What a message to the user is signed with: their secret (made on first need), then the one it
+        replaced while that rotation's window lasts (ROTATION_WINDOW)."""
+        current, previous, until = self.webhook_secret_state(user_id)
+        return (current, previous) if previous is not None and until is not None else (current,)
+
+    def webhook_secret_state(self, user_id: str) -> tuple[str, str | None, datetime | None]:
+        """(secret, the previous one while it still signs too, when it stops)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(
+                    UserRow.webhook_secret, UserRow.previous_webhook_secret, UserRow.webhook_secret_rotated_at
+                ).where(UserRow.id == user_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"no user {user_id[:80]!r}")
+        current = str(row.webhook_secret) if row.webhook_secret else self.webhook_secret(user_id)
+        rotated = row.webhook_secret_rotated_at
+        if row.previous_webhook_secret and rotated is not None:
+            until = rotated + ROTATION_WINDOW
+            if until > self._db.clock():
+                return current, str(row.previous_webhook_secret), until
+        return current, None, None
+
+    def rotate_webhook_secret(self, user_id: str) -> tuple[str, datetime | None]:
+        """A new secret; the one it replaces keeps signing beside it for ROTATION_WINDOW (a second
+        rotation within the window drops the oldest). (new secret, when the previous one stops)."""
+        secret = new_secret()
+        with self._db.tx() as tx:
+            query = select(UserRow.webhook_secret).where(UserRow.id == user_id)
+            row = tx.conn.execute(query.with_for_update() if tx.postgres else query).first()
+            if row is None:
+                raise NotFound(f"no user {user_id[:80]!r}")
+            tx.conn.execute(
+                update(UserRow)
+                .where(UserRow.id == user_id)
+                .values(
+                    webhook_secret=secret,
+                    previous_webhook_secret=row.webhook_secret,
+                    webhook_secret_rotated_at=tx.now,
+                )
+            )
+            until = tx.now + ROTATION_WINDOW if row.webhook_secret else None
+        return secret, until
 
     # -- usage -----------------------------------------------------------------------------------
 

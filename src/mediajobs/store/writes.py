@@ -20,6 +20,7 @@ from mediajobs.domain import (
     StageRun,
     StageStatus,
 )
+from mediajobs.domain.deliveries import JOB_FINISHED
 from mediajobs.hooks import JobFinished
 
 from .batch_end import close_if_done
@@ -148,19 +149,22 @@ def _finished(tx: Tx, row: Row[Any], status: JobStatus, error: ErrorInfo | None)
         lane=row.lane,
         seconds=max(0.0, (tx.now - row.created_at).total_seconds()),
         media_seconds=row.media_seconds,
+        callback_url=row.callback_url,
     )
     tx.finished.append(ended)
     if row.batch_id is not None:  # the batch ends with its last item
         close_if_done(tx, row.batch_id)
     for hook in tx.durable:
         try:
-            payloads = hook.deliveries(ended)
+            owed = hook.deliveries(ended)
         except Exception:  # a hook's bug must not keep the job from ending: say so loudly
             log.error(
                 "durable hook %r failed to say what to deliver for job %s", hook.name, row.id, exc_info=True
             )
             continue
-        write_deliveries(tx, hook=hook.name, job_id=row.id, event="job_finished", payloads=payloads)
+        write_deliveries(
+            tx, hook=hook.name, owner_id=row.owner_id, job_id=row.id, event=JOB_FINISHED, owed=owed
+        )
 
 
 def _drop_unsent(tx: Tx, job_id: uuid.UUID) -> None:

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from mediajobs.api.batch_schemas import BatchCreate, BatchList, BatchPublic, batch_public
+from mediajobs.api.batch_schemas import BatchCreate, BatchList
 from mediajobs.api.deps import CurrentUser, ServicesDep, StreamUser
 from mediajobs.api.guards import check_options, check_text
 from mediajobs.api.schemas import BODY_ERRORS, ErrorBody
@@ -22,6 +22,7 @@ from mediajobs.domain.events import ProgressEvent
 from mediajobs.errors import InvalidRequest, NotFound
 from mediajobs.progress import follow_owner
 from mediajobs.progress.sse import HEADERS, HEARTBEAT, MEDIA_TYPE, encode_event, encode_retry
+from mediajobs.public import BatchPublic, batch_public
 from mediajobs.service.batches import (
     BatchItemRequest,
     BatchRequest,
@@ -73,7 +74,7 @@ async def create_batch(
 ) -> BatchPublic:
     """Submit up to 1,000 items at once (each a source or a text, with the batch's pipeline and options
     unless it names its own); every item is checked first, and one bad item refuses them all (422
-    naming its index). Items run in the `batch` lane."""
+    naming its index). Items run in the `batch` lane; `callback_url` gets the batch's JSON when it ends."""
     response.headers.update(request.app.state.gate.check(owner, services.store.db.clock()))
     raw = await read_json_body(request, services.settings.body_idle_timeout_seconds, MAX_BATCH_JSON_BYTES)
     try:
@@ -84,6 +85,7 @@ async def create_batch(
         pipeline=check_text(body.pipeline, "pipeline"),
         options=check_options(body.options),
         name=None if body.name is None else check_text(body.name, "name"),
+        callback_url=None if body.callback_url is None else check_text(body.callback_url, "callback_url"),
         items=[
             BatchItemRequest(
                 source=None if item.source is None else check_text(item.source, f"items[{i}].source"),

@@ -14,19 +14,18 @@ from mediajobs.api.downloads import send_object
 from mediajobs.api.guards import check_options, check_text
 from mediajobs.api.schemas import (
     BODY_ERRORS,
+    MAX_CALLBACK_URL,
     ArtifactList,
     ErrorBody,
     JobAccepted,
     JobList,
-    JobPublic,
     RerunCreate,
     artifact_public,
-    job_links,
-    job_public,
 )
 from mediajobs.api.submission import accept_submit
 from mediajobs.domain import JobStatus
 from mediajobs.errors import Conflict, NotFound
+from mediajobs.public import JobPublic, job_links, job_public
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +61,12 @@ _SUBMIT_BODY = {
                         "lane": {
                             "type": "string",
                             "description": "`standard` or `batch`: slower than your tier's",
+                        },
+                        "callback_url": {
+                            "type": "string",
+                            "maxLength": MAX_CALLBACK_URL,
+                            "description": "An https URL to POST the job's JSON to when it ends (a "
+                            "webhook signed with your `webhook_secret`, docs/webhooks.md)",
                         },
                     },
                 }
