@@ -151,6 +151,15 @@ def test_a_successor_is_followed_only_while_the_tasks_time_limits_leave_it_nine_
     assert [m.stage for m in world.publisher.published][-1] == "second"  # sent, not followed
 
 
+def test_a_successor_with_shorter_limits_than_what_the_task_has_left_goes_through_the_broker() -> None:
+    now = time.monotonic()
+    task = TaskBudget(started=now - 1, soft=3300, hard=3600)
+    assert task.fits(3300, 3600, now)  # the usual case: every stage has the default limits
+    assert not task.fits(4, 5, now)  # its own 4 s would not hold inside this task's 3299 s
+    assert not TaskBudget(started=now).fits(4, 5, now)  # a task without limits enforces none
+    assert not task.fits(3300, 9000, now)  # a tenth of its hard limit would be lost
+
+
 def test_a_cancelled_job_is_not_followed(world: World) -> None:
     runner = world.runner(set(QUEUES["express"].values()))
     job_id = world.submit()

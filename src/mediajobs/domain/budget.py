@@ -6,7 +6,9 @@ stages: no broker round trip; see store/stages.py `complete_and_follow`). The ta
 followed only when what is left of them is at least `FOLLOW_SHARE` of the successor's own limits: a
 followed stage may lose up to a tenth of its time budget, which in practice means short stages
 follow their predecessor and a stage that ran for minutes hands on through the broker (where a
-round trip is negligible anyway).
+round trip is negligible anyway). And never when what is left is more than the successor's own
+limits: the task's limits are all that stops a followed stage, so a stage given a shorter limit
+than its predecessor's (MEDIAJOBS_STAGE_TIME_LIMITS) goes through the broker and its own limit holds.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ class TaskBudget:
     hard: float | None = None
 
     def fits(self, soft: float, hard: float, now: float) -> bool:
-        """May a stage with limits (`soft`, `hard`) still run in this task at `now`?"""
+        """May a stage with limits (`soft`, `hard`) run in this task at `now`: is what is left of each
+        of the task's limits between `FOLLOW_SHARE` of the stage's own and the stage's own?"""
         elapsed = now - self.started
         return all(
-            limit is None or limit - elapsed >= FOLLOW_SHARE * own
+            limit is not None and FOLLOW_SHARE * own <= limit - elapsed <= own
             for limit, own in ((self.soft, soft), (self.hard, hard))
         )
 
