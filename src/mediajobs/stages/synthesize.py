@@ -1,5 +1,5 @@
-"""The `synthesize` stage: its `text` input spoken by a speech engine (espeak-ng, flite), as WAV, MP3
-or Opus.
+"""The `synthesize` stage: its `text` input spoken by a speech engine (espeak-ng, flite), as WAV, MP3,
+Opus, AAC, FLAC or raw PCM (audioformats.py).
 
 Long text is split by sentence into pieces of a bounded size; each piece is one engine run (progress
 is pieces done), and the pieces are joined sample for sample into one WAV, encoded by ffmpeg for the
@@ -11,6 +11,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
+from mediajobs.audioformats import FORMATS, encode_args
 from mediajobs.domain.options import SynthesizeOptions
 from mediajobs.engines.synthesis import SPEAK_TIMEOUT_SECONDS, SpeechSynthesis, synthesis_slot
 from mediajobs.errors import InvalidRequest, PermanentError
@@ -21,11 +22,7 @@ from .base import ArtifactFile, StageContext, StageResult, stage_options
 from .read_text import input_cues
 
 PIECE_CHARS = 600  # sentences are grouped up to this many characters per engine run
-CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg"}
-_ENCODE = {
-    "mp3": ["-c:a", "libmp3lame", "-b:a", "64k"],
-    "opus": ["-c:a", "libopus", "-b:a", "32k", "-ar", "48000"],
-}
+CONTENT_TYPES = {name: fmt.content_type for name, fmt in FORMATS.items()}
 
 
 def synthesize(ctx: StageContext) -> StageResult:
@@ -101,7 +98,7 @@ def _join(wavs: list[Path], target: Path) -> float:
 def _encode(ctx: StageContext, source: Path, target: Path, fmt: str) -> None:
     args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(source)]
     result = run_process(
-        [*args, *_ENCODE[fmt], str(target)], cancel=ctx.cancel, timeout=SPEAK_TIMEOUT_SECONDS
+        [*args, *encode_args(FORMATS[fmt]), str(target)], cancel=ctx.cancel, timeout=SPEAK_TIMEOUT_SECONDS
     )
     if not result.ok:
         raise PermanentError(f"encoding {fmt} failed: {result.stderr_tail[-300:]}", code="synthesis_failed")
