@@ -77,7 +77,7 @@ def test_errors_on_v1_take_openais_shape_and_the_rest_keep_ours(client: TestClie
     unknown = openai_error(
         client.post("/v1/audio/speech", json={"model": "dall-e-3", "voice": "alloy", "input": "hi"}), 422
     )
-    assert unknown["code"] == "model_not_found"
+    assert unknown["code"] == "unknown_model"
     missing = openai_error(client.get("/v1/nothing-here"), 404)
     assert missing["type"] == "not_found_error"
     no_key = openai_error(client.get("/v1/models", headers={"Authorization": "Bearer mj_nope"}), 401)

@@ -153,6 +153,7 @@ PUBLIC = {
         "Engines",
         "Segment",
         "SegmentCallback",
+        "SegmentDetails",
         "Slot",
         "SpeechToText",
         "StopCheck",

@@ -12,9 +12,9 @@ answered 202 with the job's links instead, and the job runs on. Errors take Open
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from mediajobs import service
 from mediajobs.api.deps import CurrentUser, ServicesDep
 from mediajobs.api.downloads import send_object
+from mediajobs.api.guards import check_text
 from mediajobs.api.multipart import FormFields
 from mediajobs.api.openai_schemas import (
     SPEECH_ENGINES,
@@ -57,6 +58,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": OpenAIError, "description": what}
     for code, what in (
         (202, "The job outlasted MEDIAJOBS_SYNC_WAIT_SECONDS, or `Prefer: respond-async`: its links"),
+        (400, "A body that is not JSON, or a malformed multipart form"),
         (401, "No valid API key"),
         (413, "The file or body is too large"),
         (422, "Invalid parameters, or nothing installed can do them"),
@@ -65,36 +67,30 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _ERRORS[202] = {"model": JobAccepted, "description": _ERRORS[202]["description"]}
 
-_FORM_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "model"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "model": {"type": "string", "description": "whisper-1 or one of GET /v1/models"},
-                        "language": {"type": "string"},
-                        "prompt": {"type": "string"},
-                        "temperature": {"type": "number"},
-                        "response_format": {
-                            "type": "string",
-                            "enum": ["json", "text", "srt", "verbose_json", "vtt"],
-                        },
-                        "timestamp_granularities[]": {
-                            "type": "array",
-                            "items": {"type": "string", "enum": ["word", "segment"]},
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
 
-PreferHeader = Annotated[str | None, Header(description="`respond-async`: answer 202 at once")]
+def _form_body() -> dict[str, Any]:
+    """The multipart body as OpenAPI states it: the `file` part and TranscriptionForm's fields (the
+    granularities as OpenAI's client sends them, `timestamp_granularities[]` repeated)."""
+    schema = TranscriptionForm.model_json_schema(ref_template="#/components/schemas/{model}")
+    properties = {k: v for k, v in schema["properties"].items() if k != "stream"}
+    properties["timestamp_granularities[]"] = properties.pop("timestamp_granularities")
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}, **properties},
+                    }
+                }
+            },
+        }
+    }
+
+
+_FORM_BODY = _form_body()
 
 
 @router.get("/models", response_model=OpenAIModelList, responses={401: _ERRORS[401]})
@@ -115,11 +111,10 @@ def list_models(services: ServicesDep, owner: CurrentUser) -> OpenAIModelList:
     openapi_extra=_FORM_BODY,
     response_model=None,
 )
-async def create_transcription(
-    request: Request, services: ServicesDep, owner: CurrentUser, prefer: PreferHeader = None
-) -> Response:
-    """Speech to text in its language (a `transcribe` job), answered when the job ends."""
-    return await _speech_to_text(request, services, owner, "transcribe", prefer)
+async def create_transcription(request: Request, services: ServicesDep, owner: CurrentUser) -> Response:
+    """Speech to text in its language (a `transcribe` job), answered when the job ends (`Prefer:
+    respond-async`, or a job longer than MEDIAJOBS_SYNC_WAIT_SECONDS: 202 and the job's links)."""
+    return await _speech_to_text(request, services, owner, "transcribe")
 
 
 @router.post(
@@ -128,11 +123,10 @@ async def create_transcription(
     openapi_extra=_FORM_BODY,
     response_model=None,
 )
-async def create_translation(
-    request: Request, services: ServicesDep, owner: CurrentUser, prefer: PreferHeader = None
-) -> Response:
-    """Speech in any language to English text (a `transcribe` job with `task=translate`)."""
-    return await _speech_to_text(request, services, owner, "translate", prefer)
+async def create_translation(request: Request, services: ServicesDep, owner: CurrentUser) -> Response:
+    """Speech in any language to English text (a `transcribe` job with `task=translate`); 202 as for
+    transcriptions."""
+    return await _speech_to_text(request, services, owner, "translate")
 
 
 @router.post(
@@ -144,20 +138,19 @@ async def create_translation(
     },
 )
 async def create_speech(
-    body: SpeechCreate,
-    request: Request,
-    services: ServicesDep,
-    owner: CurrentUser,
-    prefer: PreferHeader = None,
+    body: SpeechCreate, request: Request, services: ServicesDep, owner: CurrentUser
 ) -> Response:
-    """Text to speech (a `synthesize` job), answered with the audio when the job ends."""
+    """Text to speech (a `synthesize` job), answered with the audio when the job ends; 202 as for
+    transcriptions."""
+    prefer = request.headers.get("prefer")
     headers = request.app.state.gate.check(owner, services.store.db.clock())
-    engine = speech_engine(body.model)
+    engine = speech_engine(check_text(body.model, "model"))
     if engine is None:
         raise InvalidRequest(
             f"unknown model {body.model[:64]!r}; models: {', '.join([*SPEECH_MODELS, *SPEECH_ENGINES])}",
-            code="model_not_found",
+            code="unknown_model",
         )
+    check_text(body.input, "input", multiline=True)
     language, voice = speech_voice(engine, body.voice)
     options = {
         "engine": engine,
@@ -189,9 +182,8 @@ async def create_speech(
 # -- speech to text -----------------------------------------------------------------------------
 
 
-async def _speech_to_text(
-    request: Request, services: Services, owner: Caller, task: str, prefer: str | None
-) -> Response:
+async def _speech_to_text(request: Request, services: Services, owner: Caller, task: str) -> Response:
+    prefer = request.headers.get("prefer")
     headers = request.app.state.gate.check(owner, services.store.db.clock())
 
     def checked(fields: FormFields) -> tuple[TranscriptionForm, dict[str, Any]]:
@@ -229,6 +221,9 @@ def _form(fields: FormFields) -> TranscriptionForm:
     granularities = fields.getlist("timestamp_granularities[]") + fields.getlist("timestamp_granularities")
     if granularities:
         data["timestamp_granularities"] = granularities
+    for name, value in data.items():
+        if isinstance(value, str):
+            check_text(value, name, multiline=name == "prompt")
     try:
         form = TranscriptionForm.model_validate(data)
     except ValidationError as exc:
