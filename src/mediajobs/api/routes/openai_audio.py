@@ -325,16 +325,16 @@ async def _submit_and_wait(
 
 
 def _job_headers(job: Job, headers: dict[str, str]) -> dict[str, str]:
-    return {**headers, "Location": f"/api/v1/jobs/{job.id}", "X-Mediajobs-Job": str(job.id)}
+    """The submit gate's headers (RateLimit-*) and the job's id, on every answer."""
+    return {**headers, "X-Mediajobs-Job": str(job.id)}
 
 
 def _accepted(job: Job, headers: dict[str, str], prefer: str | None) -> JSONResponse:
     """202: the job runs on; its links say where to follow it and fetch its result."""
     extra = {"Preference-Applied": "respond-async"} if _wants_async(prefer) else {}
     body = JobAccepted(id=job.id, status=job.status.value, links=job_links(job.id))
-    return JSONResponse(
-        body.model_dump(mode="json"), status_code=202, headers={**_job_headers(job, headers), **extra}
-    )
+    headers = {**_job_headers(job, headers), "Location": body.links.self, **extra}
+    return JSONResponse(body.model_dump(mode="json"), status_code=202, headers=headers)
 
 
 __all__ = ["router", "verbose"]
