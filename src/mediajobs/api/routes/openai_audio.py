@@ -171,12 +171,16 @@ async def create_speech(
     job = await _submit_and_wait(services, owner, submit, prefer)
     if job.status is not JobStatus.SUCCEEDED:
         return _accepted(job, headers, prefer)
-    artifact = services.store.artifacts.get_artifact(job.id, f"speech.{body.response_format}")
-    response = send_object(
-        services.storage, artifact.key, media_type=FORMATS[body.response_format].content_type
-    )
+    fmt = FORMATS[body.response_format]
+    response = await run_in_threadpool(_speech, services, job, fmt.name, fmt.content_type)
     response.headers.update(_job_headers(job, headers))
     return response
+
+
+def _speech(services: Services, job: Job, fmt: str, content_type: str) -> Response:
+    """The finished job's `speech.<fmt>`, streamed (or a redirect to the storage's URL for it)."""
+    artifact = services.store.artifacts.get_artifact(job.id, f"speech.{fmt}")
+    return send_object(services.storage, artifact.key, media_type=content_type)
 
 
 # -- speech to text -----------------------------------------------------------------------------
