@@ -150,12 +150,14 @@ def test_a_chunk_of_long_audio_reads_only_its_bytes(
 def test_downloads_are_presigned_urls_or_proxied_bytes(s3: S3Server, tmp_path: Path) -> None:
     presigned = s3.storage(tmp_path)
     presigned.write("jobs/a/artifacts/v1/t.txt", [b"hello"])
-    download = presigned.download("jobs/a/artifacts/v1/t.txt")
+    download = presigned.download("jobs/a/artifacts/v1/t.txt", content_type="text/plain", filename="t.txt")
     assert download.url is not None
     assert download.chunks is None
     response = httpx.get(download.url)
     assert response.status_code == 200
     assert response.content == b"hello"
+    assert response.headers["content-type"] == "text/plain"  # what the API would have sent
+    assert response.headers["content-disposition"] == 'attachment; filename="t.txt"'
 
     proxied = s3.storage(tmp_path, download_mode="proxy")
     proxied.write("jobs/a/artifacts/v1/t.txt", [b"hello" * 100_000])

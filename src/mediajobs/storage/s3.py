@@ -181,12 +181,17 @@ class S3Storage:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
         return len(keys)
 
-    def download(self, key: str) -> Download:
+    def download(self, key: str, *, content_type: str | None = None, filename: str | None = None) -> Download:
         size = self.stat(key).size
         name = self._name(key)
         if self.download_mode == "presigned":
+            params = {"Bucket": self.bucket, "Key": name}
+            if content_type is not None:  # the object store answers with these headers (signed in)
+                params["ResponseContentType"] = content_type
+            if filename is not None:
+                params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
             url = self.client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": name}, ExpiresIn=self.presign_seconds
+                "get_object", Params=params, ExpiresIn=self.presign_seconds
             )
             return Download(size=size, url=str(url))
 
