@@ -2,12 +2,14 @@
 
 The API (a real uvicorn server) and the worker (a subprocess) have data folders of their own, on the
 `s3` storage backend and one bucket. The upload goes up from the API, the worker transcribes from the
-bucket, and the artifacts come back to the Python client and the CLI through presigned redirects.
+bucket (long enough to be cut in chunks, each reading its byte range of the normalized WAV from
+the bucket), and the artifacts come back to the Python client and the CLI through presigned redirects.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 from helpers.auth import new_key
 from helpers.cli import run_cli
 from helpers.live_server import live_server
-from helpers.media import speak
+from helpers.media import SPEECH_SCRIPT, speak
 from helpers.processes import running_worker
 from helpers.s3_server import S3Server
 from helpers.settings import make_settings
@@ -26,7 +28,8 @@ from mediajobs.client import Client
 from mediajobs.pipelines import shipped_pipelines
 from mediajobs.store import JobStore, create_db_engine
 
-SCRIPT = "The weather today is sunny and warm. We will walk to the park after lunch.\n"
+# about 18 s: cut in two chunks (MEDIAJOBS_CHUNK_SECONDS=10, its minimum; a cut needs 15 s)
+SCRIPT = SPEECH_SCRIPT + "My brother plays the piano every evening after dinner.\n"
 
 
 @pytest.fixture
@@ -53,12 +56,18 @@ def test_a_worker_that_cannot_see_the_api_disk_runs_the_job_from_s3(
     }
     api_settings = make_settings(tmp_path / "api-host", **shared)
     worker_settings = make_settings(
-        tmp_path / "worker-host", **shared, MEDIAJOBS_QUEUE_PREFIX=api_settings.queue_prefix
+        tmp_path / "worker-host",
+        **shared,
+        MEDIAJOBS_QUEUE_PREFIX=api_settings.queue_prefix,
+        # chunks read their part of normalize's WAV from the bucket by byte range (stages/chunk.py)
+        MEDIAJOBS_CHUNK_THRESHOLD_SECONDS=10,
+        MEDIAJOBS_CHUNK_SECONDS=10,
     )
     clip = speak(SCRIPT, tmp_path / "clip.wav")
     engine = create_db_engine(pg_url)
     try:
-        key = new_key(JobStore(engine, pipelines=shipped_pipelines()))
+        store = JobStore(engine, pipelines=shipped_pipelines())
+        key = new_key(store)
         with (
             live_server(create_app(api_settings)) as url,
             running_worker(worker_settings, tmp_path / "worker.log"),
@@ -69,6 +78,8 @@ def test_a_worker_that_cannot_see_the_api_disk_runs_the_job_from_s3(
             transcript = client.result(job["id"])  # a 307 to a presigned URL, followed
             assert isinstance(transcript, dict)
             assert wer(SCRIPT, transcript["text"]) <= 0.3
+            stages = {a.stage for a in store.jobs.list_attempts(uuid.UUID(job["id"]))}
+            assert {"chunk[0]", "chunk[1]"} <= stages, stages
 
             names = [a["name"] for a in client.artifacts(job["id"])]
             assert "transcript.srt" in names
