@@ -43,6 +43,7 @@ PUBLIC = {
         "RetryableError",
         "StageError",
         "StageTimeout",
+        "StorageUnavailable",
         "StoreUnavailable",
         "TooManyRequests",
         "Unauthorized",
