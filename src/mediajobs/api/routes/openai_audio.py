@@ -72,7 +72,8 @@ def _form_body() -> dict[str, Any]:
     """The multipart body as OpenAPI states it: the `file` part and TranscriptionForm's fields (the
     granularities as OpenAI's client sends them, `timestamp_granularities[]` repeated)."""
     schema = TranscriptionForm.model_json_schema(ref_template="#/components/schemas/{model}")
-    properties = {k: v for k, v in schema["properties"].items() if k != "stream"}
+    # a form field is sent or left out, never null: each optional field's schema without its null
+    properties = {k: _not_null(v) for k, v in schema["properties"].items() if k != "stream"}
     properties["timestamp_granularities[]"] = properties.pop("timestamp_granularities")
     return {
         "requestBody": {
@@ -88,6 +89,14 @@ def _form_body() -> dict[str, Any]:
             },
         }
     }
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    branches = [b for b in schema.get("anyOf", ()) if b.get("type") != "null"]
+    if len(branches) != 1:
+        return schema
+    rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+    return {**rest, **branches[0]}
 
 
 _FORM_BODY = _form_body()
