@@ -163,7 +163,9 @@ def job_page(request: Request, job_id: str, who: Looker) -> Response:
     services = _services(request)
     store = services.store
     try:
-        job = store.jobs.get_job(_job_id(job_id), who.scope)
+        parsed = _job_id(job_id)
+        latest = store.events.latest_event(parsed)  # first: the page shows the job as of this event or later
+        job = store.jobs.get_job(parsed, who.scope)
     except NotFound:
         return page(request, "missing.html", viewer=who, what=f"job {job_id[:40]}", status=404)
     artifacts = store.artifacts.list_artifacts(job.id)
@@ -172,6 +174,7 @@ def job_page(request: Request, job_id: str, who: Looker) -> Response:
         "job.html",
         viewer=who,
         job=job,
+        after=0 if latest is None else latest.seq,
         attempts=store.jobs.list_attempts(job.id),
         waiting=store.queues.waiting(job, silent_for=services.settings.worker_silence),
         artifacts=artifacts,
@@ -194,10 +197,10 @@ def job_file(request: Request, job_id: str, name: str, who: Looker) -> Response:
 @router.get("/jobs/{job_id}/events")
 async def job_events(request: Request, job_id: str, who: Looker) -> Response:
     """The job's progress events (SSE), for the job page's live progress bars."""
-    after = request.headers.get("last-event-id", "0").strip()
-    return await job_event_stream(
-        _services(request), who.scope, _job_id(job_id), int(after) if after.isdigit() else 0
-    )
+    resumed = request.headers.get("last-event-id", "").strip()  # EventSource's reconnect wins
+    after = resumed if resumed else request.query_params.get("after", "0")
+    seq = int(after) if after.isdigit() and len(after) < 11 else 0
+    return await job_event_stream(_services(request), who.scope, _job_id(job_id), seq)
 
 
 @router.get("/queues")
