@@ -199,3 +199,31 @@ def test_a_paused_lane_admits_nothing_new_until_resumed(app: Any, services: Serv
 
     assert client.post(f"{D}/lanes/standard/resume", data={"csrf": token}).status_code == 303
     assert stage_status(services, held) == "queued"  # admitted at once, not at the next tick
+
+
+def test_cancel_and_retry_from_a_jobs_page(app: Any, services: Services) -> None:
+    key = new_user(services, "ops", admin=True)
+    client = login(app, key)
+    job = submit(client, key)
+    token = csrf(client, f"{D}/jobs/{job}")
+    done = client.post(f"{D}/jobs/{job}/cancel", data={"csrf": token})
+    assert done.headers["location"].startswith(f"{D}/jobs/{job}?")
+    assert services.store.jobs.get_job(uuid.UUID(job)).status.value == "cancelled"
+    again = client.post(f"{D}/jobs/{job}/cancel", data={"csrf": token})
+    assert "Not cancelled" in again.headers["location"].replace("+", " ")
+    retried = client.post(f"{D}/jobs/{job}/retry", data={"csrf": token, "next": "//evil.example/x"})
+    assert retried.headers["location"].startswith(f"{D}/jobs/{job}?")  # back to the dashboard only
+    assert services.store.jobs.get_job(uuid.UUID(job)).status.value == "queued"
+
+
+def test_search_finds_a_source_name_whatever_its_case(app: Any, services: Services) -> None:
+    key = new_user(services, "ops", admin=True)
+    client = login(app, key)
+    response = client.post(
+        "/api/v1/jobs",
+        files={"file": ("Interview-Final.wav", b"RIFF0000WAVE", "audio/wav")},
+        data={"pipeline": "transcribe"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["id"] in client.get(f"{D}/jobs", params={"q": "interview"}).text

@@ -121,7 +121,7 @@ class Browse:
         text = (f.search or "").strip()
         if text:
             digits = text.replace("-", "").lower()
-            by_name = JobRow.source_name.contains(text, autoescape=True)
+            by_name = JobRow.source_name.icontains(text, autoescape=True)
             if _is_hex(digits):
                 low, high = uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
                 where.append(or_(and_(JobRow.id >= low, JobRow.id <= high), by_name))
