@@ -79,7 +79,8 @@ class WaitingPublic(BaseModel):
     reason: str = Field(
         description="`user_concurrency`: your stages in flight are at your tier's limit; "
         "`lane`: admitted, waiting for a free worker of its lane; "
-        "`no_worker`: admitted to a queue that no live worker consumes (an operator must start one)."
+        "`no_worker`: admitted to a queue that no live worker consumes (an operator must start one); "
+        "`lane_paused`: an operator paused its lane (the dashboard) and it has not started yet."
     )
     position: int = Field(description="1 = next.")
     queue: str | None = Field(default=None, description="The broker queue it waits in (`lane`, `no_worker`).")

@@ -242,6 +242,11 @@ class Settings(BaseSettings):
         default=5.0, validation_alias="MEDIAJOBS_KEY_CACHE_SECONDS"
     )
 
+    # A dashboard login (/dashboard, a session cookie) lasts this long; a revoked key ends it sooner.
+    dashboard_session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = Field(
+        default=12.0, validation_alias="MEDIAJOBS_DASHBOARD_SESSION_HOURS"
+    )
+
     # The daily cleanup removes the media and artifacts of jobs finished this long ago (rows stay).
     retention_days: Annotated[float, Field(gt=0)] = Field(
         default=7.0, validation_alias="MEDIAJOBS_RETENTION_DAYS"

@@ -79,6 +79,8 @@ def waiting_text(job: dict[str, Any]) -> str | None:
         return f"waiting: your jobs in flight are at your tier's limit ({position} ahead of it)"
     if reason == "lane":
         return f"waiting for a free worker of queue {queue!r} (position {position})"
+    if reason == "lane_paused":
+        return "waiting: an operator paused this job's lane; it starts when the lane is resumed"
     return f"waiting: {reason}"
 
 

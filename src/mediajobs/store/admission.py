@@ -61,6 +61,7 @@ from mediajobs.domain.tenancy import Tier
 from .mapping import stage_from_row
 from .outbox import Send, write_messages
 from .passes import Passes
+from .pauses import admissible, lane_paused
 from .tables import JobRow, StageRunRow, UserRow
 from .tx import Database, QueueFor, Tx
 from .writes import set_status
@@ -130,13 +131,14 @@ class _OwnLoad:
     count: int
     waiting: bool
     at: datetime
+    paused: bool  # the job's lane is paused (store/pauses.py)
 
     @classmethod
-    def look(cls, tx: Tx, statement: Select[Any], owner_id: str) -> _OwnLoad:
-        row = tx.conn.execute(statement, {"load_owner": owner_id}).first()
+    def look(cls, tx: Tx, statement: Select[Any], owner_id: str, lane: str) -> _OwnLoad:
+        row = tx.conn.execute(statement, {"load_owner": owner_id, "load_lane": lane}).first()
         if row is None:
-            return cls(owner_id, Tier.FREE, 0, False, tx.now)
-        return cls(owner_id, Tier(row.tier), int(row.in_flight), bool(row.waiting), tx.now)
+            return cls(owner_id, Tier.FREE, 0, False, tx.now, False)
+        return cls(owner_id, Tier(row.tier), int(row.in_flight), bool(row.waiting), tx.now, bool(row.paused))
 
     def in_flight(self, owner_id: str) -> int:
         return self.count if owner_id == self.owner_id else 0
@@ -200,6 +202,7 @@ class Admission:
             UserRow.tier,
             in_flight(load_owner).scalar_subquery().label("in_flight"),
             self._waiting(load_owner).limit(1).exists().label("waiting"),
+            lane_paused(bindparam("load_lane", type_=String)).label("paused"),
         ).where(UserRow.id == load_owner)
 
     @property
@@ -267,12 +270,12 @@ class Admission:
         candidates = [_candidate(job, run) for run in roots]
         if not self.holds:
             return {c.stage: c.lane for c in self.policy.admit(candidates, _TxLoad.of(tx))}
-        look = _OwnLoad.look(tx, self._own_load, job.owner_id)
-        if look.waiting or self.policy.room(job.owner_id, look) <= 0:
+        look = _OwnLoad.look(tx, self._own_load, job.owner_id, job.lane)
+        if look.waiting or look.paused or self.policy.room(job.owner_id, look) <= 0:
             return {}
         if tx.postgres:  # (SQLite: this transaction already holds the database's one write lock)
             self.lock(tx, [job.owner_id])
-            look = _OwnLoad.look(tx, self._own_load, job.owner_id)
+            look = _OwnLoad.look(tx, self._own_load, job.owner_id, job.lane)
             if look.waiting:
                 return {}
         return {c.stage: c.lane for c in self.policy.admit(candidates, look)}
@@ -348,6 +351,7 @@ class Admission:
             JobRow.owner_id == owner_id,
             written_in(JobRow.status, OPEN),
             JobRow.cancel_requested_at.is_(None),
+            admissible(),  # not a job of a paused lane that has not started
         )
         if not self._db.postgres:
             return (
@@ -467,6 +471,7 @@ class Admission:
                 written_in(StageRunRow.status, [StageStatus.READY]),
                 written_in(JobRow.status, OPEN),
                 JobRow.cancel_requested_at.is_(None),
+                admissible(),
             )
             .subquery()
         )

@@ -426,4 +426,29 @@ class JobEventRow(Base):
     )
 
 
+class LanePauseRow(Base):
+    """A paused lane: admission admits no stage of a job in it that has not started (dashboard)."""
+
+    __tablename__ = "lane_pauses"
+
+    lane: Mapped[str] = mapped_column(String(16), primary_key=True)
+    paused_at: Mapped[datetime]
+    paused_by: Mapped[str | None] = mapped_column(String(64))  # the user who paused it
+
+
+class DashboardSessionRow(Base):
+    """A dashboard login: the session token's SHA-256 (the cookie holds the token), its CSRF token."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("users.id", ondelete="CASCADE"))
+    key_id: Mapped[str] = mapped_column(String(32))  # the key it logged in with: revoked, it ends
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_dashboard_sessions_expires", "expires_at"),)
+
+
 metadata = Base.metadata

@@ -139,8 +139,14 @@ async def job_events(
 ) -> Response:
     """A job's progress as Server-Sent Events (id = seq): what was missed, then live, until it ends."""
     after = _resume_point(last_event_id, resume, MAX_SEQ) or 0
+    return await job_event_stream(services, owner.scope, job_id, after)
+
+
+async def job_event_stream(services: Services, scope: str | None, job_id: uuid.UUID, after: int) -> Response:
+    """The SSE response of a job's events after seq `after` (404 outside `scope`; 204 when it has
+    ended and nothing is left): this route's, and the dashboard's job page's."""
     store = services.store
-    job = await run_in_threadpool(store.jobs.get_job, job_id, owner.scope)
+    job = await run_in_threadpool(store.jobs.get_job, job_id, scope)
     if job.status.terminal and not await run_in_threadpool(
         store.events.job_events, job_id, after_seq=after, limit=1
     ):
