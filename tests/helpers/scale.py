@@ -1,7 +1,8 @@
 """How big the slow acceptance tests run: small by default (what CI runs), whole with
 `MEDIAJOBS_TEST_SCALE=full` (the sizes their issues name: a ten-minute file, a batch of 50).
 
-    MEDIAJOBS_TEST_SCALE=full scripts/test tests/acceptance/test_chunked.py tests/acceptance/test_batch_runs.py
+    MEDIAJOBS_TEST_SCALE=full scripts/test tests/acceptance/test_chunked.py \
+        tests/acceptance/test_batch_runs.py
 """
 
 from __future__ import annotations
