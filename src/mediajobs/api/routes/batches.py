@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
+from mediajobs.api.auth import key_of, while_authorized
 from mediajobs.api.batch_schemas import BatchCreate, BatchList
 from mediajobs.api.deps import CurrentUser, ServicesDep, StreamUser
 from mediajobs.api.guards import check_options, check_text
@@ -19,9 +20,16 @@ from mediajobs.api.schemas import BODY_ERRORS, ErrorBody
 from mediajobs.api.submission import describe, read_json_body
 from mediajobs.domain import Batch, BatchStatus
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.errors import InvalidRequest, NotFound
+from mediajobs.errors import InvalidRequest, NotFound, Unauthorized
 from mediajobs.progress import follow_owner
-from mediajobs.progress.sse import HEADERS, HEARTBEAT, MEDIA_TYPE, encode_event, encode_retry
+from mediajobs.progress.sse import (
+    HEADERS,
+    HEARTBEAT,
+    MEDIA_TYPE,
+    UNAUTHORIZED,
+    encode_event,
+    encode_retry,
+)
 from mediajobs.public import BatchPublic, batch_public
 from mediajobs.service.batches import (
     BatchItemRequest,
@@ -191,6 +199,7 @@ def artifacts(
     },
 )
 async def events(
+    request: Request,
     batch_id: str,
     services: ServicesDep,
     owner: StreamUser,
@@ -211,25 +220,31 @@ async def events(
             return Response(status_code=204)  # EventSource stops reconnecting on 204
         return StreamingResponse(_replay(missed, batch), media_type=MEDIA_TYPE, headers=HEADERS)
     progress = services.progress
-    stream = follow_owner(
-        store.events, progress.feed, batch.owner_id, after_id=after, timings=progress.timings
+    stream = while_authorized(
+        follow_owner(store.events, progress.feed, batch.owner_id, after_id=after, timings=progress.timings),
+        request,
+        key_of(request, browser_forms=True),
+        progress.timings.heartbeat,
     )
 
     async def body() -> AsyncIterator[bytes]:
         yield encode_retry(1000)
         last = after or 0
-        async for event in stream:
-            if event is None:
-                yield HEARTBEAT
-                continue
-            if event.job_id not in items or not event.final:
-                continue
-            last = event.id
-            yield encode_event(event, event_id=event.id)
-            now = await run_in_threadpool(store.batches.get_batch, parsed)
-            if now.status is not BatchStatus.RUNNING:
-                yield _batch_event(now, last)
-                return
+        try:
+            async for event in stream:
+                if event is None:
+                    yield HEARTBEAT
+                    continue
+                if event.job_id not in items or not event.final:
+                    continue
+                last = event.id
+                yield encode_event(event, event_id=event.id)
+                now = await run_in_threadpool(store.batches.get_batch, parsed)
+                if now.status is not BatchStatus.RUNNING:
+                    yield _batch_event(now, last)
+                    return
+        except Unauthorized:  # the key was revoked or its user disabled: the reconnect gets the 401
+            yield UNAUTHORIZED
 
     return StreamingResponse(body(), media_type=MEDIA_TYPE, headers=HEADERS)
 

@@ -10,18 +10,25 @@ from contextlib import aclosing
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Query, Response, WebSocket
+from fastapi import APIRouter, Header, Query, Request, Response, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from mediajobs.api.auth import by_cookie, check_connection, key_of, origin_allowed
+from mediajobs.api.auth import by_cookie, check_connection, key_of, origin_allowed, while_authorized
 from mediajobs.api.deps import JobId, ServicesDep, StreamUser
 from mediajobs.api.schemas import ErrorBody
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.errors import InvalidRequest, NotFound, Unauthorized
 from mediajobs.progress import follow_job, follow_owner
-from mediajobs.progress.sse import HEADERS, HEARTBEAT, MEDIA_TYPE, encode_event, encode_retry
+from mediajobs.progress.sse import (
+    HEADERS,
+    HEARTBEAT,
+    MEDIA_TYPE,
+    UNAUTHORIZED,
+    encode_event,
+    encode_retry,
+)
 from mediajobs.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -103,8 +110,11 @@ async def _sse(
     events: AsyncIterator[ProgressEvent | None], event_id: Callable[[ProgressEvent], int]
 ) -> AsyncIterator[bytes]:
     yield encode_retry(RETRY_MS)
-    async for event in events:
-        yield HEARTBEAT if event is None else encode_event(event, event_id=event_id(event))
+    try:
+        async for event in events:
+            yield HEARTBEAT if event is None else encode_event(event, event_id=event_id(event))
+    except Unauthorized:
+        yield UNAUTHORIZED  # the stream ends; EventSource's reconnect then gets the 401
 
 
 LastEventId = Annotated[
@@ -131,6 +141,7 @@ UserResumeQuery = Annotated[
     },
 )
 async def job_events(
+    request: Request,
     job_id: JobId,
     services: ServicesDep,
     owner: StreamUser,
@@ -146,7 +157,12 @@ async def job_events(
     ):
         return Response(status_code=204)  # EventSource stops reconnecting on 204
     progress = services.progress
-    stream = follow_job(store.events, progress.feed, job_id, after_seq=after, timings=progress.timings)
+    stream = while_authorized(
+        follow_job(store.events, progress.feed, job_id, after_seq=after, timings=progress.timings),
+        request,
+        key_of(request, browser_forms=True),
+        progress.timings.heartbeat,
+    )
     return StreamingResponse(_sse(stream, lambda e: e.seq), media_type=MEDIA_TYPE, headers=HEADERS)
 
 
@@ -156,6 +172,7 @@ async def job_events(
     responses={200: _EVENT_STREAM, 401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
 async def user_events(
+    request: Request,
     services: ServicesDep,
     owner: StreamUser,
     last_event_id: LastEventId = None,
@@ -164,8 +181,13 @@ async def user_events(
     """Every job's progress of the caller as Server-Sent Events (id = global event id); never ends."""
     after = _resume_point(last_event_id, resume, MAX_EVENT_ID)
     progress = services.progress
-    stream = follow_owner(
-        services.store.events, progress.feed, owner.user.id, after_id=after, timings=progress.timings
+    stream = while_authorized(
+        follow_owner(
+            services.store.events, progress.feed, owner.user.id, after_id=after, timings=progress.timings
+        ),
+        request,
+        key_of(request, browser_forms=True),
+        progress.timings.heartbeat,
     )
     return StreamingResponse(_sse(stream, lambda e: e.id), media_type=MEDIA_TYPE, headers=HEADERS)
 
@@ -179,7 +201,8 @@ async def job_events_ws(
     """A job's progress over a WebSocket: one JSON text message per event (with its `seq`; pass the
     last one as `?last_event_id=` to resume); closed with 1000 after the final event, 1008 for a
     malformed `last_event_id`, 4401 without a valid API key (header, `?access_token=` or the
-    `mediajobs_key` cookie), 4403 for a cookie sent from another site's page, 4404 for an unknown job.
+    `mediajobs_key` cookie) or once it is revoked or its user disabled (checked again at each
+    keep-alive interval), 4403 for a cookie sent from another site's page, 4404 for an unknown job.
     Every refusal comes after the handshake, with a reason: the client sees why."""
     services: Services = websocket.app.state.services
     await websocket.accept()
@@ -191,8 +214,9 @@ async def job_events_ws(
     if by_cookie(websocket) and not origin_allowed(websocket, services.settings.allowed_origins):
         await websocket.close(code=WS_FORBIDDEN, reason=COOKIE_ORIGIN_REFUSED)
         return
+    key = key_of(websocket, browser_forms=True)
     try:
-        caller = await check_connection(websocket, key_of(websocket, browser_forms=True))
+        caller = await check_connection(websocket, key)
     except Unauthorized as exc:
         await websocket.close(code=WS_UNAUTHORIZED, reason=_close_reason(exc.message))
         return
@@ -204,8 +228,12 @@ async def job_events_ws(
         return
     progress = services.progress
     finished = False
-    follow = follow_job(
-        services.store.events, progress.feed, parsed, after_seq=resume, timings=progress.timings
+    refused: Unauthorized | None = None
+    follow = while_authorized(
+        follow_job(services.store.events, progress.feed, parsed, after_seq=resume, timings=progress.timings),
+        websocket,
+        key,
+        progress.timings.heartbeat,
     )
     async with aclosing(follow) as stream, anyio.create_task_group() as tg:
         tg.start_soon(_until_disconnect, websocket, tg.cancel_scope)
@@ -216,10 +244,15 @@ async def job_events_ws(
             finished = True
         except WebSocketDisconnect:
             pass
+        except Unauthorized as exc:  # the key was revoked or its user disabled while streaming
+            refused = exc
         tg.cancel_scope.cancel()
     if websocket.client_state is WebSocketState.CONNECTED:
-        # 1000: the job ended and every event was sent; 1012: the server is restarting, reconnect
-        await websocket.close(code=1000 if finished else 1012)
+        if refused is not None:
+            await websocket.close(code=WS_UNAUTHORIZED, reason=_close_reason(refused.message))
+        else:
+            # 1000: the job ended and every event was sent; 1012: the server is restarting, reconnect
+            await websocket.close(code=1000 if finished else 1012)
 
 
 async def _until_disconnect(websocket: WebSocket, scope: anyio.CancelScope) -> None:
