@@ -19,6 +19,7 @@ from mediajobs.storage import Storage, job_prefix
 from mediajobs.store import ArtifactRecord, Caller
 from mediajobs.wiring import Services
 
+from .actions import quota_of
 from .submit import announce
 
 _COPY_CHUNK = 1024 * 1024
@@ -60,6 +61,7 @@ def _write(
             reused=reused,
             redo=plan.redo,
             artifacts=artifacts,
+            quota=quota_of(services, owner),
         )
     except BaseException:
         storage.delete_prefix(job_prefix(new_id))

@@ -148,9 +148,18 @@ def cancel(batch_id: str, services: ServicesDep, owner: CurrentUser) -> BatchPub
     return batch_public(cancel_batch(services, owner, parse_batch_id(batch_id)))
 
 
-@router.post("/{batch_id}/retry", status_code=202, response_model=BatchPublic, responses=ERRORS)
-def retry(batch_id: str, services: ServicesDep, owner: CurrentUser) -> BatchPublic:
-    """Run its failed and cancelled items again (each from its first unfinished stage)."""
+@router.post(
+    "/{batch_id}/retry",
+    status_code=202,
+    response_model=BatchPublic,
+    responses={**ERRORS, 429: {"model": ErrorBody, "description": "Past the quota or rate limit"}},
+)
+def retry(
+    batch_id: str, request: Request, response: Response, services: ServicesDep, owner: CurrentUser
+) -> BatchPublic:
+    """Run its failed and cancelled items again (each from its first unfinished stage; under the
+    same monthly quota and submit rate limit as a submit)."""
+    response.headers.update(request.app.state.gate.check(owner, services.store.db.clock(), adding=0))
     return batch_public(retry_batch(services, owner, parse_batch_id(batch_id)))
 
 

@@ -37,6 +37,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "The job is in the wrong state"},
 }
 
+_GATED: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    429: {"model": ErrorBody, "description": "Past the monthly quota or the submit rate limit"},
+}
+
 _ANY_SCHEMA: dict[str, Any] = {"schema": {}}
 _FILE: dict[int | str, dict[str, Any]] = {
     # the media types of each pipeline's files are added when the app is built (api/openapi.py)
@@ -158,9 +163,13 @@ def cancel_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobP
     return job_public(service.cancel(services, owner, job_id))
 
 
-@router.post("/{job_id}/retry", status_code=202, response_model=JobPublic, responses=ERRORS)
-def retry_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPublic:
-    """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget."""
+@router.post("/{job_id}/retry", status_code=202, response_model=JobPublic, responses=_GATED)
+def retry_job(
+    job_id: JobId, request: Request, response: Response, services: ServicesDep, owner: CurrentUser
+) -> JobPublic:
+    """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget
+    (under the same monthly quota and submit rate limit as a submit)."""
+    response.headers.update(request.app.state.gate.check(owner, services.store.db.clock(), adding=0))
     job = service.retry(services, owner, job_id)
     return job_public(job, services.store.jobs.list_attempts(job_id))
 
@@ -169,7 +178,7 @@ def retry_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPu
     "/{job_id}/rerun",
     status_code=202,
     response_model=JobPublic,
-    responses={**ERRORS, **BODY_ERRORS},
+    responses={**_GATED, **BODY_ERRORS},
 )
 async def rerun_job(
     job_id: JobId,
