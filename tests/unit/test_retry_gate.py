@@ -105,3 +105,22 @@ def test_retries_count_in_the_submit_rate_limit(api: TestClient, alice: dict[str
         429,
         "rate_limited",
     )
+
+
+def test_a_rerun_checks_its_merged_options_like_a_submit(
+    api: TestClient, services: Services, alice: dict[str, str]
+) -> None:
+    """Issue 23, finding 14: a re-run asking for what no engine here can do (the default tiny.en model
+    and French) was accepted and charged, then failed in a worker; now it is refused first."""
+    job = submit(api, alice)
+    assert api.post(f"{JOBS}/{job}/cancel", headers=alice).status_code == 200
+    refused = api.post(
+        f"{JOBS}/{job}/rerun", json={"from_stage": "ingest", "options": {"language": "fr"}}, headers=alice
+    )
+    assert error_code(refused) == (422, "unsupported_language")
+    assert services.store.users.usage(services.store.users.get_user("alice").id).jobs == 1  # not charged
+    assert len(api.get(JOBS, headers=alice).json()["jobs"]) == 1
+    accepted = api.post(
+        f"{JOBS}/{job}/rerun", json={"from_stage": "ingest", "options": {"language": "en"}}, headers=alice
+    )
+    assert accepted.status_code == 202, accepted.text
