@@ -81,7 +81,10 @@ class WaitingPublic(BaseModel):
         "`lane`: admitted, waiting for a free worker of its lane; "
         "`no_worker`: admitted to a queue that no live worker consumes (an operator must start one)."
     )
-    position: int = Field(description="1 = next.")
+    position: int = Field(
+        description="1 = next among your own work: your held stages (`user_concurrency`), or your stages "
+        "queued ahead of it in its queue (`lane`, `no_worker`); other users' work is never counted."
+    )
     queue: str | None = Field(default=None, description="The broker queue it waits in (`lane`, `no_worker`).")
 
 
