@@ -61,7 +61,10 @@ class AttemptPublic(BaseModel):
 class EventPublic(BaseModel):
     """A progress event, as the event streams send it (`data` of an SSE event, a WebSocket message)."""
 
-    id: int = Field(description="Global order of events (the `id` of `GET /api/v1/events`).")
+    id: int = Field(
+        description="The event's id in `GET /api/v1/events` (opaque: unique, not in order; send the last "
+        "one back as `Last-Event-ID`)."
+    )
     job_id: uuid.UUID
     seq: int = Field(description="1, 2, 3... per job (the `id` of the job's own event stream).")
     type: str = Field(description="`state` (a job or stage changed status) or `progress`.")

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from mediajobs.api.auth import key_of, while_authorized
 from mediajobs.api.batch_schemas import BatchCreate, BatchList
 from mediajobs.api.deps import CurrentUser, ServicesDep, StreamUser
+from mediajobs.api.event_ids import event_ids, real_id
 from mediajobs.api.guards import check_options, check_text
 from mediajobs.api.schemas import BODY_ERRORS, ErrorBody
 from mediajobs.api.submission import describe, read_json_body
@@ -214,20 +215,22 @@ async def events(
     owner: StreamUser,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """Server-Sent Events: each item's end (`event: state`, id = global event id), then the batch's
+    """Server-Sent Events: each item's end (`event: state`, an opaque event id), then the batch's
     own end (`event: batch`, its state as data); what `Last-Event-ID` missed is replayed first."""
     parsed = parse_batch_id(batch_id)
     store = services.store
     batch = await run_in_threadpool(store.batches.get_batch, parsed, owner.scope)
     items = set(await run_in_threadpool(store.batches.item_ids, parsed))
-    after = _after(last_event_id)
+    ids = await event_ids(request, batch.owner_id)
+    after = real_id(ids, _after(last_event_id))
     if after is None:
         after = await run_in_threadpool(store.events.first_event_id, sorted(items))
     if batch.status is not BatchStatus.RUNNING:  # ended: what the client missed, then the end
         missed = await run_in_threadpool(store.events.job_endings, sorted(items), after or 0)
         if not missed:
             return Response(status_code=204)  # EventSource stops reconnecting on 204
-        return StreamingResponse(_replay(missed, batch), media_type=MEDIA_TYPE, headers=HEADERS)
+        shown = [ids.event(e) for e in missed]
+        return StreamingResponse(_replay(shown, batch), media_type=MEDIA_TYPE, headers=HEADERS)
     progress = services.progress
     stream = while_authorized(
         follow_owner(store.events, progress.feed, batch.owner_id, after_id=after, timings=progress.timings),
@@ -238,7 +241,7 @@ async def events(
 
     async def body() -> AsyncIterator[bytes]:
         yield encode_retry(1000)
-        last = after or 0
+        last = ids.shown(after or 0)
         try:
             async for event in stream:
                 if event is None:
@@ -246,6 +249,7 @@ async def events(
                     continue
                 if event.job_id not in items or not event.final:
                     continue
+                event = ids.event(event)
                 last = event.id
                 yield encode_event(event, event_id=event.id)
                 now = await run_in_threadpool(store.batches.get_batch, parsed)

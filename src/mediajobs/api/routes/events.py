@@ -17,10 +17,12 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from mediajobs.api.auth import by_cookie, check_connection, key_of, origin_allowed, while_authorized
 from mediajobs.api.deps import JobId, ServicesDep, StreamUser
+from mediajobs.api.event_ids import event_ids, real_id, shown_events
 from mediajobs.api.schemas import ErrorBody
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.errors import InvalidRequest, NotFound, Unauthorized
 from mediajobs.progress import follow_job, follow_owner
+from mediajobs.progress.cursor import MAX_SHOWN_ID
 from mediajobs.progress.sse import (
     HEADERS,
     HEARTBEAT,
@@ -73,7 +75,7 @@ _FINISHED = {"description": "The job has ended and the client has every event: n
 
 
 MAX_SEQ = 2**31 - 1  # a job's events are numbered in a 32-bit column
-MAX_EVENT_ID = 2**63 - 1  # the global event id is a 64-bit column
+MAX_EVENT_ID = MAX_SHOWN_ID  # the user stream's ids: 62-bit, opaque (progress/cursor.py)
 
 
 def _resume_point(header: str | None, query: int | None, maximum: int) -> int | None:
@@ -163,7 +165,10 @@ async def job_events(
         key_of(request, browser_forms=True),
         progress.timings.heartbeat,
     )
-    return StreamingResponse(_sse(stream, lambda e: e.seq), media_type=MEDIA_TYPE, headers=HEADERS)
+    ids = await event_ids(request, job.owner_id)
+    return StreamingResponse(
+        _sse(shown_events(stream, ids), lambda e: e.seq), media_type=MEDIA_TYPE, headers=HEADERS
+    )
 
 
 @router.get(
@@ -178,8 +183,10 @@ async def user_events(
     last_event_id: LastEventId = None,
     resume: UserResumeQuery = None,
 ) -> StreamingResponse:
-    """Every job's progress of the caller as Server-Sent Events (id = global event id); never ends."""
-    after = _resume_point(last_event_id, resume, MAX_EVENT_ID)
+    """Every job's progress of the caller as Server-Sent Events; never ends. An event's id is opaque
+    (unique, not in order): send the last one back as Last-Event-ID to resume."""
+    ids = await event_ids(request, owner.user.id)
+    after = real_id(ids, _resume_point(last_event_id, resume, MAX_EVENT_ID))
     progress = services.progress
     stream = while_authorized(
         follow_owner(
@@ -189,7 +196,9 @@ async def user_events(
         key_of(request, browser_forms=True),
         progress.timings.heartbeat,
     )
-    return StreamingResponse(_sse(stream, lambda e: e.id), media_type=MEDIA_TYPE, headers=HEADERS)
+    return StreamingResponse(
+        _sse(shown_events(stream, ids), lambda e: e.id), media_type=MEDIA_TYPE, headers=HEADERS
+    )
 
 
 @router.websocket("/jobs/{job_id}/ws")
@@ -222,18 +231,23 @@ async def job_events_ws(
         return
     try:
         parsed = uuid.UUID(job_id)
-        await run_in_threadpool(services.store.jobs.get_job, parsed, caller.scope)
+        job = await run_in_threadpool(services.store.jobs.get_job, parsed, caller.scope)
     except (ValueError, NotFound):
         await websocket.close(code=WS_NOT_FOUND, reason="no such job")
         return
     progress = services.progress
     finished = False
     refused: Unauthorized | None = None
-    follow = while_authorized(
-        follow_job(services.store.events, progress.feed, parsed, after_seq=resume, timings=progress.timings),
-        websocket,
-        key,
-        progress.timings.heartbeat,
+    follow = shown_events(
+        while_authorized(
+            follow_job(
+                services.store.events, progress.feed, parsed, after_seq=resume, timings=progress.timings
+            ),
+            websocket,
+            key,
+            progress.timings.heartbeat,
+        ),
+        await event_ids(websocket, job.owner_id),
     )
     async with aclosing(follow) as stream, anyio.create_task_group() as tg:
         tg.start_soon(_until_disconnect, websocket, tg.cancel_scope)

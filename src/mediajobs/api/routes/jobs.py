@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from mediajobs import service
 from mediajobs.api.deps import CurrentUser, JobId, ServicesDep, StoreDep
 from mediajobs.api.downloads import send_object
+from mediajobs.api.event_ids import id_keys
 from mediajobs.api.guards import check_options, check_text
 from mediajobs.api.schemas import (
     BODY_ERRORS,
@@ -147,14 +148,15 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=ERRORS)
-def get_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPublic:
+def get_job(job_id: JobId, request: Request, services: ServicesDep, owner: CurrentUser) -> JobPublic:
     """A job's status, progress, stages, attempt history, and why it waits when it does."""
     store = services.store
     job = store.jobs.get_job(job_id, owner.scope)
     waiting = store.queues.waiting(job, silent_for=services.settings.worker_silence)
-    return job_public(
-        job, store.jobs.list_attempts(job_id), latest_event=store.events.latest_event(job_id), waiting=waiting
-    )
+    latest = store.events.latest_event(job_id)
+    if latest is not None:
+        latest = id_keys(request).of(job.owner_id).event(latest)  # the id its owner's streams show
+    return job_public(job, store.jobs.list_attempts(job_id), latest_event=latest, waiting=waiting)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, responses=ERRORS)
