@@ -140,6 +140,14 @@ class Settings(BaseSettings):
     download_timeout_seconds: Annotated[float, Field(gt=0)] = Field(
         default=30.0, validation_alias="MEDIAJOBS_DOWNLOAD_TIMEOUT"
     )
+    # A download's minimum pace (stages/ingest.py): after the grace seconds, this many bytes for every
+    # second past them, or it fails `download_too_slow` (0: no minimum; the idle timeout still holds).
+    download_min_rate: Annotated[int, Field(ge=0)] = Field(
+        default=16 * 1024, validation_alias="MEDIAJOBS_DOWNLOAD_MIN_RATE"
+    )
+    download_grace_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=10.0, validation_alias="MEDIAJOBS_DOWNLOAD_GRACE_SECONDS"
+    )
     # A URL source that is a web page, not media, is read with yt-dlp by these of its extractors
     # (regular expressions over yt-dlp's extractor names, case-insensitive; `generic` is tried last).
     page_extractors: list[str] = Field(

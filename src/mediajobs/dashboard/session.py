@@ -7,6 +7,8 @@ form carries the session's CSRF token and every POST is refused (403) without it
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -16,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mediajobs.api.auth import check_key
+from mediajobs.domain.events import ProgressEvent
 from mediajobs.domain.tenancy import Usage, period_of
 from mediajobs.errors import Forbidden, Unauthorized
 from mediajobs.store import Caller, Session
@@ -75,6 +78,19 @@ async def form_viewer(request: Request) -> Viewer:
     if not isinstance(sent, str) or not hmac.compare_digest(sent, who.session.csrf_token):
         raise Forbidden("the form's CSRF token is missing or wrong: reload the page", code="csrf_failed")
     return who
+
+
+async def while_session(
+    events: AsyncGenerator[ProgressEvent | None, None], request: Request, token: str
+) -> AsyncGenerator[ProgressEvent | None, None]:
+    """A job page's `events` for as long as its session lives: checked again at each keep-alive (a
+    None), so a logout, an expiry, a revoked key or a disabled user stops the stream."""
+    services = _services(request)
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if event is None and await run_in_threadpool(services.store.sessions.get, token) is None:
+                raise Unauthorized("the dashboard session has ended: log in again")
+            yield event
 
 
 Looker = Annotated[Viewer, Depends(viewer)]
@@ -147,4 +163,13 @@ def install_login_redirect(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, _to_login)
 
 
-__all__ = ["COOKIE", "CSRF_FIELD", "LoginRequired", "Looker", "Poster", "Viewer", "install_login_redirect"]
+__all__ = [
+    "COOKIE",
+    "CSRF_FIELD",
+    "LoginRequired",
+    "Looker",
+    "Poster",
+    "Viewer",
+    "install_login_redirect",
+    "while_session",
+]

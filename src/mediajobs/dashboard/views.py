@@ -23,7 +23,7 @@ from mediajobs.store.browse import JobFilter
 from mediajobs.wiring import Services
 
 from .render import page
-from .session import PATH, Looker, Viewer
+from .session import PATH, Looker, Viewer, while_session
 
 router = APIRouter(prefix=PATH, include_in_schema=False)
 
@@ -214,7 +214,14 @@ async def job_events(request: Request, job_id: str, who: Looker) -> Response:
     resumed = request.headers.get("last-event-id", "").strip()  # EventSource's reconnect wins
     after = resumed if resumed else request.query_params.get("after", "0")
     seq = int(after) if after.isdigit() and len(after) < 11 else 0
-    return await job_event_stream(_services(request), who.scope, _job_id(job_id), seq)
+    return await job_event_stream(
+        request,
+        _services(request),
+        who.scope,
+        _job_id(job_id),
+        seq,
+        lambda events: while_session(events, request, who.token),
+    )
 
 
 @router.get("/queues")

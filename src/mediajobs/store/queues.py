@@ -73,7 +73,7 @@ class Waiting:
     #              lane_paused: its lane is paused (store/pauses.py) and it has not started
     #              lane: admitted, waiting in its lane's queue for a free worker
     #              no_worker: admitted to a queue that no live worker consumes
-    position: int  # 1 = next
+    position: int  # 1 = next of the owner's own stages (user_concurrency: of their held ones)
     queue: str | None = None  # the queue it waits in (lane, no_worker)
 
 
@@ -167,14 +167,18 @@ class Queues:
         stage = queued[0]
         lane = stage.routed_lane or job.lane
         queue = self._queue_for(lane, stage.kind)
+        # Only the owner's own stages are counted: a count of everybody's would tell a user how much
+        # other users submit (issue 23, finding 16). Other users' work ahead shows as the wait itself.
         with self._db.read() as conn:
             ahead = conn.execute(
                 select(func.count())
                 .select_from(StageRunRow)
+                .join(JobRow, JobRow.id == StageRunRow.job_id)
                 .where(
+                    JobRow.owner_id == job.owner_id,
                     StageRunRow.status == StageStatus.QUEUED,
                     StageRunRow.kind == stage.kind,
-                    func.coalesce(StageRunRow.routed_lane, job.lane) == lane,
+                    func.coalesce(StageRunRow.routed_lane, JobRow.lane) == lane,
                     StageRunRow.available_at < stage.available_at,
                 )
             ).scalar_one()

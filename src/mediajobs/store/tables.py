@@ -79,6 +79,8 @@ class UserRow(Base):
     # the secret before the last rotation, which still signs too until its window ends (store/users.py)
     previous_webhook_secret: Mapped[str | None] = mapped_column(String(64))
     webhook_secret_rotated_at: Mapped[datetime | None]
+    # the key this user's event ids are shown under (progress/cursor.py); made on first need, never shown
+    event_key: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("name", name="uq_users_name"),)
 
