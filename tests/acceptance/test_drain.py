@@ -72,8 +72,16 @@ def test_a_stage_that_ends_within_the_grace_period_ends_on_the_stopping_worker(
     job_id = stack.submit_file(talk, "audio/wav")
     _wait_running(stack, job_id, "transcribe", progressed=False)
 
-    took = _sigterm_and_wait(first, timeout=DEFAULT_DRAIN + 15)
+    assert first.proc is not None
+    os.kill(first.proc.pid, signal.SIGTERM)
+    sent = time.monotonic()
+    later = stack.submit_file(talk, "audio/wav")  # submitted while the worker drains
+    first.proc.wait(timeout=DEFAULT_DRAIN + 15)
+    took = time.monotonic() - sent
 
+    untouched = _job(stack, later)
+    assert untouched["status"] == "queued", untouched  # a draining worker takes no new message
+    assert untouched["attempts"] == []
     job = _job(stack, job_id)
     assert job["status"] == "succeeded", job  # transcribe ended in the grace period: nothing left
     assert took < DEFAULT_DRAIN, f"the worker took {took:.1f} s to stop"
