@@ -293,6 +293,7 @@ def _connect_signals(
     def on_process_init(**_: Any) -> None:
         holder.forget_after_fork()
         signal.signal(drain_signal, lambda *_: holder.drain.begin())
+        signal.siginterrupt(drain_signal, False)  # a system call the signal lands in resumes (SA_RESTART)
 
     def on_shutting_down(how: str = "Warm", **_: Any) -> None:
         # Celery's warm shutdown stops consuming and waits for the pool; the pool processes drain
