@@ -404,3 +404,17 @@ def test_kubernetes_worker_scaled_on_its_redis_lists() -> None:
             lists = {t["metadata"]["listName"] for t in scaler["spec"]["triggers"] if t["type"] == "redis"}
             stage_queues = {q for q in served_queues(params) if q not in ("maintenance", "hooks")}
             assert lists == stage_queues, f"{path.name}: triggers on {lists}, the pool serves {stage_queues}"
+
+
+def test_the_health_checks_ask_real_routes() -> None:
+    """The API paths the image's and the compose file's health checks fetch are the API's own."""
+    routes = set(
+        re.findall(r'@router\.get\("([^"]+)"', (ROOT / "src/mediajobs/api/routes/health.py").read_text())
+    )
+    checks = [" ".join(args) for op, args in dockerfile() if op == "HEALTHCHECK"]
+    checks += [
+        " ".join(map(str, s.get("healthcheck", {}).get("test", []))) for s in compose()["services"].values()
+    ]
+    paths = {path for check in checks for path in re.findall(r"127\.0\.0\.1:8000(/[a-z]+)", check)}
+    assert paths, checks
+    assert paths <= routes, f"{paths - routes} are no routes of the API"
