@@ -32,7 +32,8 @@ HEADER = """\
 # -- this deployment: set these ----------------------------------------------------------------
 MEDIAJOBS_DATABASE_URL=postgresql://mediajobs:change-me@postgres:5432/mediajobs
 CELERY_BROKER_URL=redis://redis:6379/0
-# Artifacts, uploads, media and checkpoints in the S3-compatible store (the `minio` service; any S3).
+# Artifacts, uploads, media and checkpoints in the S3-compatible store (the `minio` service; any S3;
+# docs/storage.md).
 MEDIAJOBS_STORAGE_BACKEND=s3
 MEDIAJOBS_S3_ENDPOINT_URL=http://minio:9000
 MEDIAJOBS_S3_BUCKET=mediajobs
@@ -60,6 +61,12 @@ SET_ABOVE = {
     "MEDIAJOBS_DATABASE_URL",
     "CELERY_BROKER_URL",
     "MEDIAJOBS_STORAGE_BACKEND",
+    "MEDIAJOBS_S3_ENDPOINT_URL",
+    "MEDIAJOBS_S3_BUCKET",
+    "MEDIAJOBS_S3_REGION",
+    "MEDIAJOBS_S3_ACCESS_KEY_ID",
+    "MEDIAJOBS_S3_SECRET_ACCESS_KEY",
+    "MEDIAJOBS_S3_PREFIX",
     "MEDIAJOBS_METRICS_TOKEN",
     "MEDIAJOBS_DRAIN_SECONDS",
 }

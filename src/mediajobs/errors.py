@@ -12,6 +12,7 @@ MediaJobsError                  root; carries a machine-readable `code` and a hu
 │   └── TooManyRequests         over a quota or the submit rate limit (Retry-After)  -> 429
 ├── StageError                  raised inside a stage; decides retry versus fail
 │   ├── RetryableError          transient: network, timeout, HTTP 429/5xx, lost connection
+│   │   └── StorageUnavailable  the object store cannot be reached (also an Unavailable -> 503)
 │   └── PermanentError          will fail again: bad media, HTTP 4xx, unsupported input
 │       ├── UnsupportedMedia    the input is not audio/video ffmpeg can decode (`unsupported_media`)
 │       ├── ForbiddenSource     a URL source (or a redirect) points at a non-public host
@@ -186,6 +187,14 @@ class StoreUnavailable(Unavailable):
     code = "database_unavailable"
 
 
+class StorageUnavailable(RetryableError, Unavailable):
+    """Raised by a remote storage backend (S3) when the object store cannot be reached: connection
+    refused or lost, a timeout, HTTP 5xx or SlowDown. A stage that meets it is retried like any
+    transient failure; an API request answers 503."""
+
+    code = "storage_unavailable"
+
+
 class ClientSideError(MediaJobsError):
     """Root of the errors `mediajobs.client` raises (it never raises this class itself)."""
 
@@ -225,6 +234,7 @@ __all__ = [
     "RetryableError",
     "StageError",
     "StageTimeout",
+    "StorageUnavailable",
     "StoreUnavailable",
     "TooManyRequests",
     "Unauthorized",

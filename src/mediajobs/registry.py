@@ -37,7 +37,7 @@ from mediajobs.pipelines import MEASUREMENT, SHIPPED
 from mediajobs.queue.routing import SYSTEM_QUEUES
 from mediajobs.settings import Settings
 from mediajobs.storage import Storage
-from mediajobs.storage.defaults import local_storage
+from mediajobs.storage.defaults import local_storage, s3_storage
 
 if TYPE_CHECKING:
     from mediajobs.queue.publisher import CeleryPublisher
@@ -222,6 +222,7 @@ def register_shipped(registry: Registry) -> None:
     registry.add_engine(synthesis_slot("flite"), engines.flite)
     registry.add_engine(OUTBOUND_HTTP, engines.outbound_http)
     registry.add_storage("local", local_storage)
+    registry.add_storage("s3", s3_storage)
     registry.add_hook(LoggingHooks())
     registry.add_hook(MetricsHooks())
     schedule = RetrySchedule(delays=tuple(registry.settings.webhook_retry_schedule))

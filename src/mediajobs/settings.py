@@ -261,7 +261,38 @@ class Settings(BaseSettings):
     noop_pipelines: bool = Field(default=False, validation_alias="MEDIAJOBS_NOOP_PIPELINES")
     # Modules of the deployment's own, each with a `register(registry)` function (docs/plugins.md).
     plugins: str = Field(default="", validation_alias="MEDIAJOBS_PLUGINS")
+    # Where uploads, media, checkpoints and artifacts live: `local` (MEDIAJOBS_STORAGE_DIR, a folder
+    # every host sees) or `s3` (an S3-compatible bucket, the MEDIAJOBS_S3_* settings; docs/storage.md).
     storage_backend: str = Field(default="local", validation_alias="MEDIAJOBS_STORAGE_BACKEND")
+    # The object store's URL (MinIO, Ceph, moto...); unset: AWS S3 of `s3_region`.
+    s3_endpoint_url: str | None = Field(default=None, validation_alias="MEDIAJOBS_S3_ENDPOINT_URL")
+    s3_bucket: str | None = Field(default=None, validation_alias="MEDIAJOBS_S3_BUCKET")
+    s3_region: str = Field(default="us-east-1", validation_alias="MEDIAJOBS_S3_REGION")
+    # Unset: boto3's own credential chain (AWS_* variables, a profile, an instance or pod role).
+    s3_access_key_id: str | None = Field(default=None, validation_alias="MEDIAJOBS_S3_ACCESS_KEY_ID")
+    s3_secret_access_key: str | None = Field(default=None, validation_alias="MEDIAJOBS_S3_SECRET_ACCESS_KEY")
+    # Every key is stored under this prefix in the bucket ("" or ending with "/": `mediajobs/`).
+    s3_prefix: Annotated[str, Field(pattern=r"^([A-Za-z0-9._-]+/)*$")] = Field(
+        default="", validation_alias="MEDIAJOBS_S3_PREFIX"
+    )
+    # Artifact downloads: `presigned` redirects the client to a presigned URL of the object store
+    # (which clients must reach); `proxy` streams the bytes through the API.
+    s3_download_mode: Literal["presigned", "proxy"] = Field(
+        default="presigned", validation_alias="MEDIAJOBS_S3_DOWNLOAD_MODE"
+    )
+    s3_presign_seconds: Annotated[int, Field(ge=1, le=604800)] = Field(
+        default=3600, validation_alias="MEDIAJOBS_S3_PRESIGN_SECONDS"
+    )
+    # Multipart upload part size (S3's minimum is 5 MiB); a smaller object is one PUT.
+    s3_part_size: Annotated[int, Field(ge=5 * 1024 * 1024, le=5 * 1024 * 1024 * 1024)] = Field(
+        default=8 * 1024 * 1024, validation_alias="MEDIAJOBS_S3_PART_SIZE"
+    )
+    s3_connect_timeout: Annotated[float, Field(gt=0)] = Field(
+        default=5.0, validation_alias="MEDIAJOBS_S3_CONNECT_TIMEOUT"
+    )
+    s3_read_timeout: Annotated[float, Field(gt=0)] = Field(
+        default=30.0, validation_alias="MEDIAJOBS_S3_READ_TIMEOUT"
+    )
 
     engine_isolation: Literal["process", "inline"] = Field(
         default="process", validation_alias="MEDIAJOBS_ENGINE_ISOLATION"

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,7 +49,9 @@ class WorkerProcess:
         exclude: list[str] | None = None,
         extra_env: Mapping[str, str] | None = None,
         plugins: str | None = None,
+        wrap: Sequence[str] = (),
     ) -> None:
+        self.wrap = list(wrap)  # a command the worker runs under: `ip netns exec <name>`
         self.plugins = plugins  # MEDIAJOBS_PLUGINS of the tests' own (helpers.graphs), from tests/
         self.settings = settings
         self.log_path = log_path
@@ -64,7 +66,7 @@ class WorkerProcess:
         env = settings_env(self.settings)
         env.update(self.extra_env)
         env["CELERY_LOG_LEVEL"] = "info"
-        argv = [sys.executable, "-m", "mediajobs", "worker", "-c", str(self.concurrency)]
+        argv = [*self.wrap, sys.executable, "-m", "mediajobs", "worker", "-c", str(self.concurrency)]
         if self.plugins is not None:
             env["MEDIAJOBS_PLUGINS"] = self.plugins
             tests_dir = str(Path(__file__).resolve().parent.parent)

@@ -44,6 +44,7 @@ PUBLIC = {
         "RetryableError",
         "StageError",
         "StageTimeout",
+        "StorageUnavailable",
         "StoreUnavailable",
         "TooManyRequests",
         "Unauthorized",

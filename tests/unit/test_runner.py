@@ -20,7 +20,14 @@ from helpers.settings import make_settings
 from mediajobs.domain import LOCAL_USER_ID, Job, JobStatus, PipelineRegistry, RetryPolicy, StageStatus
 from mediajobs.drain import Drain
 from mediajobs.engines import SPEECH_TO_TEXT, Engines, SpeechToText
-from mediajobs.errors import PermanentError, RetryableError, StageError, StoreUnavailable, UnsupportedMedia
+from mediajobs.errors import (
+    PermanentError,
+    RetryableError,
+    StageError,
+    StorageUnavailable,
+    StoreUnavailable,
+    UnsupportedMedia,
+)
 from mediajobs.hooks import LostLease, StageFinished
 from mediajobs.pipelines import get_pipeline
 from mediajobs.queue.dispatcher import Dispatcher
@@ -285,6 +292,27 @@ def test_a_retryable_error_is_retried_after_a_delay(harness: Harness) -> None:
         ("ingest", 1, "retry"),
         ("ingest", 2, "succeeded"),
     ]
+
+
+def test_an_unreachable_object_store_is_retried_like_any_transient_failure(harness: Harness) -> None:
+    def store_away(ctx: StageContext) -> StageResult:
+        if ctx.attempt == 1:
+            raise StorageUnavailable("object store unreachable (uploads/x): connection refused")
+        return default_stage("ingest", ctx)
+
+    harness.stages.behaviour["ingest"] = store_away
+    job = harness.submit()
+    harness.drain()
+
+    ingest = harness.job(job.id).stage("ingest")
+    assert ingest.status is StageStatus.QUEUED
+    assert ingest.error is not None
+    assert ingest.error.code == "storage_unavailable"
+    assert ingest.error.retryable
+    harness.clock.advance(1.0)
+    assert harness.dispatcher.dispatch_due() == 1
+    harness.drain()
+    assert harness.job(job.id).status is JobStatus.SUCCEEDED
 
 
 def test_retry_after_sets_the_earliest_next_attempt(harness: Harness) -> None:

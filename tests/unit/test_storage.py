@@ -1,4 +1,5 @@
-"""The storage port's contract, one suite for every backend (local disk, memory; S3 joins later).
+"""The storage port's contract, one suite for every backend (local disk, memory here; S3 runs every
+test of it that takes `storage` against a moto server in tests/integration/test_storage_s3.py).
 
 A backend passes when it stores and returns bytes exactly, is atomic for readers (a failed write
 leaves nothing), lists by prefix, hands tools a local file, deletes, and refuses keys that could
@@ -108,6 +109,20 @@ def test_local_copy_is_a_readable_file_with_the_bytes(storage: Storage) -> None:
         assert path.is_file()
         assert path.read_bytes() == b"ID3 fake"
         assert path.name == "talk.mp3"  # tools may go by the extension
+
+
+def test_open_is_seekable_and_reads_a_range(storage: Storage) -> None:
+    data = bytes(range(256)) * 400
+    storage.write("jobs/a/stages/normalize/f1/audio.wav", [data])
+    with storage.open("jobs/a/stages/normalize/f1/audio.wav") as stream:
+        assert stream.seekable()
+        stream.seek(50_000)
+        assert stream.read(1000) == data[50_000:51_000]
+        assert stream.tell() == 51_000
+        assert stream.read(4) == data[51_000:51_004]
+        stream.seek(-6, 2)
+        assert stream.read(100) == data[-6:]
+        assert stream.read(1) == b""
 
 
 def test_missing_objects_raise_object_missing(storage: Storage) -> None:

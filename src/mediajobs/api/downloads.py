@@ -10,7 +10,7 @@ from mediajobs.storage import Storage
 def send_object(storage: Storage, key: str, *, media_type: str, filename: str | None = None) -> Response:
     """Stream the object (local and in-memory backends), or redirect to the URL a remote backend
     gives (a presigned S3 URL)."""
-    download = storage.download(key)
+    download = storage.download(key, content_type=media_type, filename=filename)
     if download.url is not None:
         return RedirectResponse(download.url, status_code=307)
     assert download.chunks is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import wave
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 from mediajobs.errors import PermanentError
 
@@ -21,9 +22,10 @@ CHUNK_AUDIO = "chunk.wav"
 CHUNK_TRANSCRIPT = "transcript.json"
 
 
-def cut_wav(source: Path, target: Path, start: float, end: float) -> float:
-    """Copy the frames of [start, end) seconds of a PCM WAV into a WAV of its own; its length."""
-    with wave.open(str(source), "rb") as wav:
+def cut_wav(source: BinaryIO, target: Path, start: float, end: float) -> float:
+    """Copy the frames of [start, end) seconds of a PCM WAV (a seekable stream) into a WAV of its
+    own; its length. Only the header and those frames are read from `source`."""
+    with wave.open(source, "rb") as wav:
         rate = wav.getframerate()
         first = min(wav.getnframes(), max(0, round(start * rate)))
         count = max(0, min(wav.getnframes(), round(end * rate)) - first)
@@ -49,7 +51,8 @@ def transcribe_chunk(ctx: StageContext) -> StageResult:
         ) from exc
     normalized = ctx.inputs["audio"]
     piece = ctx.work_dir / CHUNK_AUDIO
-    with ctx.storage.local_copy(ctx.input_key("audio", "audio")) as audio:
+    # a ranged read: the chunk's bytes, never the whole file (a remote backend fetches no more)
+    with ctx.storage.open(ctx.input_key("audio", "audio")) as audio:
         seconds = cut_wav(audio, piece, start, end)
     audio_key = ctx.output_key(CHUNK_AUDIO)
     ctx.storage.put_file(audio_key, piece)

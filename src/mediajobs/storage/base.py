@@ -1,7 +1,8 @@
 """The storage port: files of jobs and uploads, addressed by keys.
 
 A key is a relative, `/`-separated name such as `uploads/<id>/talk.mp3`; what it maps to is the
-backend's business (a folder on disk, memory, an S3 bucket). Layout (see keys.py):
+backend's business (a folder on disk, memory, an S3 bucket: storage/s3.py and docs/storage.md).
+Layout (see keys.py):
 
     uploads/<upload id>/<file name>                  files received through the API
     jobs/<job id>/stages/<stage>/f<fence>/<name>     a stage's checkpointed files
@@ -91,7 +92,9 @@ class Storage(Protocol):
         ...
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
-        """The object's bytes as a binary stream; ObjectMissing when absent."""
+        """The object's bytes as a seekable binary stream; ObjectMissing when absent. Reading a
+        part after a `seek` costs that part only (a remote backend fetches it with a ranged GET):
+        what reads a range of a large object (a chunk of long audio) opens it, not `local_copy`."""
         ...
 
     def local_copy(self, key: str) -> AbstractContextManager[Path]:
@@ -115,8 +118,10 @@ class Storage(Protocol):
         """Remove every object under `prefix` (which must end with `/`); returns how many."""
         ...
 
-    def download(self, key: str) -> Download:
-        """How the API sends this object to a client; ObjectMissing when absent."""
+    def download(self, key: str, *, content_type: str | None = None, filename: str | None = None) -> Download:
+        """How the API sends this object to a client; ObjectMissing when absent. A URL it gives
+        answers with `content_type` and, when given, an attachment `filename` (the API sets the
+        same headers itself when it streams `chunks`)."""
         ...
 
 

@@ -17,4 +17,12 @@ def local_storage(settings: Settings) -> Storage:
     return LocalStorage(settings.resolved_storage_dir)
 
 
-__all__ = ["local_storage"]
+def s3_storage(settings: Settings) -> Storage:
+    """`s3`: an S3-compatible bucket (MEDIAJOBS_S3_*) every API and worker host reaches. boto3 is
+    imported only by the deployments that choose it."""
+    from .s3 import s3_storage as make
+
+    return make(settings)
+
+
+__all__ = ["local_storage", "s3_storage"]

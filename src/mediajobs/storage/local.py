@@ -132,7 +132,7 @@ class LocalStorage:
                 return
             folder = folder.parent
 
-    def download(self, key: str) -> Download:
+    def download(self, key: str, *, content_type: str | None = None, filename: str | None = None) -> Download:
         info = self.stat(key)
         path = self._path(key)
 

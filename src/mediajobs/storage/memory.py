@@ -85,7 +85,7 @@ class InMemoryStorage:
                 del self._objects[key]
         return len(doomed)
 
-    def download(self, key: str) -> Download:
+    def download(self, key: str, *, content_type: str | None = None, filename: str | None = None) -> Download:
         data = self._get(key)
         return Download(size=len(data), chunks=lambda: iter([data]))
 

@@ -22,6 +22,19 @@ from .diagnostics import attach_counter
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+TCP_KEEPALIVES: dict[str, Any] = {
+    # A worker on another host whose network is cut (a partition, a dead NAT entry) sees no FIN or
+    # RST: without these, a query waits on the socket for the kernel's defaults (two hours idle, some
+    # fifteen minutes of retransmissions). Probes after 10 s idle, every 5 s, 3 unanswered: dead in
+    # about 25 s; unacknowledged data gives up after 30 s. The lease has long expired by then and
+    # another worker finishes the stage; this one learns it lost the lease when it is back.
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30000,  # milliseconds
+}
+
 
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for plain `postgresql://` / `postgres://` URLs."""
@@ -42,7 +55,11 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _configure_sqlite(engine)
     else:
-        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2)
+        # libpq parameters given in the URL's query win over these defaults
+        connect_args = {k: v for k, v in TCP_KEEPALIVES.items() if k not in parsed.query}
+        engine = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size * 2, connect_args=connect_args
+        )
         _check_on_checkout(engine)
     attach_counter(engine)
     return engine
