@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     maintenance_interval: Annotated[float, Field(gt=0)] = Field(
         default=2.0, validation_alias="MEDIAJOBS_MAINTENANCE_INTERVAL"
     )
+    # A stopping worker (SIGTERM) takes no new message and gives its running stages this long to
+    # finish; those still running then are handed back (queued again at once for another worker).
+    # A container's or unit's stop timeout must be longer (docs/operations.md: rolling upgrades).
+    drain_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=20.0, validation_alias="MEDIAJOBS_DRAIN_SECONDS"
+    )
 
     max_retries: Annotated[int, Field(ge=0)] = Field(default=3, validation_alias="MEDIAJOBS_MAX_RETRIES")
     retry_base_seconds: Annotated[float, Field(ge=0)] = Field(

@@ -31,6 +31,7 @@ PUBLIC = {
         "Conflict",
         "Forbidden",
         "ForbiddenSource",
+        "HandedBack",
         "InvalidRequest",
         "JobCancelled",
         "LeaseLost",
