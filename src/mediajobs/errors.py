@@ -19,6 +19,7 @@ MediaJobsError                  root; carries a machine-readable `code` and a hu
 │       └── StageTimeout        the stage ran past its soft time limit (`timeout`)
 ├── JobCancelled                the job was cancelled while a stage ran; the stage stops
 ├── LeaseLost                   another runner took the stage over (fencing token moved on)
+├── HandedBack                  the worker is stopping and the stage outran the drain's grace period
 ├── Unavailable                 a service mediajobs depends on cannot be reached now  -> 503
 │   └── StoreUnavailable        the database: connection refused, lost or timed out
 ├── NotMigrated                 the database schema is not at the head revision       -> 503
@@ -162,6 +163,13 @@ class LeaseLost(MediaJobsError):
     code = "lease_lost"
 
 
+class HandedBack(MediaJobsError):
+    """Raised inside a running stage when its worker stops and the drain's grace period
+    (MEDIAJOBS_DRAIN_SECONDS) is over: the stage stops and is queued again for another worker."""
+
+    code = "handed_back"
+
+
 class Unavailable(MediaJobsError):
     """Raised when a service mediajobs depends on cannot be reached; the same call may work later."""
 
@@ -213,6 +221,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "ForbiddenSource",
+    "HandedBack",
     "InvalidRequest",
     "JobCancelled",
     "LeaseLost",

@@ -102,6 +102,12 @@ def _terminate_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE_SE
         proc.wait()
 
 
+def bare_env(*, locale: str = "C") -> dict[str, str]:
+    """An external tool's whole environment: its lookup path and a locale, nothing of the worker's
+    (no database or broker URLs, no storage keys, no proxies, no home). Text tools get `C.UTF-8`."""
+    return {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LC_ALL": locale}
+
+
 def limit_memory(pid: int, limit: int) -> None:
     """Cap the address space of a running process (RLIMIT_AS); it may already be gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):

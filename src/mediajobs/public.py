@@ -61,7 +61,10 @@ class AttemptPublic(BaseModel):
 class EventPublic(BaseModel):
     """A progress event, as the event streams send it (`data` of an SSE event, a WebSocket message)."""
 
-    id: int = Field(description="Global order of events (the `id` of `GET /api/v1/events`).")
+    id: int = Field(
+        description="The event's id in `GET /api/v1/events` (opaque: unique, not in order; send the last "
+        "one back as `Last-Event-ID`)."
+    )
     job_id: uuid.UUID
     seq: int = Field(description="1, 2, 3... per job (the `id` of the job's own event stream).")
     type: str = Field(description="`state` (a job or stage changed status) or `progress`.")
@@ -79,9 +82,13 @@ class WaitingPublic(BaseModel):
     reason: str = Field(
         description="`user_concurrency`: your stages in flight are at your tier's limit; "
         "`lane`: admitted, waiting for a free worker of its lane; "
-        "`no_worker`: admitted to a queue that no live worker consumes (an operator must start one)."
+        "`no_worker`: admitted to a queue that no live worker consumes (an operator must start one); "
+        "`lane_paused`: an operator paused its lane (the dashboard) and it has not started yet."
     )
-    position: int = Field(description="1 = next.")
+    position: int = Field(
+        description="1 = next among your own work: your held stages (`user_concurrency`), or your stages "
+        "queued ahead of it in its queue (`lane`, `no_worker`); other users' work is never counted."
+    )
     queue: str | None = Field(default=None, description="The broker queue it waits in (`lane`, `no_worker`).")
 
 

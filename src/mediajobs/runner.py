@@ -16,13 +16,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 
 from mediajobs.domain import AttemptOutcome, ErrorInfo, Job, RetryPolicy
 from mediajobs.domain.budget import TaskBudget
 from mediajobs.domain.routing import queue_name
+from mediajobs.drain import Drain
 from mediajobs.engines import Engines
 from mediajobs.errors import (
+    HandedBack,
     JobCancelled,
     LeaseLost,
     MediaJobsError,
@@ -45,7 +48,7 @@ log = logging.getLogger(__name__)
 class RunOutcome:
     """What happened to one delivered stage message."""
 
-    outcome: str  # succeeded | retry | failed | cancelled | lease_lost | refused
+    outcome: str  # succeeded | retry | failed | cancelled | lease_lost | handed_back | refused
     job: Job | None = None
     refusal: Refusal | None = None
     error: ErrorInfo | None = None
@@ -135,6 +138,9 @@ class Runner:
     consumes: frozenset[str] = frozenset()
     faster_queues: Callable[[str], Sequence[str]] | None = None
     time_limits: Callable[[str, str, float | None], tuple[int, int]] | None = None
+    # a worker's drain (drain.py): stops following successors when the worker stops, and hands back
+    # the stages still running when the grace period is over
+    drain: Drain | None = None
 
     def run(self, job_id: uuid.UUID, stage: str, budget: TaskBudget | None = None) -> RunOutcome:
         """Claim and run the stage of a delivered message; then, while its successor is one this
@@ -209,7 +215,7 @@ class Runner:
                 options=claim.job.options,
                 inputs=claim.inputs,
                 params=dict(claim.stage.params or {}),
-                work_dir=self.workspace.fresh(job_id, stage),
+                work_dir=self.workspace.fresh(job_id, stage, claim.attempt),
                 storage=self.storage,
                 settings=self.settings,
                 engines=self.engines,
@@ -223,15 +229,21 @@ class Runner:
             code = self._code(claim)
             heartbeat.start()
             try:
-                result = code(ctx)
-                token.raise_if_set()
+                with self._watched(token):
+                    result = code(ctx)
+                    token.raise_if_set()
             finally:
                 heartbeat.stop()
             return self._succeed(claim, result, budget)
         except BaseException as exc:
+            if isinstance(token.error, HandedBack) and not isinstance(exc, LeaseLost | StoreUnavailable):
+                exc = token.error  # however the stage reported its stop, the drain stopped it
             return self._record_failure(claim, exc)
         finally:
-            self.workspace.clear(job_id, stage)
+            self.workspace.clear(job_id, stage, claim.attempt)
+
+    def _watched(self, token: CancelToken) -> AbstractContextManager[None]:
+        return self.drain.watch(token) if self.drain is not None else nullcontext()
 
     def _code(self, claim: Claim) -> StageFn:
         """The code the job's pipeline declares for this stage (or, for a fan-out child, its parent's
@@ -274,8 +286,8 @@ class Runner:
         """Which successors of `claim`'s stage this worker runs itself: those bound for a queue it
         consumes, while no faster lane's work waits in the broker for it, and while the broker task's
         time limits leave room (`TaskBudget.fits`); None when it follows none."""
-        if not self.consumes:
-            return None
+        if not self.consumes or (self.drain is not None and self.drain.draining):
+            return None  # a stopping worker starts nothing new: the successor goes through the broker
         faster = self.faster_queues(claim.job.lane) if self.faster_queues is not None else ()
         if faster:
             try:
@@ -305,6 +317,13 @@ class Runner:
             # reaper re-queues the stage once the database is back; its committed checkpoints stand.
             log.warning("database unavailable during %s/%s: %s", claim.job.id, claim.stage.name, exc)
             raise exc
+        if isinstance(exc, HandedBack):
+            log.warning("handing back %s/%s: %s", claim.job.id, claim.stage.name, exc)
+            if not self.dispatcher.settled(self.store.leases.hand_back, claim):
+                return RunOutcome(outcome=AttemptOutcome.LEASE_LOST)
+            return RunOutcome(
+                outcome=AttemptOutcome.HANDED_BACK, error=ErrorInfo(code=exc.code, message=exc.message)
+            )
         if isinstance(exc, JobCancelled):
             job = self.dispatcher.settled(self.store.stages.cancel_stage, claim)
             return RunOutcome(outcome=AttemptOutcome.CANCELLED, job=job)

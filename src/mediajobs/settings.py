@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     maintenance_interval: Annotated[float, Field(gt=0)] = Field(
         default=2.0, validation_alias="MEDIAJOBS_MAINTENANCE_INTERVAL"
     )
+    # A stopping worker (SIGTERM) takes no new message and gives its running stages this long to
+    # finish; those still running then are handed back (queued again at once for another worker).
+    # A container's or unit's stop timeout must be longer (docs/operations.md: rolling upgrades).
+    drain_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=20.0, validation_alias="MEDIAJOBS_DRAIN_SECONDS"
+    )
 
     max_retries: Annotated[int, Field(ge=0)] = Field(default=3, validation_alias="MEDIAJOBS_MAX_RETRIES")
     retry_base_seconds: Annotated[float, Field(ge=0)] = Field(
@@ -139,6 +145,14 @@ class Settings(BaseSettings):
     allow_private_sources: bool = Field(default=False, validation_alias="MEDIAJOBS_ALLOW_PRIVATE_SOURCES")
     download_timeout_seconds: Annotated[float, Field(gt=0)] = Field(
         default=30.0, validation_alias="MEDIAJOBS_DOWNLOAD_TIMEOUT"
+    )
+    # A download's minimum pace (stages/ingest.py): after the grace seconds, this many bytes for every
+    # second past them, or it fails `download_too_slow` (0: no minimum; the idle timeout still holds).
+    download_min_rate: Annotated[int, Field(ge=0)] = Field(
+        default=16 * 1024, validation_alias="MEDIAJOBS_DOWNLOAD_MIN_RATE"
+    )
+    download_grace_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=10.0, validation_alias="MEDIAJOBS_DOWNLOAD_GRACE_SECONDS"
     )
     # A URL source that is a web page, not media, is read with yt-dlp by these of its extractors
     # (regular expressions over yt-dlp's extractor names, case-insensitive; `generic` is tried last).
@@ -240,6 +254,11 @@ class Settings(BaseSettings):
     # usage charge checks them).
     key_cache_seconds: Annotated[float, Field(ge=0, le=300)] = Field(
         default=5.0, validation_alias="MEDIAJOBS_KEY_CACHE_SECONDS"
+    )
+
+    # A dashboard login (/dashboard, a session cookie) lasts this long; a revoked key ends it sooner.
+    dashboard_session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = Field(
+        default=12.0, validation_alias="MEDIAJOBS_DASHBOARD_SESSION_HOURS"
     )
 
     # The OpenAI-compatible routes (/v1/audio/...) hold the connection this long for the job to end;

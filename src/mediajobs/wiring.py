@@ -17,6 +17,7 @@ from mediajobs.capabilities import Capabilities
 from mediajobs.domain import AdmissionPolicy, FairShare, PipelineRegistry
 from mediajobs.domain.routing import queue_router
 from mediajobs.domain.tenancy import LANE_ORDER
+from mediajobs.drain import Drain
 from mediajobs.engines import Engines
 from mediajobs.hooks import Hooks
 from mediajobs.progress import Progress, build_progress
@@ -51,6 +52,7 @@ class Services:
     consumes: tuple[str, ...] = ()  # a worker's queues: it runs the successors bound for them itself
     # how this process's runner signs its leases and attempts (a worker: `<worker id>/<pid>`)
     runner_id: str | None = None
+    drain: Drain | None = None  # a worker's pool process: what it does when the worker stops
     _runner: Runner | None = field(default=None, init=False)
     _capabilities: Capabilities | None = field(default=None, init=False)
 
@@ -90,6 +92,7 @@ class Services:
                 consumes=frozenset(self.consumes),
                 faster_queues=self._faster_queues,
                 time_limits=self.registry.time_limits,
+                drain=self.drain,
             )
         return self._runner
 
@@ -133,6 +136,7 @@ def build_services(
     clock: Clock = utcnow,
     consumes: Sequence[str] = (),
     runner_id: str | None = None,
+    drain: Drain | None = None,
 ) -> Services:
     """A process's services from its registry (or, for tests and tools, from settings: the registry
     they build). `engines`, `hooks` and `admission` replace what the registry and settings give;
@@ -166,6 +170,7 @@ def build_services(
         timeout_errors=timeout_errors,
         consumes=tuple(consumes),
         runner_id=runner_id,
+        drain=drain,
     )
 
 

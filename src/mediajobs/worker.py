@@ -10,12 +10,16 @@ the periodic maintenance when it is the maintenance leader (`MaintenanceLoop`), 
 seconds with the queues it consumes; if the whole worker dies, the messages it had
 taken but not claimed are sent again within a lease period, rather than after the broker's
 visibility timeout (an hour on Redis), and a job waiting on a queue nobody consumes says so.
+On SIGTERM (Celery's warm shutdown) it stops consuming and tells its pool processes to drain
+(drain.py): their stages get MEDIAJOBS_DRAIN_SECONDS to finish, then are handed back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -28,6 +32,7 @@ from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
 from mediajobs.domain.budget import TaskBudget
+from mediajobs.drain import DRAIN_SIGNAL_NAME, Drain
 from mediajobs.engines import Engines
 from mediajobs.engines.http import OUTBOUND_HTTP
 from mediajobs.errors import ConfigurationError, InvalidRequest, MediaJobsError
@@ -52,10 +57,12 @@ log = logging.getLogger(__name__)
 class WorkerServices:
     """The TaskHandler of one worker process: services built on first use after fork."""
 
-    def __init__(self, build: Callable[[], Services]) -> None:
+    def __init__(self, build: Callable[[], Services], *, drain_seconds: float = 0.0) -> None:
         self._build = build
         self._services: Services | None = None
         self._lock = threading.Lock()
+        self.drain_seconds = drain_seconds
+        self.drain = Drain(drain_seconds)  # this process's; its runner hands back stages through it
 
     def get(self) -> Services:
         with self._lock:
@@ -89,6 +96,7 @@ class WorkerServices:
         if self._services is not None:
             self._services.store.engine.dispose(close=False)  # the parent's connections stay the parent's
         self._services = None
+        self.drain = Drain(self.drain_seconds)
 
 
 def create_worker_app(
@@ -113,9 +121,10 @@ def create_worker_app(
             timeout_errors=(SoftTimeLimitExceeded,),
             consumes=queues,
             runner_id=f"{worker_id}/{os.getpid()}",  # built in the pool process: its own pid
+            drain=holder.drain,
         )
 
-    holder = WorkerServices(build)
+    holder = WorkerServices(build, drain_seconds=registry.settings.drain_seconds)
     app = create_celery_app(registry.settings, registry.queues(), handler=lambda: holder)
     _connect_signals(
         app, holder, registry.settings, worker_id=worker_id, queues=queues, concurrency=concurrency
@@ -261,8 +270,40 @@ def _connect_signals(
     def ours(sender: Any) -> bool:
         return sender is None or getattr(sender, "app", None) in (None, app)
 
+    drain_signal = getattr(signal, DRAIN_SIGNAL_NAME)
+    pool_pids: Callable[[], list[int]] = list
+
+    def on_worker_init(sender: Any = None, **_: Any) -> None:
+        nonlocal pool_pids
+        if not ours(sender):
+            return
+        # Until a new pool process installs its drain handler, the signal must not kill it.
+        signal.signal(drain_signal, signal.SIG_IGN)
+
+        def pids() -> list[int]:
+            try:  # prefork: its processes; solo and threads pools have none
+                info = getattr(getattr(sender, "pool", None), "info", None) or {}
+                return [int(pid) for pid in info.get("processes", ()) if pid]
+            except Exception:
+                log.warning("drain: cannot list the pool's processes", exc_info=True)
+                return []
+
+        pool_pids = pids
+
     def on_process_init(**_: Any) -> None:
         holder.forget_after_fork()
+        signal.signal(drain_signal, lambda *_: holder.drain.begin())
+        signal.siginterrupt(drain_signal, False)  # a system call the signal lands in resumes (SA_RESTART)
+
+    def on_shutting_down(how: str = "Warm", **_: Any) -> None:
+        # Celery's warm shutdown stops consuming and waits for the pool; the pool processes drain
+        # (drain.py). In the main process (solo and threads pools run stages here), drain too.
+        if how != "Warm":
+            return
+        holder.drain.begin()
+        for pid in pool_pids():
+            with contextlib.suppress(OSError):  # it exited meanwhile
+                os.kill(pid, drain_signal)
 
     me = ProcessInfo(role="worker", hostname=socket.gethostname(), pid=os.getpid(), queues=tuple(queues))
 
@@ -300,7 +341,9 @@ def _connect_signals(
             heartbeat.stop()
         holder.get().hooks.process_stopping(me)
 
+    signals.worker_init.connect(on_worker_init, weak=False)
     signals.worker_process_init.connect(on_process_init, weak=False)
+    signals.worker_shutting_down.connect(on_shutting_down, weak=False)
     signals.worker_ready.connect(on_worker_ready, weak=False)
     signals.task_received.connect(on_task_received, weak=False)
     signals.worker_shutdown.connect(on_worker_shutdown, weak=False)

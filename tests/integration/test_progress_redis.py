@@ -32,6 +32,7 @@ from mediajobs.progress import (
     job_channel,
     user_channel,
 )
+from mediajobs.progress.cursor import EventIds
 from mediajobs.progress.feed import CLIENT_NAME
 from mediajobs.progress.wiring import channel_prefix
 from mediajobs.queue.memory import InMemoryPublisher
@@ -246,6 +247,7 @@ def test_job_and_user_streams_over_http_with_redis(services: Services) -> None:
     app = create_app(services.settings, services=services, maintenance=False)
     job = submit(store)
     start = store.events.job_events(job.id)[0].id
+    shown = EventIds(store.users.event_key(job.owner_id))  # the user stream's ids (progress/cursor.py)
     auth = {"Authorization": f"Bearer {new_key(store)}"}
     with live_server(app) as url:
         job_stream: list[tuple[int, ProgressEvent]] = []
@@ -257,7 +259,7 @@ def test_job_and_user_streams_over_http_with_redis(services: Services) -> None:
             _reader(
                 url,
                 "/api/v1/events",
-                {**auth, "Last-Event-ID": str(start - 1)},
+                {**auth, "Last-Event-ID": str(shown.shown(start - 1))},
                 user_stream,
                 connected[1],
                 lambda got: got[-1][1].final,
@@ -300,5 +302,5 @@ def test_job_and_user_streams_over_http_with_redis(services: Services) -> None:
     assert not errors, errors
     log = store.events.job_events(job.id)
     assert [(i, e.seq) for i, e in job_stream] == [(e.seq, e.seq) for e in log]  # id = seq
-    assert [(i, e.seq) for i, e in user_stream] == [(e.id, e.seq) for e in log]  # id = global id
+    assert [(i, e.seq) for i, e in user_stream] == [(shown.shown(e.id), e.seq) for e in log]  # opaque ids
     assert feed_of(services).delivered >= 2 * (len(log) - 1)  # live, not from re-reading the log

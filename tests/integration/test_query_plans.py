@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 from mediajobs.domain import FairShare, Tier
 from mediajobs.pipelines import shipped_pipelines
 from mediajobs.store import JobStore, create_db_engine
-from mediajobs.store.admission import in_flight
+from mediajobs.store.load import in_flight
 
 HISTORY = 2000  # finished jobs of the user
 BACKLOG = 300  # and jobs of theirs waiting for admission (a burst)

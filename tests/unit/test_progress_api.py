@@ -21,6 +21,7 @@ from mediajobs.client import SseParser
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.engines import Engines
 from mediajobs.progress import FollowTimings
+from mediajobs.progress.cursor import EventIds
 from mediajobs.public import job_public
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.wiring import Services, build_services
@@ -119,7 +120,9 @@ def test_websocket_sends_each_event_as_json_and_closes_normally(
     assert closed.value.code == 1000
     assert [m["seq"] for m in received] == [e.seq for e in log[2:]]
     assert received[-1]["status"] == "succeeded"
-    assert ProgressEvent.from_json(received[0]) == ProgressEvent.from_json(log[2].to_json())
+    # the event as logged, with the id its owner is shown (progress/cursor.py)
+    shown = EventIds(services.store.users.event_key(log[2].owner_id)).event(log[2])
+    assert ProgressEvent.from_json(received[0]) == ProgressEvent.from_json(shown.to_json())
 
 
 def test_websocket_for_an_unknown_job_closes_with_4404(client: TestClient) -> None:

@@ -18,6 +18,7 @@ from helpers.clock import FakeClock
 from helpers.hooks import Recorder
 from helpers.settings import make_settings
 from mediajobs.domain import LOCAL_USER_ID, Job, JobStatus, PipelineRegistry, RetryPolicy, StageStatus
+from mediajobs.drain import Drain
 from mediajobs.engines import SPEECH_TO_TEXT, Engines, SpeechToText
 from mediajobs.errors import (
     PermanentError,
@@ -741,3 +742,49 @@ def test_the_hooks_hear_of_a_retry_and_of_a_lease_the_runner_lost(harness: Harne
     [lost] = recorder.of("lease_lost")
     assert isinstance(lost, LostLease)
     assert (lost.job_id, lost.stage, lost.noticed_by) == (job.id, "ingest", "runner")
+
+
+# -- drain -----------------------------------------------------------------------------------------
+
+
+def test_a_stage_past_the_drain_grace_is_handed_back_and_queued_again_at_once(harness: Harness) -> None:
+    """The worker stops (drain.py): the stage outruns the grace period, its token trips, and the stage
+    is queued again under a new fence with its message sent, not counted against its retries."""
+    started = threading.Event()
+    drain = Drain(0.05)
+
+    def long(ctx: StageContext) -> StageResult:
+        started.set()
+        drain.begin()  # SIGTERM arrives while it runs
+        assert ctx.cancel.wait(10.0), "the grace period's end did not stop the stage"
+        ctx.cancel.raise_if_set()
+        return default_stage("normalize", ctx)
+
+    harness.stages.behaviour["normalize"] = long
+    job = harness.submit()
+    draining = harness.with_runner(drain=drain)
+    harness.publisher.deliver(draining.run)  # ingest
+    outcome = draining.run(job.id, "normalize")
+    harness.publisher.messages.popleft()  # the message that delivery stood for
+
+    assert outcome.outcome == "handed_back"
+    handed = harness.job(job.id)
+    normalize = next(s for s in handed.stages if s.name == "normalize")
+    assert normalize.status is StageStatus.QUEUED
+    assert normalize.lease_owner is None
+    assert [a.outcome for a in harness.store.jobs.list_attempts(job.id)] == ["succeeded", "handed_back"]
+    assert [m.stage for m in harness.publisher.messages] == ["normalize"]  # re-sent at once
+    assert not (harness.workspace.root / str(job.id)).exists()
+
+    del harness.stages.behaviour["normalize"]
+    harness.with_runner()  # another worker
+    done = harness.run_to_end(job.id)
+    assert done.status is JobStatus.SUCCEEDED
+    assert [(a.stage, a.outcome) for a in harness.store.jobs.list_attempts(job.id)] == [
+        ("ingest", "succeeded"),
+        ("normalize", "handed_back"),
+        ("normalize", "succeeded"),
+        ("transcribe", "succeeded"),
+    ]
+    assert harness.stages.calls == Counter({"ingest": 1, "normalize": 2, "transcribe": 1})
+    assert next(s for s in done.stages if s.name == "normalize").budget_start == 1  # not a retry

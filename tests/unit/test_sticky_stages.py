@@ -18,6 +18,7 @@ from mediajobs.domain import JobStatus, StageStatus
 from mediajobs.domain.budget import TaskBudget
 from mediajobs.domain.routing import queue_router
 from mediajobs.domain.tenancy import Tier
+from mediajobs.drain import Drain
 from mediajobs.engines import Engines
 from mediajobs.pipelines import shipped_pipelines
 from mediajobs.queue.dispatcher import Dispatcher
@@ -170,3 +171,14 @@ def test_a_cancelled_job_is_not_followed(world: World) -> None:
     job, followed = world.store.stages.complete_and_follow(claim, {}, (), (), follow)  # type: ignore[arg-type]
     assert followed is None
     assert job.status is JobStatus.CANCELLED
+
+
+def test_a_draining_worker_follows_no_successor(world: World) -> None:
+    drain = Drain(60)
+    runner = world.runner(set(QUEUES["express"].values()), drain=drain)
+    job_id = world.submit()
+    drain.begin()  # the worker was told to stop: the stage it runs ends, its successor is not its own
+    world.publisher.deliver(runner.run)
+    drain.cancel_timer()
+    assert [m.stage for m in world.publisher.published] == ["first", "second"]
+    assert attempts_by_stage(world, job_id) == {"first": ["w1"]}

@@ -205,3 +205,21 @@ def test_a_workspace_folder_is_fresh_for_each_attempt(tmp_path: Path) -> None:
     assert list(again.iterdir()) == []
     workspace.clear(job, "normalize")
     assert not (tmp_path / "work" / str(job)).exists()
+
+
+def test_each_attempt_of_a_stage_has_its_own_workspace_folder(tmp_path: Path) -> None:
+    """A stage handed back by a stopping worker may still write while the next attempt starts (on the
+    same host): their folders differ, and clearing one leaves the other."""
+    import uuid
+
+    workspace = Workspace(tmp_path / "work")
+    job = uuid.uuid4()
+    handed_back = workspace.fresh(job, "transcribe", 1)
+    (handed_back / "half.json").write_bytes(b"{")
+    taken_over = workspace.fresh(job, "transcribe", 2)
+    assert taken_over != handed_back
+    assert (handed_back / "half.json").exists()
+    workspace.clear(job, "transcribe", 1)
+    assert taken_over.is_dir()
+    workspace.clear(job, "transcribe", 2)
+    assert not (tmp_path / "work" / str(job)).exists()

@@ -33,6 +33,7 @@ from mediajobs.api.routes import (
     uploads,
     workers,
 )
+from mediajobs.dashboard import install_dashboard
 from mediajobs.hooks import ProcessInfo
 from mediajobs.queue.maintenance import Maintenance
 from mediajobs.registry import Registry, build_registry
@@ -130,5 +131,6 @@ def create_app(
     app.include_router(deliveries.router)
     app.include_router(openai_audio.router)
     app.webhooks.include_router(deliveries.webhooks)
+    install_dashboard(app)  # /dashboard: server-rendered operator pages (docs/dashboard.md)
     install_openapi(app, registry.pipelines.values())
     return app

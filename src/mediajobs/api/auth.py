@@ -11,7 +11,10 @@ page from reading the socket; so a cookie counts only on a socket whose `Origin`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import AsyncGenerator, Iterable
+from contextlib import aclosing
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -22,6 +25,8 @@ from mediajobs.api.keycache import KeyCache
 from mediajobs.errors import Unauthorized
 from mediajobs.store import Caller
 from mediajobs.wiring import Services
+
+T = TypeVar("T")
 
 COOKIE = "mediajobs_key"
 QUERY = "access_token"
@@ -103,6 +108,22 @@ async def _check(connection: HTTPConnection, key: str | None) -> Caller:
     return await run_in_threadpool(check_key, state.services, key, cache)
 
 
+async def while_authorized(
+    events: AsyncGenerator[T | None, None], connection: HTTPConnection, key: str | None, every: float
+) -> AsyncGenerator[T | None, None]:
+    """An event stream's `events` for as long as `key` stays valid: checked again at each keep-alive
+    (a None) and at least every `every` seconds while events flow. A stream authenticates once when
+    it opens; a key revoked or a user disabled since must stop receiving, within the key cache's
+    time of it. Raises Unauthorized when the check fails."""
+    checked = time.monotonic()
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if event is None or time.monotonic() - checked >= every:
+                await _check(connection, key)
+                checked = time.monotonic()
+            yield event
+
+
 __all__ = [
     "COOKIE",
     "QUERY",
@@ -113,4 +134,5 @@ __all__ = [
     "check_key",
     "key_of",
     "origin_allowed",
+    "while_authorized",
 ]

@@ -40,10 +40,12 @@ class SubmitGate:
     def limits_of(self, caller: Caller) -> TierLimits:
         return self._limits[caller.user.tier]
 
-    def check(self, caller: Caller, now: datetime) -> dict[str, str]:
-        """Raise TooManyRequests (429) when the caller may not submit now; else the headers to send."""
+    def check(self, caller: Caller, now: datetime, *, adding: int = 1) -> dict[str, str]:
+        """Raise TooManyRequests (429) when the caller may not submit now; else the headers to send.
+        A retry passes `adding=0`: it makes no new job, but it runs work, so the media quota and the
+        rate limit hold for it as for a submit."""
         limits = self.limits_of(caller)
-        verdict = check_quota(limits, caller.usage, now)
+        verdict = check_quota(limits, caller.usage, now, adding=adding)
         if not verdict.allowed:
             raise TooManyRequests(verdict.message, code="quota_exceeded", retry_after=verdict.retry_after)
         if limits.submits_per_minute is None:

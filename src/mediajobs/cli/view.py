@@ -78,7 +78,9 @@ def waiting_text(job: dict[str, Any]) -> str | None:
     if reason == "user_concurrency":
         return f"waiting: your jobs in flight are at your tier's limit ({position} ahead of it)"
     if reason == "lane":
-        return f"waiting for a free worker of queue {queue!r} (position {position})"
+        return f"waiting for a free worker of queue {queue!r} (position {position} among yours)"
+    if reason == "lane_paused":
+        return "waiting: an operator paused this job's lane; it starts when the lane is resumed"
     return f"waiting: {reason}"
 
 

@@ -65,6 +65,7 @@ class AttemptOutcome(enum.StrEnum):
     CANCELLED = "cancelled"  # stopped because the job was cancelled
     LEASE_LOST = "lease_lost"  # the runner found another runner owned the stage, and stopped
     LOST = "lost"  # the runner stopped renewing its lease (killed, frozen); recorded by whoever noticed
+    HANDED_BACK = "handed_back"  # its worker stopped and the drain's grace ran out; queued again at once
 
 
 class Lane(enum.StrEnum):

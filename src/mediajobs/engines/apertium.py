@@ -152,8 +152,9 @@ class Apertium:
 
     name = "apertium"
 
-    def __init__(self, pairs: Translator | None = None) -> None:
+    def __init__(self, pairs: Translator | None = None, *, memory_limit: int = 0) -> None:
         self._pairs = pairs
+        self.memory_limit = memory_limit  # bytes of address space of each hop's run (0: none)
 
     @property
     def pairs(self) -> Translator:
@@ -163,12 +164,20 @@ class Apertium:
         return self.pairs.route(source, target)
 
     def translate(self, lines: Sequence[str], hop: Hop, *, work_dir: Path, cancel: CancelToken) -> list[str]:
-        from mediajobs.process import run_process
+        from mediajobs.process import bare_env, run_process
 
         infile = work_dir / f"{hop.mode}.in.html"
         outfile = work_dir / f"{hop.mode}.out.html"
         infile.write_text(encode(lines), encoding="utf-8")
-        result = run_process(argv(hop, str(infile), str(outfile)), cancel=cancel, timeout=HOP_TIMEOUT_SECONDS)
+        # Like ffmpeg: in the work folder, nothing of the worker's environment, an address-space cap.
+        result = run_process(
+            argv(hop, str(infile), str(outfile)),
+            cancel=cancel,
+            timeout=HOP_TIMEOUT_SECONDS,
+            cwd=work_dir,
+            env=bare_env(locale="C.UTF-8"),
+            memory_limit=self.memory_limit,
+        )
         if not result.ok or not outfile.is_file():
             raise PermanentError(
                 f"apertium {hop.mode} failed (exit {result.returncode}): {result.stderr_tail[-500:]}",

@@ -27,19 +27,19 @@ def speech_to_text(settings: Settings) -> SpeechToText:
 def apertium(settings: Settings) -> Translation:
     from .apertium import Apertium
 
-    return Apertium()
+    return Apertium(memory_limit=settings.media_memory_limit)
 
 
 def espeak_ng(settings: Settings) -> SpeechSynthesis:
     from .espeak import EspeakNg
 
-    return EspeakNg()
+    return EspeakNg(memory_limit=settings.media_memory_limit)
 
 
 def flite(settings: Settings) -> SpeechSynthesis:
     from .flite import Flite
 
-    return Flite()
+    return Flite(memory_limit=settings.media_memory_limit)
 
 
 def outbound_http(settings: Settings) -> OutboundHttp:

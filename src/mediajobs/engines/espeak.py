@@ -1,6 +1,12 @@
 """Text-to-speech with espeak-ng (Debian `espeak-ng`), the speech-synthesis port's default engine
 (synthesis.py). Its languages and voice variants are discovered once per process (`espeak-ng
---voices`), so a submit asking for one it lacks is refused at once."""
+--voices`), so a submit asking for one it lacks is refused at once.
+
+The text is the user's: espeak-ng reads `[[...]]` in it as phoneme input (1.51 crashes with memory
+corruption on `[[` + 719 characters + `]]`), so every `[[` and `]]` is broken up before it is written
+(`speakable`). Like ffmpeg, the engines run with a bare environment (process.bare_env: nothing of the
+worker's, no database or broker credentials), in the work folder, under an address-space cap
+(MEDIAJOBS_MEDIA_MEMORY_LIMIT)."""
 
 from __future__ import annotations
 
@@ -74,6 +80,16 @@ def discover_voices() -> Voices:
     return Voices(languages=frozenset(languages), variants=frozenset(variants))
 
 
+_PHONEME_OPEN = re.compile(r"\[(?=\[)")
+_PHONEME_CLOSE = re.compile(r"\](?=\])")
+
+
+def speakable(text: str) -> str:
+    """`text` with no `[[` or `]]` left (a space between each pair of brackets): espeak-ng never
+    switches to phoneme input, and what is spoken is the same (brackets are not read aloud)."""
+    return _PHONEME_CLOSE.sub("] ", _PHONEME_OPEN.sub("[ ", text))
+
+
 def argv(*, voice: str, rate: int, pitch: int, text_file: Path, wav: Path) -> list[str]:
     return ["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(wav), "-f", str(text_file)]
 
@@ -82,6 +98,9 @@ class EspeakNg:
     """The espeak-ng engine: many languages, about 100x real time."""
 
     name = ENGINE_NAME
+
+    def __init__(self, *, memory_limit: int = 0) -> None:
+        self.memory_limit = memory_limit  # bytes of address space (0: none)
 
     def voice(self, language: str, voice: str | None) -> str:
         return installed_voices().check(language, voice)
@@ -98,22 +117,33 @@ class EspeakNg:
         timeout: float = SPEAK_TIMEOUT_SECONDS,
     ) -> None:
         text_file = wav.with_suffix(".txt")
-        text_file.write_text(text + "\n", encoding="utf-8")
+        text_file.write_text(speakable(text) + "\n", encoding="utf-8")
         run_engine(
             self.name,
             argv(voice=voice, rate=rate, pitch=pitch, text_file=text_file, wav=wav),
             wav,
             cancel,
             timeout,
+            memory_limit=self.memory_limit,
         )
 
 
-def run_engine(name: str, command: list[str], wav: Path, cancel: CancelToken, timeout: float) -> None:
-    """Run a speech engine's command; PermanentError (`synthesis_failed`) unless it wrote `wav`."""
-    from mediajobs.process import run_process
+def run_engine(
+    name: str, command: list[str], wav: Path, cancel: CancelToken, timeout: float, *, memory_limit: int = 0
+) -> None:
+    """Run a speech engine's command in `wav`'s folder, with a bare environment and `memory_limit`
+    (bytes of address space, 0: none); PermanentError (`synthesis_failed`) unless it wrote `wav`."""
+    from mediajobs.process import bare_env, run_process
 
     cancel.raise_if_set()
-    result = run_process(command, cancel=cancel, timeout=timeout)
+    result = run_process(
+        command,
+        cancel=cancel,
+        timeout=timeout,
+        cwd=wav.parent,
+        env=bare_env(locale="C.UTF-8"),
+        memory_limit=memory_limit,
+    )
     if not result.ok or not wav.is_file():
         raise PermanentError(
             f"{name} failed (exit {result.returncode}): {result.stderr_tail[-300:]}", code="synthesis_failed"
@@ -132,4 +162,13 @@ def installed_voices() -> Voices:
         return _voices
 
 
-__all__ = ["ENGINE_NAME", "EspeakNg", "Voices", "argv", "discover_voices", "installed_voices", "run_engine"]
+__all__ = [
+    "ENGINE_NAME",
+    "EspeakNg",
+    "Voices",
+    "argv",
+    "discover_voices",
+    "installed_voices",
+    "run_engine",
+    "speakable",
+]

@@ -73,6 +73,9 @@ class Flite:
 
     name = ENGINE_NAME
 
+    def __init__(self, *, memory_limit: int = 0) -> None:
+        self.memory_limit = memory_limit  # bytes of address space (0: none)
+
     def voice(self, language: str, voice: str | None) -> str:
         return check(installed_voices(), language, voice)
 
@@ -90,7 +93,12 @@ class Flite:
         text_file = wav.with_suffix(".txt")
         text_file.write_text(text + "\n", encoding="utf-8")
         run_engine(
-            self.name, argv(voice=voice, rate=rate, text_file=text_file, wav=wav), wav, cancel, timeout
+            self.name,
+            argv(voice=voice, rate=rate, text_file=text_file, wav=wav),
+            wav,
+            cancel,
+            timeout,
+            memory_limit=self.memory_limit,
         )
 
 

@@ -8,6 +8,7 @@ from mediajobs.domain.events import ProgressEvent
 
 MEDIA_TYPE = "text/event-stream"
 HEARTBEAT = b": keep-alive\n\n"
+UNAUTHORIZED = b": unauthorized\n\n"  # the last line of a stream whose key stopped being valid
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering
 
 
@@ -23,4 +24,4 @@ def encode_retry(milliseconds: int) -> bytes:
     return f"retry: {milliseconds}\n\n".encode()
 
 
-__all__ = ["HEADERS", "HEARTBEAT", "MEDIA_TYPE", "encode_event", "encode_retry"]
+__all__ = ["HEADERS", "HEARTBEAT", "MEDIA_TYPE", "UNAUTHORIZED", "encode_event", "encode_retry"]

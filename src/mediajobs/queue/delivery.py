@@ -23,6 +23,7 @@ from mediajobs.domain.retry import RetrySchedule
 from mediajobs.engines.http import OutboundHttp
 from mediajobs.errors import PermanentError, RetryableError
 from mediajobs.hooks.durable import Answer, DurableHook, Outgoing
+from mediajobs.progress.cursor import EventIds
 from mediajobs.public import batch_message, batch_public, job_message, job_public
 from mediajobs.store import JobStore, Settlement
 
@@ -113,9 +114,10 @@ class DeliverySender:
             job = store.jobs.get_job(delivery.job_id)
             if not job.status.terminal or job.finished_at is None:
                 return None
-            document = job_public(
-                job, store.jobs.list_attempts(job.id), latest_event=store.events.latest_event(job.id)
-            )
+            latest = store.events.latest_event(job.id)
+            if latest is not None:  # its id as the owner's streams show it (progress/cursor.py)
+                latest = EventIds(store.users.event_key(job.owner_id)).event(latest)
+            document = job_public(job, store.jobs.list_attempts(job.id), latest_event=latest)
             return job_message(document, job.finished_at)
         if delivery.batch_id is not None:
             batch = store.batches.get_batch(delivery.batch_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from mediajobs.domain import Job
+from mediajobs.domain.tenancy import TierLimits
 from mediajobs.store import Caller
 from mediajobs.wiring import Services
 
@@ -20,8 +21,19 @@ def cancel(services: Services, caller: Caller, job_id: uuid.UUID) -> Job:
 
 def retry(services: Services, caller: Caller, job_id: uuid.UUID) -> Job:
     """Run a failed or cancelled job again from its first unfinished stage, with a fresh retry budget
-    (finished stages keep their checkpoints). 409 for a job in any other state."""
-    return services.dispatcher.settled(services.store.jobs.retry_job, job_id, caller.scope)
+    (finished stages keep their checkpoints). 409 for a job in any other state; 429 past the
+    caller's monthly quota, checked exactly in the retry's own transaction."""
+    return services.dispatcher.settled(
+        services.store.jobs.retry_job, job_id, caller.scope, quota=quota_of(services, caller)
+    )
 
 
-__all__ = ["cancel", "retry"]
+def quota_of(services: Services, caller: Caller) -> TierLimits | None:
+    """The monthly quotas a retry or re-run by `caller` must fit: their tier's. None for an admin,
+    who may act on anybody's job (whose usage their own tier says nothing about)."""
+    if caller.scope is None:
+        return None
+    return services.settings.tier_limits()[caller.user.tier]
+
+
+__all__ = ["cancel", "quota_of", "retry"]

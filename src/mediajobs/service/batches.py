@@ -21,6 +21,7 @@ from mediajobs.errors import Conflict, InvalidRequest, MediaJobsError, NotFound,
 from mediajobs.store import BatchItem, Caller
 from mediajobs.wiring import Services
 
+from .actions import quota_of
 from .submit import SubmitRequest, announce, check_callback, check_request, discard_upload
 from .texts import store_text
 
@@ -133,11 +134,15 @@ def cancel_batch(services: Services, caller: Caller, batch_id: uuid.UUID) -> Bat
 
 def retry_batch(services: Services, caller: Caller, batch_id: uuid.UUID) -> Batch:
     """Run the failed and cancelled items again, each from its first unfinished stage."""
+    quota = quota_of(services, caller)
     for job_id in services.store.batches.reopen(batch_id, caller.scope):
         try:
-            services.dispatcher.settled(services.store.jobs.retry_job, job_id, None)
+            services.dispatcher.settled(services.store.jobs.retry_job, job_id, None, quota=quota)
         except Conflict:  # it is running again already
             continue
+        except TooManyRequests:  # past the quota: the items not retried stay as they were
+            services.store.batches.close_if_ended(batch_id)
+            raise
     services.store.batches.close_if_ended(batch_id)  # nothing was left to run: it ends again
     return services.store.batches.get_batch(batch_id, caller.scope)
 

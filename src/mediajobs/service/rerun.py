@@ -19,7 +19,8 @@ from mediajobs.storage import Storage, job_prefix
 from mediajobs.store import ArtifactRecord, Caller
 from mediajobs.wiring import Services
 
-from .submit import announce
+from .actions import quota_of
+from .submit import announce, stored_input
 
 _COPY_CHUNK = 1024 * 1024
 
@@ -42,6 +43,9 @@ def _write(
     pipeline = services.pipelines.get_pipeline(old.pipeline)
     plan = plan_rerun(pipeline, old.stages, from_stage)
     merged = pipeline.validate_options({**old.options, **options})
+    # The engines must be able to do what the merged options ask, as at a submit: checked before
+    # anything is copied or charged (a re-run refused here costs nothing).
+    merged = services.capabilities.check(pipeline, merged, stored_input(services, old))
     new_id = uuid.uuid4()
     moved = _Mover(storage, old.id, new_id)
     try:
@@ -60,6 +64,7 @@ def _write(
             reused=reused,
             redo=plan.redo,
             artifacts=artifacts,
+            quota=quota_of(services, owner),
         )
     except BaseException:
         storage.delete_prefix(job_prefix(new_id))

@@ -184,6 +184,15 @@ def _write(
     )
 
 
+def stored_input(services: Services, job: Job) -> SubmitInput:
+    """What a written job's source is, for the pipeline's check run again (a re-run's merged options):
+    its upload's file name, or the finished job a `job://` source names."""
+    source_job = None
+    if urlsplit(job.source).scheme == "job":
+        source_job = _source_job(services, job.source, job.owner_id)
+    return _given(services, job.owner_id, job.source_name, source_job, None)
+
+
 def _given(
     services: Services, owner_id: str, filename: str | None, job: Job | None, text: str | None
 ) -> SubmitInput:
@@ -230,5 +239,6 @@ __all__ = [
     "check_request",
     "discard_upload",
     "request_hash",
+    "stored_input",
     "submit",
 ]

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mediajobs.errors import PermanentError, UnsupportedMedia
-from mediajobs.process import ProcessResult, run_process
+from mediajobs.process import ProcessResult, bare_env, run_process
 
 from .base import StageContext
 
@@ -108,7 +108,7 @@ def linked_input(work_dir: Path, source: Path) -> Iterator[str]:
 
 def tool_env() -> dict[str, str]:
     """A bare environment: the tools' own lookup path and a plain locale, nothing of the worker's."""
-    return {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LC_ALL": "C"}
+    return bare_env()
 
 
 def run_tool(

@@ -16,6 +16,11 @@ A download asks for `identity` and reads the raw bytes: a body with any content 
 unread (`unsupported_encoding`), because decoding one inflates a whole layer in memory at once
 (6.8 kB of `gzip, gzip` became gigabytes before the size limit saw a byte). So a download holds at
 most one chunk in memory, whatever the server sends.
+
+A download must also keep up a minimum pace: after MEDIAJOBS_DOWNLOAD_GRACE_SECONDS it must have
+received MEDIAJOBS_DOWNLOAD_MIN_RATE bytes for every second past them (`download_too_slow`,
+permanent). The idle timeout alone let a source that sends a byte every 29 s hold a download slot
+until the stage's hard time limit, on every attempt.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import mimetypes
 import os
 import re
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -208,17 +215,21 @@ def _stream_to(
 ) -> tuple[int, str]:
     """Write the body to a temp file beside `target`, then rename; a failed attempt leaves no file."""
     limit = ctx.settings.download_max_bytes
+    pace = Pace(ctx.settings.download_min_rate, ctx.settings.download_grace_seconds)
     digest = hashlib.sha256()
     size = 0
     fd, tmp_name = tempfile.mkstemp(prefix=".source.", suffix=".part", dir=ctx.work_dir)
     try:
         with os.fdopen(fd, "wb") as fh:
             head = b""
-            for chunk in response.iter_raw(CHUNK_BYTES):  # never decoded: see _check_identity
+            for (
+                chunk
+            ) in response.iter_raw():  # as received (at most 64 KiB); never decoded: see _check_identity
                 ctx.cancel.raise_if_set()
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit, "the body went past it while streaming")
+                pace.check(size)
                 if len(head) < SNIFF_BYTES:
                     head += chunk[: SNIFF_BYTES - len(head)]
                     if len(head) >= SNIFF_BYTES:
@@ -232,6 +243,31 @@ def _stream_to(
     finally:
         Path(tmp_name).unlink(missing_ok=True)
     return size, digest.hexdigest()
+
+
+class Pace:
+    """The minimum pace of a download: after `grace` seconds, `min_rate` bytes for each second past
+    them (0: no minimum). With the idle timeout (no byte for MEDIAJOBS_DOWNLOAD_TIMEOUT seconds) it
+    bounds a download of n bytes to grace + n / min_rate seconds, plus one idle timeout."""
+
+    def __init__(self, min_rate: int, grace: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.min_rate = min_rate
+        self.grace = grace
+        self._clock = clock
+        self._start = clock()
+
+    def check(self, received: int) -> None:
+        """PermanentError (`download_too_slow`) when `received` bytes so far are behind the pace."""
+        elapsed = self._clock() - self._start
+        if self.min_rate <= 0 or elapsed <= self.grace:
+            return
+        if received < self.min_rate * (elapsed - self.grace):
+            raise PermanentError(
+                f"the source sent {received} bytes in {elapsed:.0f} s: slower than the minimum of "
+                f"{self.min_rate} bytes a second after the first {self.grace:g} s "
+                "(MEDIAJOBS_DOWNLOAD_MIN_RATE)",
+                code="download_too_slow",
+            )
 
 
 def _check_status(response: httpx.Response) -> None:

@@ -10,6 +10,11 @@ paragraph a cue) is translated a paragraph at a time; a cue of dialogue keeps it
 
 One engine call per hop of the route for all passages together (see engines/translation.py); a route
 of several hops (English -> Spanish -> Portuguese) is reported in the result.
+
+Each hop's input is bounded by size, not only by the hop's time limit: at most HOP_MAX_BYTES of text
+(`text_too_large`, permanent), and no block longer than BLOCK_MAX_CHARS goes to the engine in one
+piece (a longer one is cut at spaces and its pieces' translations joined again): a 15 MB line kept
+Apertium's format filter at full CPU until the 600 s timeout.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mediajobs.domain.options import TranslateOptions
-from mediajobs.engines.translation import TRANSLATION, Hop
+from mediajobs.engines.translation import TRANSLATION, Hop, Translation
 from mediajobs.errors import InvalidRequest, PermanentError
 from mediajobs.subtitles import CueLimits
 from mediajobs.subtitles.refit import (
@@ -63,7 +68,7 @@ def translate(ctx: StageContext) -> StageResult:
     translated = [block for part in plan for block in part.blocks]
     for number, hop in enumerate(route, start=1):
         ctx.progress.report(100.0 * (number - 1) / len(route), f"translating {hop.describe()}")
-        translated = engine.translate(translated, hop, work_dir=ctx.work_dir, cancel=ctx.cancel)
+        translated = _bounded_hop(ctx, engine, translated, hop)
     limits = CueLimits(max_line_chars=options.max_line_chars or CueLimits().max_line_chars)
     out = _laid_out(cues, plan, translated, limits, options.target_language)
     artifacts = _write(ctx.work_dir, cues, out, options.model_copy(update={"source_language": source}), route)
@@ -81,6 +86,48 @@ def translate(ctx: StageContext) -> StageResult:
         },
         artifacts=artifacts,
     )
+
+
+HOP_MAX_BYTES = 2 * 1024 * 1024  # UTF-8 bytes of text one hop translates
+BLOCK_MAX_CHARS = 20_000  # the longest block the engine is given at once
+
+
+def _bounded_hop(ctx: StageContext, engine: Translation, blocks: list[str], hop: Hop) -> list[str]:
+    """`blocks` through one hop, within HOP_MAX_BYTES, long blocks sent in pieces."""
+    size = sum(len(b.encode()) for b in blocks)
+    if size > HOP_MAX_BYTES:
+        raise PermanentError(
+            f"the text to translate is {size} bytes, more than the {HOP_MAX_BYTES} one translation "
+            "step takes: split it into several jobs",
+            code="text_too_large",
+        )
+    pieces: list[str] = []
+    owners: list[int] = []
+    for index, block in enumerate(blocks):
+        for piece in _cut(block, BLOCK_MAX_CHARS):
+            pieces.append(piece)
+            owners.append(index)
+    if len(pieces) == len(blocks):
+        return engine.translate(blocks, hop, work_dir=ctx.work_dir, cancel=ctx.cancel)
+    done = engine.translate(pieces, hop, work_dir=ctx.work_dir, cancel=ctx.cancel)
+    joined: list[list[str]] = [[] for _ in blocks]
+    for owner, text in zip(owners, done, strict=True):
+        joined[owner].append(text)
+    return [" ".join(parts) for parts in joined]
+
+
+def _cut(block: str, limit: int) -> list[str]:
+    """`block` in pieces of at most `limit` characters, cut at the last space before it when there
+    is one (a block of one piece comes back as it is)."""
+    pieces = []
+    rest = block
+    while len(rest) > limit:
+        at = rest.rfind(" ", 0, limit + 1)
+        at = at if at > 0 else limit
+        pieces.append(rest[:at])
+        rest = rest[at:].lstrip(" ")
+    pieces.append(rest)
+    return pieces
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

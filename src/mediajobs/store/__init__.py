@@ -14,6 +14,9 @@ transactions, what each commit leaves to do), and callers name the part they use
     stats       the state at a glance: open jobs, longest waits, backlogs (Prometheus gauges)
     deliveries  what durable hooks (webhooks) owe, written with a job's (or batch's) end, each attempt
     endpoints   destinations a receiver turned off (410 Gone), per user
+    pauses      lanes an operator paused: admission holds their jobs that have not started
+    browse      the dashboard's reads: jobs by filters, counts per status and lane, throughput
+    sessions    dashboard logins (a session per API-key login, with its CSRF token)
     batches     many jobs under one handle, written at once, ended with their last item
     events      the event log's reads
     uploads     files received; artifacts: files produced
@@ -34,6 +37,7 @@ from mediajobs.hooks import Hooks
 from .admission import Admission
 from .artifacts import ArtifactRecord, Artifacts
 from .batches import Batches, BatchItem
+from .browse import Browse
 from .claims import Claim
 from .db import create_db_engine, current_revision, ensure_migrated, head_revision, migrate
 from .deliveries import Deliveries, Settlement
@@ -42,8 +46,10 @@ from .events import EventReads
 from .jobs import JobPage, Jobs
 from .leases import Leases, Reaped, WorkerBeat
 from .outbox import Outbox, OutboxBatch, OutboxMessage
+from .pauses import LanePause, Pauses
 from .periodic import Periodic
 from .queues import QueueBacklog, Queues, RunningStage, Waiting, WorkerInfo
+from .sessions import Session, Sessions
 from .stages import Follow, Stages
 from .stats import Snapshot, Stats
 from .strays import QueueSizes, Strays
@@ -86,6 +92,9 @@ class JobStore:
         self.endpoints = Endpoints(self.db)
         self.batches = Batches(self.db, self.admission)
         self.stats = Stats(self.db)
+        self.pauses = Pauses(self.db)
+        self.browse = Browse(self.db, self.pipelines)
+        self.sessions = Sessions(self.db)
 
     def check_ready(self) -> None:
         """Raise unless the database answers (StoreUnavailable) and is migrated (NotMigrated)."""
@@ -113,6 +122,7 @@ __all__ = [
     "Follow",
     "JobPage",
     "JobStore",
+    "LanePause",
     "OutboxBatch",
     "OutboxMessage",
     "QueueBacklog",
@@ -121,6 +131,7 @@ __all__ = [
     "Reaped",
     "Refusal",
     "RunningStage",
+    "Session",
     "Settlement",
     "Snapshot",
     "Waiting",

@@ -25,30 +25,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from enum import StrEnum
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     Integer,
     Select,
     String,
     bindparam,
     func,
-    literal_column,
     select,
     text,
     true,
     update,
 )
-from sqlalchemy.orm import QueryableAttribute
 
 from mediajobs.domain import (
-    IN_FLIGHT_STAGE_STATUSES,
-    OPEN_JOB_STATUSES,
     AdmissionPolicy,
     AdmitAll,
     Candidate,
@@ -56,131 +50,25 @@ from mediajobs.domain import (
     StageRun,
     StageStatus,
 )
-from mediajobs.domain.tenancy import Tier
 
+from .load import (
+    OPEN,
+    PER_OWNER,
+    HandedOn,
+    JobKey,
+    OwnLoad,
+    TxLoad,
+    in_flight,
+    ready_rows,
+    written_in,
+)
 from .mapping import stage_from_row
 from .outbox import Send, write_messages
 from .passes import Passes
+from .pauses import admissible, lane_paused
 from .tables import JobRow, StageRunRow, UserRow
 from .tx import Database, QueueFor, Tx
 from .writes import set_status
-
-IN_FLIGHT = sorted(IN_FLIGHT_STAGE_STATUSES)  # sorted: the SQL they are written into stays one text
-OPEN = sorted(OPEN_JOB_STATUSES)
-PER_OWNER = 64  # how many waiting stages of one user one pass looks at (more than any tier's limit)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class HandedOn:
-    """What `hand_on` did: the ready stages in their new state, and the one kept for the caller."""
-
-    runs: tuple[StageRun, ...]
-    kept: StageRun | None = None  # admitted, not queued: the caller claims it (its lane is set)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class JobKey:
-    """What admission needs to know of the job a stage belongs to."""
-
-    id: uuid.UUID
-    owner_id: str
-    lane: str
-    created_at: datetime
-
-    @classmethod
-    def of(cls, row: Any) -> JobKey:
-        return cls(id=row.id, owner_id=row.owner_id, lane=row.lane, created_at=row.created_at)
-
-
-class _TxLoad:
-    """What the policy may ask, read in the caller's transaction (or on a read connection), only
-    when asked, once per user."""
-
-    def __init__(self, conn: Connection, now: datetime) -> None:
-        self._conn, self._now = conn, now
-        self._users: dict[str, tuple[Tier, int]] = {}
-
-    @classmethod
-    def of(cls, tx: Tx) -> _TxLoad:
-        return cls(tx.conn, tx.now)
-
-    def _user(self, owner_id: str) -> tuple[Tier, int]:
-        if owner_id not in self._users:
-            row = self._conn.execute(_LOAD, {"load_owner": owner_id}).first()
-            tier = Tier(row.tier) if row is not None else Tier.FREE
-            self._users[owner_id] = (tier, int(row.in_flight) if row is not None else 0)
-        return self._users[owner_id]
-
-    def in_flight(self, owner_id: str) -> int:
-        return self._user(owner_id)[1]
-
-    def tier(self, owner_id: str) -> Tier:
-        return self._user(owner_id)[0]
-
-    def now(self) -> datetime:
-        return self._now
-
-
-@dataclass(frozen=True, slots=True)
-class _OwnLoad:
-    """One user's load, read in one statement: what a submit's admission asks."""
-
-    owner_id: str
-    user_tier: Tier
-    count: int
-    waiting: bool
-    at: datetime
-
-    @classmethod
-    def look(cls, tx: Tx, statement: Select[Any], owner_id: str) -> _OwnLoad:
-        row = tx.conn.execute(statement, {"load_owner": owner_id}).first()
-        if row is None:
-            return cls(owner_id, Tier.FREE, 0, False, tx.now)
-        return cls(owner_id, Tier(row.tier), int(row.in_flight), bool(row.waiting), tx.now)
-
-    def in_flight(self, owner_id: str) -> int:
-        return self.count if owner_id == self.owner_id else 0
-
-    def tier(self, owner_id: str) -> Tier:
-        return self.user_tier
-
-    def now(self) -> datetime:
-        return self.at
-
-
-def written_in(
-    column: QueryableAttribute[str] | ColumnElement[str], values: Iterable[StrEnum]
-) -> ColumnElement[bool]:
-    """`column IN (...)` with our status constants written into the SQL instead of bound. Prepared
-    statements are planned once per connection for any parameters (a generic plan): with the
-    statuses bound, that plan cannot use the partial index of open jobs and walks every job the user
-    ever had (measured: 0.2 ms -> 0.9 ms at 3,000 finished jobs, growing with history); with them
-    written in, it can."""
-    return column.in_([literal_column(f"'{value.value}'") for value in values])
-
-
-def in_flight(owner_id: str | ColumnElement[str]) -> Select[Any]:
-    """How many of the user's stages are queued or running."""
-    return (
-        select(func.count())
-        .select_from(StageRunRow)
-        .join(JobRow, JobRow.id == StageRunRow.job_id)
-        .where(JobRow.owner_id == owner_id, written_in(StageRunRow.status, IN_FLIGHT))
-    )
-
-
-_LOAD = (  # a user's tier and stages in flight, built once (see store/tx.py)
-    select(UserRow.tier, in_flight(bindparam("load_owner")).scalar_subquery().label("in_flight")).where(
-        UserRow.id == bindparam("load_owner")
-    )
-)
-
-
-def _ready_rows() -> Select[Any]:
-    """Stage rows with what admission needs of their job (owner, lane, age)."""
-    return select(
-        StageRunRow.__table__, JobRow.owner_id, JobRow.lane, JobRow.created_at.label("job_created_at")
-    ).join(JobRow, JobRow.id == StageRunRow.job_id)
 
 
 class Admission:
@@ -200,6 +88,7 @@ class Admission:
             UserRow.tier,
             in_flight(load_owner).scalar_subquery().label("in_flight"),
             self._waiting(load_owner).limit(1).exists().label("waiting"),
+            lane_paused(bindparam("load_lane", type_=String)).label("paused"),
         ).where(UserRow.id == load_owner)
 
     @property
@@ -238,7 +127,7 @@ class Admission:
             if len(ready) > freed:  # the others wait for the admission after the commit
                 tx.admit_for.add(job.owner_id)
         else:
-            admitted = self.policy.admit([_candidate(job, run) for run in ready], _TxLoad.of(tx))
+            admitted = self.policy.admit([_candidate(job, run) for run in ready], TxLoad.of(tx))
             lanes = {c.stage: c.lane for c in admitted}
         go = [r for r in ready if r.name in lanes]
         kept = next((r for r in go if keep(r, lanes[r.name])), None) if keep is not None else None
@@ -266,13 +155,13 @@ class Admission:
             return {}
         candidates = [_candidate(job, run) for run in roots]
         if not self.holds:
-            return {c.stage: c.lane for c in self.policy.admit(candidates, _TxLoad.of(tx))}
-        look = _OwnLoad.look(tx, self._own_load, job.owner_id)
-        if look.waiting or self.policy.room(job.owner_id, look) <= 0:
+            return {c.stage: c.lane for c in self.policy.admit(candidates, TxLoad.of(tx))}
+        look = OwnLoad.look(tx, self._own_load, job.owner_id, job.lane)
+        if look.waiting or look.paused or self.policy.room(job.owner_id, look) <= 0:
             return {}
         if tx.postgres:  # (SQLite: this transaction already holds the database's one write lock)
             self.lock(tx, [job.owner_id])
-            look = _OwnLoad.look(tx, self._own_load, job.owner_id)
+            look = OwnLoad.look(tx, self._own_load, job.owner_id, job.lane)
             if look.waiting:
                 return {}
         return {c.stage: c.lane for c in self.policy.admit(candidates, look)}
@@ -290,11 +179,11 @@ class Admission:
     def _admit_owner(self, owner_id: str) -> set[uuid.UUID]:
         with self._db.read() as conn:  # no lock, no commit while the user is at their limit: a slot
             #                            freed after this read is passed on by the commit freeing it
-            if self.policy.room(owner_id, _TxLoad(conn, self._db.clock())) <= 0:
+            if self.policy.room(owner_id, TxLoad(conn, self._db.clock())) <= 0:
                 return set()
         with self._db.tx() as tx:
             self.lock(tx, [owner_id])
-            load = _TxLoad.of(tx)
+            load = TxLoad.of(tx)
             room = self.policy.room(owner_id, load)
             if room <= 0:
                 return set()
@@ -324,7 +213,7 @@ class Admission:
         if not rows:  # a stage may become ready as this commits: look again after the commit
             tx.admit_for.add(owner_id)
             return
-        load = _TxLoad.of(tx)
+        load = TxLoad.of(tx)
         room = self.policy.room(owner_id, load)
         if room > 1:  # room for more than this one
             tx.admit_for.add(owner_id)
@@ -348,10 +237,11 @@ class Admission:
             JobRow.owner_id == owner_id,
             written_in(JobRow.status, OPEN),
             JobRow.cancel_requested_at.is_(None),
+            admissible(),  # not a job of a paused lane that has not started
         )
         if not self._db.postgres:
             return (
-                _ready_rows()
+                ready_rows()
                 .where(*where, StageRunRow.status == StageStatus.READY)
                 .order_by(JobRow.created_at, StageRunRow.job_id, StageRunRow.position)
             )
@@ -415,7 +305,7 @@ class Admission:
             set_status(tx, job.id, names, StageStatus.QUEUED, routed_lane=lane, **_queued(tx))
         self.send(tx, job, go, lanes)
 
-    def _admit_rows(self, tx: Tx, rows: Sequence[Any], load: _TxLoad | None = None) -> set[uuid.UUID]:
+    def _admit_rows(self, tx: Tx, rows: Sequence[Any], load: TxLoad | None = None) -> set[uuid.UUID]:
         """Offer waiting stage rows (joined with their job's owner, lane and age) to the policy and
         queue the ones it admits; a row that changed meanwhile (a cancel) is skipped."""
         if not rows:
@@ -428,7 +318,7 @@ class Admission:
         candidates = [_candidate(keys[job_id], run) for (job_id, _), run in runs.items()]
         admitted: set[uuid.UUID] = set()
         by_job: dict[uuid.UUID, list[tuple[StageRun, str]]] = {}
-        for candidate in self.policy.admit(candidates, load or _TxLoad.of(tx)):
+        for candidate in self.policy.admit(candidates, load or TxLoad.of(tx)):
             by_job.setdefault(candidate.job_id, []).append(
                 (runs[(candidate.job_id, candidate.stage)], candidate.lane)
             )
@@ -467,6 +357,7 @@ class Admission:
                 written_in(StageRunRow.status, [StageStatus.READY]),
                 written_in(JobRow.status, OPEN),
                 JobRow.cancel_requested_at.is_(None),
+                admissible(),
             )
             .subquery()
         )
@@ -489,7 +380,7 @@ class Admission:
                 return 0
             self.lock(tx, (r.owner_id for r in locked))
             rows = tx.conn.execute(
-                _ready_rows()
+                ready_rows()
                 .where(
                     StageRunRow.job_id.in_([r.id for r in locked]), StageRunRow.status == StageStatus.READY
                 )

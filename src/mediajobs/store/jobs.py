@@ -158,10 +158,12 @@ class Jobs:
         reused: Sequence[StageRun],
         redo: Sequence[StageRun] = (),
         artifacts: Sequence[ArtifactRecord] = (),
+        quota: TierLimits | None = None,
     ) -> Job:
         """Write a re-run of `old` as the new job `job_id`: `reused` (the old job's finished runs, their
         outputs already pointing at the new job's copies of their files) are written as succeeded and
-        never run; the stages they unblock go to admission like any submit's first stages."""
+        never run; the stages they unblock go to admission like any submit's first stages. With
+        `quota`, the new job must fit it, exactly as a submit's (TooManyRequests, nothing written)."""
         with self._db.tx() as tx:
             job = self._insert(
                 tx,
@@ -178,6 +180,7 @@ class Jobs:
                 redo=redo,
                 rerun_of=old.id,
                 callback_url=old.callback_url,  # a re-run's end is announced where the old job's was
+                quota=quota,
             )
             record_artifacts(tx, job_id, artifacts)
         return job
@@ -299,11 +302,15 @@ class Jobs:
 
     # -- manual retry ------------------------------------------------------------------------
 
-    def retry_job(self, job_id: uuid.UUID, owner_id: str | None = None) -> Job:
+    def retry_job(
+        self, job_id: uuid.UUID, owner_id: str | None = None, *, quota: TierLimits | None = None
+    ) -> Job:
         """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget.
 
         Succeeded stages keep their checkpoints (a downloaded file is not fetched again, finished
-        fan-out children do not run again); the attempt history stays as it was.
+        fan-out children do not run again); the attempt history stays as it was. With `quota`, the
+        owner's usage must be within it (read exactly, as a submit's charge does; a retry adds no job)
+        or TooManyRequests rolls the retry back.
         """
         with self._db.tx() as tx:
             row = self._lock(tx, job_id, owner_id)
@@ -352,6 +359,8 @@ class Jobs:
                 current_stage=current_stage(runs),
                 progress=job_progress(pipeline, runs),
             )
+            if quota is not None:  # last: the usage row stays locked until the commit
+                charge(tx, row.owner_id, quota=quota)
         return self.get_job(job_id)
 
     def failed_since(self, owner_id: str, since: datetime, *, limit: int = 1000) -> list[uuid.UUID]:

@@ -175,6 +175,62 @@ class Leases:
         )
         return Reaped(job_id=job_id, stage=stage, requeued=True)
 
+    # -- runners that stop on purpose ----------------------------------------------------------
+
+    def hand_back(self, claim: Claim) -> bool:
+        """A draining worker gives up a stage it is running (drain.py): the stage is queued again at
+        once under a new fence, its message goes out with the commit, and the attempt is recorded as
+        `handed_back`. It does not count against the stage's retries (`budget_start` moves with it).
+        False when the stage was no longer the claim's (nothing written)."""
+        job_id, stage = claim.job.id, claim.stage.name
+        fence = claim.fence + 1  # whatever the old runner still writes is refused from now on
+        with self._db.tx() as tx:
+            row = tx.lock_job(job_id)
+            if row is None:
+                return False
+            moved = tx.conn.execute(
+                update(StageRunRow)
+                .where(*FENCED)
+                .values(
+                    status=StageStatus.QUEUED,
+                    fence=fence,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    available_at=tx.now,
+                    budget_start=StageRunRow.budget_start + 1,
+                    updated_at=tx.now,
+                ),
+                fence_params(claim),
+            )
+            if moved.rowcount != 1:
+                return False
+            close_attempts(
+                tx,
+                job_id,
+                attempt_id=claim.attempt_id,
+                outcome=AttemptOutcome.HANDED_BACK,
+                error=ErrorInfo(code="handed_back", message="its worker stopped before the stage ended"),
+            )
+            write_messages(
+                tx,
+                self._queue_for,
+                job_id=job_id,
+                lane=claim.stage.routed_lane or row.lane,
+                sends=[Send(stage=stage, kind=claim.stage.kind, fence=fence)],
+            )
+            update_job(
+                tx,
+                row,
+                [
+                    Note(
+                        stage=stage,
+                        stage_status=StageStatus.QUEUED,
+                        message="its worker stopped (drain); handed back and re-queued",
+                    )
+                ],
+            )
+        return True
+
     # -- messages nobody ran ----------------------------------------------------------------------
 
     def redispatch_stale(self, *, older_than: timedelta, limit: int = 100) -> int:

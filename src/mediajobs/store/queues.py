@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select
 
 from mediajobs.domain import Job, StageStatus
 
+from .pauses import lane_paused
 from .tables import JobRow, StageRunRow, WorkerRow
 from .tx import Database, QueueFor
 
@@ -69,9 +70,10 @@ class Waiting:
     """Why a job that has not started (or is between stages) waits, and how many are ahead of it."""
 
     reason: str  # user_concurrency: the user's stages in flight are at their tier's limit
+    #              lane_paused: its lane is paused (store/pauses.py) and it has not started
     #              lane: admitted, waiting in its lane's queue for a free worker
     #              no_worker: admitted to a queue that no live worker consumes
-    position: int  # 1 = next
+    position: int  # 1 = next of the owner's own stages (user_concurrency: of their held ones)
     queue: str | None = None  # the queue it waits in (lane, no_worker)
 
 
@@ -145,6 +147,8 @@ class Queues:
         queued = [s for s in job.stages if s.status is StageStatus.QUEUED]
         if held:
             with self._db.read() as conn:
+                if job.started_at is None and conn.execute(select(lane_paused(job.lane))).scalar():
+                    return Waiting(reason="lane_paused", position=1)
                 ahead = conn.execute(
                     select(func.count(func.distinct(StageRunRow.job_id)))
                     .join(JobRow, JobRow.id == StageRunRow.job_id)
@@ -163,14 +167,18 @@ class Queues:
         stage = queued[0]
         lane = stage.routed_lane or job.lane
         queue = self._queue_for(lane, stage.kind)
+        # Only the owner's own stages are counted: a count of everybody's would tell a user how much
+        # other users submit (issue 23, finding 16). Other users' work ahead shows as the wait itself.
         with self._db.read() as conn:
             ahead = conn.execute(
                 select(func.count())
                 .select_from(StageRunRow)
+                .join(JobRow, JobRow.id == StageRunRow.job_id)
                 .where(
+                    JobRow.owner_id == job.owner_id,
                     StageRunRow.status == StageStatus.QUEUED,
                     StageRunRow.kind == stage.kind,
-                    func.coalesce(StageRunRow.routed_lane, job.lane) == lane,
+                    func.coalesce(StageRunRow.routed_lane, JobRow.lane) == lane,
                     StageRunRow.available_at < stage.available_at,
                 )
             ).scalar_one()

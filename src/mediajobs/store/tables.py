@@ -79,6 +79,8 @@ class UserRow(Base):
     # the secret before the last rotation, which still signs too until its window ends (store/users.py)
     previous_webhook_secret: Mapped[str | None] = mapped_column(String(64))
     webhook_secret_rotated_at: Mapped[datetime | None]
+    # the key this user's event ids are shown under (progress/cursor.py); made on first need, never shown
+    event_key: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("name", name="uq_users_name"),)
 
@@ -424,6 +426,31 @@ class JobEventRow(Base):
         UniqueConstraint("job_id", "seq", name="uq_job_events_job_seq"),
         Index("ix_job_events_owner_id", "owner_id", "id"),
     )
+
+
+class LanePauseRow(Base):
+    """A paused lane: admission admits no stage of a job in it that has not started (dashboard)."""
+
+    __tablename__ = "lane_pauses"
+
+    lane: Mapped[str] = mapped_column(String(16), primary_key=True)
+    paused_at: Mapped[datetime]
+    paused_by: Mapped[str | None] = mapped_column(String(64))  # the user who paused it
+
+
+class DashboardSessionRow(Base):
+    """A dashboard login: the session token's SHA-256 (the cookie holds the token), its CSRF token."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("users.id", ondelete="CASCADE"))
+    key_id: Mapped[str] = mapped_column(String(32))  # the key it logged in with: revoked, it ends
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_dashboard_sessions_expires", "expires_at"),)
 
 
 metadata = Base.metadata

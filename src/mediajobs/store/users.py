@@ -288,6 +288,22 @@ class Users:
             row = tx.conn.execute(select(UserRow.webhook_secret).where(UserRow.id == user_id)).one()
         return str(row.webhook_secret)
 
+    def event_key(self, user_id: str) -> bytes:
+        """The secret key the user's event ids are shown under (made once, whoever asks first)."""
+        with self._db.read() as conn:
+            found = conn.execute(select(UserRow.event_key).where(UserRow.id == user_id)).first()
+        if found is None:
+            raise NotFound(f"no user {user_id[:80]!r}")
+        if not found.event_key:
+            with self._db.tx() as tx:
+                tx.conn.execute(
+                    update(UserRow)
+                    .where(UserRow.id == user_id, UserRow.event_key.is_(None))
+                    .values(event_key=secrets.token_hex(32))
+                )
+                found = tx.conn.execute(select(UserRow.event_key).where(UserRow.id == user_id)).one()
+        return bytes.fromhex(str(found.event_key))
+
     def signing_secrets(self, user_id: str) -> tuple[str, ...]:
         """What a message to the user is signed with: their secret (made on first need), then the one it
         replaced while that rotation's window lasts (ROTATION_WINDOW)."""

@@ -12,16 +12,25 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
+from mediajobs.api.auth import key_of, while_authorized
 from mediajobs.api.batch_schemas import BatchCreate, BatchList
 from mediajobs.api.deps import CurrentUser, ServicesDep, StreamUser
+from mediajobs.api.event_ids import event_ids, real_id
 from mediajobs.api.guards import check_options, check_text
 from mediajobs.api.schemas import BODY_ERRORS, ErrorBody
 from mediajobs.api.submission import describe, read_json_body
 from mediajobs.domain import Batch, BatchStatus
 from mediajobs.domain.events import ProgressEvent
-from mediajobs.errors import InvalidRequest, NotFound
+from mediajobs.errors import InvalidRequest, NotFound, Unauthorized
 from mediajobs.progress import follow_owner
-from mediajobs.progress.sse import HEADERS, HEARTBEAT, MEDIA_TYPE, encode_event, encode_retry
+from mediajobs.progress.sse import (
+    HEADERS,
+    HEARTBEAT,
+    MEDIA_TYPE,
+    UNAUTHORIZED,
+    encode_event,
+    encode_retry,
+)
 from mediajobs.public import BatchPublic, batch_public
 from mediajobs.service.batches import (
     BatchItemRequest,
@@ -140,9 +149,18 @@ def cancel(batch_id: str, services: ServicesDep, owner: CurrentUser) -> BatchPub
     return batch_public(cancel_batch(services, owner, parse_batch_id(batch_id)))
 
 
-@router.post("/{batch_id}/retry", status_code=202, response_model=BatchPublic, responses=ERRORS)
-def retry(batch_id: str, services: ServicesDep, owner: CurrentUser) -> BatchPublic:
-    """Run its failed and cancelled items again (each from its first unfinished stage)."""
+@router.post(
+    "/{batch_id}/retry",
+    status_code=202,
+    response_model=BatchPublic,
+    responses={**ERRORS, 429: {"model": ErrorBody, "description": "Past the quota or rate limit"}},
+)
+def retry(
+    batch_id: str, request: Request, response: Response, services: ServicesDep, owner: CurrentUser
+) -> BatchPublic:
+    """Run its failed and cancelled items again (each from its first unfinished stage; under the
+    same monthly quota and submit rate limit as a submit)."""
+    response.headers.update(request.app.state.gate.check(owner, services.store.db.clock(), adding=0))
     return batch_public(retry_batch(services, owner, parse_batch_id(batch_id)))
 
 
@@ -191,45 +209,55 @@ def artifacts(
     },
 )
 async def events(
+    request: Request,
     batch_id: str,
     services: ServicesDep,
     owner: StreamUser,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """Server-Sent Events: each item's end (`event: state`, id = global event id), then the batch's
+    """Server-Sent Events: each item's end (`event: state`, an opaque event id), then the batch's
     own end (`event: batch`, its state as data); what `Last-Event-ID` missed is replayed first."""
     parsed = parse_batch_id(batch_id)
     store = services.store
     batch = await run_in_threadpool(store.batches.get_batch, parsed, owner.scope)
     items = set(await run_in_threadpool(store.batches.item_ids, parsed))
-    after = _after(last_event_id)
+    ids = await event_ids(request, batch.owner_id)
+    after = real_id(ids, _after(last_event_id))
     if after is None:
         after = await run_in_threadpool(store.events.first_event_id, sorted(items))
     if batch.status is not BatchStatus.RUNNING:  # ended: what the client missed, then the end
         missed = await run_in_threadpool(store.events.job_endings, sorted(items), after or 0)
         if not missed:
             return Response(status_code=204)  # EventSource stops reconnecting on 204
-        return StreamingResponse(_replay(missed, batch), media_type=MEDIA_TYPE, headers=HEADERS)
+        shown = [ids.event(e) for e in missed]
+        return StreamingResponse(_replay(shown, batch), media_type=MEDIA_TYPE, headers=HEADERS)
     progress = services.progress
-    stream = follow_owner(
-        store.events, progress.feed, batch.owner_id, after_id=after, timings=progress.timings
+    stream = while_authorized(
+        follow_owner(store.events, progress.feed, batch.owner_id, after_id=after, timings=progress.timings),
+        request,
+        key_of(request, browser_forms=True),
+        progress.timings.heartbeat,
     )
 
     async def body() -> AsyncIterator[bytes]:
         yield encode_retry(1000)
-        last = after or 0
-        async for event in stream:
-            if event is None:
-                yield HEARTBEAT
-                continue
-            if event.job_id not in items or not event.final:
-                continue
-            last = event.id
-            yield encode_event(event, event_id=event.id)
-            now = await run_in_threadpool(store.batches.get_batch, parsed)
-            if now.status is not BatchStatus.RUNNING:
-                yield _batch_event(now, last)
-                return
+        last = ids.shown(after or 0)
+        try:
+            async for event in stream:
+                if event is None:
+                    yield HEARTBEAT
+                    continue
+                if event.job_id not in items or not event.final:
+                    continue
+                event = ids.event(event)
+                last = event.id
+                yield encode_event(event, event_id=event.id)
+                now = await run_in_threadpool(store.batches.get_batch, parsed)
+                if now.status is not BatchStatus.RUNNING:
+                    yield _batch_event(now, last)
+                    return
+        except Unauthorized:  # the key was revoked or its user disabled: the reconnect gets the 401
+            yield UNAUTHORIZED
 
     return StreamingResponse(body(), media_type=MEDIA_TYPE, headers=HEADERS)
 

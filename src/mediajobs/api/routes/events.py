@@ -5,23 +5,32 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Query, Response, WebSocket
+from fastapi import APIRouter, Header, Query, Request, Response, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from mediajobs.api.auth import by_cookie, check_connection, key_of, origin_allowed
+from mediajobs.api.auth import by_cookie, check_connection, key_of, origin_allowed, while_authorized
 from mediajobs.api.deps import JobId, ServicesDep, StreamUser
+from mediajobs.api.event_ids import event_ids, real_id, shown_events
 from mediajobs.api.schemas import ErrorBody
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.errors import InvalidRequest, NotFound, Unauthorized
 from mediajobs.progress import follow_job, follow_owner
-from mediajobs.progress.sse import HEADERS, HEARTBEAT, MEDIA_TYPE, encode_event, encode_retry
+from mediajobs.progress.cursor import MAX_SHOWN_ID
+from mediajobs.progress.sse import (
+    HEADERS,
+    HEARTBEAT,
+    MEDIA_TYPE,
+    UNAUTHORIZED,
+    encode_event,
+    encode_retry,
+)
 from mediajobs.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -66,7 +75,7 @@ _FINISHED = {"description": "The job has ended and the client has every event: n
 
 
 MAX_SEQ = 2**31 - 1  # a job's events are numbered in a 32-bit column
-MAX_EVENT_ID = 2**63 - 1  # the global event id is a 64-bit column
+MAX_EVENT_ID = MAX_SHOWN_ID  # the user stream's ids: 62-bit, opaque (progress/cursor.py)
 
 
 def _resume_point(header: str | None, query: int | None, maximum: int) -> int | None:
@@ -103,8 +112,11 @@ async def _sse(
     events: AsyncIterator[ProgressEvent | None], event_id: Callable[[ProgressEvent], int]
 ) -> AsyncIterator[bytes]:
     yield encode_retry(RETRY_MS)
-    async for event in events:
-        yield HEARTBEAT if event is None else encode_event(event, event_id=event_id(event))
+    try:
+        async for event in events:
+            yield HEARTBEAT if event is None else encode_event(event, event_id=event_id(event))
+    except Unauthorized:
+        yield UNAUTHORIZED  # the stream ends; EventSource's reconnect then gets the 401
 
 
 LastEventId = Annotated[
@@ -131,6 +143,7 @@ UserResumeQuery = Annotated[
     },
 )
 async def job_events(
+    request: Request,
     job_id: JobId,
     services: ServicesDep,
     owner: StreamUser,
@@ -139,15 +152,40 @@ async def job_events(
 ) -> Response:
     """A job's progress as Server-Sent Events (id = seq): what was missed, then live, until it ends."""
     after = _resume_point(last_event_id, resume, MAX_SEQ) or 0
+    key = key_of(request, browser_forms=True)
+    heartbeat = services.progress.timings.heartbeat
+
+    def guard(
+        events: AsyncGenerator[ProgressEvent | None, None],
+    ) -> AsyncGenerator[ProgressEvent | None, None]:
+        return while_authorized(events, request, key, heartbeat)
+
+    return await job_event_stream(request, services, owner.scope, job_id, after, guard)
+
+
+Guard = Callable[[AsyncGenerator[ProgressEvent | None, None]], AsyncGenerator[ProgressEvent | None, None]]
+"""Wraps a stream's events, raising Unauthorized once its viewer may no longer see them (a revoked
+key, a disabled user, an ended dashboard session), checked at each keep-alive."""
+
+
+async def job_event_stream(
+    request: Request, services: Services, scope: str | None, job_id: uuid.UUID, after: int, guard: Guard
+) -> Response:
+    """The SSE response of a job's events after seq `after` (404 outside `scope`; 204 when it has
+    ended and nothing is left), for as long as `guard` lets them through: this route's, and the
+    dashboard's job page's."""
     store = services.store
-    job = await run_in_threadpool(store.jobs.get_job, job_id, owner.scope)
+    job = await run_in_threadpool(store.jobs.get_job, job_id, scope)
     if job.status.terminal and not await run_in_threadpool(
         store.events.job_events, job_id, after_seq=after, limit=1
     ):
         return Response(status_code=204)  # EventSource stops reconnecting on 204
     progress = services.progress
-    stream = follow_job(store.events, progress.feed, job_id, after_seq=after, timings=progress.timings)
-    return StreamingResponse(_sse(stream, lambda e: e.seq), media_type=MEDIA_TYPE, headers=HEADERS)
+    stream = guard(follow_job(store.events, progress.feed, job_id, after_seq=after, timings=progress.timings))
+    ids = await event_ids(request, job.owner_id)
+    return StreamingResponse(
+        _sse(shown_events(stream, ids), lambda e: e.seq), media_type=MEDIA_TYPE, headers=HEADERS
+    )
 
 
 @router.get(
@@ -156,18 +194,28 @@ async def job_events(
     responses={200: _EVENT_STREAM, 401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
 async def user_events(
+    request: Request,
     services: ServicesDep,
     owner: StreamUser,
     last_event_id: LastEventId = None,
     resume: UserResumeQuery = None,
 ) -> StreamingResponse:
-    """Every job's progress of the caller as Server-Sent Events (id = global event id); never ends."""
-    after = _resume_point(last_event_id, resume, MAX_EVENT_ID)
+    """Every job's progress of the caller as Server-Sent Events; never ends. An event's id is opaque
+    (unique, not in order): send the last one back as Last-Event-ID to resume."""
+    ids = await event_ids(request, owner.user.id)
+    after = real_id(ids, _resume_point(last_event_id, resume, MAX_EVENT_ID))
     progress = services.progress
-    stream = follow_owner(
-        services.store.events, progress.feed, owner.user.id, after_id=after, timings=progress.timings
+    stream = while_authorized(
+        follow_owner(
+            services.store.events, progress.feed, owner.user.id, after_id=after, timings=progress.timings
+        ),
+        request,
+        key_of(request, browser_forms=True),
+        progress.timings.heartbeat,
     )
-    return StreamingResponse(_sse(stream, lambda e: e.id), media_type=MEDIA_TYPE, headers=HEADERS)
+    return StreamingResponse(
+        _sse(shown_events(stream, ids), lambda e: e.id), media_type=MEDIA_TYPE, headers=HEADERS
+    )
 
 
 @router.websocket("/jobs/{job_id}/ws")
@@ -179,7 +227,8 @@ async def job_events_ws(
     """A job's progress over a WebSocket: one JSON text message per event (with its `seq`; pass the
     last one as `?last_event_id=` to resume); closed with 1000 after the final event, 1008 for a
     malformed `last_event_id`, 4401 without a valid API key (header, `?access_token=` or the
-    `mediajobs_key` cookie), 4403 for a cookie sent from another site's page, 4404 for an unknown job.
+    `mediajobs_key` cookie) or once it is revoked or its user disabled (checked again at each
+    keep-alive interval), 4403 for a cookie sent from another site's page, 4404 for an unknown job.
     Every refusal comes after the handshake, with a reason: the client sees why."""
     services: Services = websocket.app.state.services
     await websocket.accept()
@@ -191,21 +240,31 @@ async def job_events_ws(
     if by_cookie(websocket) and not origin_allowed(websocket, services.settings.allowed_origins):
         await websocket.close(code=WS_FORBIDDEN, reason=COOKIE_ORIGIN_REFUSED)
         return
+    key = key_of(websocket, browser_forms=True)
     try:
-        caller = await check_connection(websocket, key_of(websocket, browser_forms=True))
+        caller = await check_connection(websocket, key)
     except Unauthorized as exc:
         await websocket.close(code=WS_UNAUTHORIZED, reason=_close_reason(exc.message))
         return
     try:
         parsed = uuid.UUID(job_id)
-        await run_in_threadpool(services.store.jobs.get_job, parsed, caller.scope)
+        job = await run_in_threadpool(services.store.jobs.get_job, parsed, caller.scope)
     except (ValueError, NotFound):
         await websocket.close(code=WS_NOT_FOUND, reason="no such job")
         return
     progress = services.progress
     finished = False
-    follow = follow_job(
-        services.store.events, progress.feed, parsed, after_seq=resume, timings=progress.timings
+    refused: Unauthorized | None = None
+    follow = shown_events(
+        while_authorized(
+            follow_job(
+                services.store.events, progress.feed, parsed, after_seq=resume, timings=progress.timings
+            ),
+            websocket,
+            key,
+            progress.timings.heartbeat,
+        ),
+        await event_ids(websocket, job.owner_id),
     )
     async with aclosing(follow) as stream, anyio.create_task_group() as tg:
         tg.start_soon(_until_disconnect, websocket, tg.cancel_scope)
@@ -216,10 +275,15 @@ async def job_events_ws(
             finished = True
         except WebSocketDisconnect:
             pass
+        except Unauthorized as exc:  # the key was revoked or its user disabled while streaming
+            refused = exc
         tg.cancel_scope.cancel()
     if websocket.client_state is WebSocketState.CONNECTED:
-        # 1000: the job ended and every event was sent; 1012: the server is restarting, reconnect
-        await websocket.close(code=1000 if finished else 1012)
+        if refused is not None:
+            await websocket.close(code=WS_UNAUTHORIZED, reason=_close_reason(refused.message))
+        else:
+            # 1000: the job ended and every event was sent; 1012: the server is restarting, reconnect
+            await websocket.close(code=1000 if finished else 1012)
 
 
 async def _until_disconnect(websocket: WebSocket, scope: anyio.CancelScope) -> None:

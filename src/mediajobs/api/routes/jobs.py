@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from mediajobs import service
 from mediajobs.api.deps import CurrentUser, JobId, ServicesDep, StoreDep
 from mediajobs.api.downloads import send_object
+from mediajobs.api.event_ids import id_keys
 from mediajobs.api.guards import check_options, check_text
 from mediajobs.api.schemas import (
     BODY_ERRORS,
@@ -35,6 +36,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No valid API key"},
     404: {"model": ErrorBody, "description": "No such job"},
     409: {"model": ErrorBody, "description": "The job is in the wrong state"},
+}
+
+_GATED: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    429: {"model": ErrorBody, "description": "Past the monthly quota or the submit rate limit"},
 }
 
 _ANY_SCHEMA: dict[str, Any] = {"schema": {}}
@@ -142,14 +148,15 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=ERRORS)
-def get_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPublic:
+def get_job(job_id: JobId, request: Request, services: ServicesDep, owner: CurrentUser) -> JobPublic:
     """A job's status, progress, stages, attempt history, and why it waits when it does."""
     store = services.store
     job = store.jobs.get_job(job_id, owner.scope)
     waiting = store.queues.waiting(job, silent_for=services.settings.worker_silence)
-    return job_public(
-        job, store.jobs.list_attempts(job_id), latest_event=store.events.latest_event(job_id), waiting=waiting
-    )
+    latest = store.events.latest_event(job_id)
+    if latest is not None:
+        latest = id_keys(request).of(job.owner_id).event(latest)  # the id its owner's streams show
+    return job_public(job, store.jobs.list_attempts(job_id), latest_event=latest, waiting=waiting)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic, responses=ERRORS)
@@ -158,9 +165,13 @@ def cancel_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobP
     return job_public(service.cancel(services, owner, job_id))
 
 
-@router.post("/{job_id}/retry", status_code=202, response_model=JobPublic, responses=ERRORS)
-def retry_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPublic:
-    """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget."""
+@router.post("/{job_id}/retry", status_code=202, response_model=JobPublic, responses=_GATED)
+def retry_job(
+    job_id: JobId, request: Request, response: Response, services: ServicesDep, owner: CurrentUser
+) -> JobPublic:
+    """Re-run a failed or cancelled job from its first unfinished stage, with a fresh retry budget
+    (under the same monthly quota and submit rate limit as a submit)."""
+    response.headers.update(request.app.state.gate.check(owner, services.store.db.clock(), adding=0))
     job = service.retry(services, owner, job_id)
     return job_public(job, services.store.jobs.list_attempts(job_id))
 
@@ -169,7 +180,7 @@ def retry_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPu
     "/{job_id}/rerun",
     status_code=202,
     response_model=JobPublic,
-    responses={**ERRORS, **BODY_ERRORS},
+    responses={**_GATED, **BODY_ERRORS},
 )
 async def rerun_job(
     job_id: JobId,
