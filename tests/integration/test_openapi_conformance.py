@@ -137,7 +137,11 @@ def test_the_api_keeps_the_promises_of_its_openapi_document(app: FastAPI) -> Non
     statuses: Counter[str] = Counter()
     operations: set[str] = set()
     for event in from_schema(schema).execute():
-        if isinstance(event, engine_events.NonFatalError | engine_events.FatalError):
+        # Hypothesis giving up on a draw (its data grew too large: the jobs body is a oneOf of every
+        # pipeline's options) is no finding about the API, like the health checks suppressed above;
+        # it struck POST /api/v1/jobs only after the unit tier ran in the same process
+        gave_up = isinstance(event, engine_events.NonFatalError) and "FailedHealthCheck" in repr(event.value)
+        if isinstance(event, engine_events.NonFatalError | engine_events.FatalError) and not gave_up:
             failures.append(f"engine error: {event}"[:2000])
         if not isinstance(event, engine_events.ScenarioFinished) or event.status is Status.SKIP:
             continue
