@@ -41,23 +41,43 @@ def pg_template() -> Iterator[str]:
     admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture
-def pg_url(pg_template: str) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database of this test's own."""
+def _fresh_database(template: str) -> Iterator[str]:
     name = f"mj_{uuid.uuid4().hex[:12]}"
-    admin(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
+    admin(f"CREATE DATABASE {name} TEMPLATE {template}")
     yield _pg_url(name)
     admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture
-def redis_url() -> str:
-    """A Redis database of this test's own, emptied first."""
+def _fresh_redis() -> str:
     url = f"{REDIS_URL}/{next(_redis_dbs)}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     client.close()
     return url
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of this test's own."""
+    yield from _fresh_database(pg_template)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database of this test's own, emptied first."""
+    return _fresh_redis()
+
+
+@pytest.fixture(scope="module")
+def module_pg_url(pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database shared by the tests of one module (one stack for all)."""
+    yield from _fresh_database(pg_template)
+
+
+@pytest.fixture(scope="module")
+def module_redis_url() -> str:
+    """A Redis database shared by the tests of one module, emptied first."""
+    return _fresh_redis()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mediajobs.audioformats import AudioFormat, check_format, installed_encoders
 from mediajobs.domain import Job, Pipeline, Upload
 from mediajobs.engines import flite
 from mediajobs.engines.apertium import Translator, installed_translator
@@ -71,6 +72,10 @@ class Capabilities:
             self.translator.describe_pairs(),
             len(voices),
         )
+
+    def audio_format(self, name: str) -> AudioFormat:
+        """The audio format `name` if this machine's ffmpeg can encode it; else InvalidRequest."""
+        return check_format(name, installed_encoders())
 
     def speech_voice(self, engine: str, language: str, voice: str | None) -> str:
         """The speech engine's voice for this language and `voice`; InvalidRequest if it has none."""

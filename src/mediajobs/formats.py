@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mediajobs.engines import Segment, Transcript, Word
+from mediajobs.engines import Segment, SegmentDetails, Transcript, Word
 from mediajobs.subtitles import Cue
 
 
-def to_json(t: Transcript, cues: Sequence[Cue] = (), *, words: bool = True) -> dict[str, Any]:
-    """A JSON-ready dict: the engine's raw `segments` (with `words` when asked for and produced) and
-    the subtitle `cues` made of them."""
+def to_json(
+    t: Transcript, cues: Sequence[Cue] = (), *, words: bool = True, details: bool = False
+) -> dict[str, Any]:
+    """A JSON-ready dict: the engine's raw `segments` (with `words` when asked for and produced, and
+    the decoder's `seek`, `tokens`, `temperature`, `avg_logprob`, `compression_ratio` and
+    `no_speech_prob` with `details` when the engine reported them) and the subtitle `cues` made of them."""
     segments: list[dict[str, Any]] = []
     for segment in _spoken(t):
         start, end = _span(segment.start, segment.end)
@@ -25,6 +28,8 @@ def to_json(t: Transcript, cues: Sequence[Cue] = (), *, words: bool = True) -> d
             "end": end,
             "text": _clean(segment.text),
         }
+        if details and segment.details is not None:
+            item.update(details_json(segment.details))
         if words and segment.words:
             item["words"] = [_word_json(w) for w in segment.words]
         segments.append(item)
@@ -36,6 +41,18 @@ def to_json(t: Transcript, cues: Sequence[Cue] = (), *, words: bool = True) -> d
         "cues": [
             {"id": n, "start": c.start, "end": c.end, "text": c.text} for n, c in enumerate(cues, start=1)
         ],
+    }
+
+
+def details_json(details: SegmentDetails) -> dict[str, Any]:
+    """A segment's decoding details, flat in its JSON (OpenAI's verbose_json segment fields)."""
+    return {
+        "seek": details.seek,
+        "tokens": list(details.tokens),
+        "temperature": round(details.temperature, 2),
+        "avg_logprob": round(details.avg_logprob, 6),
+        "compression_ratio": round(details.compression_ratio, 6),
+        "no_speech_prob": round(details.no_speech_prob, 6),
     }
 
 
@@ -60,4 +77,4 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-__all__ = ["to_json"]
+__all__ = ["details_json", "to_json"]

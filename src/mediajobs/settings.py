@@ -261,6 +261,13 @@ class Settings(BaseSettings):
         default=12.0, validation_alias="MEDIAJOBS_DASHBOARD_SESSION_HOURS"
     )
 
+    # The OpenAI-compatible routes (/v1/audio/...) hold the connection this long for the job to end;
+    # past it they answer 202 with the job's links (the job keeps running). `Prefer: respond-async`
+    # asks for the 202 at once.
+    sync_wait_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
+        default=300.0, validation_alias="MEDIAJOBS_SYNC_WAIT_SECONDS"
+    )
+
     # The daily cleanup removes the media and artifacts of jobs finished this long ago (rows stay).
     retention_days: Annotated[float, Field(gt=0)] = Field(
         default=7.0, validation_alias="MEDIAJOBS_RETENTION_DAYS"

@@ -96,13 +96,14 @@ def app(tmp_path: Path, pg_url: str) -> Iterator[FastAPI]:
         services.close()
 
 
-def _config(key: str) -> SchemathesisConfig:
+def _config(key: str, openai_key: str) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(
         {
             "seed": 23,
             "suppress-health-check": ["all"],  # a slow or filtered draw is no finding about the API
             "max-failures": 200,
-            "headers": {"Authorization": f"Bearer {key}"},
+            # the /v1 audio routes answer 202 at once instead of waiting for a job no worker runs here
+            "headers": {"Authorization": f"Bearer {key}", "Prefer": "respond-async"},
             "max-stream-events": 1,  # a queued job's stream waits for more: read one event, then stop
             "request-timeout": 2,  # ... or none, when asked to resume after its last one
             "generation": {"max-examples": EXAMPLES_PER_OPERATION, "database": "none"},
@@ -113,7 +114,15 @@ def _config(key: str) -> SchemathesisConfig:
                 "negative_data_rejection": {"expected-statuses": [*REFUSALS, "413"]},
             },
             "phases": {"stateful": {"enabled": False}},  # (its links would need documenting first)
-            "operations": [{"include-path": "/api/v1/events", "enabled": False}],
+            "operations": [
+                {"include-path": "/api/v1/events", "enabled": False},
+                # the OpenAI-compatible routes submit too: as a second pro user, so that neither
+                # user's requests go over the pro tier's 300 submits a minute in a fast run
+                {
+                    "include-path-regex": "^/v1/",
+                    "headers": {"Authorization": f"Bearer {openai_key}", "Prefer": "respond-async"},
+                },
+            ],
         }
     )
 
@@ -122,12 +131,17 @@ def test_the_api_keeps_the_promises_of_its_openapi_document(app: FastAPI) -> Non
     """As an ordinary (pro tier) user: its own jobs only, a submit rate limit the run stays under."""
     services: Services = app.state.services
     _, key = user_with_key(services.store, "fuzzer", Tier.PRO)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_config(key))
+    openai_user, openai_key = user_with_key(services.store, "openai-fuzzer", Tier.PRO)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_config(key, openai_key))
     failures: list[str] = []
     statuses: Counter[str] = Counter()
     operations: set[str] = set()
     for event in from_schema(schema).execute():
-        if isinstance(event, engine_events.NonFatalError | engine_events.FatalError):
+        # Hypothesis giving up on a draw (its data grew too large: the jobs body is a oneOf of every
+        # pipeline's options) is no finding about the API, like the health checks suppressed above;
+        # it struck POST /api/v1/jobs only after the unit tier ran in the same process
+        gave_up = isinstance(event, engine_events.NonFatalError) and "FailedHealthCheck" in repr(event.value)
+        if isinstance(event, engine_events.NonFatalError | engine_events.FatalError) and not gave_up:
             failures.append(f"engine error: {event}"[:2000])
         if not isinstance(event, engine_events.ScenarioFinished) or event.status is Status.SKIP:
             continue
@@ -143,13 +157,14 @@ def test_the_api_keeps_the_promises_of_its_openapi_document(app: FastAPI) -> Non
                     failures.append(
                         f"{event.phase.value} {event.recorder.label}: {check.name}\n"
                         f"{str(check.failure_info.failure)[:1500]}\n"
-                        f"request: {request.method} {request.uri[:300]} {(request.body or b'')[:300]!r}\n"
+                        f"request: {request.method} {request.uri[:300]} {(request.body or b'')[:1500]!r}\n"
                         f"response: {response.status_code if response else None} "
                         f"{(response.content or b'')[:300] if response else b''!r}"
                     )
     print("\n".join(f"{n:4d} {k}" for k, n in sorted(statuses.items())))
     assert len(operations) >= 17, sorted(operations)
     assert not failures, "\n\n".join(sorted(set(failures)))
+    assert services.store.jobs.list_jobs(owner_id=openai_user, limit=1).jobs  # /v1 ran as its own user
 
 
 def test_every_referenced_schema_exists(app: FastAPI) -> None:

@@ -204,6 +204,9 @@ def test_validate_options_fills_defaults() -> None:
         "task": "transcribe",
         "vad": False,
         "word_timestamps": False,
+        "prompt": None,
+        "temperature": None,
+        "segment_details": False,
         **cues,
     }
 

@@ -157,6 +157,7 @@ PUBLIC = {
         "Engines",
         "Segment",
         "SegmentCallback",
+        "SegmentDetails",
         "Slot",
         "SpeechToText",
         "StopCheck",

@@ -27,6 +27,7 @@ from mediajobs.api.routes import (
     jobs,
     me,
     metrics,
+    openai_audio,
     pipelines,
     queues,
     uploads,
@@ -128,6 +129,7 @@ def create_app(
     app.include_router(workers.router)
     app.include_router(metrics.router)
     app.include_router(deliveries.router)
+    app.include_router(openai_audio.router)
     app.webhooks.include_router(deliveries.webhooks)
     install_dashboard(app)  # /dashboard: server-rendered operator pages (docs/dashboard.md)
     install_openapi(app, registry.pipelines.values())

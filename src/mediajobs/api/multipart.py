@@ -38,6 +38,22 @@ MAX_PART_HEADER_BYTES = 4096
 FILE_CHUNK_BYTES = 1024 * 1024  # what one storage write in a thread gets (the last one may be less)
 
 
+class FormFields(dict[str, str]):
+    """A form's text fields: the last value of each name, and every value of a repeated one
+    (`getlist`: `timestamp_granularities[]=word` and `=segment`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lists: dict[str, list[str]] = {}
+
+    def add(self, name: str, value: str) -> None:
+        self[name] = value
+        self._lists.setdefault(name, []).append(value)
+
+    def getlist(self, name: str) -> list[str]:
+        return list(self._lists.get(name, ()))
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FormLimits:
     max_file_bytes: int
@@ -80,7 +96,7 @@ class MultipartReader:
 
     def __init__(self, content_type: str, limits: FormLimits) -> None:
         self.limits = limits
-        self.fields: dict[str, str] = {}
+        self.fields = FormFields()
         self.file: FilePart | None = None
         self._parser = MultipartParser(
             boundary_of(content_type),
@@ -215,7 +231,7 @@ class MultipartReader:
             self._file_ended = True
         elif self._field is not None:
             try:
-                self.fields[self._field] = self._data.decode("utf-8")
+                self.fields.add(self._field, self._data.decode("utf-8"))
             except UnicodeDecodeError:
                 raise InvalidRequest(f"form field {self._field[:40]!r} is not UTF-8 text") from None
         self._reset_part()
@@ -259,6 +275,7 @@ __all__ = [
     "FILE_CHUNK_BYTES",
     "BodyStream",
     "FilePart",
+    "FormFields",
     "FormLimits",
     "MalformedForm",
     "MultipartReader",

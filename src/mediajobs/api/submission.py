@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from mediajobs.api.gate import UploadSlots
 from mediajobs.api.guards import check_options, check_text, parse_json_object
-from mediajobs.api.multipart import BodyStream, FormLimits, MultipartReader
+from mediajobs.api.multipart import BodyStream, FormFields, FormLimits, MultipartReader
 from mediajobs.api.schemas import MAX_CALLBACK_URL, JobCreate
 from mediajobs.domain import OPTIONS_SOURCE, Job, Upload
 from mediajobs.errors import ClientError, InvalidRequest, PayloadTooLarge
@@ -159,8 +159,19 @@ async def receive_upload(request: Request, services: Services, owner_id: str) ->
     return upload
 
 
+async def receive_form(
+    request: Request, services: Services, owner_id: str, validate: Callable[[FormFields], T]
+) -> tuple[Upload, T]:
+    """A multipart form with a `file` part (other front doors' too: the OpenAI-compatible routes):
+    the file stored as an upload, and what `validate` makes of the text fields. `validate` is called
+    with the fields sent before the file (a refusal stores nothing) and again with all of them."""
+    if not _is_multipart(request):
+        raise InvalidRequest("send the file as multipart/form-data", code="unsupported_content_type")
+    return await _receive_form(request, services, owner_id, validate)
+
+
 async def _receive_form(
-    request: Request, services: Services, owner_id: str, validate: Callable[[Mapping[str, str]], T]
+    request: Request, services: Services, owner_id: str, validate: Callable[[FormFields], T]
 ) -> tuple[Upload, T]:
     """Stream the file part into storage; keep it only if the whole form is read and acceptable.
 
@@ -241,5 +252,6 @@ __all__ = [
     "describe",
     "read_json_body",
     "read_submit",
+    "receive_form",
     "receive_upload",
 ]

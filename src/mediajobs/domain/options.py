@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mediajobs.errors import InvalidRequest
 
+MAX_PROMPT_CHARS = 2000
+
 
 class TranscribeOptions(BaseModel):
     """Options of the `transcribe` pipeline."""
@@ -36,6 +38,24 @@ class TranscribeOptions(BaseModel):
     )
     vad: bool = False
     word_timestamps: bool = Field(default=False, description="Include each word's timing in the JSON.")
+    prompt: str | None = Field(
+        default=None,
+        max_length=MAX_PROMPT_CHARS,
+        description="Text that comes before the audio: names, spellings, a style to follow (Whisper "
+        "keeps its last 223 tokens).",
+    )
+    temperature: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Sampling temperature to decode at first; none or 0: greedy, raised by 0.2 up to 1.0 "
+        "for a window whose text is too repetitive or too unsure (from this value up when given).",
+    )
+    segment_details: bool = Field(
+        default=False,
+        description="Include each segment's decoding details in the JSON (seek, tokens, temperature, "
+        "avg_logprob, compression_ratio, no_speech_prob).",
+    )
     max_line_chars: int = Field(
         default=42, ge=10, le=200, description="Longest subtitle line, in characters."
     )
@@ -97,7 +117,10 @@ class VoiceOptions(BaseModel):
 class SynthesizeOptions(VoiceOptions):
     """Options of the `synthesize` pipeline."""
 
-    format: Literal["wav", "mp3", "opus"] = "wav"
+    format: Literal["wav", "mp3", "opus", "aac", "flac", "pcm"] = Field(
+        default="wav",
+        description="`pcm`: raw 24 kHz 16-bit signed little-endian mono samples, no header; `aac`: ADTS.",
+    )
 
 
 class DubOptions(TranscribeOptions):
@@ -219,6 +242,7 @@ class NoopOptions(BaseModel):
 
 
 __all__ = [
+    "MAX_PROMPT_CHARS",
     "MAX_SCENES",
     "VIDEO_SIZES",
     "DubOptions",

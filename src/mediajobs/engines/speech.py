@@ -19,11 +19,24 @@ class Word:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class SegmentDetails:
+    """How the decoder produced a segment (what OpenAI's verbose_json reports for each segment)."""
+
+    seek: int  # the decoding window's start, in mel frames (100 a second)
+    tokens: tuple[int, ...]
+    temperature: float  # the sampling temperature this segment was finally decoded at
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Segment:
     start: float  # seconds from the start of the audio
     end: float
     text: str
     words: tuple[Word, ...] = ()
+    details: SegmentDetails | None = None  # None: the engine does not report them
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -46,6 +59,8 @@ class TranscribeRequest:
     task: str = "transcribe"  # or "translate": speech in any language to English text
     vad: bool = False
     word_timestamps: bool = False
+    prompt: str | None = None  # text that comes before the audio (names, spelling, style)
+    temperature: float | None = None  # None or 0: the engine's fallback from 0 up; else from this one up
 
 
 SegmentCallback = Callable[[Segment], None]

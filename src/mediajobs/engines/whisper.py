@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 from mediajobs.errors import PermanentError
 
 from .catalog import ModelCatalog, tiny_en_path
-from .speech import Segment, SegmentCallback, SpeechToText, StopCheck, TranscribeRequest, Transcript, Word
+from .speech import (
+    Segment,
+    SegmentCallback,
+    SegmentDetails,
+    SpeechToText,
+    StopCheck,
+    TranscribeRequest,
+    Transcript,
+    Word,
+)
 
 if TYPE_CHECKING:
     from mediajobs.settings import Settings
@@ -98,12 +107,15 @@ class WhisperEngine:
         decode = dict(self.decode)
         if not request.word_timestamps:
             decode["hallucination_silence_threshold"] = None  # it works on word timings
+        if request.temperature:  # None or 0 keep faster-whisper's own fallback from 0.0 up
+            decode["temperature"] = temperatures_from(request.temperature)
         segments, info = self._model.transcribe(
             str(request.audio),
             language=language,
             task=request.task,
             vad_filter=request.vad,
             word_timestamps=request.word_timestamps,
+            initial_prompt=request.prompt or None,
             **decode,
         )
         decoded: list[Segment] = []
@@ -135,12 +147,29 @@ class WhisperEngine:
         return base
 
 
+def temperatures_from(first: float) -> tuple[float, ...]:
+    """The sampling temperatures to try, from `first` up by 0.2 to at most 1.0 (a window whose text is
+    too repetitive or too unsure is decoded again at the next one, as OpenAI's API does)."""
+    steps = int((1.0 - first) / 0.2 + 1e-9)
+    return tuple(round(first + 0.2 * n, 2) for n in range(steps + 1))
+
+
 def _segment(raw: Any) -> Segment:
     words = tuple(
         Word(start=float(w.start), end=float(w.end), word=str(w.word), probability=float(w.probability))
         for w in (raw.words or ())
     )
-    return Segment(start=float(raw.start), end=float(raw.end), text=str(raw.text).strip(), words=words)
+    details = SegmentDetails(
+        seek=int(raw.seek),
+        tokens=tuple(int(t) for t in raw.tokens),
+        temperature=float(raw.temperature or 0.0),
+        avg_logprob=float(raw.avg_logprob),
+        compression_ratio=float(raw.compression_ratio),
+        no_speech_prob=float(raw.no_speech_prob),
+    )
+    return Segment(
+        start=float(raw.start), end=float(raw.end), text=str(raw.text).strip(), words=words, details=details
+    )
 
 
 # -- one model per process ----------------------------------------------------------------------------
@@ -222,5 +251,6 @@ __all__ = [
     "WhisperModels",
     "default_model_path",
     "load_whisper",
+    "temperatures_from",
     "whisper_factory",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .speech import Segment, TranscribeRequest, Transcript, Word
+from .speech import Segment, SegmentDetails, TranscribeRequest, Transcript, Word
 
 
 def request_to_json(request: TranscribeRequest) -> dict[str, Any]:
@@ -16,6 +16,8 @@ def request_to_json(request: TranscribeRequest) -> dict[str, Any]:
         "task": request.task,
         "vad": request.vad,
         "word_timestamps": request.word_timestamps,
+        "prompt": request.prompt,
+        "temperature": request.temperature,
     }
 
 
@@ -27,16 +29,43 @@ def request_from_json(data: dict[str, Any]) -> TranscribeRequest:
         task=str(data.get("task") or "transcribe"),
         vad=bool(data.get("vad")),
         word_timestamps=bool(data.get("word_timestamps")),
+        prompt=data.get("prompt"),
+        temperature=None if data.get("temperature") is None else float(data["temperature"]),
     )
 
 
 def segment_to_json(segment: Segment) -> dict[str, Any]:
-    return {
+    message: dict[str, Any] = {
         "start": segment.start,
         "end": segment.end,
         "text": segment.text,
         "words": [[w.start, w.end, w.word, w.probability] for w in segment.words],
     }
+    if segment.details is not None:
+        d = segment.details
+        message["details"] = {
+            "seek": d.seek,
+            "tokens": list(d.tokens),
+            "temperature": d.temperature,
+            "avg_logprob": d.avg_logprob,
+            "compression_ratio": d.compression_ratio,
+            "no_speech_prob": d.no_speech_prob,
+        }
+    return message
+
+
+def details_from_json(data: Any) -> SegmentDetails | None:
+    """A segment's decoding details from JSON (the wire, or a chunk's transcript.json); None if absent."""
+    if not isinstance(data, dict):
+        return None
+    return SegmentDetails(
+        seek=int(data["seek"]),
+        tokens=tuple(int(t) for t in data["tokens"]),
+        temperature=float(data["temperature"]),
+        avg_logprob=float(data["avg_logprob"]),
+        compression_ratio=float(data["compression_ratio"]),
+        no_speech_prob=float(data["no_speech_prob"]),
+    )
 
 
 def segment_from_json(data: dict[str, Any]) -> Segment:
@@ -45,6 +74,7 @@ def segment_from_json(data: dict[str, Any]) -> Segment:
         end=float(data["end"]),
         text=str(data["text"]),
         words=tuple(Word(start=w[0], end=w[1], word=w[2], probability=w[3]) for w in data.get("words", ())),
+        details=details_from_json(data.get("details")),
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mediajobs.audioformats import FORMATS
 from mediajobs.domain import Pipeline, StageSpec
 from mediajobs.domain.options import SynthesizeOptions
 from mediajobs.textio import TEXT_SUFFIXES
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 
 
 def check(caps: Capabilities, options: dict[str, Any], given: SubmitInput) -> dict[str, Any]:
-    """A text input, and an engine that has the language and voice."""
+    """A text input, an engine that has the language and voice, and an encoder for the format."""
     check_text_input(given)
+    caps.audio_format(str(options.get("format") or "wav"))
     caps.speech_voice(
         str(options.get("engine") or "espeak-ng"), str(options["language"]), options.get("voice")
     )
@@ -46,7 +48,7 @@ PIPELINE = Pipeline(
     accepts_files=TEXT_SUFFIXES,
     check=check,
     result_artifact="speech.{format}",
-    produces=("application/json", "audio/wav", "audio/mpeg", "audio/ogg"),
+    produces=("application/json", *(fmt.content_type for fmt in FORMATS.values())),
     media_result=True,
 )
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from mediajobs.domain import JsonDict
 from mediajobs.engines import Segment, Transcript, Word
+from mediajobs.engines.wire import details_from_json
 from mediajobs.errors import PermanentError
 from mediajobs.subtitles import clamp_transcript, shape_cues
 
@@ -104,6 +106,8 @@ def kept_segments(
                 )
                 for w in item.get("words") or ()
             ]
+            # the chunk's decoding details, when the job asked for them (`segment_details`)
+            details = details_from_json(item) if "avg_logprob" in item else None
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentError(f"a chunk's transcript is malformed: {exc}", code="invalid_chunk") from exc
         if words:
@@ -113,9 +117,9 @@ def kept_segments(
             if len(mine) < len(words):  # the segment crosses a hard cut: keep this side's words
                 text = " ".join(w.word.strip() for w in mine)
                 start, end = mine[0].start, mine[-1].end
-            out.append(Segment(start=start, end=end, text=text, words=tuple(mine)))
+            out.append(Segment(start=start, end=end, text=text, words=tuple(mine), details=details))
         elif lo <= (start + end) / 2 < hi and text:
-            out.append(Segment(start=start, end=end, text=text))
+            out.append(Segment(start=start, end=end, text=text, details=details))
     return out
 
 
@@ -126,7 +130,7 @@ def monotonic(segments: Iterable[Segment]) -> list[Segment]:
     for segment in segments:
         start = max(segment.start, last_end)
         end = max(segment.end, start)
-        out.append(Segment(start=start, end=end, text=segment.text, words=segment.words))
+        out.append(replace(segment, start=start, end=end))
         last_end = end
     return out
 

@@ -1,5 +1,5 @@
-"""The `synthesize` stage: its `text` input spoken by a speech engine (espeak-ng, flite), as WAV, MP3
-or Opus.
+"""The `synthesize` stage: its `text` input spoken by a speech engine (espeak-ng, flite), as WAV, MP3,
+Opus, AAC, FLAC or raw PCM (audioformats.py).
 
 Long text is split by sentence into pieces of a bounded size; each piece is one engine run (progress
 is pieces done), appended to one WAV sample for sample as soon as it is spoken and then deleted (the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
+from mediajobs.audioformats import FORMATS, encode_args
 from mediajobs.domain.options import SynthesizeOptions
 from mediajobs.engines.synthesis import SPEAK_TIMEOUT_SECONDS, SpeechSynthesis, synthesis_slot
 from mediajobs.errors import InvalidRequest, PermanentError
@@ -26,11 +27,7 @@ from .base import ArtifactFile, StageContext, StageResult, stage_options
 from .read_text import input_cues
 
 PIECE_CHARS = 600  # sentences are grouped up to this many characters per engine run
-CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg"}
-_ENCODE = {
-    "mp3": ["-c:a", "libmp3lame", "-b:a", "64k"],
-    "opus": ["-c:a", "libopus", "-b:a", "32k", "-ar", "48000"],
-}
+CONTENT_TYPES = {name: fmt.content_type for name, fmt in FORMATS.items()}
 
 
 def synthesize(ctx: StageContext) -> StageResult:
@@ -138,7 +135,7 @@ class _Joined:
 def _encode(ctx: StageContext, source: Path, target: Path, fmt: str) -> None:
     args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(source)]
     result = run_process(
-        [*args, *_ENCODE[fmt], str(target)],
+        [*args, *encode_args(FORMATS[fmt]), str(target)],
         cancel=ctx.cancel,
         timeout=SPEAK_TIMEOUT_SECONDS,
         cwd=ctx.work_dir,

@@ -40,7 +40,7 @@ OUTPUTS: tuple[tuple[str, str, Render], ...] = (
 
 
 def _json(transcript: Transcript, cues: Sequence[Cue], options: TranscribeOptions) -> dict[str, object]:
-    doc = to_json(transcript, cues, words=options.word_timestamps)
+    doc = to_json(transcript, cues, words=options.word_timestamps, details=options.segment_details)
     return {**doc, "language_probability": transcript.language_probability}
 
 
@@ -70,6 +70,8 @@ def transcribe(ctx: StageContext) -> StageResult:
             task=options.task,
             vad=options.vad,
             word_timestamps=True,  # cues are shaped from word timings
+            prompt=options.prompt,
+            temperature=options.temperature,
         )
         transcript = engine.transcribe(request, on_segment, ctx.cancel.raise_if_set)
     ctx.cancel.raise_if_set()
