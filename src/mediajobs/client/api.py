@@ -18,8 +18,9 @@ from mediajobs.domain.events import ProgressEvent
 from mediajobs.settings import DEFAULT_DATA_DIR
 
 from .batches import BatchCalls
-from .errors import AmbiguousJobId, ApiError, StreamLost, WaitTimeout, json_of, raise_for_error
+from .errors import AmbiguousJobId, ApiError, StreamLost, json_of, raise_for_error
 from .files import Download, Saved, is_json, save, stream
+from .polling import poll_until
 from .sse import SseParser, sse_lines
 
 Records = list[dict[str, Any]]  # (`Client.list` hides the builtin inside the class)
@@ -252,16 +253,14 @@ class Client(BatchCalls):
         on_update: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Poll until the job ends (or `timeout` seconds pass); returns the final job."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.get(job_id)
-            if on_update is not None:
-                on_update(job)
-            if job["status"] in TERMINAL:
-                return job
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WaitTimeout(f"job {job_id} is still {job['status']} after {timeout} s")
-            time.sleep(poll)  # a client's polling interval, not a test wait
+        return poll_until(
+            lambda: self.get(job_id),
+            lambda job: job["status"] in TERMINAL,
+            what=f"job {job_id}",
+            timeout=timeout,
+            poll=poll,
+            on_update=on_update,
+        )
 
     def subscribe_progress(
         self,

@@ -4,7 +4,6 @@ files as one zip."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -12,8 +11,9 @@ from typing import Any
 
 import httpx
 
-from .errors import AmbiguousJobId, ApiError, WaitTimeout, json_of
+from .errors import AmbiguousJobId, ApiError, json_of
 from .files import Saved, save
+from .polling import poll_until
 
 
 class BatchCalls:
@@ -119,16 +119,14 @@ class BatchCalls:
         on_update: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Poll until the batch ends (or `timeout` seconds pass); returns it (without items)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            batch = self.batch(batch_id, limit=1)
-            if on_update is not None:
-                on_update(batch)
-            if batch["status"] != "running":
-                return batch
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WaitTimeout(f"batch {batch_id} is still running after {timeout} s")
-            time.sleep(poll)  # a client's polling interval, not a test wait
+        return poll_until(
+            lambda: self.batch(batch_id, limit=1),
+            lambda batch: batch["status"] != "running",
+            what=f"batch {batch_id}",
+            timeout=timeout,
+            poll=poll,
+            on_update=on_update,
+        )
 
 
 __all__ = ["BatchCalls"]
