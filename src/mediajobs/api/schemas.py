@@ -250,6 +250,7 @@ class Readiness(BaseModel):
     status: str
     database: str
     broker: str
+    storage: str
 
 
 # -- domain -> public --------------------------------------------------------------------------
