@@ -299,3 +299,15 @@ def test_a_deleted_or_expired_job_cannot_be_rerun(
 
     assert refused.status_code == 409, refused.text
     assert refused.json()["error"]["code"] == "job_files_removed"
+
+
+def test_a_batch_whose_texts_pass_the_quota_keeps_none_of_them(api: TestClient, services: Services) -> None:
+    alice = user(services, "alice")
+    items = [{"text": "a" * 6_000}, {"text": "b" * 6_000}]  # the second would pass the 10,000 bytes
+
+    refused = api.post("/api/v1/batches", json={"pipeline": "synthesize", "items": items}, headers=alice)
+
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["error"]["code"] == "storage_quota_exceeded"
+    assert stored(api, alice) == (0, QUOTA)
+    assert upload_keys(services) == []
