@@ -7,6 +7,7 @@ import signal
 import socket
 from pathlib import Path
 
+from helpers.front_doors import tour_front_doors
 from helpers.media import SPEECH_SCRIPT, speak
 from helpers.processes import descendants_running, free_port, http_ready, is_running, wait_serving
 from helpers.tour import tour_every_pipeline
@@ -62,8 +63,8 @@ def test_up_exits_1_and_stops_the_rest_when_a_part_dies(tmp_path: Path) -> None:
 
 
 def test_up_alone_runs_every_shipped_pipeline(tmp_path: Path) -> None:
-    """`mediajobs up` and nothing else: transcribe, translate, synthesize and dub all finish (each
-    of their queues has a worker)."""
+    """`mediajobs up` and nothing else: transcribe, translate, synthesize, dub and video all finish
+    (each of their queues has a worker), and the OpenAI-compatible routes and the dashboard work."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with mediajobs_up(tmp_path, port) as proc:
@@ -71,3 +72,4 @@ def test_up_alone_runs_every_shipped_pipeline(tmp_path: Path) -> None:
         key = (tmp_path / "data" / "api-key").read_text().strip()
         with Client(url, api_key=key) as client:
             tour_every_pipeline(client, tmp_path)
+        tour_front_doors(url, key, tmp_path)

@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from helpers.db import admin, pg_url
+from helpers.front_doors import tour_front_doors
 from helpers.processes import free_port, http_ready, wait_serving
 from helpers.tour import tour_every_pipeline
 from mediajobs.client import Client
@@ -83,6 +84,7 @@ def test_the_readme_production_commands_run_every_shipped_pipeline(tmp_path: Pat
         wait_serving(api[0], lambda: http_ready(f"{url}/readyz"), timeout=90, log=api[1])
         with Client(url, api_key=key) as client:
             tour_every_pipeline(client, tmp_path)
+        tour_front_doors(url, key, tmp_path)
 
 
 @contextmanager

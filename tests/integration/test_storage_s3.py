@@ -197,6 +197,16 @@ def test_an_unreachable_store_is_storage_unavailable_which_is_retryable(tmp_path
         assert isinstance(caught.value, RetryableError)
     with pytest.raises(StorageUnavailable), storage.local_copy("k/x"):
         pass
+    with pytest.raises(StorageUnavailable, match="unreachable"):
+        storage.check_ready()  # /readyz says so
+
+
+def test_a_missing_bucket_is_not_ready(s3: S3Server, tmp_path: Path) -> None:
+    storage = s3.storage(tmp_path)
+    storage.check_ready()
+    storage.client.delete_bucket(Bucket=storage.bucket)
+    with pytest.raises(StorageUnavailable, match=storage.bucket):
+        storage.check_ready()
 
 
 def test_a_missing_bucket_object_is_object_missing_not_unavailable(storage: S3Storage) -> None:

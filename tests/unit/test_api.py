@@ -16,6 +16,7 @@ from helpers.progress import finish_with_transcript
 from helpers.settings import make_settings
 from mediajobs.api.app import create_app
 from mediajobs.engines import Engines
+from mediajobs.errors import StorageUnavailable
 from mediajobs.queue.memory import InMemoryPublisher
 from mediajobs.storage import read_bytes
 from mediajobs.store import Claim
@@ -525,7 +526,21 @@ def test_readyz_with_a_reachable_broker(client: TestClient) -> None:
     response = client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok", "storage": "ok"}
+
+
+def test_readyz_with_the_storage_unusable(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lost_mount() -> None:
+        raise StorageUnavailable("storage folder /srv/media is missing or not writable")
+
+    monkeypatch.setattr(services.storage, "check_ready", lost_mount)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["status"], body["database"], body["broker"]) == ("unavailable", "ok", "ok")
+    assert body["storage"] == "error: storage folder /srv/media is missing or not writable"
 
 
 def test_readyz_with_the_broker_down(client: TestClient, publisher: InMemoryPublisher) -> None:

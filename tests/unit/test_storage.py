@@ -9,11 +9,13 @@ escape (`..`, absolute paths, empty segments).
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from mediajobs.errors import StorageUnavailable
 from mediajobs.storage import (
     InMemoryStorage,
     LocalStorage,
@@ -173,6 +175,18 @@ def test_download_streams_the_object_or_gives_a_url(storage: Storage) -> None:
 def test_keys_that_could_escape_are_refused(storage: Storage, key: str) -> None:
     with pytest.raises(ValueError, match="bad storage key"):
         storage.write(key, [b"x"])
+
+
+def test_a_working_store_is_ready(storage: Storage) -> None:
+    storage.check_ready()  # what /readyz asks of every backend
+
+
+def test_local_storage_whose_folder_went_away_is_not_ready(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "store")
+    storage.check_ready()
+    shutil.rmtree(tmp_path / "store")  # a lost mount
+    with pytest.raises(StorageUnavailable, match="missing or not writable"):
+        storage.check_ready()
 
 
 def test_the_key_layout() -> None:

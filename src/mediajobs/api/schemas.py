@@ -257,6 +257,7 @@ class Readiness(BaseModel):
     status: str
     database: str
     broker: str
+    storage: str
 
 
 # -- domain -> public --------------------------------------------------------------------------

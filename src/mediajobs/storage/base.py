@@ -118,6 +118,10 @@ class Storage(Protocol):
         """Remove every object under `prefix` (which must end with `/`); returns how many."""
         ...
 
+    def check_ready(self) -> None:
+        """Raise (StorageUnavailable, OSError) unless objects can be stored: `/readyz` asks."""
+        ...
+
     def download(self, key: str, *, content_type: str | None = None, filename: str | None = None) -> Download:
         """How the API sends this object to a client; ObjectMissing when absent. A URL it gives
         answers with `content_type` and, when given, an attachment `filename` (the API sets the

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from mediajobs.errors import StorageUnavailable
+
 from .base import Download, ObjectInfo, ObjectMissing, StoredObject, check_key, check_prefix
 
 CHUNK = 1024 * 1024
@@ -105,6 +107,12 @@ class LocalStorage:
             if path.is_file() and not relative.startswith(_INCOMING):
                 found.append(ObjectInfo(key=relative, size=path.stat().st_size))
         return sorted(found, key=lambda o: o.key)
+
+    def check_ready(self) -> None:
+        """The folder for incoming objects is still there and writable (a lost mount, a full disk's
+        remount read-only)."""
+        if not os.access(self._incoming, os.W_OK | os.X_OK):
+            raise StorageUnavailable(f"storage folder {self.root} is missing or not writable")
 
     def delete(self, key: str) -> bool:
         path = self._path(key)

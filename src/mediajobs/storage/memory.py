@@ -71,6 +71,9 @@ class InMemoryStorage:
             items = [(k, len(v)) for k, v in self._objects.items() if k.startswith(prefix)]
         return [ObjectInfo(key=k, size=size) for k, size in sorted(items)]
 
+    def check_ready(self) -> None:
+        """Always ready: the objects live in this process."""
+
     def delete(self, key: str) -> bool:
         check_key(key)
         with self._lock:

@@ -162,6 +162,16 @@ class S3Storage:
                     found.append(ObjectInfo(key=key, size=int(item["Size"])))
         return sorted(found, key=lambda o: o.key)
 
+    def check_ready(self) -> None:
+        """The bucket answers a HEAD with these credentials."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise StorageUnavailable(f"bucket {self.bucket!r}: {code}") from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"object store unreachable: {exc}") from exc
+
     def delete(self, key: str) -> bool:
         try:
             self.stat(key)  # S3 deletes quietly whether or not the object was there

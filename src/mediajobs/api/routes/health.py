@@ -36,14 +36,17 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 async def readyz(request: Request) -> JSONResponse:
-    """The database (migrated) and the broker are reachable."""
+    """The database (migrated), the broker and the storage are reachable."""
     services: Services = request.app.state.services
     pool: ThreadPoolExecutor = request.app.state.probe_pool
     loop = asyncio.get_running_loop()
     database = await loop.run_in_executor(pool, _outcome, services.store.check_ready)
     broker = await loop.run_in_executor(pool, _outcome, services.broker_check)
-    ready = database == "ok" and broker == "ok"
-    body = Readiness(status="ok" if ready else "unavailable", database=database, broker=broker)
+    storage = await loop.run_in_executor(pool, _outcome, services.storage.check_ready)
+    ready = database == broker == storage == "ok"
+    body = Readiness(
+        status="ok" if ready else "unavailable", database=database, broker=broker, storage=storage
+    )
     return JSONResponse(status_code=200 if ready else 503, content=body.model_dump())
 
 
