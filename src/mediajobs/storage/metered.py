@@ -70,6 +70,9 @@ class MeteredStorage:
     def delete_prefix(self, prefix: str) -> int:
         return self.inner.delete_prefix(prefix)
 
+    def check_ready(self) -> None:
+        self.inner.check_ready()
+
     def download(self, key: str, *, content_type: str | None = None, filename: str | None = None) -> Download:
         return self.inner.download(key, content_type=content_type, filename=filename)
 
