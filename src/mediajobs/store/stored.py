@@ -99,6 +99,8 @@ class StoredBytes:
         with self._db.tx() as tx:
             row = tx.lock_job(job_id)
             if row is None or row.status in GONE_STATUSES:
+                if size <= 0:
+                    return  # giving back to a job whose count was already set to 0
                 raise JobCancelled(f"job {job_id} was deleted: nothing more is stored for it")
             limit = limits[lock_owner(tx, row.owner_id)].stored_bytes
             if limit is not None and size > 0:  # giving back is always allowed
