@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mediajobs.domain import Attempt, Batch, ErrorInfo, Job, StageRun
+from mediajobs.domain import Attempt, Batch, ErrorInfo, Job, JobStatus, StageRun
 from mediajobs.domain.events import ProgressEvent
 from mediajobs.store import Waiting
 
@@ -100,7 +100,10 @@ class JobPublic(BaseModel):
     source: str
     source_name: str | None = Field(default=None, description="The source's file name, for people.")
     options: dict[str, Any]
-    status: str
+    status: JobStatus = Field(
+        description="`queued`, `running`, or final: `succeeded`, `failed`, `cancelled`, `expired` (its "
+        "files removed after the retention), `deleted` (its files removed by its owner)."
+    )
     current_stage: str | None
     progress: float
     error: FailurePublic | None
@@ -129,7 +132,7 @@ class BatchItemPublic(BaseModel):
     name: str | None
     id: uuid.UUID = Field(description="The item's job.")
     pipeline: str
-    status: str
+    status: JobStatus
     progress: float
     error: dict[str, str] | None = None
     links: Links

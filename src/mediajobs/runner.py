@@ -38,7 +38,7 @@ from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.redact import host_folders, scrub
 from mediajobs.settings import Settings
 from mediajobs.stages.base import CancelToken, StageContext, StageFn, StageResult
-from mediajobs.storage import Storage, Workspace, artifact_key
+from mediajobs.storage import MeteredStorage, Storage, Workspace, artifact_key
 from mediajobs.store import ArtifactRecord, Claim, Follow, JobStore, Refusal
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,17 @@ class ThrottledProgress:
             self._last_percent = percent
         if self.info is not None:
             self.hooks.stage_progress(self.info, percent, message)
+
+
+class _JobMeter:
+    """Charges what a stage stores to its job (and so to the job's owner)."""
+
+    def __init__(self, store: JobStore, job_id: uuid.UUID, settings: Settings) -> None:
+        self._store, self._job_id, self._settings = store, job_id, settings
+
+    def charge(self, size: int) -> None:
+        if size:
+            self._store.stored.charge_job(self._job_id, size, self._settings.tier_limits())
 
 
 @dataclass(kw_only=True)
@@ -216,7 +227,7 @@ class Runner:
                 inputs=claim.inputs,
                 params=dict(claim.stage.params or {}),
                 work_dir=self.workspace.fresh(job_id, stage, claim.attempt),
-                storage=self.storage,
+                storage=self._metered(claim),
                 settings=self.settings,
                 engines=self.engines,
                 progress=ThrottledProgress(
@@ -242,6 +253,11 @@ class Runner:
         finally:
             self.workspace.clear(job_id, stage, claim.attempt)
 
+    def _metered(self, claim: Claim) -> MeteredStorage:
+        """Storage whose every stored byte is charged to the job's owner (store/stored.py): a file
+        past their stored-bytes limit fails the job with `storage_quota_exceeded`."""
+        return MeteredStorage(self.storage, _JobMeter(self.store, claim.job.id, self.settings))
+
     def _watched(self, token: CancelToken) -> AbstractContextManager[None]:
         return self.drain.watch(token) if self.drain is not None else nullcontext()
 
@@ -264,9 +280,10 @@ class Runner:
 
     def _succeed(self, claim: Claim, result: StageResult, budget: TaskBudget | None = None) -> RunOutcome:
         records = []
+        storage = self._metered(claim)
         for artifact in result.artifacts:
             key = artifact_key(claim.job.id, artifact.name, version=claim.fence)
-            stored = self.storage.put_file(key, artifact.path)
+            stored = storage.put_file(key, artifact.path)
             records.append(
                 ArtifactRecord(
                     name=artifact.name, content_type=artifact.content_type, size=stored.size, key=key

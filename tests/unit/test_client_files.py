@@ -73,3 +73,21 @@ def test_download_tells_the_media_type_before_the_body_is_read() -> None:
         assert download.content_type == "video/mp4"
         assert download.size == len(AUDIO)
         assert b"".join(download.chunks) == AUDIO
+
+
+def test_delete_job_and_delete_upload_send_delete_and_raise_on_refusal() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path))
+        if request.url.path.startswith("/api/v1/jobs/"):
+            return httpx.Response(200, json={"id": JOB, "status": "deleted"})
+        error = {"error": {"code": "upload_in_use", "message": "a running job reads it"}}
+        return httpx.Response(409, json=error)
+
+    with _client(httpx.MockTransport(handler)) as client:
+        assert client.delete_job(JOB)["status"] == "deleted"
+        with pytest.raises(ApiError) as refused:
+            client.delete_upload(JOB)
+    assert refused.value.code == "upload_in_use"
+    assert seen == [("DELETE", f"/api/v1/jobs/{JOB}"), ("DELETE", f"/api/v1/uploads/{JOB}")]

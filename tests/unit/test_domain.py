@@ -344,6 +344,7 @@ def test_job_status_terminal() -> None:
         JobStatus.FAILED,
         JobStatus.CANCELLED,
         JobStatus.EXPIRED,  # (the tenancy issue: old jobs' files removed by the daily cleanup)
+        JobStatus.DELETED,  # (issue 23: its owner removed its files)
     }
     assert not JobStatus.QUEUED.terminal
     assert not JobStatus.RUNNING.terminal

@@ -118,7 +118,7 @@ def test_a_cursor_at_the_ends_of_time_is_a_cursor(client: TestClient, services: 
     [
         ("TRACE", "/healthz", "GET"),
         ("PUT", JOBS, "GET, POST"),  # two routes share the path: both are named
-        ("DELETE", f"{JOBS}/{uuid.UUID(int=1)}", "GET"),
+        ("PUT", f"{JOBS}/{uuid.UUID(int=1)}", "DELETE, GET"),
         ("GET", f"{JOBS}/{uuid.UUID(int=1)}/cancel", "POST"),
     ],
 )

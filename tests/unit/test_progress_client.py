@@ -271,6 +271,20 @@ def test_retry_needs_an_id_or_failed(use_transport: Callable[[Handler], None]) -
     assert f"{JOB} queued" in one.output
 
 
+def test_delete_command_deletes_the_job(use_transport: Callable[[Handler], None]) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path))
+        return httpx.Response(200, json={"id": str(JOB), "status": "deleted"})
+
+    use_transport(handler)
+    result = CliRunner().invoke(cli.app, ["delete", str(JOB)])
+    assert result.exit_code == 0, result.output
+    assert f"{JOB} deleted" in result.output
+    assert seen == [("DELETE", f"/api/v1/jobs/{JOB}")]
+
+
 def test_sse_data_is_the_event_json() -> None:
     line = encode_event(FINAL, event_id=9).decode().split("\n")[2]
     assert json.loads(line.removeprefix("data: "))["status"] == "succeeded"

@@ -95,6 +95,7 @@ def test_every_api_route_needs_a_key_and_the_probes_do_not(api: TestClient) -> N
         ("GET", f"{JOBS}/{job}/artifacts"),
         ("GET", f"{JOBS}/{job}/artifacts/transcript.srt"), ("GET", f"{JOBS}/{job}/events"),
         ("GET", "/api/v1/events"), ("POST", "/api/v1/uploads"), ("GET", f"/api/v1/uploads/{job}"),
+        ("DELETE", f"{JOBS}/{job}"), ("DELETE", f"/api/v1/uploads/{job}"),
         ("GET", "/api/v1/me"), ("GET", "/api/v1/models"), ("GET", "/api/v1/languages"),
         ("GET", "/api/v1/queues"), ("GET", "/api/v1/pipelines"), ("GET", "/api/v1/workers"),
         ("POST", "/api/v1/batches"), ("GET", "/api/v1/batches"),
@@ -287,6 +288,7 @@ def test_a_user_over_the_monthly_minutes_gets_429_until_the_next_period(
         "jobs": 1,
         "media_minutes": 1.017,
         "period_ends": "2026-02-01T00:00:00Z",
+        "stored_bytes": 0,
     }
     clock.advance(3601)
     assert submit(api, headers).status_code == 202  # a new period, a new usage row

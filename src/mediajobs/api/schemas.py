@@ -160,6 +160,10 @@ class LimitsPublic(BaseModel):
     monthly_media_minutes: float | None = Field(description="None: unlimited.")
     monthly_jobs: int | None = Field(description="None: unlimited.")
     submits_per_minute: int | None = Field(description="Per API key. None: unlimited.")
+    stored_bytes: int | None = Field(
+        description="Bytes you may keep stored at once (uploads, media, artifacts; not monthly: "
+        "deleting frees room). None: unlimited."
+    )
 
 
 class UsagePublic(BaseModel):
@@ -167,6 +171,9 @@ class UsagePublic(BaseModel):
     jobs: int
     media_minutes: float
     period_ends: datetime
+    stored_bytes: int = Field(
+        description="Bytes you keep stored now (uploads, your jobs' media and artifacts); not per period."
+    )
 
 
 class MePublic(BaseModel):

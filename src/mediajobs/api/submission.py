@@ -24,6 +24,8 @@ from mediajobs.api.guards import check_options, check_text, parse_json_object
 from mediajobs.api.multipart import BodyStream, FormFields, FormLimits, MultipartReader
 from mediajobs.api.schemas import MAX_CALLBACK_URL, JobCreate
 from mediajobs.domain import OPTIONS_SOURCE, Job, Upload
+from mediajobs.domain.storage import StorageQuotaExceeded, fits
+from mediajobs.domain.storage import describe as describe_room
 from mediajobs.errors import ClientError, InvalidRequest, PayloadTooLarge
 from mediajobs.netguard import check_callback_url
 from mediajobs.service import SubmitRequest, request_hash, store_text, submit
@@ -187,6 +189,7 @@ async def _receive_form(
         validate(reader.fields)  # fields sent before the file: refuse before storing anything
         if reader.file is None:
             raise InvalidRequest("the multipart body needs a `file` part", code="missing_file")
+        room = await run_in_threadpool(services.store.stored.room, owner_id, services.settings.tier_limits())
         upload_id = uuid.uuid4()
         name = safe_filename(reader.file.filename or "upload", default="upload")
         key = upload_key(upload_id, name)
@@ -195,6 +198,8 @@ async def _receive_form(
             size = 0
             async for chunk in reader.file_chunks(body):
                 size += len(chunk)
+                if room is not None and not fits(room[1], room[0], size):  # refused as it streams
+                    raise StorageQuotaExceeded(describe_room(room[1], room[0]))
                 await run_in_threadpool(writer.write, chunk)
             if size == 0:
                 raise InvalidRequest("the uploaded file is empty", code="empty_upload")
@@ -215,6 +220,7 @@ async def _receive_form(
             size=stored.size,
             sha256=stored.sha256 or "",
             key=key,
+            limits=services.settings.tier_limits(),  # exact: another upload may have taken the room
         )
     except BaseException:
         with anyio.CancelScope(shield=True):

@@ -1,7 +1,7 @@
 """The `mediajobs` command: run the service (up, api, worker, beat, migrate) and use it (submit, ...).
 
 One module per command group, sharing the app and consoles of common.py: service.py (up, api, worker,
-beat, migrate, demo), jobs.py (submit, status, watch, cancel, jobs, retry, rerun), results.py (result,
+beat, migrate, demo), jobs.py (submit, status, watch, cancel, delete, jobs, retry, rerun), results.py (result,
 artifacts), text.py (translate, synthesize), batch.py (`batch ...`), watchfolder.py (watch-folder),
 admin.py (users, keys), ops.py (inspect, flower).
 """

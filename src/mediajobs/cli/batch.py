@@ -41,8 +41,8 @@ app.add_typer(batch_app, name="batch", no_args_is_help=True)
 BatchIdArg = Annotated[
     str, typer.Argument(help="A batch id, or a unique prefix of one (at least 4 hex digits).")
 ]
-ENDED = ("succeeded", "failed", "cancelled", "expired")
-ORDER = ("succeeded", "failed", "cancelled", "expired", "running", "queued")
+ENDED = ("succeeded", "failed", "cancelled", "expired", "deleted")
+ORDER = ("succeeded", "failed", "cancelled", "expired", "deleted", "running", "queued")
 
 
 def counts_text(counts: dict[str, int]) -> str:

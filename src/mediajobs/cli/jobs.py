@@ -1,4 +1,4 @@
-"""Commands about jobs, over the HTTP API: submit, status, watch, cancel, jobs, retry, rerun.
+"""Commands about jobs, over the HTTP API: submit, status, watch, cancel, delete, jobs, retry, rerun.
 
 Wherever a job id is taken, a unique prefix of it (at least 4 hex digits) will do, as in git.
 """
@@ -124,6 +124,14 @@ def cancel(job_id: JobIdArg, api_url: ApiUrl = DEFAULT_API) -> None:
         job = client.cancel(client.resolve_id(job_id))
     suffix = " (cancel requested)" if job["status"] == "running" else ""
     console.print(f"{job['id']} {job['status']}{suffix}", markup=False)
+
+
+@app.command()
+def delete(job_id: JobIdArg, api_url: ApiUrl = DEFAULT_API) -> None:
+    """Delete an ended job's media and artifacts (the job stays listed as `deleted`)."""
+    with api_client(api_url) as client:
+        job = client.delete_job(client.resolve_id(job_id))
+    console.print(f"{job['id']} {job['status']}", markup=False)
 
 
 @app.command()

@@ -51,7 +51,7 @@ MEDIA_SUFFIXES = (
     ".mov", ".mp3", ".mp4", ".mpeg", ".mpg", ".mts", ".oga", ".ogg", ".opus", ".ts", ".wav", ".webm",
     ".wma", ".wmv", ".3gp",
 )  # fmt: skip
-ENDED = frozenset({"succeeded", "failed", "cancelled", "expired"})
+ENDED = frozenset({"succeeded", "failed", "cancelled", "expired", "deleted"})
 KEY_PREFIX = "watch-folder:"
 CHECKS_PER_SCAN = 20  # running jobs asked about per scan, in turn (a GET each)
 
@@ -224,9 +224,9 @@ class FolderWatcher:
         name, job_id, status = taken.seen.path.name, taken.job_id, job["status"]
         if status != "succeeded":
             self.failed += 1
-            if status == "expired":
+            if status in ("expired", "deleted"):
                 self.say(
-                    f"{name}: job {job_id} expired: its files are gone (touch {name} to submit it again)"
+                    f"{name}: job {job_id} {status}: its files are gone (touch {name} to submit it again)"
                 )
                 return
             error = job.get("error") or {}

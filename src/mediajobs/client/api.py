@@ -25,7 +25,7 @@ from .sse import SseParser, sse_lines
 
 Records = list[dict[str, Any]]  # (`Client.list` hides the builtin inside the class)
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired"})
+TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired", "deleted"})
 
 
 def default_api_key() -> str | None:
@@ -194,6 +194,14 @@ class Client(BatchCalls):
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         return json_of(self._http.post(f"/api/v1/jobs/{job_id}/cancel"))
+
+    def delete_job(self, job_id: str) -> dict[str, Any]:
+        """Remove an ended job's files (the job stays, status `deleted`); ApiError 409 while it runs."""
+        return json_of(self._http.delete(f"/api/v1/jobs/{job_id}"))
+
+    def delete_upload(self, upload_id: str) -> None:
+        """Remove one of your uploads (row and file); ApiError 409 while a running job reads it."""
+        raise_for_error(self._http.delete(f"/api/v1/uploads/{upload_id}"))
 
     def retry(self, job_id: str) -> dict[str, Any]:
         """Run a failed (or cancelled) job again from its first unfinished stage."""

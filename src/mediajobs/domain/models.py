@@ -21,6 +21,7 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"  # a stage failed permanently or ran out of retries
     CANCELLED = "cancelled"  # cancelled by the user; no further stage starts
     EXPIRED = "expired"  # finished long ago; its media and artifacts were removed (the row stays)
+    DELETED = "deleted"  # ended, then deleted by its owner: its files are gone (the row stays)
 
     @property
     def terminal(self) -> bool:
@@ -28,7 +29,7 @@ class JobStatus(enum.StrEnum):
 
 
 TERMINAL_JOB_STATUSES = frozenset(
-    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED, JobStatus.DELETED}
 )
 
 
@@ -49,7 +50,7 @@ class StageStatus(enum.StrEnum):
 
 OPEN_JOB_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 ENDED_JOB_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
-"""Final statuses whose files are still kept (an `expired` job's are gone)."""
+"""Final statuses whose files are still kept (an `expired` or `deleted` job's are gone)."""
 IN_FLIGHT_STAGE_STATUSES = frozenset({StageStatus.QUEUED, StageStatus.RUNNING})
 """What counts against a user's concurrency: admitted to the broker, or running."""
 UNFINISHED_STAGE_STATUSES = frozenset(

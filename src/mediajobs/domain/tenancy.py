@@ -3,7 +3,8 @@
 tier        what a user pays for: free | pro | enterprise
 lane        where a user's jobs run: express (pro, enterprise) | standard (free) | batch (bulk);
             a user may ask for a slower lane than their own, never a faster one
-limits      per tier: stages in flight at once, monthly media minutes and jobs, submits per minute
+limits      per tier: stages in flight at once, monthly media minutes and jobs, submits per minute,
+            bytes stored at once (uploads, media and artifacts kept: not per period)
 period      a calendar month in UTC ("2026-12"); usage is kept per user per period, so a new
             month is a new row, never a destructive reset
 """
@@ -18,6 +19,7 @@ from mediajobs.errors import InvalidRequest
 
 from .models import Lane
 
+GIB = 1024**3
 LANE_ORDER = (Lane.EXPRESS, Lane.STANDARD, Lane.BATCH)  # fastest first
 
 
@@ -35,17 +37,31 @@ class TierLimits:
     monthly_media_seconds: float | None
     monthly_jobs: int | None
     submits_per_minute: int | None
+    # bytes of uploads, stage files and artifacts kept at once (domain/storage.py); None: unlimited
+    stored_bytes: int | None = None
 
 
 DEFAULT_LIMITS: dict[Tier, TierLimits] = {
     Tier.FREE: TierLimits(
-        concurrency=2, monthly_media_seconds=60 * 60, monthly_jobs=200, submits_per_minute=30
+        concurrency=2,
+        monthly_media_seconds=60 * 60,
+        monthly_jobs=200,
+        submits_per_minute=30,
+        stored_bytes=2 * GIB,
     ),
     Tier.PRO: TierLimits(
-        concurrency=8, monthly_media_seconds=20 * 3600, monthly_jobs=10_000, submits_per_minute=300
+        concurrency=8,
+        monthly_media_seconds=20 * 3600,
+        monthly_jobs=10_000,
+        submits_per_minute=300,
+        stored_bytes=100 * GIB,
     ),
     Tier.ENTERPRISE: TierLimits(
-        concurrency=32, monthly_media_seconds=None, monthly_jobs=None, submits_per_minute=3000
+        concurrency=32,
+        monthly_media_seconds=None,
+        monthly_jobs=None,
+        submits_per_minute=3000,
+        stored_bytes=None,
     ),
 }
 
@@ -139,6 +155,7 @@ def check_quota(limits: TierLimits, usage: Usage, now: datetime, *, adding: int 
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "GIB",
     "LANE_ORDER",
     "QuotaVerdict",
     "Tier",

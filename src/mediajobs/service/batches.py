@@ -80,7 +80,14 @@ def submit_batch(
         i: _text_upload(caller, item) for i, item in enumerate(request.items) if item.text is not None
     }
     checked = [_check_item(services, caller, request, i, placeholders.get(i)) for i in range(count)]
-    texts = {i: store_text(services, caller.user.id, request.items[i].text or "") for i in placeholders}
+    texts: dict[int, Upload] = {}
+    try:
+        for i in placeholders:
+            texts[i] = store_text(services, caller.user.id, request.items[i].text or "")
+    except BaseException:  # e.g. past the storage quota half way: the texts stored so far go too
+        for upload in texts.values():
+            discard_upload(services, upload)
+        raise
     items = [
         BatchItem(
             index=i,

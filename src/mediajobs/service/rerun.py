@@ -12,9 +12,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from mediajobs.domain import Artifact, Job, JsonDict, StageRun
+from mediajobs.domain import Artifact, Job, JobStatus, JsonDict, StageRun
 from mediajobs.domain.rerun import plan_rerun
-from mediajobs.errors import NotFound
+from mediajobs.errors import Conflict, NotFound
 from mediajobs.storage import Storage, job_prefix
 from mediajobs.store import ArtifactRecord, Caller
 from mediajobs.wiring import Services
@@ -40,6 +40,10 @@ def _write(
 ) -> Job:
     store, storage = services.store, services.storage
     old = store.jobs.get_job(job_id, owner.scope)  # someone else's job: 404, as for every read
+    if old.status in (JobStatus.DELETED, JobStatus.EXPIRED):
+        raise Conflict(
+            f"job {job_id} is {old.status.value}: its files were removed", code="job_files_removed"
+        )
     pipeline = services.pipelines.get_pipeline(old.pipeline)
     plan = plan_rerun(pipeline, old.stages, from_stage)
     merged = pipeline.validate_options({**old.options, **options})
@@ -56,7 +60,7 @@ def _write(
             for name in _artifacts_of(run)
             if (found := _artifact(services, old.id, name)) is not None
         ]
-        return store.jobs.create_rerun(
+        job = store.jobs.create_rerun(
             job_id=new_id,
             old=old,
             pipeline=pipeline,
@@ -66,6 +70,8 @@ def _write(
             artifacts=artifacts,
             quota=quota_of(services, owner),
         )
+        store.stored.count_job(new_id, moved.copied)  # its copies count as its own (not refused)
+        return job
     except BaseException:
         storage.delete_prefix(job_prefix(new_id))
         raise
@@ -89,13 +95,14 @@ class _Mover:
     def __init__(self, storage: Storage, old: uuid.UUID, new: uuid.UUID) -> None:
         self._storage = storage
         self._old, self._new = job_prefix(old), job_prefix(new)
+        self.copied = 0  # bytes
 
     def key(self, key: str) -> str:
         if not key.startswith(self._old):
             return key  # an upload, or anything else the job does not own
         target = self._new + key[len(self._old) :]
         with self._storage.open(key) as fh:
-            self._storage.write(target, _chunks(fh))
+            self.copied += self._storage.write(target, _chunks(fh)).size
         return target
 
     def output(self, output: JsonDict) -> JsonDict:

@@ -28,6 +28,7 @@ def store_text(services: Services, owner_id: str, text: str) -> Upload:
             size=stored.size,
             sha256=stored.sha256 or hashlib.sha256(data).hexdigest(),
             key=key,
+            limits=services.settings.tier_limits(),  # 413 `storage_quota_exceeded` past the tier's
         )
     except BaseException:
         services.storage.delete(key)

@@ -15,12 +15,15 @@ from .base import (
 from .keys import artifact_key, job_prefix, safe_filename, stage_key, upload_key, upload_prefix
 from .local import LocalStorage
 from .memory import InMemoryStorage
+from .metered import Meter, MeteredStorage
 from .workspace import Workspace
 
 __all__ = [
     "Download",
     "InMemoryStorage",
     "LocalStorage",
+    "Meter",
+    "MeteredStorage",
     "ObjectInfo",
     "ObjectMissing",
     "ObjectWriter",

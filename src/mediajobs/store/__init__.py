@@ -20,6 +20,7 @@ transactions, what each commit leaves to do), and callers name the part they use
     batches     many jobs under one handle, written at once, ended with their last item
     events      the event log's reads
     uploads     files received; artifacts: files produced
+    stored      a user's stored bytes (charged per file, checked against the tier), owners' DELETEs
     users       users, API keys (hashed), usage per period
     periodic    the periodic tasks' runs (once per period) and their queries
 """
@@ -52,6 +53,7 @@ from .queues import QueueBacklog, Queues, RunningStage, Waiting, WorkerInfo
 from .sessions import Session, Sessions
 from .stages import Follow, Stages
 from .stats import Snapshot, Stats
+from .stored import StoredBytes
 from .strays import QueueSizes, Strays
 from .tx import Clock, Database, EventSink, QueueFor, default_queue_for, utcnow
 from .uploads import Uploads
@@ -85,6 +87,7 @@ class JobStore:
         self.artifacts = Artifacts(self.db)
         self.users = Users(self.db)
         self.periodic = Periodic(self.db)
+        self.stored = StoredBytes(self.db)
 
         self.strays = Strays(self.db, queue_for, self.leases)
         self.queues = Queues(self.db, queue_for)
@@ -134,6 +137,7 @@ __all__ = [
     "Session",
     "Settlement",
     "Snapshot",
+    "StoredBytes",
     "Waiting",
     "WorkerBeat",
     "WorkerInfo",

@@ -21,10 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from mediajobs.domain import ENDED_JOB_STATUSES, JobStatus, StageStatus
 from mediajobs.domain.tenancy import next_period_start, period_of
 
-from .events import Note
-from .tables import ArtifactRow, JobRow, StageRunRow, TaskRunRow, UploadRow, UsageRow
+from .stored import files_removed
+from .tables import JobRow, StageRunRow, TaskRunRow, UploadRow, UsageRow
 from .tx import Database
-from .writes import update_job
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -152,12 +151,11 @@ class Periodic:
             row = tx.lock_job(job_id)
             if row is None or row.status not in ENDED_JOB_STATUSES:
                 return False
-            tx.conn.execute(delete(ArtifactRow).where(ArtifactRow.job_id == job_id))
-            update_job(
+            files_removed(
                 tx,
                 row,
-                [Note(message="expired: its media and artifacts were removed after the retention period")],
-                status=JobStatus.EXPIRED,
+                JobStatus.EXPIRED,
+                "expired: its media and artifacts were removed after the retention period",
             )
         return True
 

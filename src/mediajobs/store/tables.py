@@ -173,6 +173,8 @@ class JobRow(Base):
     source_name: Mapped[str | None] = mapped_column(String(255))
     media_seconds: Mapped[float | None] = mapped_column(Float)  # the media's length, charged once known
     charged_at: Mapped[datetime | None]
+    # bytes of the files its stages and artifacts stored (charged as each is stored, 0 once removed)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     upload_id: Mapped[uuid.UUID | None]  # the upload an `upload://` source names
     rerun_of: Mapped[uuid.UUID | None]  # the job whose finished stages a re-run reuses
     batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
@@ -288,6 +290,8 @@ class UploadRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_uploads_owner", "owner_id"),)  # a user's stored bytes (migration 0017)
 
 
 class ArtifactRow(Base):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from sqlalchemy import and_, delete, exists, insert, select
 
 from mediajobs.domain import Upload
+from mediajobs.domain.tenancy import Tier, TierLimits
 from mediajobs.errors import NotFound
 
 from .mapping import upload_from_row
+from .stored import check_upload
 from .tables import JobRow, UploadRow
 from .tx import Database
 
@@ -28,8 +31,13 @@ class Uploads:
         size: int,
         sha256: str,
         key: str,
+        limits: Mapping[Tier, TierLimits] | None = None,
     ) -> Upload:
+        """Record a stored file. With `limits`, StorageQuotaExceeded (413) when it would take the
+        owner past their tier's stored bytes (checked exactly, in this transaction)."""
         with self._db.tx() as tx:
+            if limits is not None:
+                check_upload(tx, owner_id, size, limits)
             tx.conn.execute(
                 insert(UploadRow).values(
                     id=upload_id,

@@ -165,6 +165,13 @@ def cancel_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobP
     return job_public(service.cancel(services, owner, job_id))
 
 
+@router.delete("/{job_id}", response_model=JobPublic, responses=ERRORS)
+def delete_job(job_id: JobId, services: ServicesDep, owner: CurrentUser) -> JobPublic:
+    """Delete an ended job's media, work files and artifacts (their bytes no longer count against your
+    storage quota); the job stays listed with status `deleted`. 409 while it is queued or running."""
+    return job_public(service.delete_job(services, owner, job_id))
+
+
 @router.post("/{job_id}/retry", status_code=202, response_model=JobPublic, responses=_GATED)
 def retry_job(
     job_id: JobId, request: Request, response: Response, services: ServicesDep, owner: CurrentUser
@@ -230,7 +237,9 @@ def list_artifacts(job_id: JobId, store: StoreDep, owner: CurrentUser) -> Artifa
 @router.get("/{job_id}/artifacts/{name}", response_class=Response, responses=_FILE)
 def get_artifact(job_id: JobId, name: str, services: ServicesDep, owner: CurrentUser) -> Response:
     """Download one result file (transcript.srt, transcript.vtt, transcript.txt, transcript.json)."""
-    services.store.jobs.get_job(job_id, owner.scope)
+    job = services.store.jobs.get_job(job_id, owner.scope)
+    if job.status in (JobStatus.DELETED, JobStatus.EXPIRED):
+        raise NotFound(f"job {job_id} is {job.status.value}: its artifacts were removed")
     artifact = services.store.artifacts.get_artifact(job_id, name)
     return send_object(
         services.storage, artifact.key, media_type=artifact.content_type, filename=artifact.name

@@ -28,7 +28,8 @@ EndpointId = Annotated[
 
 @router.get("/me", response_model=MePublic, responses={401: {"model": ErrorBody}})
 def me(request: Request, owner: CurrentUser) -> MePublic:
-    """Your user, tier, lane, limits, usage this period, and the secret what we send you is signed with."""
+    """Your user, tier, lane, limits, usage this period (and bytes stored now), and the secret what we
+    send you is signed with."""
     limits = request.app.state.gate.limits_of(owner)
     services = request.app.state.services
     usage = services.store.users.usage(owner.user.id)  # fresh: the key check may be remembered
@@ -46,12 +47,14 @@ def me(request: Request, owner: CurrentUser) -> MePublic:
             else limits.monthly_media_seconds / 60,
             monthly_jobs=limits.monthly_jobs,
             submits_per_minute=limits.submits_per_minute,
+            stored_bytes=limits.stored_bytes,
         ),
         usage=UsagePublic(
             period=usage.period,
             jobs=usage.jobs,
             media_minutes=round(usage.media_seconds / 60, 3),
             period_ends=next_period_start(services.store.db.clock()),
+            stored_bytes=services.store.stored.used(owner.user.id),
         ),
         webhook_secret=secret,
         webhook_secret_previous_until=previous_until,

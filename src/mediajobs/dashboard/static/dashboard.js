@@ -26,7 +26,7 @@ function followJob(section) {
         if (typeof event.stage_percent === "number") row.querySelector("progress").value = event.stage_percent;
       }
     }
-    if (["succeeded", "failed", "cancelled"].includes(event.status)) {
+    if (["succeeded", "failed", "cancelled", "expired", "deleted"].includes(event.status)) {
       source.close();
       window.location.reload();  // the final page: artifacts, errors, actions
     }
