@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 
-from mediajobs.domain import AttemptOutcome, ErrorInfo, Job, RetryPolicy
+from mediajobs.domain import AttemptOutcome, ErrorInfo, Job, JobStatus, RetryPolicy
 from mediajobs.domain.budget import TaskBudget
 from mediajobs.domain.routing import queue_name
 from mediajobs.drain import Drain
@@ -297,7 +297,11 @@ class Runner:
             result.children,
             self._follow(claim, budget),
         )
-        return RunOutcome(outcome=AttemptOutcome.SUCCEEDED, job=job, followed=followed)
+        # A job that fails here was refused by a quota on what the stage measured (store/metering.py)
+        refused = job.status is JobStatus.FAILED
+        return RunOutcome(
+            outcome=AttemptOutcome.FAILED if refused else AttemptOutcome.SUCCEEDED, job=job, followed=followed
+        )
 
     def _follow(self, claim: Claim, budget: TaskBudget | None) -> Follow | None:
         """Which successors of `claim`'s stage this worker runs itself: those bound for a queue it

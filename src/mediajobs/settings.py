@@ -239,8 +239,9 @@ class Settings(BaseSettings):
     )
 
     # Per-tier limits over the defaults (domain/tenancy.py), e.g.
-    # {"free": {"concurrency": 4, "monthly_media_seconds": 7200}, "enterprise": {"monthly_jobs": null}};
-    # `stored_bytes` bounds what a user keeps stored at once (uploads, media, artifacts).
+    # {"free": {"concurrency": 4, "monthly_media_seconds": 7200}, "enterprise": {"monthly_jobs": null}}.
+    # Keys: concurrency, monthly_jobs, monthly_media_seconds, monthly_characters, submits_per_minute,
+    # stored_bytes (what a user keeps stored at once: uploads, media, artifacts).
     tier_limits_override: dict[str, dict[str, float | None]] = Field(
         default_factory=dict, validation_alias="MEDIAJOBS_TIER_LIMITS"
     )
@@ -368,6 +369,7 @@ class Settings(BaseSettings):
                 "monthly_jobs": override.get("monthly_jobs", limits[tier].monthly_jobs),
                 "submits_per_minute": override.get("submits_per_minute", limits[tier].submits_per_minute),
                 "stored_bytes": override.get("stored_bytes", limits[tier].stored_bytes),
+                "monthly_characters": override.get("monthly_characters", limits[tier].monthly_characters),
             }
             limits[tier] = TierLimits(
                 concurrency=int(values["concurrency"] or 1),
@@ -377,6 +379,9 @@ class Settings(BaseSettings):
                 if values["submits_per_minute"] is None
                 else int(values["submits_per_minute"]),
                 stored_bytes=None if values["stored_bytes"] is None else int(values["stored_bytes"]),
+                monthly_characters=None
+                if values["monthly_characters"] is None
+                else int(values["monthly_characters"]),
             )
         return limits
 

@@ -157,6 +157,7 @@ def build_services(
         hooks=hooks,
         admission=admission if admission is not None else default_admission(settings),
         idempotency_ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+        quotas=settings.tier_limits(),
     )
     return Services(
         registry=registry,

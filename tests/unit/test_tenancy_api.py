@@ -272,21 +272,24 @@ def test_a_user_over_the_monthly_minutes_gets_429_until_the_next_period(
 ) -> None:
     headers = user(services, "alice")
     job = uuid.UUID(submit(api, headers).json()["id"])
-    for stage, output in (("ingest", {}), ("normalize", {"duration": 61.0, "audio_key": "k"})):
+    for stage, output in (("ingest", {}), ("normalize", {"duration": 60.0, "audio_key": "k"})):
         claim = services.store.stages.claim_stage(job, stage, worker="w", lease_seconds=30)
         assert isinstance(claim, Claim)
-        services.store.stages.complete_stage(claim, output)  # normalize charges the media's 61 s
+        services.store.stages.complete_stage(claim, output)  # normalize reserves the media's 60 s
 
     refused = submit(api, headers)
 
     assert_error(refused, 429, "quota_exceeded")
     assert int(refused.headers["retry-after"]) == 3600  # 23:00 on the 31st: an hour to February
     assert "1.0 of 1 minutes" in refused.json()["error"]["message"]
+    assert "1.0 reserved by running jobs" in refused.json()["error"]["message"]
     me = api.get("/api/v1/me", headers=headers).json()
     assert me["usage"] == {
         "period": "2026-01",
         "jobs": 1,
-        "media_minutes": 1.017,
+        "media_minutes": 0.0,
+        "reserved_media_minutes": 1.0,
+        "characters": 0,
         "period_ends": "2026-02-01T00:00:00Z",
         "stored_bytes": 0,
     }

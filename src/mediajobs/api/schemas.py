@@ -164,12 +164,22 @@ class LimitsPublic(BaseModel):
         description="Bytes you may keep stored at once (uploads, media, artifacts; not monthly: "
         "deleting frees room). None: unlimited."
     )
+    monthly_characters: int | None = Field(
+        default=None, description="Text read by translate and synthesize jobs. None: unlimited."
+    )
 
 
 class UsagePublic(BaseModel):
     period: str = Field(description="The calendar month (UTC), e.g. 2026-12.")
     jobs: int
-    media_minutes: float
+    media_minutes: float = Field(
+        description="Media charged: jobs that ended (their media, or a synthesize job's speech)."
+    )
+    reserved_media_minutes: float = Field(
+        default=0.0,
+        description="Media held by your running jobs, charged when each ends; counts against the quota.",
+    )
+    characters: int = Field(default=0, description="Text read by translate and synthesize jobs.")
     period_ends: datetime
     stored_bytes: int = Field(
         description="Bytes you keep stored now (uploads, your jobs' media and artifacts); not per period."

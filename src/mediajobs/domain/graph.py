@@ -137,7 +137,8 @@ class Pipeline:
     result_artifact: str | None = None
     produces: tuple[str, ...] = ("application/json",)  # the media types of its result and artifacts
     media_result: bool = False  # its result is audio or video that a media pipeline may take as input
-    meter: tuple[str, str] | None = None  # (stage, output field) whose value in seconds is charged to usage
+    meter: tuple[str, str] | None = None  # (stage, output field): the media seconds reserved (metering.py)
+    text_meter: tuple[str, str] | None = None  # (stage, output field): the text characters counted
     retry_policy: RetryPolicy | None = None  # default: the deployment's
     description: str = ""
     _by_name: dict[str, StageSpec] = field(default_factory=dict, init=False, repr=False, compare=False)

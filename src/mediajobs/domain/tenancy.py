@@ -3,8 +3,9 @@
 tier        what a user pays for: free | pro | enterprise
 lane        where a user's jobs run: express (pro, enterprise) | standard (free) | batch (bulk);
             a user may ask for a slower lane than their own, never a faster one
-limits      per tier: stages in flight at once, monthly media minutes and jobs, submits per minute,
-            bytes stored at once (uploads, media and artifacts kept: not per period)
+limits      per tier: stages in flight at once, monthly media minutes, jobs and text characters,
+            submits per minute (how media and text are metered: domain/metering.py), bytes stored
+            at once (uploads, media and artifacts kept: not per period)
 period      a calendar month in UTC ("2026-12"); usage is kept per user per period, so a new
             month is a new row, never a destructive reset
 """
@@ -39,6 +40,7 @@ class TierLimits:
     submits_per_minute: int | None
     # bytes of uploads, stage files and artifacts kept at once (domain/storage.py); None: unlimited
     stored_bytes: int | None = None
+    monthly_characters: int | None = None  # text read by translate and synthesize jobs
 
 
 DEFAULT_LIMITS: dict[Tier, TierLimits] = {
@@ -48,6 +50,7 @@ DEFAULT_LIMITS: dict[Tier, TierLimits] = {
         monthly_jobs=200,
         submits_per_minute=30,
         stored_bytes=2 * GIB,
+        monthly_characters=200_000,
     ),
     Tier.PRO: TierLimits(
         concurrency=8,
@@ -55,6 +58,7 @@ DEFAULT_LIMITS: dict[Tier, TierLimits] = {
         monthly_jobs=10_000,
         submits_per_minute=300,
         stored_bytes=100 * GIB,
+        monthly_characters=10_000_000,
     ),
     Tier.ENTERPRISE: TierLimits(
         concurrency=32,
@@ -81,7 +85,14 @@ class Usage:
 
     period: str
     jobs: int = 0
-    media_seconds: float = 0.0
+    media_seconds: float = 0.0  # settled: charged for jobs that ended
+    reserved_seconds: float = 0.0  # held by jobs still running (settled when each ends)
+    characters: int = 0  # text read by translate and synthesize jobs
+
+    @property
+    def media_held(self) -> float:
+        """What counts against the media quota: the settled seconds and the reserved ones."""
+        return self.media_seconds + self.reserved_seconds
 
 
 def home_lane(tier: Tier) -> Lane:
@@ -140,14 +151,19 @@ def check_quota(limits: TierLimits, usage: Usage, now: datetime, *, adding: int 
             else f"monthly job quota: {adding} jobs are more than the {left} left in {usage.period}"
         )
         return QuotaVerdict(allowed=False, limit="monthly_jobs", retry_after=wait, message=message)
-    if limits.monthly_media_seconds is not None and usage.media_seconds >= limits.monthly_media_seconds:
+    if limits.monthly_media_seconds is not None and usage.media_held >= limits.monthly_media_seconds:
         return QuotaVerdict(
             allowed=False,
             limit="monthly_media_minutes",
             retry_after=wait,
             message=(
-                f"monthly media quota reached: {usage.media_seconds / 60:.1f} of "
+                f"monthly media quota reached: {usage.media_held / 60:.1f} of "
                 f"{limits.monthly_media_seconds / 60:.0f} minutes in {usage.period}"
+                + (
+                    f" ({usage.reserved_seconds / 60:.1f} reserved by running jobs)"
+                    if usage.reserved_seconds
+                    else ""
+                )
             ),
         )
     return QuotaVerdict(allowed=True)

@@ -50,6 +50,8 @@ PIPELINE = Pipeline(
     result_artifact="speech.{format}",
     produces=("application/json", *(fmt.content_type for fmt in FORMATS.values())),
     media_result=True,
+    meter=("synthesize", "duration"),  # the speech made, against the media quota
+    text_meter=("read_text", "characters"),
 )
 
 __all__ = ["PIPELINE", "check"]

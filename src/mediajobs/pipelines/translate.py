@@ -61,6 +61,7 @@ PIPELINE = Pipeline(
     check=check,
     result_artifact="translation.json",
     produces=("application/json", "application/x-subrip", "text/vtt", "text/plain"),
+    text_meter=("read_text", "characters"),
 )
 
 __all__ = ["PIPELINE", "check"]

@@ -22,7 +22,7 @@ from mediajobs.store import BatchItem, Caller
 from mediajobs.wiring import Services
 
 from .actions import quota_of
-from .submit import SubmitRequest, announce, check_callback, check_request, discard_upload
+from .submit import SubmitRequest, announce, check_callback, check_request, check_text_fits, discard_upload
 from .texts import store_text
 
 
@@ -80,6 +80,12 @@ def submit_batch(
         i: _text_upload(caller, item) for i, item in enumerate(request.items) if item.text is not None
     }
     checked = [_check_item(services, caller, request, i, placeholders.get(i)) for i in range(count)]
+    characters = sum(
+        len(request.items[i].text or "") for i in placeholders if checked[i].pipeline.text_meter is not None
+    )
+    if characters:  # the items' texts together must fit what is left of the characters quota
+        limits = services.settings.tier_limits()[caller.user.tier]
+        check_text_fits(limits, caller.usage, characters, services.store.db.clock())
     texts: dict[int, Upload] = {}
     try:
         for i in placeholders:

@@ -13,13 +13,15 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from mediajobs.capabilities import SubmitInput
 from mediajobs.domain import Job, JobStatus, Pipeline, Upload
-from mediajobs.domain.tenancy import lane_for
-from mediajobs.errors import InvalidRequest, NotFound
+from mediajobs.domain.metering import check_characters
+from mediajobs.domain.tenancy import TierLimits, Usage, lane_for
+from mediajobs.errors import InvalidRequest, NotFound, TooManyRequests
 from mediajobs.hooks import JobSubmitted
 from mediajobs.hooks.webhooks import Webhooks
 from mediajobs.netguard import check_callback_url, refuse_private_literal
@@ -161,6 +163,9 @@ def _write(
     services: Services, caller: Caller, request: SubmitRequest, idempotency_key: str | None
 ) -> tuple[Job, bool]:
     lane = lane_for(caller.user.tier, request.lane)
+    limits = services.settings.tier_limits()[caller.user.tier]
+    if request.text is not None and services.pipelines.get_pipeline(request.pipeline).text_meter is not None:
+        check_text_fits(limits, caller.usage, len(request.text), services.store.db.clock())
     checked = check_request(services, caller, request)
     spec, clean_source, clean_options = checked.pipeline, checked.source, checked.options
     if idempotency_key is not None:
@@ -179,9 +184,17 @@ def _write(
         or request_hash(spec.name, clean_source, clean_options, checked.callback_url),
         source_name=checked.source_name,
         lane=lane,
-        quota=services.settings.tier_limits()[caller.user.tier],
+        quota=limits,
         callback_url=checked.callback_url,
     )
+
+
+def check_text_fits(limits: TierLimits, usage: Usage, characters: int, now: datetime) -> None:
+    """429 `quota_exceeded` when a text alone passes the characters left this month. (`read_text`
+    counts it again, exactly, under the usage row lock: this answers at once without writing a job.)"""
+    verdict = check_characters(limits, usage, characters, now)
+    if not verdict.allowed:
+        raise TooManyRequests(verdict.message, code="quota_exceeded", retry_after=verdict.retry_after)
 
 
 def stored_input(services: Services, job: Job) -> SubmitInput:

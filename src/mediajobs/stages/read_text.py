@@ -36,7 +36,15 @@ def read_text(ctx: StageContext) -> StageResult:
         raise PermanentError("the input has no text", code="empty_text")
     key = checkpoint_cues(ctx, cues)
     ctx.progress.report(100.0, f"{len(cues)} cues read")
-    return StageResult(output={"cues_key": key, "cues": len(cues), "timed": timed(cues), "format": fmt})
+    characters = sum(len(c.text) for c in cues)  # what a text pipeline meters (store/metering.py)
+    output = {
+        "cues_key": key,
+        "cues": len(cues),
+        "characters": characters,
+        "timed": timed(cues),
+        "format": fmt,
+    }
+    return StageResult(output=output)
 
 
 def checkpoint_cues(ctx: StageContext, cues: list[Cue]) -> str:

@@ -46,6 +46,7 @@ from .endpoints import Endpoints
 from .events import EventReads
 from .jobs import JobPage, Jobs
 from .leases import Leases, Reaped, WorkerBeat
+from .metering import Quotas
 from .outbox import Outbox, OutboxBatch, OutboxMessage
 from .pauses import LanePause, Pauses
 from .periodic import Periodic
@@ -74,12 +75,13 @@ class JobStore:
         hooks: Hooks | None = None,
         admission: AdmissionPolicy | None = None,
         idempotency_ttl: timedelta = timedelta(hours=24),
+        quotas: Quotas | None = None,
     ) -> None:
         self.db = Database(engine, clock=clock, event_sink=event_sink, hooks=hooks)
         self.pipelines = pipelines if pipelines is not None else PipelineRegistry()
         self.admission = Admission(self.db, queue_for, admission)
         self.jobs = Jobs(self.db, self.pipelines, self.admission, idempotency_ttl=idempotency_ttl)
-        self.stages = Stages(self.db, self.pipelines, self.admission, queue_for)
+        self.stages = Stages(self.db, self.pipelines, self.admission, queue_for, quotas)
         self.leases = Leases(self.db, queue_for, self.admission)
         self.outbox = Outbox(self.db)
         self.events = EventReads(self.db)

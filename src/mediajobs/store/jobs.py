@@ -256,7 +256,7 @@ class Jobs:
         )
         insert_runs(tx, runs, first_position=0)
         if reused:
-            write_reused(tx, pipeline, runs, owner_id)
+            write_reused(tx, pipeline, runs, owner_id, quota)
         self._admission.send(tx, key, [r for r in runs if r.status is StageStatus.QUEUED])
         head = JobHead(
             job_id=job_id, owner_id=owner_id, status=JobStatus.QUEUED, progress=0.0, file=source_name, seq=0

@@ -103,7 +103,11 @@ class Periodic:
             media = dict(
                 tx.conn.execute(
                     select(JobRow.owner_id, func.sum(JobRow.media_seconds))
-                    .where(JobRow.charged_at >= start, JobRow.charged_at < end)
+                    .where(
+                        JobRow.charged_at >= start,
+                        JobRow.charged_at < end,
+                        JobRow.reserved_seconds.is_(None),  # settled; a running job's is still reserved
+                    )
                     .group_by(JobRow.owner_id)
                 ).all()
             )

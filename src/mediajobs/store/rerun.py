@@ -13,10 +13,11 @@ from datetime import datetime
 from sqlalchemy import update
 
 from mediajobs.domain import Pipeline, StageRun, StageStatus
+from mediajobs.domain.tenancy import TierLimits
 
-from .tables import JobRow, StageRunRow
+from .metering import meter_or_refuse
+from .tables import StageRunRow
 from .tx import Tx
-from .users import charge
 
 
 def reused_runs(
@@ -62,9 +63,12 @@ def reused_runs(
     return [*declared, *(done(c, c) for c in children), *again]
 
 
-def write_reused(tx: Tx, pipeline: Pipeline, runs: Sequence[StageRun], owner_id: str) -> None:
-    """Give the inserted rows of reused runs their outputs, and charge the media's length when the
-    stage that measured it is one of them (it does not run again to be charged then)."""
+def write_reused(
+    tx: Tx, pipeline: Pipeline, runs: Sequence[StageRun], owner_id: str, quota: TierLimits | None = None
+) -> None:
+    """Give the inserted rows of reused runs their outputs, and meter what a reused stage measured (the
+    media's length, the text's characters): it does not run again to be metered then. Past `quota`:
+    TooManyRequests, nothing written."""
     for run in runs:
         if run.status is not StageStatus.SUCCEEDED:
             continue
@@ -78,15 +82,16 @@ def write_reused(tx: Tx, pipeline: Pipeline, runs: Sequence[StageRun], owner_id:
                 finished_at=run.finished_at,
             )
         )
-        if pipeline.meter is not None and pipeline.meter[0] == run.name:
-            seconds = (run.output or {}).get(pipeline.meter[1])
-            if isinstance(seconds, int | float) and seconds >= 0:
-                tx.conn.execute(
-                    update(JobRow)
-                    .where(JobRow.id == run.job_id)
-                    .values(media_seconds=float(seconds), charged_at=tx.now)
-                )
-                charge(tx, owner_id, media_seconds=float(seconds))
+        meter_or_refuse(
+            tx,
+            job_id=run.job_id,
+            owner_id=owner_id,
+            measured=False,
+            pipeline=pipeline,
+            stage=run.name,
+            output=run.output or {},
+            limits=lambda: quota,
+        )
 
 
 __all__ = ["reused_runs", "write_reused"]

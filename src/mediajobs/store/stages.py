@@ -46,10 +46,10 @@ from .claims import FENCED_UPDATE, Claim, Taken, fence_params, take
 from .events import JobHead, Note, log_events
 from .jobs import load_runs
 from .mapping import job_with_runs
+from .metering import Quotas, limits_of, meter_stage, refusal
 from .outbox import Send, write_messages
 from .tables import JobRow
 from .tx import Database, QueueFor, Tx
-from .users import charge
 from .writes import (
     CANCEL_ERROR,
     cancel_job,
@@ -75,14 +75,28 @@ class Follow:
     wants: Callable[[str, str, str, float | None], bool]
 
 
+class _Refused(Exception):
+    """Raised inside a stage's completion when what it measured does not fit its owner's quota."""
+
+    def __init__(self, error: ErrorInfo) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class Stages:
     def __init__(
-        self, db: Database, pipelines: PipelineRegistry, admission: Admission, queue_for: QueueFor
+        self,
+        db: Database,
+        pipelines: PipelineRegistry,
+        admission: Admission,
+        queue_for: QueueFor,
+        quotas: Quotas | None = None,
     ) -> None:
         self._db = db
         self._pipelines = pipelines
         self._admission = admission
         self._queue_for = queue_for
+        self._quotas = quotas  # each tier's limits, for metering (None: metered, never refused)
 
     def claim_stage(
         self, job_id: uuid.UUID, stage: str, *, worker: str, lease_seconds: float
@@ -215,10 +229,36 @@ class Stages:
         admission lets through and `follow.wants` (its queue is one this worker serves, its time fits):
         taken in the same transaction, under a new fence and lease, with no message (so no broker
         round trip); the other successors are queued as usual."""
+        try:
+            return self._complete(claim, output, artifacts, children, follow)
+        except _Refused as refused:  # rolled back: the stage fails instead, its output is not kept
+            return self.fail_attempt(claim, refused.error, retry_delay=None), None
+
+    def _complete(
+        self,
+        claim: Claim,
+        output: JsonDict,
+        artifacts: Sequence[ArtifactRecord],
+        children: Sequence[JsonDict],
+        follow: Follow | None,
+    ) -> tuple[Job, Claim | None]:
         job_id = claim.job.id
         followed: Claim | None = None
         with self._db.tx() as tx:
             row = self._lock_fenced(tx, claim)
+            pipeline = self._pipeline(claim)
+            verdict = meter_stage(
+                tx,
+                job_id=job_id,
+                owner_id=row.owner_id,
+                measured=row.charged_at is not None,
+                pipeline=pipeline,
+                stage=claim.stage.name,
+                output=output,
+                limits=lambda: limits_of(tx, self._quotas, row.owner_id),
+            )
+            if not verdict.allowed:
+                raise _Refused(refusal(verdict))
             done = tx.conn.execute(
                 FENCED_UPDATE,
                 {
@@ -239,8 +279,6 @@ class Stages:
                 raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
             close_attempts(tx, job_id, attempt_id=claim.attempt_id, outcome=AttemptOutcome.SUCCEEDED)
             record_artifacts(tx, job_id, artifacts)
-            pipeline = self._pipeline(claim)
-            self._meter(tx, row, pipeline, claim.stage.name, output)
             runs = load_runs(tx.conn, job_id)
             if children:
                 parent = next(r for r in runs if r.name == claim.stage.name)
@@ -435,18 +473,6 @@ class Stages:
             close_attempts(tx, claim.job.id, attempt_id=claim.attempt_id, outcome=AttemptOutcome.LEASE_LOST)
 
     # -- helpers -------------------------------------------------------------------------------
-
-    def _meter(self, tx: Tx, row: Row[Any], pipeline: Pipeline, stage: str, output: JsonDict) -> None:
-        """Charge the media's length to the user's usage, once, when the stage that knows it ends."""
-        if pipeline.meter is None or pipeline.meter[0] != stage or row.charged_at is not None:
-            return
-        seconds = output.get(pipeline.meter[1])
-        if not isinstance(seconds, int | float) or seconds < 0:
-            return
-        tx.conn.execute(
-            update(JobRow).where(JobRow.id == row.id).values(media_seconds=float(seconds), charged_at=tx.now)
-        )
-        charge(tx, row.owner_id, media_seconds=float(seconds))
 
     def _pipeline(self, claim: Claim) -> Pipeline:
         return self._pipelines.get_pipeline(claim.job.pipeline)

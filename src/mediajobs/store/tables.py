@@ -111,7 +111,9 @@ class UsageRow(Base):
     )
     period: Mapped[str] = mapped_column(String(16), primary_key=True)
     jobs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    media_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    media_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # settled
+    reserved_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # running jobs'
+    characters: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # text read
     updated_at: Mapped[datetime]
 
 
@@ -172,7 +174,8 @@ class JobRow(Base):
     event_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     source_name: Mapped[str | None] = mapped_column(String(255))
     media_seconds: Mapped[float | None] = mapped_column(Float)  # the media's length, charged once known
-    charged_at: Mapped[datetime | None]
+    charged_at: Mapped[datetime | None]  # when its media was measured and reserved (metering.py)
+    reserved_seconds: Mapped[float | None] = mapped_column(Float)  # held until the job ends, then settled
     # bytes of the files its stages and artifacts stored (charged as each is stored, 0 once removed)
     stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     upload_id: Mapped[uuid.UUID | None]  # the upload an `upload://` source names

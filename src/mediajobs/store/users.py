@@ -101,7 +101,7 @@ def _charge_statement(upsert: Any) -> Any:
             "media_seconds": UsageRow.media_seconds + statement.excluded.media_seconds,
             "updated_at": statement.excluded.updated_at,
         },
-    ).returning(UsageRow.jobs, UsageRow.media_seconds)
+    ).returning(UsageRow.jobs, UsageRow.media_seconds, UsageRow.reserved_seconds, UsageRow.characters)
 
 
 # Built once (a statement built per call costs more Python time than its round trip): one per
@@ -124,7 +124,11 @@ def charge(
         {"c_user": user_id, "c_period": period, "c_jobs": jobs, "c_media": media_seconds, "c_at": tx.now},
     ).one()
     before = Usage(
-        period=period, jobs=int(after.jobs) - jobs, media_seconds=float(after.media_seconds) - media_seconds
+        period=period,
+        jobs=int(after.jobs) - jobs,
+        media_seconds=float(after.media_seconds) - media_seconds,
+        reserved_seconds=float(after.reserved_seconds),
+        characters=int(after.characters),
     )
     if quota is not None:
         verdict = check_quota(quota, before, tx.now, adding=jobs)
@@ -140,6 +144,8 @@ _CALLER = (  # every authenticated request runs it: built once
         UserRow.__table__,
         func.coalesce(UsageRow.jobs, 0).label("usage_jobs"),
         func.coalesce(UsageRow.media_seconds, 0.0).label("usage_media_seconds"),
+        func.coalesce(UsageRow.reserved_seconds, 0.0).label("usage_reserved_seconds"),
+        func.coalesce(UsageRow.characters, 0).label("usage_characters"),
     )
     .join(UserRow, UserRow.id == ApiKeyRow.user_id)
     .outerjoin(UsageRow, and_(UsageRow.user_id == UserRow.id, UsageRow.period == bindparam("a_period")))
@@ -261,7 +267,13 @@ class Users:
                 return None
             if row.last_used_at is None or row.last_used_at < now - LAST_USED_EVERY:
                 self._touch(conn, key_id, now)
-        usage = Usage(period=period, jobs=int(row.usage_jobs), media_seconds=float(row.usage_media_seconds))
+        usage = Usage(
+            period=period,
+            jobs=int(row.usage_jobs),
+            media_seconds=float(row.usage_media_seconds),
+            reserved_seconds=float(row.usage_reserved_seconds),
+            characters=int(row.usage_characters),
+        )
         return Caller(user=_user(row), key_id=key_id, usage=usage)
 
     @staticmethod
@@ -355,13 +367,19 @@ class Users:
         period = period or period_of(self._db.clock())
         with self._db.read() as conn:
             row = conn.execute(
-                select(UsageRow.jobs, UsageRow.media_seconds).where(
-                    UsageRow.user_id == user_id, UsageRow.period == period
-                )
+                select(
+                    UsageRow.jobs, UsageRow.media_seconds, UsageRow.reserved_seconds, UsageRow.characters
+                ).where(UsageRow.user_id == user_id, UsageRow.period == period)
             ).first()
         if row is None:
             return Usage(period=period)
-        return Usage(period=period, jobs=int(row.jobs), media_seconds=float(row.media_seconds))
+        return Usage(
+            period=period,
+            jobs=int(row.jobs),
+            media_seconds=float(row.media_seconds),
+            reserved_seconds=max(0.0, float(row.reserved_seconds)),
+            characters=int(row.characters),
+        )
 
 
 __all__ = ["KEY_PREFIX", "ApiKey", "Caller", "Users", "charge", "hash_secret"]

@@ -26,6 +26,7 @@ from mediajobs.hooks import JobFinished
 from .batch_end import close_if_done
 from .deliveries import write_deliveries
 from .events import JobHead, Note, log_events
+from .metering import settle
 from .tables import AttemptRow, JobRow, OutboxRow, StageRunRow
 from .tx import Tx
 
@@ -139,7 +140,9 @@ def succeed_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = ()) -> None:
 
 
 def _finished(tx: Tx, row: Row[Any], status: JobStatus, error: ErrorInfo | None) -> None:
-    """The job's end, for the hooks after the commit, and the durable hooks' deliveries in it."""
+    """The job's end, for the hooks after the commit, and the durable hooks' deliveries in it; the
+    media it reserved is charged (settled)."""
+    settle(tx, row.id)
     ended = JobFinished(
         job_id=row.id,
         owner_id=row.owner_id,
