@@ -108,7 +108,6 @@ def test_workers_killed_holding_messages_lose_no_job_with_the_default_recovery(t
     assert tenants.settings.redispatch_after_seconds == defaults["redispatch_after_seconds"].default
     assert tenants.settings.broker_visibility_timeout == defaults["broker_visibility_timeout"].default
     admin = tenants.api.headers  # the local admin: enterprise, all 20 jobs admitted at once
-    jobs = [submit(tenants, dict(admin), work_seconds=1.0) for _ in range(20)]
     names = iter(f"w{n}" for n in range(1, 10))
 
     def start_worker() -> tuple[str, WorkerProcess]:
@@ -124,14 +123,17 @@ def test_workers_killed_holding_messages_lose_no_job_with_the_default_recovery(t
             ).all()
         return [(str(r.job_id), r.name) for r in rows]
 
-    live = [start_worker(), start_worker()]
+    # both ready before the jobs come, so both hold messages when the first is killed (a worker that
+    # started later, on a slow machine, found the other had drained the queue)
+    first = [start_worker(), start_worker()]
+    jobs = [submit(tenants, dict(admin), work_seconds=1.0) for _ in range(20)]
     killed: list[tuple[str, float]] = []
-    for _ in range(2):  # each of the first two workers killed while it holds messages
-        name, worker = live.pop(0)
+    for name, worker in first:  # each killed while it holds messages, one right after the other
         held = wait_for(lambda n=name: running_on(n), timeout=60, message=f"{name} running stages")
         worker.kill()
         killed += [(job, time.time()) for job, _ in held]  # type: ignore[union-attr]
-        live.append(start_worker())
+    start_worker()
+    start_worker()
 
     for job in jobs:
         final = tenants.wait_job(job, timeout=180)
