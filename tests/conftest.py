@@ -17,15 +17,41 @@ from helpers.leaks import check_no_leaks, start_watching
 from helpers.settings import make_settings
 from mediajobs.store import create_db_engine, migrate
 
-_redis_dbs = itertools.cycle(range(1, 16))
+
+
+def _redis_databases() -> range:
+    """Databases 1-15 of the test Redis, shared out between the processes of a parallel run.
+
+    Under pytest-xdist (scripts/test, MEDIAJOBS_TEST_PROCESSES) worker gwN of W takes its own slice,
+    so two processes never flush each other's database.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count <= 1:
+        return range(1, 16)
+    size = 15 // count
+    if size < 2:
+        raise pytest.UsageError(f"at most 7 test processes share one Redis (asked for {count})")
+    index = int(worker[2:])
+    return range(1 + index * size, 1 + (index + 1) * size)
+
+
+_redis_dbs = itertools.cycle(_redis_databases())
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """The process that hands tests to xdist workers runs none itself (and its children are workers)."""
+    return bool(getattr(config.option, "numprocesses", None)) and "PYTEST_XDIST_WORKER" not in os.environ
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    start_watching()  # orphans of tests re-parent to pytest, so the check below sees them
+    if not _is_xdist_controller(session.config):
+        start_watching()  # orphans of tests re-parent to pytest, so the check below sees them
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    check_no_leaks(session)  # after every fixture's teardown: a live child of pytest is a leak
+    if not _is_xdist_controller(session.config):
+        check_no_leaks(session)  # after every fixture's teardown: a live child of pytest is a leak
 
 
 @pytest.fixture(scope="session")
