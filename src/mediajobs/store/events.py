@@ -76,11 +76,15 @@ def log_events(tx: Tx, head: JobHead, notes: Sequence[Note]) -> None:
     ids = tx.conn.execute(_INSERT_EVENTS, rows).scalars()
     for row, event_id in zip(rows, ids, strict=True):
         tx.events.append(ProgressEvent(**{**row, "id": event_id, "type": EventType(row["type"])}))
-    last = head.seq + len(notes)
-    if last // 100 > head.seq // 100:  # now and then, keep the log of a long job bounded
+    trim_log(tx, head.job_id, before=head.seq, last=head.seq + len(notes))
+
+
+def trim_log(tx: Tx, job_id: uuid.UUID, *, before: int, last: int) -> None:
+    """Now and then (when events `before`+1..`last` crossed a hundred), keep a long job's log bounded."""
+    if last // 100 > before // 100:
         tx.conn.execute(
             delete(JobEventRow).where(
-                JobEventRow.job_id == head.job_id, JobEventRow.seq <= last - MAX_EVENTS_PER_JOB
+                JobEventRow.job_id == job_id, JobEventRow.seq <= last - MAX_EVENTS_PER_JOB
             )
         )
 
@@ -200,4 +204,4 @@ class EventReads:
         return None if row is None else event_from_row(row)
 
 
-__all__ = ["MAX_EVENTS_PER_JOB", "EventReads", "JobHead", "Note", "log_events"]
+__all__ = ["MAX_EVENTS_PER_JOB", "EventReads", "JobHead", "Note", "log_events", "trim_log"]
