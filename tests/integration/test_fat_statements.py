@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from helpers.clock import FakeClock
-from mediajobs.domain import LOCAL_USER_ID, JobStatus
+from mediajobs.domain import LOCAL_USER_ID, ErrorInfo, JobStatus
 from mediajobs.pipelines import get_pipeline, shipped_pipelines
 from mediajobs.queue.dispatcher import Dispatcher
 from mediajobs.queue.memory import InMemoryPublisher
@@ -143,3 +143,44 @@ def test_the_one_statement_claim_writes_and_returns_what_the_general_path_does(s
     assert _written(store, jobs[0].id) == _written(store, jobs[1].id)
     assert replace(events[0], id=0, job_id=jobs[1].id) == replace(events[1], id=0)
     assert events[0].message == "attempt 1 started on w"
+
+
+def test_a_job_writes_the_same_rows_on_postgresql_as_statement_by_statement_on_sqlite(
+    pg_url: str, sqlite_url: str
+) -> None:
+    """Claims, a progress report, a failed attempt retried, completions that hand on and the last one:
+    PostgreSQL (fat statements) and SQLite (statement by statement) leave the same rows."""
+    written = []
+    for url in (pg_url, sqlite_url):
+        clock = FakeClock()
+        engine = create_db_engine(url)
+        store = JobStore(engine, clock=clock, pipelines=shipped_pipelines(noop=True))
+        job, _ = store.jobs.create_job(
+            owner_id=LOCAL_USER_ID,
+            pipeline=get_pipeline("transcribe"),
+            source="https://example.com/a.mp3",
+            options={},
+            idempotency_key="same",
+        )
+
+        def claim(stage: str, store: JobStore = store, job_id: uuid.UUID = job.id) -> Claim:
+            result = store.stages.claim_stage(job_id, stage, worker="w", lease_seconds=30)
+            assert isinstance(result, Claim), result
+            return result
+
+        ingest = claim("ingest")
+        store.stages.report_progress(ingest, 50.0, "half")
+        store.stages.complete_stage(ingest, {"media_key": "k"})
+        clock.advance(1)
+        store.stages.fail_attempt(claim("normalize"), ErrorInfo(code="x", message="y"), retry_delay=2.0)
+        clock.advance(3)
+        store.stages.complete_stage(claim("normalize"), {"audio_key": "k"})
+        clock.advance(1)
+        done = store.stages.complete_stage(claim("transcribe"), {"segments": 1})
+        assert done.status is JobStatus.SUCCEEDED
+        rows = _written(store, job.id)
+        rows["events"] = [{**e, "job_percent": round(e["job_percent"], 6)} for e in rows["events"]]
+        written.append(rows)
+        engine.dispose()
+    on_postgres, on_sqlite = written
+    assert on_postgres == on_sqlite
