@@ -18,7 +18,6 @@ from helpers.settings import make_settings
 from mediajobs.store import create_db_engine, migrate
 
 
-
 def _redis_databases() -> range:
     """Databases 1-15 of the test Redis, shared out between the processes of a parallel run.
 

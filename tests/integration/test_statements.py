@@ -24,12 +24,12 @@ BUDGET = {
     "admit after commit": (0, 0),
     "publish": (1, 2),  # the "sent" mark of the messages the commit wrote (PostgreSQL: autocommit)
     "mark reserved": (1, 2),  # the worker's main process, when a message arrives (autocommit)
-    "claim": (6, 7),
+    "claim": (1, 7),  # PostgreSQL: one statement (store/fat.py)
     "renew lease": (2, 2),
     "progress": (4, 5),
-    "complete (hand on)": (8, 9),
-    "fail (retry)": (7, 8),
-    "complete (last stage)": (6, 8),  # SQLite inserts the two final events one by one
+    "complete (hand on)": (5, 9),  # PostgreSQL: the job's lock, then checkpoint + attempt + read in one
+    "fail (retry)": (6, 8),  # PostgreSQL: the job row's update and its events in one (every job write)
+    "complete (last stage)": (3, 8),  # SQLite inserts the two final events one by one
     "admit after, nothing waits": (0, 0),
 }
 # Before the stage-graph refactor (main at 36f923b), measured the same way, PostgreSQL / SQLite:
@@ -58,18 +58,18 @@ FAIR_SHARE = {
     #                                a count, then a transaction with the lock, a count, the admit)
     "publish": (1, 2),
     "mark reserved": (1, 2),
-    "claim": (6, 7),
+    "claim": (1, 7),
     "renew lease": (2, 2),
     "progress": (4, 5),
-    "complete (hand on)": (8, 9),  # the stage's slot goes to the next stage: no lock, no count
-    "fail (retry)": (7, 8),
-    "complete (last stage)": (7, 9),  # + the user's oldest waiting stage, to pass the slot to
+    "complete (hand on)": (5, 9),  # the stage's slot goes to the next stage: no lock, no count
+    "fail (retry)": (6, 8),
+    "complete (last stage)": (4, 9),  # + the user's oldest waiting stage, to pass the slot to
     "admit after, nothing waits": (1, 2),  # one read: does the user have stages waiting?
 }
 # A user at their limit (FairShare's rule, AtMostInFlight(1) here): what a burst of submits costs.
 AT_THE_LIMIT = {
     "admit, user at the limit": (1, 2),  # one read, the count: no lock, no commit, no stage rows read
-    "complete (last stage), slot passed": (10, 12),  # + the waiting stage, count, queue it, its message
+    "complete (last stage), slot passed": (7, 12),  # + the waiting stage, count, queue it, its message
 }
 BUDGETS = {"admit-all": BUDGET, "fair-share": FAIR_SHARE}
 
@@ -191,7 +191,7 @@ def test_a_stage_that_hands_on_to_its_own_worker_claims_the_successor_in_the_sam
 ) -> None:
     """Sticky stages: complete + claim of the successor cost what a completion that hands on costs
     (the claim's two writes replace the successor's queued mark and its outbox row), and nothing
-    follows: no "sent" mark, no reservation mark, no claim transaction (8 / 9 + 1 / 2 + 1 / 2 + 6 / 7)."""
+    follows: no "sent" mark, no reservation mark, no claim transaction (5 / 9 + 1 / 2 + 1 / 2 + 1 / 7)."""
     for url in (pg_url, sqlite_url):
         engine = create_db_engine(url)
         for policy in (None, FairShare()):
@@ -209,5 +209,5 @@ def test_a_stage_that_hands_on_to_its_own_worker_claims_the_successor_in_the_sam
                 _, followed = store.stages.complete_and_follow(claim, {"media_key": "k"}, (), (), follow)
             assert followed is not None
             assert followed.stage.name == "normalize"
-            assert counts.as_tuple() == ((8, 1) if engine.dialect.name == "postgresql" else (10, 1))
+            assert counts.as_tuple() == ((5, 1) if engine.dialect.name == "postgresql" else (10, 1))
         engine.dispose()

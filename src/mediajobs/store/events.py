@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -56,7 +57,64 @@ def log_events(tx: Tx, head: JobHead, notes: Sequence[Note]) -> None:
     """Insert `notes` as events head.seq+1, head.seq+2, ... (the caller moves the job's event_seq)."""
     if not notes:
         return
-    rows: list[dict[str, Any]] = [
+    rows = _event_rows(tx, head, notes)
+    ids = tx.conn.execute(_INSERT_EVENTS, rows).scalars()
+    for row, event_id in zip(rows, ids, strict=True):
+        tx.events.append(ProgressEvent(**{**row, "id": event_id, "type": EventType(row["type"])}))
+    trim_log(tx, head.job_id, before=head.seq, last=head.seq + len(notes))
+
+
+def move_and_log(tx: Tx, values: dict[str, Any], head: JobHead, notes: Sequence[Note]) -> None:
+    """PostgreSQL: update the (locked) job row with `values` and log `notes` (as `log_events`) in one
+    statement: the UPDATE a CTE of the events' INSERT, through psycopg's own cursor."""
+    rows = _event_rows(tx, head, notes)
+    columns = tuple(sorted(values))
+    sql = _MOVE_AND_LOG.get((columns, len(rows)))
+    if sql is None:
+        sql = _MOVE_AND_LOG[(columns, len(rows))] = _move_and_log_sql(columns, len(rows))
+    params: dict[str, Any] = {"job": head.job_id}
+    params.update({f"v_{c}": _plain(values[c]) for c in columns})
+    for n, row in enumerate(rows):
+        params.update({f"e{n}_{c}": row[c] for c in _EVENT_COLUMNS})
+    ids = {seq: event_id for event_id, seq in tx.fetch_raw(sql, params)}
+    for row in rows:
+        tx.events.append(ProgressEvent(**{**row, "id": ids[row["seq"]], "type": EventType(row["type"])}))
+    trim_log(tx, head.job_id, before=head.seq, last=head.seq + len(notes))
+
+
+_EVENT_COLUMNS = (
+    "job_id",
+    "owner_id",
+    "seq",
+    "type",
+    "status",
+    "stage",
+    "stage_status",
+    "stage_percent",
+    "job_percent",
+    "file",
+    "message",
+    "at",
+)
+_MOVE_AND_LOG: dict[tuple[tuple[str, ...], int], str] = {}  # by the SET clause's columns and events
+
+
+def _move_and_log_sql(columns: tuple[str, ...], events: int) -> str:
+    sets = ", ".join(f"{c} = %(v_{c})s" for c in columns)
+    rows = ", ".join("(" + ", ".join(f"%(e{n}_{c})s" for c in _EVENT_COLUMNS) + ")" for n in range(events))
+    return (
+        f"WITH moved AS (UPDATE jobs SET {sets} WHERE id = %(job)s) "
+        f"INSERT INTO job_events ({', '.join(_EVENT_COLUMNS)}) VALUES {rows} RETURNING id, seq"
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A value as psycopg adapts it (a status enum as its string)."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def _event_rows(tx: Tx, head: JobHead, notes: Sequence[Note]) -> list[dict[str, Any]]:
+    return [
         dict(
             job_id=head.job_id,
             owner_id=head.owner_id,
@@ -73,14 +131,14 @@ def log_events(tx: Tx, head: JobHead, notes: Sequence[Note]) -> None:
         )
         for n, note in enumerate(notes, start=1)
     ]
-    ids = tx.conn.execute(_INSERT_EVENTS, rows).scalars()
-    for row, event_id in zip(rows, ids, strict=True):
-        tx.events.append(ProgressEvent(**{**row, "id": event_id, "type": EventType(row["type"])}))
-    last = head.seq + len(notes)
-    if last // 100 > head.seq // 100:  # now and then, keep the log of a long job bounded
+
+
+def trim_log(tx: Tx, job_id: uuid.UUID, *, before: int, last: int) -> None:
+    """Now and then (when events `before`+1..`last` crossed a hundred), keep a long job's log bounded."""
+    if last // 100 > before // 100:
         tx.conn.execute(
             delete(JobEventRow).where(
-                JobEventRow.job_id == head.job_id, JobEventRow.seq <= last - MAX_EVENTS_PER_JOB
+                JobEventRow.job_id == job_id, JobEventRow.seq <= last - MAX_EVENTS_PER_JOB
             )
         )
 
@@ -200,4 +258,4 @@ class EventReads:
         return None if row is None else event_from_row(row)
 
 
-__all__ = ["MAX_EVENTS_PER_JOB", "EventReads", "JobHead", "Note", "log_events"]
+__all__ = ["MAX_EVENTS_PER_JOB", "EventReads", "JobHead", "Note", "log_events", "move_and_log", "trim_log"]

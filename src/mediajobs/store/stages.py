@@ -44,6 +44,7 @@ from .admission import Admission, JobKey
 from .artifacts import ArtifactRecord, record_artifacts
 from .claims import FENCED_UPDATE, Claim, Taken, fence_params, take
 from .events import JobHead, Note, log_events
+from .fat import checkpoint, claim_at_once
 from .jobs import load_runs
 from .mapping import job_with_runs
 from .metering import Quotas, limits_of, meter_stage, refusal
@@ -84,6 +85,10 @@ class _Refused(Exception):
 
 
 class Stages:
+    # PostgreSQL: a claim's common case in one statement, a completion's checkpoint in one (fat.py);
+    # off only to measure the statement-by-statement path against them (bench/statement_overhead.py)
+    one_statement = True
+
     def __init__(
         self,
         db: Database,
@@ -102,6 +107,11 @@ class Stages:
         self, job_id: uuid.UUID, stage: str, *, worker: str, lease_seconds: float
     ) -> Claim | Refusal:
         with self._db.tx() as tx:
+            if tx.postgres and self.one_statement:
+                fat = claim_at_once(tx, job_id, stage, worker=worker, lease_seconds=lease_seconds)
+                if fat is not None:
+                    return self._claimed(tx, fat.row, fat.runs, fat.run, fat.attempt_id, worker)
+            # SQLite, and every case but the common one on PostgreSQL: statement by statement
             row = tx.lock_job(job_id, with_tier=True)
             if row is None:
                 return Refusal.NO_JOB
@@ -128,38 +138,32 @@ class Stages:
             taken = take(tx, job_id, run, worker=worker, lease_seconds=lease_seconds)
             if taken is None:
                 return Refusal.LEASED
-            mine, attempt_id = taken.run, taken.attempt_id
-            fence, attempt = mine.fence, mine.attempts
-            job_started = row.started_at or tx.now
+            mine = taken.run
             update_job(
                 tx,
                 row,
                 [_started(mine, worker)],
                 status=JobStatus.RUNNING,
                 current_stage=stage,
-                started_at=job_started,
+                started_at=row.started_at or tx.now,
             )
             runs = tuple(mine if r.name == stage else r for r in runs)
-            by_name = {r.name: r for r in runs}
-            inputs = {
-                name: dict(by_name[run_name].output or {})
-                for name, run_name in inputs_of(pipeline, mine, runs).items()
-            }
-            job = replace(
-                job_with_runs(row, runs, pipeline),
-                status=JobStatus.RUNNING,
-                current_stage=stage,
-                started_at=job_started,
-                updated_at=tx.now,
-            )
-        return Claim(
-            job=job,
-            stage=mine,
-            fence=fence,
-            attempt=attempt,
-            attempt_id=attempt_id,
-            worker=worker,
-            inputs=inputs,
+            return self._claimed(tx, row, runs, mine, taken.attempt_id, worker)
+
+    def _claimed(
+        self, tx: Tx, row: Any, runs: tuple[StageRun, ...], mine: StageRun, attempt_id: int, worker: str
+    ) -> Claim:
+        """The claim of `mine`, just taken: `row` is its job's row as it was before (with `tier`),
+        `runs` every stage run as it now is."""
+        pipeline = self._pipelines.get_pipeline(row.pipeline)
+        return _claim_of(
+            row,
+            pipeline,
+            runs,
+            Taken(run=mine, attempt_id=attempt_id),
+            worker,
+            started_at=row.started_at or tx.now,
+            updated_at=tx.now,
             tier=row.tier,
             started_job=row.started_at is None,
         )
@@ -259,27 +263,8 @@ class Stages:
             )
             if not verdict.allowed:
                 raise _Refused(refusal(verdict))
-            done = tx.conn.execute(
-                FENCED_UPDATE,
-                {
-                    **fence_params(claim),
-                    "status": StageStatus.SUCCEEDED,
-                    "output": output,
-                    "progress": 100.0,
-                    "finished_at": tx.now,
-                    "lease_owner": None,
-                    "lease_expires_at": None,
-                    "error_code": None,
-                    "error_message": None,
-                    "error_retryable": None,
-                    "updated_at": tx.now,
-                },
-            )
-            if done.rowcount != 1:
-                raise LeaseLost(f"stage {claim.stage.name} of job {job_id} is no longer ours")
-            close_attempts(tx, job_id, attempt_id=claim.attempt_id, outcome=AttemptOutcome.SUCCEEDED)
+            runs = checkpoint(tx, claim, output, one_statement=self.one_statement)
             record_artifacts(tx, job_id, artifacts)
-            runs = load_runs(tx.conn, job_id)
             if children:
                 parent = next(r for r in runs if r.name == claim.stage.name)
                 new = fan_out_runs(pipeline, parent, children)
@@ -357,27 +342,14 @@ class Stages:
         worker: str,
     ) -> Claim:
         """The claim of the successor taken in a completion's transaction."""
-        mine = taken.run
-        by_name = {r.name: r for r in runs}
-        inputs = {
-            name: dict(by_name[run_name].output or {})
-            for name, run_name in inputs_of(pipeline, mine, runs).items()
-        }
-        job = replace(
-            job_with_runs(row, runs, pipeline),
-            status=JobStatus.RUNNING,
-            current_stage=mine.name,
+        return _claim_of(
+            row,
+            pipeline,
+            runs,
+            taken,
+            worker,
             started_at=row.started_at or claim.job.started_at,
-            updated_at=mine.started_at or claim.job.updated_at,
-        )
-        return Claim(
-            job=job,
-            stage=mine,
-            fence=mine.fence,
-            attempt=mine.attempts,
-            attempt_id=taken.attempt_id,
-            worker=worker,
-            inputs=inputs,
+            updated_at=taken.run.started_at or claim.job.updated_at,
             tier=claim.tier,
         )
 
@@ -483,6 +455,43 @@ class Stages:
         if row is None:
             raise LeaseLost(f"job {claim.job.id} is gone")
         return row
+
+
+def _claim_of(
+    row: Any,
+    pipeline: Pipeline,
+    runs: tuple[StageRun, ...],
+    taken: Taken,
+    worker: str,
+    *,
+    started_at: datetime | None,
+    updated_at: datetime,
+    tier: str | None,
+    started_job: bool = False,
+) -> Claim:
+    """The claim of a run just taken (`runs`: every run of its job as it now is, `row`: the job's)."""
+    mine = taken.run
+    by_name = {r.name: r for r in runs}
+    needs = inputs_of(pipeline, mine, runs)
+    inputs = {name: dict(by_name[run_name].output or {}) for name, run_name in needs.items()}
+    job = replace(
+        job_with_runs(row, runs, pipeline),
+        status=JobStatus.RUNNING,
+        current_stage=mine.name,
+        started_at=started_at,
+        updated_at=updated_at,
+    )
+    return Claim(
+        job=job,
+        stage=mine,
+        fence=mine.fence,
+        attempt=mine.attempts,
+        attempt_id=taken.attempt_id,
+        worker=worker,
+        inputs=inputs,
+        tier=tier,
+        started_job=started_job,
+    )
 
 
 def _started(run: StageRun, worker: str) -> Note:

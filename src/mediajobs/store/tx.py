@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, Executable, Row, bindparam, select, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 
@@ -82,6 +83,25 @@ class Tx:
             query = _JOB_FOR_UPDATE if self.postgres else _JOB
         return self.conn.execute(query, {"job_id": job_id}).one_or_none()
 
+    def fetch_raw(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """PostgreSQL only: one statement through psycopg's own cursor on this transaction's
+        connection, and its rows as tuples. It skips SQLAlchemy Core's per-execution work (cache
+        look-up, result set-up), which costs more than a short statement's round trip
+        (bench/statement_overhead.py): for the hottest statements only. Rows come back as psycopg
+        gives them (timestamptz in the session's zone, not UTC). The engine's `before_cursor_execute`
+        listeners see it like any other statement (the SQL counts of diagnostics.py and the tests)."""
+        cursor = self.conn.connection.cursor()
+        try:
+            self.conn.dispatch.before_cursor_execute(self.conn, cursor, sql, params, None, False)
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+                self.conn.invalidate(exc)  # the connection is gone: the pool must not hand it out again
+            raise
+        finally:
+            cursor.close()
+
 
 # Hot statements are built once: building one and computing its cache key costs more Python time
 # than sending it (py-spy: a third of a worker's time per no-op stage went to building statements).
@@ -97,6 +117,8 @@ _JOB_TIER_FOR_UPDATE = _JOB_TIER.with_for_update(of=JobRow)
 
 def _unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | PendingRollbackError):
+        return True
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):  # from `Tx.fetch_raw`
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 

@@ -25,7 +25,7 @@ from mediajobs.hooks import JobFinished
 
 from .batch_end import close_if_done
 from .deliveries import write_deliveries
-from .events import JobHead, Note, log_events
+from .events import JobHead, Note, log_events, move_and_log
 from .metering import settle
 from .tables import AttemptRow, JobRow, OutboxRow, StageRunRow
 from .tx import Tx
@@ -49,8 +49,6 @@ _CLOSE_ATTEMPT = update(AttemptRow).where(
 def update_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = (), **values: Any) -> JobHead:
     """Update the (locked) job row, move its event_seq past `notes`, and log them."""
     values.setdefault("updated_at", tx.now)
-    # the SET clause is the parameters' columns (compiled once per set of columns, then cached)
-    tx.conn.execute(_UPDATE_JOB, {"u_job": row.id, "event_seq": row.event_seq + len(notes), **values})
     head = JobHead(
         job_id=row.id,
         owner_id=row.owner_id,
@@ -59,6 +57,12 @@ def update_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = (), **values: Any)
         file=row.source_name,
         seq=row.event_seq,
     )
+    values["event_seq"] = row.event_seq + len(notes)
+    if tx.postgres and notes:  # one statement (store/fat.py's way)
+        move_and_log(tx, values, head, notes)
+        return head
+    # the SET clause is the parameters' columns (compiled once per set of columns, then cached)
+    tx.conn.execute(_UPDATE_JOB, {"u_job": row.id, **values})
     log_events(tx, head, notes)
     return head
 
