@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -132,6 +132,7 @@ def meter_stage(
                 return verdict
     add_usage(tx, owner_id, period, reserved_seconds=seconds or 0.0, characters=int(characters or 0))
     if seconds is not None:
+        tx.reserved.add(job_id)
         tx.conn.execute(
             update(JobRow)
             .where(JobRow.id == job_id)
@@ -153,8 +154,13 @@ def meter_or_refuse(tx: Tx, **meter: Any) -> None:
         raise TooManyRequests(verdict.message, code="quota_exceeded", retry_after=verdict.retry_after)
 
 
-def settle(tx: Tx, job_id: uuid.UUID) -> None:
-    """The job ends: what its media reserved is charged (in the period it was reserved in)."""
+def settle(tx: Tx, job_id: uuid.UUID, *, known: Row[Any] | None = None) -> None:
+    """The job ends: what its media reserved is charged (in the period it was reserved in).
+    `known`: the job's row as locked at the start of this transaction; when it holds no reservation
+    and this transaction reserved none, there is nothing to settle and no statement is sent (the
+    common case: a job ending is on the hot path)."""
+    if known is not None and known._mapping.get("reserved_seconds", 0) is None and job_id not in tx.reserved:
+        return
     row = tx.conn.execute(
         select(JobRow.owner_id, JobRow.reserved_seconds, JobRow.charged_at).where(JobRow.id == job_id)
     ).first()

@@ -71,6 +71,7 @@ class Tx:
     admit_for: set[str] = field(default_factory=set)  # users with a freed slot nobody took
     durable: Sequence[DurableHook] = ()  # the hooks whose deliveries a job's end writes
     deliveries: list[int] = field(default_factory=list)  # hook deliveries written, due now
+    reserved: set[uuid.UUID] = field(default_factory=set)  # jobs whose media this reserved (metering.py)
 
     def lock_job(self, job_id: uuid.UUID, *, with_tier: bool = False) -> Row[Any] | None:
         """The job's row, locked against other writers until commit (PostgreSQL: FOR UPDATE; SQLite

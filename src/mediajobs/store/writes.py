@@ -146,7 +146,7 @@ def succeed_job(tx: Tx, row: Row[Any], notes: Sequence[Note] = ()) -> None:
 def _finished(tx: Tx, row: Row[Any], status: JobStatus, error: ErrorInfo | None) -> None:
     """The job's end, for the hooks after the commit, and the durable hooks' deliveries in it; the
     media it reserved is charged (settled)."""
-    settle(tx, row.id)
+    settle(tx, row.id, known=row)
     ended = JobFinished(
         job_id=row.id,
         owner_id=row.owner_id,
