@@ -30,8 +30,6 @@ from .tables import BatchRow, JobRow, StageRunRow
 from .tx import Database, Tx
 from .users import charge
 
-ROWS_PER_STATEMENT = 500  # multi-row inserts of this many rows (well under PostgreSQL's parameter limit)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BatchItem:
@@ -190,13 +188,8 @@ class Batches:
             )
         if self._admission.holds:
             tx.waiting_for.add(owner_id)  # the items' first stages: admitted after the commit
-        bulk_insert(tx, JobRow, jobs, ROWS_PER_STATEMENT)
-        bulk_insert(
-            tx,
-            StageRunRow,
-            [_stage_row(run, position, now) for run, position in _positions(runs)],
-            ROWS_PER_STATEMENT,
-        )
+        bulk_insert(tx, JobRow, jobs)
+        bulk_insert(tx, StageRunRow, [_stage_row(run, position, now) for run, position in _positions(runs)])
         log_first_events(tx, heads, Note(message="job accepted (batch item)"))
         charge(tx, owner_id, jobs=len(items), quota=quota)  # last: the usage row stays locked till the commit
 
