@@ -92,3 +92,35 @@ def test_a_thousand_items_are_written_in_one_statement_per_table(tmp_path: Path,
             assert [(e.seq, e.message) for e in events] == [(1, "job accepted (batch item)")]
     finally:
         services.close()
+
+
+def test_only_the_last_items_end_counts_the_batchs_items(tmp_path: Path, pg_url: str) -> None:
+    settings = make_settings(tmp_path, MEDIAJOBS_DATABASE_URL=pg_url, MEDIAJOBS_NOOP_PIPELINES=True)
+    services = build_services(settings, InMemoryPublisher(), engines=Engines())
+    counts: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "GROUP BY jobs.status" in statement:
+            counts.append(statement)
+
+    try:
+        with TestClient(create_app(settings, services=services, maintenance=False)) as api:
+            authorize(api, services.store)
+            items = [{"source": f"noop://{i}"} for i in range(4)]
+            created = api.post("/api/v1/batches", json={"pipeline": "noop", "items": items}).json()
+            store = services.store
+            ids = store.batches.item_ids(uuid.UUID(created["id"]))
+            event.listen(store.engine, "before_cursor_execute", seen)
+            try:
+                for n, job_id in enumerate(reversed(ids)):  # the highest index first
+                    claim = store.stages.claim_stage(job_id, "noop", worker="w", lease_seconds=30)
+                    assert isinstance(claim, Claim)
+                    store.stages.complete_stage(claim, {})
+                    ended = api.get(f"/api/v1/batches/{created['id']}").json()
+                    assert ended["status"] == ("succeeded" if n == len(ids) - 1 else "running")
+            finally:
+                event.remove(store.engine, "before_cursor_execute", seen)
+            # each GET counts once (4); of the four ends only the last one counts
+            assert len(counts) == len(ids) + 1
+    finally:
+        services.close()
