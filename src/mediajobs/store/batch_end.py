@@ -6,17 +6,29 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
+from mediajobs.domain import OPEN_JOB_STATUSES
 from mediajobs.domain.batches import BatchStatus, batch_status
 from mediajobs.domain.deliveries import BATCH_FINISHED
 from mediajobs.hooks import BatchFinished
 
 from .deliveries import write_deliveries
+from .load import written_in
 from .tables import BatchRow, JobRow
 from .tx import Tx
 
 log = logging.getLogger(__name__)
+
+
+# Items are admitted and end roughly in index order: the last index still open is found at once walking
+# the batch's index backwards, where counting every item (the end's question) reads all its rows.
+_still_open = (
+    select(JobRow.id)
+    .where(JobRow.batch_id == bindparam("batch_id"), written_in(JobRow.status, sorted(OPEN_JOB_STATUSES)))
+    .order_by(JobRow.batch_index.desc())
+    .limit(1)
+)
 
 
 def close_if_done(tx: Tx, batch_id: uuid.UUID) -> BatchStatus | None:
@@ -33,6 +45,8 @@ def close_if_done(tx: Tx, batch_id: uuid.UUID) -> BatchStatus | None:
     row = tx.conn.execute(lock.with_for_update() if tx.postgres else lock).one_or_none()
     if row is None or row.finished_at is not None:
         return None
+    if tx.conn.execute(_still_open, {"batch_id": batch_id}).first() is not None:
+        return None  # the common case, one index row away: the whole count only at the end
     status = batch_status(
         batch_counts(tx.conn, batch_id), cancel_requested=row.cancel_requested_at is not None
     )

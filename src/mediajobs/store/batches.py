@@ -30,8 +30,6 @@ from .tables import BatchRow, JobRow, StageRunRow
 from .tx import Database, Tx
 from .users import charge
 
-ROWS_PER_STATEMENT = 500  # multi-row inserts of this many rows (well under PostgreSQL's parameter limit)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BatchItem:
@@ -130,7 +128,7 @@ class Batches:
             )
         )
         jobs: list[dict[str, Any]] = []
-        runs: list[StageRun] = []
+        stage_rows: list[dict[str, Any]] = []
         heads: list[JobHead] = []
         for item in items:
             job_id = uuid.uuid4()
@@ -154,7 +152,7 @@ class Batches:
                 else r
                 for r in item_runs
             ]
-            runs += item_runs
+            stage_rows += (_stage_row(run, position, now) for position, run in enumerate(item_runs))
             if admitted:
                 key = JobKey(id=job_id, owner_id=owner_id, lane=lane, created_at=created)
                 self._admission.send(tx, key, [r for r in item_runs if r.status is StageStatus.QUEUED])
@@ -190,13 +188,8 @@ class Batches:
             )
         if self._admission.holds:
             tx.waiting_for.add(owner_id)  # the items' first stages: admitted after the commit
-        bulk_insert(tx, JobRow, jobs, ROWS_PER_STATEMENT)
-        bulk_insert(
-            tx,
-            StageRunRow,
-            [_stage_row(run, position, now) for run, position in _positions(runs)],
-            ROWS_PER_STATEMENT,
-        )
+        bulk_insert(tx, JobRow, jobs)
+        bulk_insert(tx, StageRunRow, stage_rows)
         log_first_events(tx, heads, Note(message="job accepted (batch item)"))
         charge(tx, owner_id, jobs=len(items), quota=quota)  # last: the usage row stays locked till the commit
 
@@ -333,17 +326,6 @@ def _batch(row: Any, counts: dict[str, int]) -> Batch:
         callback_url=row.callback_url,
         counts=counts,
     )
-
-
-def _positions(runs: Sequence[StageRun]) -> list[tuple[StageRun, int]]:
-    """Each run with its position in its own job (declaration order)."""
-    seen: dict[uuid.UUID, int] = {}
-    out = []
-    for run in runs:
-        position = seen.get(run.job_id, 0)
-        seen[run.job_id] = position + 1
-        out.append((run, position))
-    return out
 
 
 def _stage_row(run: StageRun, position: int, now: datetime) -> dict[str, Any]:

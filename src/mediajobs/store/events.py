@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, insert, select
 from mediajobs.domain import TERMINAL_JOB_STATUSES, JobStatus
 from mediajobs.domain.events import EventType, ProgressEvent
 
+from .bulk import bulk_insert
 from .mapping import event_from_row
 from .tables import JobEventRow, JobRow
 from .tx import Database, Tx
@@ -144,7 +145,7 @@ def trim_log(tx: Tx, job_id: uuid.UUID, *, before: int, last: int) -> None:
 
 
 def log_first_events(tx: Tx, heads: Sequence[JobHead], note: Note) -> None:
-    """`note` as the first event (seq 1) of each of many new jobs, in one statement per few hundred."""
+    """`note` as the first event (seq 1) of each of many new jobs, in one statement (bulk.py)."""
     rows: list[dict[str, Any]] = [
         dict(
             job_id=head.job_id,
@@ -162,16 +163,11 @@ def log_first_events(tx: Tx, heads: Sequence[JobHead], note: Note) -> None:
         )
         for head in heads
     ]
-    for start in range(0, len(rows), 500):
-        chunk = rows[start : start + 500]
-        written = tx.conn.execute(  # one multi-row statement; its RETURNING order is not the rows'
-            insert(JobEventRow).values(chunk).returning(JobEventRow.id, JobEventRow.job_id)
-        ).all()
-        ids = {job_id: event_id for event_id, job_id in written}
-        tx.events.extend(
-            ProgressEvent(**{**row, "id": ids[row["job_id"]], "type": EventType(row["type"])})
-            for row in chunk
-        )
+    written = bulk_insert(tx, JobEventRow, rows, returning=("id", "job_id"))  # in no particular order
+    ids = {job_id: event_id for event_id, job_id in written}
+    tx.events.extend(
+        ProgressEvent(**{**row, "id": ids[row["job_id"]], "type": EventType(row["type"])}) for row in rows
+    )
 
 
 class EventReads:
