@@ -217,9 +217,12 @@ def test_a_batch_of_files_is_followed_to_its_end_retried_and_downloaded(live: Li
         cues = list(srt.parse(archive.read("clip2.wav/transcript.srt").decode()))
     assert "two" in " ".join(c.content for c in cues).lower() or "2" in cues[0].content
 
+    for worker in live.workers:  # so the next batch is still open when it is cancelled (three short
+        worker.stop()  # clips could otherwise all be done before `batch cancel` starts)
     cancelled = _ok(live("batch", "submit", *map(str, clips)))
     other = cancelled.stdout.strip()
     assert _ok(live("batch", "cancel", other[:8])).stdout.startswith(f"{other} ")
+    assert live.api(f"/api/v1/batches/{other}")["status"] == "cancelled"
 
 
 def test_the_watch_folder_takes_three_files_once_across_a_restart(live: Live, tmp_path: Path) -> None:
