@@ -12,13 +12,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 
-from mediajobs.domain import Job, JsonDict, StageRun, StageStatus
+from mediajobs.domain import Job, JobStatus, JsonDict, Pipeline, StageRun, StageStatus
+from mediajobs.domain.transitions import inputs_of
 
+from .mapping import job_with_runs
 from .tables import AttemptRow, StageRunRow
 from .tx import Tx
 
@@ -120,4 +122,41 @@ def fence_params(claim: Claim) -> dict[str, Any]:
     return {"f_job": claim.job.id, "f_stage": claim.stage.name, "f_fence": claim.fence}
 
 
-__all__ = ["FENCED", "FENCED_UPDATE", "Claim", "Taken", "fence_params", "take"]
+def claim_of(
+    row: Any,
+    pipeline: Pipeline,
+    runs: tuple[StageRun, ...],
+    taken: Taken,
+    worker: str,
+    *,
+    started_at: datetime | None,
+    updated_at: datetime,
+    tier: str | None,
+    started_job: bool = False,
+) -> Claim:
+    """The claim of a run just taken (`runs`: every run of its job as it now is, `row`: the job's)."""
+    mine = taken.run
+    by_name = {r.name: r for r in runs}
+    needs = inputs_of(pipeline, mine, runs)
+    inputs = {name: dict(by_name[run_name].output or {}) for name, run_name in needs.items()}
+    job = replace(
+        job_with_runs(row, runs, pipeline),
+        status=JobStatus.RUNNING,
+        current_stage=mine.name,
+        started_at=started_at,
+        updated_at=updated_at,
+    )
+    return Claim(
+        job=job,
+        stage=mine,
+        fence=mine.fence,
+        attempt=mine.attempts,
+        attempt_id=taken.attempt_id,
+        worker=worker,
+        inputs=inputs,
+        tier=tier,
+        started_job=started_job,
+    )
+
+
+__all__ = ["FENCED", "FENCED_UPDATE", "Claim", "Taken", "claim_of", "fence_params", "take"]

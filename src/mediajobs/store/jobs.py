@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,10 +32,11 @@ from mediajobs.domain.transitions import (
     on_cancel_request,
     ready_stages,
 )
-from mediajobs.errors import Conflict, InvalidRequest, NotFound
+from mediajobs.errors import Conflict, NotFound
 
 from .admission import Admission, JobKey
 from .artifacts import ArtifactRecord, record_artifacts
+from .cursors import JobPage, decode_cursor, encode_cursor
 from .events import JobHead, Note, log_events
 from .mapping import attempt_from_row, job_from_row, stage_from_row
 from .rerun import reused_runs, write_reused
@@ -45,29 +44,6 @@ from .tables import AttemptRow, JobRow, StageRunRow, UploadRow
 from .tx import Database, Tx
 from .users import charge
 from .writes import cancel_job, insert_runs, update_job
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class JobPage:
-    jobs: tuple[Job, ...]
-    next_cursor: str | None
-
-
-def encode_cursor(created_at: datetime, job_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{job_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, job_id = raw.split("|", 1)
-        created = datetime.fromisoformat(stamp)
-        if created.tzinfo is None:
-            raise ValueError("cursor timestamp without a time zone")
-        return created.astimezone(UTC), uuid.UUID(job_id)  # OverflowError: before year 1 or after 9999
-    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidRequest("malformed cursor", code="invalid_cursor") from exc
 
 
 def load_runs(conn: Connection, job_id: uuid.UUID) -> tuple[StageRun, ...]:

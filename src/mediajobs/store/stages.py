@@ -35,14 +35,13 @@ from mediajobs.domain.transitions import (
     current_stage,
     decide_claim,
     fan_out_runs,
-    inputs_of,
     job_progress,
 )
 from mediajobs.errors import LeaseLost
 
 from .admission import Admission, JobKey
 from .artifacts import ArtifactRecord, record_artifacts
-from .claims import FENCED_UPDATE, Claim, Taken, fence_params, take
+from .claims import FENCED_UPDATE, Claim, Taken, claim_of, fence_params, take
 from .events import JobHead, Note, log_events
 from .fat import checkpoint, claim_at_once
 from .jobs import load_runs
@@ -156,7 +155,7 @@ class Stages:
         """The claim of `mine`, just taken: `row` is its job's row as it was before (with `tier`),
         `runs` every stage run as it now is."""
         pipeline = self._pipelines.get_pipeline(row.pipeline)
-        return _claim_of(
+        return claim_of(
             row,
             pipeline,
             runs,
@@ -342,7 +341,7 @@ class Stages:
         worker: str,
     ) -> Claim:
         """The claim of the successor taken in a completion's transaction."""
-        return _claim_of(
+        return claim_of(
             row,
             pipeline,
             runs,
@@ -455,43 +454,6 @@ class Stages:
         if row is None:
             raise LeaseLost(f"job {claim.job.id} is gone")
         return row
-
-
-def _claim_of(
-    row: Any,
-    pipeline: Pipeline,
-    runs: tuple[StageRun, ...],
-    taken: Taken,
-    worker: str,
-    *,
-    started_at: datetime | None,
-    updated_at: datetime,
-    tier: str | None,
-    started_job: bool = False,
-) -> Claim:
-    """The claim of a run just taken (`runs`: every run of its job as it now is, `row`: the job's)."""
-    mine = taken.run
-    by_name = {r.name: r for r in runs}
-    needs = inputs_of(pipeline, mine, runs)
-    inputs = {name: dict(by_name[run_name].output or {}) for name, run_name in needs.items()}
-    job = replace(
-        job_with_runs(row, runs, pipeline),
-        status=JobStatus.RUNNING,
-        current_stage=mine.name,
-        started_at=started_at,
-        updated_at=updated_at,
-    )
-    return Claim(
-        job=job,
-        stage=mine,
-        fence=mine.fence,
-        attempt=mine.attempts,
-        attempt_id=taken.attempt_id,
-        worker=worker,
-        inputs=inputs,
-        tier=tier,
-        started_job=started_job,
-    )
 
 
 def _started(run: StageRun, worker: str) -> Note:
