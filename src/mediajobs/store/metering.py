@@ -13,18 +13,43 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mediajobs.domain import ErrorInfo, Pipeline
 from mediajobs.domain.metering import check_characters, check_media_reservation
 from mediajobs.domain.tenancy import QuotaVerdict, Tier, TierLimits, Usage, period_of
 from mediajobs.errors import TooManyRequests
 
-from .tables import JobRow, UserRow
+from .tables import JobRow, UsageRow, UserRow
 from .tx import Tx
-from .users import USAGE_UPSERT
 
 Quotas = Mapping[Tier, TierLimits]
+
+
+def _add_statement(upsert: Any) -> Any:
+    statement = upsert(UsageRow).values(
+        user_id=bindparam("m_user"),
+        period=bindparam("m_period"),
+        jobs=0,
+        media_seconds=bindparam("m_media"),
+        reserved_seconds=bindparam("m_reserved"),
+        characters=bindparam("m_chars"),
+        updated_at=bindparam("m_at"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[UsageRow.user_id, UsageRow.period],
+        set_={
+            "media_seconds": UsageRow.media_seconds + statement.excluded.media_seconds,
+            "reserved_seconds": UsageRow.reserved_seconds + statement.excluded.reserved_seconds,
+            "characters": UsageRow.characters + statement.excluded.characters,
+            "updated_at": statement.excluded.updated_at,
+        },
+    ).returning(UsageRow.jobs, UsageRow.media_seconds, UsageRow.reserved_seconds, UsageRow.characters)
+
+
+_ADD = {True: _add_statement(pg_insert), False: _add_statement(sqlite_insert)}  # built once per dialect
 
 
 def add_usage(
@@ -39,15 +64,14 @@ def add_usage(
     """Add to a user's usage of `period` (one upsert, which holds their row until the commit); the
     usage after it."""
     row = tx.conn.execute(
-        USAGE_UPSERT[tx.postgres],
+        _ADD[tx.postgres],
         {
-            "c_user": user_id,
-            "c_period": period,
-            "c_jobs": 0,
-            "c_media": media_seconds,
-            "c_reserved": reserved_seconds,
-            "c_chars": characters,
-            "c_at": tx.now,
+            "m_user": user_id,
+            "m_period": period,
+            "m_media": media_seconds,
+            "m_reserved": reserved_seconds,
+            "m_chars": characters,
+            "m_at": tx.now,
         },
     ).one()
     return Usage(

@@ -86,16 +86,12 @@ def _key(row: Any) -> ApiKey:
     )
 
 
-def _usage_statement(upsert: Any) -> Any:
-    """Add to a user's usage row of a period (created at zero): jobs, media charged, media reserved,
-    characters; returns the row after it."""
+def _charge_statement(upsert: Any) -> Any:
     statement = upsert(UsageRow).values(
         user_id=bindparam("c_user"),
         period=bindparam("c_period"),
         jobs=bindparam("c_jobs"),
         media_seconds=bindparam("c_media"),
-        reserved_seconds=bindparam("c_reserved"),
-        characters=bindparam("c_chars"),
         updated_at=bindparam("c_at"),
     )
     return statement.on_conflict_do_update(
@@ -103,17 +99,14 @@ def _usage_statement(upsert: Any) -> Any:
         set_={
             "jobs": UsageRow.jobs + statement.excluded.jobs,
             "media_seconds": UsageRow.media_seconds + statement.excluded.media_seconds,
-            "reserved_seconds": UsageRow.reserved_seconds + statement.excluded.reserved_seconds,
-            "characters": UsageRow.characters + statement.excluded.characters,
             "updated_at": statement.excluded.updated_at,
         },
     ).returning(UsageRow.jobs, UsageRow.media_seconds, UsageRow.reserved_seconds, UsageRow.characters)
 
 
 # Built once (a statement built per call costs more Python time than its round trip): one per
-# dialect, since the upsert's ON CONFLICT clause is dialect-specific. `charge` and the metering's
-# `add_usage` share it.
-USAGE_UPSERT = {True: _usage_statement(pg_insert), False: _usage_statement(sqlite_insert)}
+# dialect, since the upsert's ON CONFLICT clause is dialect-specific.
+_CHARGE = {True: _charge_statement(pg_insert), False: _charge_statement(sqlite_insert)}
 
 
 def charge(
@@ -127,16 +120,8 @@ def charge(
     the quota is exact, whatever the caller read before (an API process caches key checks)."""
     period = period_of(tx.now)
     after = tx.conn.execute(
-        USAGE_UPSERT[tx.postgres],
-        {
-            "c_user": user_id,
-            "c_period": period,
-            "c_jobs": jobs,
-            "c_media": media_seconds,
-            "c_reserved": 0.0,
-            "c_chars": 0,
-            "c_at": tx.now,
-        },
+        _CHARGE[tx.postgres],
+        {"c_user": user_id, "c_period": period, "c_jobs": jobs, "c_media": media_seconds, "c_at": tx.now},
     ).one()
     before = Usage(
         period=period,
